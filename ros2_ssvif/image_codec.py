@@ -106,3 +106,8 @@ def fill_image_msg(msg, arr: np.ndarray, encoding: str, header=None):
     msg.is_bigendian, msg.step = f.is_bigendian, f.step
     msg.data = f.data
     return msg
+
+
+def stamp_seconds(header) -> float:
+    """builtin_interfaces/Time of a header as float seconds."""
+    return int(header.stamp.sec) + int(header.stamp.nanosec) * 1e-9

@@ -257,12 +257,18 @@ def register_pair_per_frame(reg: Registration, visible: np.ndarray, thermal: np.
 class PassThroughRegistrar:
     """For inputs that are already registered (e.g. FMB-style recordings).
 
-    The thermal frame is resized to the visible frame's size; nothing else.
+    A thermal frame of another resolution but the same aspect ratio is
+    resized to the visible frame's size; any other mismatch is an error,
+    since stretching would misalign the pair.
     """
 
     def register_pair(self, visible: np.ndarray, thermal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h, w = visible.shape[:2]
-        if thermal.shape[:2] != (h, w):
+        th, tw = thermal.shape[:2]
+        if (th, tw) != (h, w):
+            if abs(tw / th - w / h) > 0.01 * (w / h):
+                raise RegistrationError(
+                    f"thermal {tw}x{th} and visible {w}x{h} differ in aspect ratio and no registration_file is set")
             thermal = cv2.resize(thermal, (w, h), interpolation=cv2.INTER_LINEAR)
         return visible, thermal
 

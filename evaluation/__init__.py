@@ -1,0 +1,1 @@
+"""Evaluation of fused images (quality metrics, CLI) and of segmentation (IoU)."""

@@ -1,0 +1,49 @@
+"""ament_python package; also pip-installable (see scripts/install.sh).
+
+Runtime dependencies are deliberately few (requirements/runtime.txt): a
+vehicle install needs neither torch nor the ``training`` package's
+libraries. Pinned versions live in requirements/*.txt, not here.
+"""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "ros2_ssvif"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=["ros2_ssvif", "ros2_ssvif.*", "calibration", "calibration.*",
+                                    "training", "training.*", "simulation", "simulation.*",
+                                    "evaluation", "evaluation.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
+        (f"share/{PACKAGE}/config/training", glob("config/training/*.yaml")),
+    ],
+    install_requires=["setuptools", "numpy", "PyYAML", "onnxruntime", "rosbags", "tqdm"],
+    extras_require={
+        "training": ["torch", "kornia", "pytorch-msssim", "transformers", "onnx", "onnxscript",
+                     "matplotlib", "scikit-image", "scipy"],
+    },
+    zip_safe=True,
+    maintainer="ros2_ssvif maintainers",
+    maintainer_email="maintainers@ros2-ssvif.invalid",
+    description="RGB + thermal registration, SSVIF fusion and segmentation for ROS 2",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "fusion_node = ros2_ssvif.fusion_node:main",
+            "process_bag = ros2_ssvif.process_bag:main",
+            "play_bag = ros2_ssvif.bag_player:main",
+            "calibrate = calibration.cli:main",
+            "register = calibration.register_cli:main",
+            "ssvif_make_synthetic = simulation.cli:main",
+            "ssvif_train = training.cli:main",
+            "ssvif_export = training.export:main",
+            "evaluate_fusion = evaluation.cli:main",
+        ],
+    },
+)

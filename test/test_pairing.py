@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from ros2_ssvif.pairing import ApproximatePairer
+
+
+def run(events, queue_size=10, slop=0.05):
+    pairs, drops = [], []
+    p = ApproximatePairer(queue_size, slop, lambda v, t: pairs.append((v, t)), lambda s, x, r: drops.append((s, x, r)))
+    for stamp, stream in events:
+        p.add(stream, stamp, stamp)
+    p.flush()
+    return p, pairs, drops
+
+
+def test_30hz_rgb_with_9hz_thermal_pairs_every_thermal_with_its_nearest_rgb():
+    rng = np.random.default_rng(0)
+    rgb = [i / 30 + rng.normal(0, 0.002) for i in range(90)]
+    th = [0.004 + i / 9 + rng.normal(0, 0.002) for i in range(26)]
+    events = sorted([(t, "visible") for t in rgb] + [(t, "thermal") for t in th])
+    p, pairs, drops = run(events)
+    assert len(pairs) == len(th)
+    for v, t in pairs:
+        assert v == min(rgb, key=lambda r: abs(r - t))  # the nearest, not merely one within slop
+    # every frame is accounted for: paired or dropped with a reason
+    assert 2 * len(pairs) + len(drops) == len(rgb) + len(th)
+    assert {r for _, _, r in drops} == {"no_partner"}
+
+
+def test_greedy_match_is_avoided_when_a_closer_frame_follows():
+    # thermal at 0.100; rgb 0.070 arrives first, rgb 0.099 second: pair with 0.099
+    p, pairs, _ = run([(0.070, "visible"), (0.100, "thermal"), (0.099 + 0.0, "visible"), (0.2, "visible")])
+    assert pairs == [(0.099, 0.100)]
+
+
+def test_nothing_within_slop_is_dropped_as_no_partner():
+    p, pairs, drops = run([(0.0, "visible"), (0.2, "thermal"), (0.4, "visible")], slop=0.05)
+    assert pairs == []
+    assert sorted(r for _, _, r in drops) == ["no_partner"] * 3
+
+
+def test_out_of_order_duplicate_and_overflow_are_counted():
+    pairs, drops = [], []
+    p = ApproximatePairer(2, 0.01, lambda v, t: pairs.append((v, t)), lambda s, x, r: drops.append((s, x, r)))
+    for s in (1.0, 1.1, 1.2):  # thermal stream silent: queue of 2 overflows once
+        p.add("visible", s, s)
+    assert ("visible", 1.0, "overflow") in drops
+    p.add("visible", 1.2, "dup")
+    assert ("visible", "dup", "duplicate") in drops
+    p.add("visible", 0.95, "late")  # older than a frame already decided (1.0)
+    assert ("visible", "late", "out_of_order") in drops
+    p.add("thermal", 1.2, 1.2)
+    p.add("visible", 1.3, 1.3)
+    assert pairs == [(1.2, 1.2)]
+    assert p.dropped[("visible", "overflow")] == 1
+
+
+def test_bad_parameters_are_rejected():
+    with pytest.raises(ValueError, match="queue_size"):
+        ApproximatePairer(0, 0.1)
+    with pytest.raises(ValueError, match="slop"):
+        ApproximatePairer(5, -1)
+    with pytest.raises(ValueError, match="stream"):
+        ApproximatePairer().add("depth", 0.0, None)

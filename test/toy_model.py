@@ -1,0 +1,49 @@
+"""A hand-built ONNX graph with the exported model's contract, for tests.
+
+fused = (visible + thermal) / 2 on every channel; class_ids = 1 where
+thermal > 0.5, else 0. Built with onnx.helper so runtime tests need no
+torch and can assert exact values.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from ros2_ssvif.classes import FMB_CLASSES, FMB_PALETTE
+from ros2_ssvif.model_runner import METADATA_KEY, ModelMetadata
+
+
+def write_toy_model(path: Path, size_divisor: int = 8, input_hw: tuple[int, int] | None = None,
+                    metadata: bool = True) -> Path:
+    h, w = input_hw if input_hw else ("H", "W")
+    vis = helper.make_tensor_value_info("visible", TensorProto.FLOAT, [1, 3, h, w])
+    thr = helper.make_tensor_value_info("thermal", TensorProto.FLOAT, [1, 1, h, w])
+    fused = helper.make_tensor_value_info("fused", TensorProto.FLOAT, [1, 3, h, w])
+    ids = helper.make_tensor_value_info("class_ids", TensorProto.UINT8, [1, h, w])
+    half = helper.make_tensor("half", TensorProto.FLOAT, [], [0.5])
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    nodes = [
+        helper.make_node("Add", ["visible", "thermal"], ["sum"]),
+        helper.make_node("Mul", ["sum", "half"], ["fused"]),
+        helper.make_node("Greater", ["thermal", "half"], ["hot"]),
+        helper.make_node("Cast", ["hot"], ["hot_u8"], to=TensorProto.UINT8),
+        helper.make_node("Squeeze", ["hot_u8", "axes"], ["class_ids"]),
+    ]
+    graph = helper.make_graph(nodes, "toy", [vis, thr], [fused, ids], initializer=[half, axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if metadata:
+        meta = ModelMetadata(list(FMB_CLASSES), list(FMB_PALETTE), input_hw[0] if input_hw else None,
+                             input_hw[1] if input_hw else None, size_divisor, {"fusion_backbone": "toy"})
+        helper.set_model_props(model, {METADATA_KEY: meta.to_json()})
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def expected_outputs(visible: np.ndarray, thermal01: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    fused = (visible.astype(np.float32) / 255.0 + thermal01[..., None]) * 0.5
+    return (np.clip(fused, 0, 1) * 255.0 + 0.5).astype(np.uint8), (thermal01 > 0.5).astype(np.uint8)

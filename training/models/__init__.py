@@ -1,0 +1,39 @@
+"""Fusion networks for SSVIF training: F = D(B(visible, thermal)), the feature-level
+segmentation head H and complexity counters.
+
+The SegFormer segmentation model lives in ``training.models.segformer`` and
+is not imported here, so that building a fusion model does not load
+transformers.
+"""
+from __future__ import annotations
+
+from .backbones import available_backbones, get_backbone, register_backbone
+from .complexity import count_macs, count_parameters
+from .decoder import ConvDecoder
+from .fusion_model import FusionModel, FusionOutput
+from .seg_head import SegHead
+
+__all__ = [
+    "ConvDecoder",
+    "FusionModel",
+    "FusionOutput",
+    "SegHead",
+    "available_backbones",
+    "build_fusion_model",
+    "count_macs",
+    "count_parameters",
+    "get_backbone",
+    "register_backbone",
+]
+
+
+def build_fusion_model(name: str, in_channels: int = 3, **kw) -> FusionModel:
+    """Fusion model for backbone ``name`` ('swinfusion', 'seafusion', 'realtime').
+
+    ``in_channels`` is 3 (RGB fusion, SSVIF default) or 1 (luma-only
+    ablation); extra keywords go to the backbone constructor.
+    """
+    spec = get_backbone(name)
+    backbone = spec.backbone(in_channels=in_channels, **kw)
+    decoder = spec.decoder(backbone.out_channels, in_channels)
+    return FusionModel(backbone, decoder, in_channels=in_channels)

@@ -1,0 +1,72 @@
+"""Backbone registry: name -> (backbone factory, matching image-decoder factory).
+
+A backbone and its decoder are registered together because the decoder's
+widths (and whether it upsamples) follow the backbone's output, while the
+trainer only knows a name. ``build_fusion_model`` in ``training.models``
+is the public entry point; this module just holds the table.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from ..decoder import ConvDecoder
+from .realtime import RealtimeBackbone
+from .seafusion import SeAFusionBackbone
+from .swinfusion import SwinFusionBackbone
+
+__all__ = [
+    "BACKBONES",
+    "BackboneSpec",
+    "RealtimeBackbone",
+    "SeAFusionBackbone",
+    "SwinFusionBackbone",
+    "available_backbones",
+    "get_backbone",
+    "register_backbone",
+]
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """``backbone(in_channels=..., **kw)``; ``decoder(feature_channels, out_channels)``."""
+
+    name: str
+    backbone: Callable[..., nn.Module]
+    decoder: Callable[[int, int], nn.Module]
+
+
+BACKBONES: dict[str, BackboneSpec] = {}
+
+
+def register_backbone(name: str, backbone: Callable[..., nn.Module],
+                      decoder: Callable[[int, int], nn.Module]) -> BackboneSpec:
+    """Add (or replace) a backbone under ``name``; returns its spec."""
+    spec = BackboneSpec(name, backbone, decoder)
+    BACKBONES[name] = spec
+    return spec
+
+
+def get_backbone(name: str) -> BackboneSpec:
+    """Look up ``name``; an unknown name raises KeyError listing the known ones."""
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        raise KeyError(f"unknown backbone {name!r}; known: {', '.join(available_backbones())}") from None
+
+
+def available_backbones() -> list[str]:
+    return sorted(BACKBONES)
+
+
+# SwinFusion's reconstruction tail: two 3x3 convs with LeakyReLU.
+register_backbone("swinfusion", SwinFusionBackbone,
+                  lambda c, out: ConvDecoder(c, (c // 2,), out))
+# SeAFusion's decoder: ConvBN-LeakyReLU 96 -> 64 -> 32 -> 16, then to the image.
+register_backbone("seafusion", SeAFusionBackbone,
+                  lambda c, out: ConvDecoder(c, (64, 32, 16), out, batch_norm=True))
+# Half-resolution features: one conv, then pixel-shuffle to full resolution.
+register_backbone("realtime", RealtimeBackbone,
+                  lambda c, out: ConvDecoder(c, (16,), out, upscale=2))

@@ -1,0 +1,44 @@
+"""Loss-weighting strategies for SSVIF's L_total, selected by name.
+
+``build_weighting(name, **kw)`` with name in ``fixed``, ``ucw``, ``dwa``,
+``segmif``, ``gdwa``; see each module for its conventions and
+``training.weighting.base`` for the trainer protocol.
+"""
+from __future__ import annotations
+
+from training.weighting.base import TASKS, LossWeighting, WeightingContext
+from training.weighting.dwa import DWA
+from training.weighting.fixed import FixedWeighting
+from training.weighting.gdwa import GDWA, gdwa_lambdas
+from training.weighting.segmif import SegMiFWeighting
+from training.weighting.uncertainty import UncertaintyWeighting
+
+__all__ = [
+    "TASKS",
+    "LossWeighting",
+    "WeightingContext",
+    "FixedWeighting",
+    "UncertaintyWeighting",
+    "DWA",
+    "SegMiFWeighting",
+    "GDWA",
+    "gdwa_lambdas",
+    "WEIGHTINGS",
+    "build_weighting",
+]
+
+WEIGHTINGS: dict[str, type[LossWeighting]] = {
+    "fixed": FixedWeighting,
+    "ucw": UncertaintyWeighting,
+    "dwa": DWA,
+    "segmif": SegMiFWeighting,
+    "gdwa": GDWA,
+}
+
+
+def build_weighting(name: str, **kw) -> LossWeighting:
+    """Instantiate the strategy registered as ``name`` (case-insensitive)."""
+    key = name.lower()
+    if key not in WEIGHTINGS:
+        raise KeyError(f"unknown weighting {name!r}; choose from {sorted(WEIGHTINGS)}")
+    return WEIGHTINGS[key](**kw)
