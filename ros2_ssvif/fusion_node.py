@@ -18,6 +18,7 @@ from collections import deque
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -71,7 +72,9 @@ class FusionNode(Node):
         qos = camera_qos(self.cfg.camera_qos, self.cfg.qos_depth)
         self.create_subscription(Image, "rgb/image_raw", lambda m: self._on_image("visible", m), qos)
         self.create_subscription(Image, "thermal/image_raw", lambda m: self._on_image("thermal", m), qos)
-        self.create_timer(self.cfg.diagnostics_period, self._publish_diagnostics)
+        # steady clock: health is reported even while a replayed /clock is paused or not yet started
+        self.create_timer(self.cfg.diagnostics_period, self._publish_diagnostics,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._worker = threading.Thread(target=self._work, name="ssvif_worker", daemon=True)
         self._worker.start()

@@ -159,7 +159,7 @@ def render_board_captures(rig: Rig, board: BoardSpec | str, n_views: int, seed: 
         refl_v = render_reflectance(rig.visible, pose.R, pose.t, board, tex, background=0.45)
         Rt = rig.R @ pose.R
         tt = rig.R @ pose.t + rig.t
-        refl_t = render_reflectance(rig.thermal, Rt, tt, board, tex, background=0.2)
+        refl_t = render_reflectance(rig.thermal, Rt, tt, board, tex, background=1.35)  # cool surroundings
         vis = 30 + 200 * refl_v
         vis = cv2.GaussianBlur(vis, (0, 0), blur_sigma[0]) + rng.normal(0, noise[0], vis.shape)
         vis = np.clip(vis, 0, 255).astype(np.uint8)

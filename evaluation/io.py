@@ -1,0 +1,97 @@
+"""Reading image folders and pairing IR, visible and fused files by stem.
+
+One job: go from three directories to a list of (stem, ir_path, vis_path,
+fused_path) and from a path to an 8-bit RGB or grayscale array, with a
+readable error for everything that can go wrong.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+_SEPARATORS = ("_", "-", ".")
+
+
+class InputError(ValueError):
+    """Bad input the user can fix (missing folder, unreadable image, ...)."""
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An 8-bit image as HxW (grayscale) or HxWx3 RGB uint8."""
+    path = Path(path)
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise InputError(f"cannot read image {path}")
+    if img.dtype != np.uint8:
+        raise InputError(f"{path}: expected an 8-bit image, got {img.dtype}")
+    if img.ndim == 3:
+        if img.shape[2] == 4:
+            img = img[..., :3]  # drop alpha
+        if img.shape[2] == 1:
+            return img[..., 0]
+        return np.ascontiguousarray(img[..., ::-1])  # BGR -> RGB
+    return img
+
+
+def list_images(folder: str | Path, role: str) -> dict[str, Path]:
+    """stem -> path of every image file directly in ``folder``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"--{role}: not a directory: {folder}")
+    found: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+            if p.stem in found:
+                raise InputError(f"--{role}: two images share the stem {p.stem!r}: {found[p.stem].name}, {p.name}")
+            found[p.stem] = p
+    if not found:
+        raise InputError(f"--{role}: no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    return found
+
+
+def _source_of(fused_stem: str, stems: list[str], suffix: str | None) -> str | None:
+    if suffix is not None:
+        if fused_stem.endswith(suffix):
+            base = fused_stem[: len(fused_stem) - len(suffix)] if suffix else fused_stem
+            return base if base in stems else None
+        return None
+    best = None
+    for s in stems:
+        if fused_stem == s or any(fused_stem.startswith(s + sep) for sep in _SEPARATORS):
+            if best is None or len(s) > len(best):
+                best = s
+    return best
+
+
+def match_triplets(ir_dir, vis_dir, fused_dir, fused_suffix: str | None = None
+                   ) -> tuple[list[tuple[str, Path, Path, Path]], list[str]]:
+    """Pair images by stem: ([(stem, ir, vis, fused), ...], [stems without a fused image]).
+
+    IR and visible files must have the same stem.  A fused file matches a
+    stem exactly, as stem + ``fused_suffix`` when that is given, or else as
+    stem + '_'/'-'/'.' + anything (e.g. ``man_SeAFusion.jpg`` for ``man``;
+    the longest matching stem wins, so ``walking2_X`` is not ``walking``).
+    """
+    ir, vis, fused = list_images(ir_dir, "ir"), list_images(vis_dir, "visible"), list_images(fused_dir, "fused")
+    stems = sorted(set(ir) & set(vis))
+    if not stems:
+        raise InputError(f"no file stem is in both --ir ({len(ir)} images) and --visible ({len(vis)} images)")
+    chosen: dict[str, Path] = {}
+    for fstem, fpath in fused.items():
+        s = _source_of(fstem, stems, fused_suffix)
+        if s is None:
+            continue
+        if s in chosen:
+            raise InputError(f"--fused: more than one image matches {s!r}: {chosen[s].name}, {fpath.name} "
+                             f"(use --fused-suffix)")
+        chosen[s] = fpath
+    if not chosen:
+        hint = f" with suffix {fused_suffix!r}" if fused_suffix is not None else ""
+        raise InputError(f"no fused image in {fused_dir} matches a source stem{hint} "
+                         f"(e.g. {stems[0]!r}; fused files look like {next(iter(fused))!r})")
+    triplets = [(s, ir[s], vis[s], chosen[s]) for s in stems if s in chosen]
+    missing = [s for s in stems if s not in chosen]
+    return triplets, missing

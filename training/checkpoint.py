@@ -1,0 +1,100 @@
+"""Atomic, weights-only checkpoints and the RNG state they carry.
+
+Why atomic: a run killed while writing must leave the previous ``last.pt``
+intact, so the file is written to a temporary name in the same folder and
+moved over the old one with ``os.replace`` (atomic on POSIX and Windows).
+
+Why plain types only: checkpoints are read with ``torch.load(...,
+weights_only=True)``, which refuses arbitrary pickled objects. State dicts,
+the config (as a dict), history (list of dicts of numbers) and RNG states
+(as tensors / int lists) are all allowed types.
+"""
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state",
+           "resolve_resume"]
+
+FORMAT = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable or from another format."""
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Write ``state`` to ``path`` atomically (tmp file in the same dir + os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save({"format": FORMAT, **state}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint on CPU with ``weights_only=True``; clear error if it is not one of ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt / truncated / foreign pickle
+        raise CheckpointError(f"cannot read checkpoint {path}: {str(e).splitlines()[0]}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an ssvif_train checkpoint (format {FORMAT})")
+    return state
+
+
+def resolve_resume(resume: str | Path | None, output_dir: str | Path) -> Path | None:
+    """``"auto"`` -> ``output_dir/last.pt`` if present (else None, a fresh start); a path must exist."""
+    if resume is None:
+        return None
+    if str(resume) == "auto":
+        cand = Path(output_dir) / "last.pt"
+        return cand if cand.is_file() else None
+    p = Path(resume)
+    if not p.is_file():
+        raise CheckpointError(f"--resume: no checkpoint at {p}")
+    return p
+
+
+def rng_state() -> dict[str, Any]:
+    """torch (CPU, CUDA), numpy and python RNG states as tensors / ints."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, py_gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+        "numpy": {"keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "python": {"version": int(version), "internal": torch.tensor(internal, dtype=torch.int64),
+                   "gauss": py_gauss},
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`rng_state`."""
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(int(x) for x in p["internal"].tolist()), p["gauss"]))

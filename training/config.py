@@ -1,0 +1,259 @@
+"""SSVIF training configuration: one dataclass tree, loaded from YAML.
+
+Why a dataclass and not a free dict: every key is known, so a typo in a YAML
+file or a ``--set`` override fails at load time with the dotted key named,
+instead of silently training the paper default.
+
+Loading (:func:`load_config`):
+
+* ``inherit: other.yaml`` (path relative to the including file) loads the
+  parent first and deep-merges this file over it; chains are allowed. The
+  ablation files use it so each holds only what differs from ``ssvif.yaml``.
+* mappings merge key by key; lists and scalars replace.
+* ``overrides`` are ``"dotted.key=value"`` strings; ``value`` goes through
+  ``yaml.safe_load`` (``3`` -> int, ``null`` -> None, ``[1,2]`` -> list).
+
+Free-form mappings (``model.backbone_kwargs``, ``weighting.options``,
+``data.thermal``) accept any key: they are handed to the constructor that
+owns them, which rejects what it does not know.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "ModelConfig",
+    "LossConfig",
+    "WeightingConfig",
+    "OptimConfig",
+    "TrainConfig",
+    "load_config",
+    "apply_overrides",
+    "config_from_dict",
+]
+
+DATA_KINDS = ("fmb", "msrs", "pairs", "synthetic_folder")
+FRAMEWORKS = ("ssvif", "original")
+WEIGHTINGS = ("fixed", "ucw", "dwa", "segmif", "gdwa")
+VAL_MODES = ("center", "full")
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names the key."""
+
+
+@dataclass
+class DataConfig:
+    kind: str = "fmb"               # fmb | msrs | pairs | synthetic_folder
+    root: str | None = None
+    split: str = "train"            # sub-folder for fmb/msrs layouts
+    val_fraction: float = 0.1       # paper IV-A: 9:1 train/val split
+    seed: int = 0                   # split seed (independent of training seed)
+    crop: int = 160                 # paper IV-A: 160x160 random crops
+    batch_size: int = 10            # paper IV-A
+    workers: int = 0
+    val_mode: str = "center"        # center crops (stackable, fixed) | full images (batch 1)
+    val_crop: int | None = None     # center-crop size; None -> crop
+    val_batch_size: int | None = None
+    max_samples: int | None = None  # truncate the pair list (smoke runs)
+    thermal: dict = field(default_factory=dict)  # ros2_ssvif.thermal.ThermalNormalizer kwargs
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "swinfusion"    # swinfusion | seafusion | realtime
+    in_channels: int = 3            # 3 (SSVIF) | 1 (Table VIII ablation)
+    backbone_kwargs: dict = field(default_factory=dict)
+    seg_classes: int = 15           # App. B-A: n = 15 (9 in Table VI)
+    segformer: str = "b3"           # b3 (paper) | b0 | tiny (tests)
+    seg_head_hidden: int = 64
+
+
+@dataclass
+class LossConfig:
+    lambdas: list = field(default_factory=lambda: [20.0, 20.0, 10.0, 20.0])  # App. B-A
+    csc_eps: float = 1.0
+
+
+@dataclass
+class WeightingConfig:
+    name: str = "gdwa"              # fixed | ucw | dwa | segmif | gdwa
+    options: dict = field(default_factory=dict)  # e.g. {T: 2.0, norm_every: 1} or {omega_csc: 0.1}
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-4                # Adam, paper IV-A
+    betas: list = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    weighting: WeightingConfig = field(default_factory=WeightingConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    framework: str = "ssvif"        # ssvif | original (fusion loss only, no branches)
+    csc: bool = True                # False: w/o L_csc -> no branches built at all
+    two_stage: bool = True          # False: Stage II from epoch 1
+    stage1_max_epochs: int | None = None  # force the switch after N Stage-I epochs (demo/CI)
+    epochs: int = 110
+    early_stopping_patience: int | None = 10  # on validation L_fusion, Stage II only; None: off
+    max_steps_per_epoch: int | None = None
+    output_dir: str = "runs/ssvif"
+    checkpoint_every: int = 1
+    log_every: int = 10
+    grid_samples: int = 4
+    device: str = "auto"            # auto | cpu | cuda | cuda:N
+    seed: int = 0
+    grad_analysis: bool = True      # App. C: alpha_cf, cosine, norms
+    grad_analysis_every: int = 1
+
+    # -- derived --------------------------------------------------------
+    @property
+    def uses_branches(self) -> bool:
+        """Segmentation head/model exist only for SSVIF with L_csc (Exp. iii removes them)."""
+        return self.framework == "ssvif" and self.csc
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> "TrainConfig":
+        d, m = self.data, self.model
+
+        def need(cond: bool, msg: str) -> None:
+            if not cond:
+                raise ConfigError(msg)
+
+        need(d.kind in DATA_KINDS, f"data.kind must be one of {DATA_KINDS}, got {d.kind!r}")
+        need(0.0 <= d.val_fraction < 1.0, f"data.val_fraction must be in [0, 1), got {d.val_fraction}")
+        need(int(d.crop) >= 16, f"data.crop must be >= 16 px (SSIM uses an 11x11 window), got {d.crop}")
+        need(int(d.batch_size) >= 1, f"data.batch_size must be >= 1, got {d.batch_size}")
+        need(int(d.workers) >= 0, f"data.workers must be >= 0, got {d.workers}")
+        need(d.val_mode in VAL_MODES, f"data.val_mode must be one of {VAL_MODES}, got {d.val_mode!r}")
+        need(m.in_channels in (1, 3), f"model.in_channels must be 1 or 3, got {m.in_channels}")
+        need(m.backbone in ("swinfusion", "seafusion", "realtime"),
+             f"model.backbone must be swinfusion, seafusion or realtime, got {m.backbone!r}")
+        need(m.segformer in ("b3", "b0", "tiny"), f"model.segformer must be b3, b0 or tiny, got {m.segformer!r}")
+        need(int(m.seg_classes) >= 2, f"model.seg_classes must be >= 2, got {m.seg_classes}")
+        need(isinstance(self.loss.lambdas, (list, tuple)) and len(self.loss.lambdas) == 4,
+             f"loss.lambdas must be 4 numbers (int, grad, ssim, color), got {self.loss.lambdas!r}")
+        need(self.weighting.name in WEIGHTINGS,
+             f"weighting.name must be one of {WEIGHTINGS}, got {self.weighting.name!r}")
+        need(self.framework in FRAMEWORKS, f"framework must be one of {FRAMEWORKS}, got {self.framework!r}")
+        need(self.optim.lr > 0, f"optim.lr must be > 0, got {self.optim.lr}")
+        need(int(self.epochs) >= 1, f"epochs must be >= 1, got {self.epochs}")
+        need(self.stage1_max_epochs is None or int(self.stage1_max_epochs) >= 1,
+             f"stage1_max_epochs must be null or >= 1, got {self.stage1_max_epochs}")
+        need(self.early_stopping_patience is None or int(self.early_stopping_patience) >= 1,
+             f"early_stopping_patience must be null or >= 1, got {self.early_stopping_patience}")
+        need(self.max_steps_per_epoch is None or int(self.max_steps_per_epoch) >= 1,
+             f"max_steps_per_epoch must be null or >= 1, got {self.max_steps_per_epoch}")
+        need(int(self.checkpoint_every) >= 1, "checkpoint_every must be >= 1")
+        need(int(self.log_every) >= 1, "log_every must be >= 1")
+        need(int(self.grad_analysis_every) >= 1, "grad_analysis_every must be >= 1")
+        need(int(self.grid_samples) >= 0, "grid_samples must be >= 0")
+        return self
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig,
+             "weighting": WeightingConfig, "optim": OptimConfig}
+
+
+def _build(cls, values: Mapping[str, Any], prefix: str):
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {type(values).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; "
+                          f"known under {prefix.rstrip('.') or 'top level'}: {', '.join(sorted(known))}")
+    kwargs = {}
+    for k, v in values.items():
+        if cls is TrainConfig and k in _SECTIONS:
+            kwargs[k] = _build(_SECTIONS[k], v or {}, f"{k}.")
+        elif isinstance(getattr(cls(), k), dict) and not isinstance(v, Mapping):
+            raise ConfigError(f"{prefix}{k} must be a mapping, got {v!r}")
+        else:
+            kwargs[k] = v
+    return cls(**kwargs)
+
+
+def config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
+    """Build and validate a TrainConfig; unknown keys raise ConfigError naming them."""
+    values = {k: v for k, v in dict(values).items() if k != "inherit"}
+    return _build(TrainConfig, values, "").validate()
+
+
+def _deep_merge(base: dict, over: Mapping) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _deep_merge(dict(out[k]), v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    path = Path(path)
+    if path.resolve() in seen:
+        raise ConfigError(f"inherit cycle through {path}")
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    data = data or {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    parent = data.pop("inherit", None)
+    if parent is None:
+        return dict(data)
+    base = _read_yaml(path.parent / str(parent), seen + (path.resolve(),))
+    return _deep_merge(base, data)
+
+
+def apply_overrides(values: dict, overrides: list[str] | tuple[str, ...] | None) -> dict:
+    """Apply ``"a.b=value"`` strings (value parsed by yaml.safe_load) to a nested dict."""
+    out = _deep_merge({}, values)
+    for item in overrides or ():
+        key, sep, raw = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like key.sub=value")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            raise ConfigError(f"override {item!r}: value is not valid YAML") from None
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            nxt = node.get(p)
+            if nxt is None:
+                nxt = node[p] = {}
+            elif not isinstance(nxt, dict):
+                raise ConfigError(f"override {item!r}: {p!r} is not a section")
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """YAML file (with ``inherit``) + dotted overrides -> validated TrainConfig.
+
+    ``path=None`` starts from the dataclass defaults (the paper's settings).
+    """
+    values = _read_yaml(Path(path)) if path is not None else {}
+    return config_from_dict(apply_overrides(values, overrides))

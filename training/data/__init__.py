@@ -1,0 +1,62 @@
+"""Datasets for SSVIF training (unlabelled) and the segmenter (labelled).
+
+``build_datasets(data_cfg)`` turns a ``training.config.DataConfig`` into
+(train, val) :class:`FusionPairs`: a deterministic 9:1 split of the training
+pairs, random crops for training and, for validation, centre crops of
+``val_crop`` (default: the training crop) or full images (``val_mode:
+full``, batch 1 because sizes vary). Centre crops are the default: they
+stack into batches and show the same pixels every epoch, so the validation
+fusion loss (the early-stopping metric) is comparable across epochs.
+"""
+from __future__ import annotations
+
+from ros2_ssvif.thermal import ThermalNormalizer
+from training.data.pairs import (
+    DatasetError,
+    FusionPairs,
+    LabelledPairs,
+    Pair,
+    find_pairs,
+    layout_dirs,
+    match_pairs,
+    read_label,
+    read_thermal,
+    read_visible,
+    split_pairs,
+)
+from training.data.transforms import CenterPairCrop, NoCrop, RandomPairCrop
+
+__all__ = [
+    "DatasetError",
+    "FusionPairs",
+    "LabelledPairs",
+    "Pair",
+    "build_datasets",
+    "find_pairs",
+    "layout_dirs",
+    "match_pairs",
+    "read_label",
+    "read_thermal",
+    "read_visible",
+    "split_pairs",
+    "CenterPairCrop",
+    "NoCrop",
+    "RandomPairCrop",
+]
+
+
+def build_datasets(data_cfg) -> tuple[FusionPairs, FusionPairs]:
+    """(train, val) FusionPairs from a DataConfig (see module docstring)."""
+    try:
+        normalizer = ThermalNormalizer(**(data_cfg.thermal or {}))
+    except TypeError as e:
+        raise DatasetError(f"data.thermal: {e}") from None
+    pairs = find_pairs(data_cfg.kind, data_cfg.root, data_cfg.split)
+    if data_cfg.max_samples:
+        pairs = pairs[: int(data_cfg.max_samples)]
+    train, val = split_pairs(pairs, data_cfg.val_fraction, data_cfg.seed)
+    if not train:
+        raise DatasetError(f"no training pairs under {data_cfg.root}")
+    val_tf = NoCrop() if data_cfg.val_mode == "full" else CenterPairCrop(data_cfg.val_crop or data_cfg.crop)
+    return (FusionPairs(train, RandomPairCrop(data_cfg.crop), normalizer),
+            FusionPairs(val, val_tf, normalizer))

@@ -1,0 +1,180 @@
+"""Train the segmenter whose class ids the node publishes.
+
+SSVIF's own branches learn unnamed classes, so masks with real class names
+come from a segmenter trained on the fused images of a labelled set, as in
+the paper's evaluation protocol (Appendix A-B): SegFormer, cross-entropy,
+AdamW, encoder frozen for the first epochs, cosine schedule, early
+stopping. The fusion model is frozen here; fused images are made on the fly
+so augmentation and the fusion model can change without re-rendering.
+
+The paper fine-tunes a pretrained SegFormer; nothing is downloaded here, so
+the segmenter starts from scratch and ``freeze_epochs`` (30 in the paper)
+freezes a randomly initialised encoder. The option is kept for users with
+their own pretrained checkpoint; configs training from scratch set it to 0.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from evaluation.segmentation import SegmentationScore
+from ros2_ssvif.classes import CLASS_SETS, IGNORE_INDEX
+from training.models.segformer import SegmentationModel
+
+
+@dataclass
+class SegmenterConfig:
+    variant: str = "b3"
+    class_set: str = "fmb"
+    epochs: int = 80
+    batch_size: int = 12
+    freeze_epochs: int = 30
+    lr: float = 5e-4  # while the encoder is frozen (and from the start if freeze_epochs = 0)
+    lr_unfrozen: float = 3e-5  # after unfreezing
+    weight_decay: float = 0.01
+    patience: int = 10
+    crop: int | None = 512
+    max_steps_per_epoch: int | None = None
+    seed: int = 0
+    workers: int = 0
+
+    @property
+    def num_classes(self) -> int:
+        return len(CLASS_SETS[self.class_set][0])
+
+
+@dataclass
+class SegmenterResult:
+    model: SegmentationModel
+    history: list = field(default_factory=list)
+    best_miou: float = float("nan")
+    checkpoint: Path | None = None
+
+
+class _FusedBatches:
+    """Wraps a frozen fusion model: (visible, thermal) -> fused image, no grad."""
+
+    def __init__(self, fusion: torch.nn.Module):
+        self.fusion = fusion.eval()
+        for p in self.fusion.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def __call__(self, visible: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
+        return self.fusion(visible, thermal).fused
+
+
+def _random_crop(batch: dict, size: int | None, gen: torch.Generator) -> dict:
+    if size is None:
+        return batch
+    h, w = batch["visible"].shape[-2:]
+    if h <= size and w <= size:
+        return batch
+    y = int(torch.randint(0, max(1, h - size + 1), (1,), generator=gen))
+    x = int(torch.randint(0, max(1, w - size + 1), (1,), generator=gen))
+    return {k: (v[..., y:y + size, x:x + size] if torch.is_tensor(v) and v.ndim >= 3 else v) for k, v in batch.items()}
+
+
+def _set_encoder_trainable(model: SegmentationModel, trainable: bool) -> None:
+    for p in model.segformer.segformer.parameters():
+        p.requires_grad_(trainable)
+
+
+def evaluate(model: SegmentationModel, fuse: _FusedBatches, loader, class_set: str) -> SegmentationScore:
+    score = SegmentationScore(class_set)
+    model.eval()
+    with torch.no_grad():
+        for b in loader:
+            pred = model(fuse(b["visible"], b["thermal"])).argmax(1)
+            for lab, pr in zip(b["label"].numpy(), pred.numpy()):
+                score.update(lab, pr)
+    return score
+
+
+def train_segmenter(fusion: torch.nn.Module, train_set: Dataset, val_set: Dataset | None, cfg: SegmenterConfig,
+                    output: str | Path | None = None, progress: bool = True) -> SegmenterResult:
+    """Items of the datasets are dicts with visible (3,H,W), thermal (1,H,W) in [0,1], label (H,W) long."""
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model = SegmentationModel(cfg.variant, cfg.num_classes)
+    fuse = _FusedBatches(fusion)
+    loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen,
+                        num_workers=cfg.workers, drop_last=len(train_set) > cfg.batch_size)
+    val_loader = DataLoader(val_set, batch_size=1) if val_set is not None and len(val_set) else None
+    steps = len(loader) if cfg.max_steps_per_epoch is None else min(len(loader), cfg.max_steps_per_epoch)
+    result = SegmenterResult(model)
+    best_state, bad_epochs, best_metric = None, 0, -math.inf
+    opt = sched = None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        tqdm = None
+    for epoch in range(cfg.epochs):
+        if epoch == 0 or epoch == cfg.freeze_epochs:
+            frozen = epoch < cfg.freeze_epochs
+            _set_encoder_trainable(model, not frozen)
+            lr = cfg.lr if (frozen or cfg.freeze_epochs == 0) else cfg.lr_unfrozen
+            phase_epochs = cfg.freeze_epochs if frozen else cfg.epochs - cfg.freeze_epochs
+            opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
+                                    weight_decay=cfg.weight_decay)
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, phase_epochs * steps))
+        model.train()
+        losses = []
+        it = iter(loader)
+        bar = tqdm(range(steps), desc=f"segmenter {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False) \
+            if tqdm else range(steps)
+        for _ in bar:
+            b = _random_crop(next(it), cfg.crop, gen)
+            if torch.rand(1, generator=gen).item() < 0.5:
+                b = {k: (v.flip(-1) if torch.is_tensor(v) and v.ndim >= 3 else v) for k, v in b.items()}
+            logits = model(fuse(b["visible"], b["thermal"]))
+            loss = F.cross_entropy(logits, b["label"], ignore_index=IGNORE_INDEX)
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"segmenter loss is {loss.item()} at epoch {epoch + 1}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": opt.param_groups[0]["lr"]}
+        if val_loader is not None:
+            entry["val_miou"] = evaluate(model, fuse, val_loader, cfg.class_set).miou()
+        result.history.append(entry)
+        # early stopping on validation mIoU, or on training loss without a validation set
+        metric = entry.get("val_miou", -entry["loss"])
+        if metric > best_metric:
+            best_metric, bad_epochs = metric, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            result.best_miou = entry.get("val_miou", float("nan"))
+        else:
+            bad_epochs += 1
+            if bad_epochs >= cfg.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    if output is not None:
+        result.checkpoint = save_segmenter(model, cfg, result.history, output)
+    return result
+
+
+def save_segmenter(model: SegmentationModel, cfg: SegmenterConfig, history: list, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"segmenter": model.state_dict(), "config": asdict(cfg), "history": history}, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_segmenter(path: str | Path) -> tuple[SegmentationModel, SegmenterConfig]:
+    ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
+    cfg = SegmenterConfig(**ckpt["config"])
+    model = SegmentationModel(cfg.variant, cfg.num_classes)
+    model.load_state_dict(ckpt["segmenter"])
+    return model.eval(), cfg
