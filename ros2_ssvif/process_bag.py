@@ -9,6 +9,7 @@ every pair is processed, and every frame that is not is counted.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -46,11 +47,14 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
         from tqdm import tqdm
     except ImportError:  # tqdm is a runtime dependency; stay usable without it
         tqdm = None
+    messages = iter_raw(input_bag, [rgb_topic, thermal_topic] if not copy_inputs else None)
+    first = next(messages, None)  # open and check the input before creating any output
+    if first is None:
+        raise BagError(f"{input_bag}: no messages on {rgb_topic} or {thermal_topic}")
     with BagWriter(output_bag, storage) as writer:
-        it = iter_raw(input_bag)
         bar = tqdm(desc="process_bag", unit="msg", disable=not progress) if tqdm else None
-        for topic, msgtype, t_ns, raw in it:
-            if bar:
+        for topic, msgtype, t_ns, raw in itertools.chain([first], messages):
+            if bar is not None:
                 bar.update(1)
             if copy_inputs:
                 writer.write_raw(topic, msgtype, t_ns, raw)
@@ -68,7 +72,7 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
         pairer.flush()
         while pairs:
             _emit(pairs.pop(0), pipeline, writer, stats, fused_topic, mask_topic, on_result)
-        if bar:
+        if bar is not None:
             bar.close()
     summary = stats.summary()
     summary["counts"]["pairs"] = pairer.pairs

@@ -1,0 +1,73 @@
+"""``ssvif_train``: train a fusion model with SSVIF from a YAML config.
+
+Exit codes: 0 done, 2 bad input (config, data, checkpoint), 3 training
+diverged (NaN/inf loss), 130 interrupted. Errors print one line, no
+traceback; a killed run resumes with ``--resume auto``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ssvif_train", description=__doc__.splitlines()[0])
+    p.add_argument("--config", type=Path, default=None,
+                   help="YAML config (default: built-in paper settings; see config/training/)")
+    p.add_argument("--data-root", default=None, help="dataset root (overrides data.root)")
+    p.add_argument("--output", default=None, help="output folder for checkpoints and logs (overrides output_dir)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="dotted override, value parsed as YAML, e.g. --set data.crop=64 (repeatable)")
+    p.add_argument("--resume", default=None, metavar="PATH|auto",
+                   help="continue from a checkpoint; 'auto' = OUTPUT/last.pt if it exists")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = list(args.overrides)
+    if args.data_root is not None:
+        overrides.append(f"data.root={args.data_root}")
+    if args.output is not None:
+        overrides.append(f"output_dir={args.output}")
+    try:
+        from training.checkpoint import CheckpointError
+        from training.config import ConfigError, load_config
+        from training.data import DatasetError
+        from training.trainer import TrainingDiverged, train
+    except ImportError as e:  # torch & co. are an extra, not on the vehicle
+        print(f"ssvif_train: missing training dependency ({e}); install the 'training' extra", file=sys.stderr)
+        return 2
+    rank0 = True
+    try:
+        cfg = load_config(args.config, overrides)
+        import os
+
+        rank0 = int(os.environ.get("RANK", "0")) == 0
+        result = train(cfg, progress=not args.no_progress, resume=args.resume)
+    except TrainingDiverged as e:
+        print(f"ssvif_train: training diverged: {e}", file=sys.stderr)
+        return 3
+    except (ConfigError, DatasetError, CheckpointError, FileNotFoundError, KeyError, ValueError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"ssvif_train: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ssvif_train: interrupted; continue with --resume auto", file=sys.stderr)
+        return 130
+    if rank0:
+        h = result.history[-1] if result.history else {}
+        print(f"ssvif_train: {len(result.history)} epoch(s), stage switch at epoch "
+              f"{result.stage_switch_epoch}, last val L_fusion {h.get('val_L_fusion', float('nan')):.4g}"
+              + (" (early stop)" if result.stopped_early else ""))
+        print(f"checkpoints: last {result.last_checkpoint}, best {result.best_checkpoint}")
+        print(f"logs: {result.scalars_csv}, picture grids in {Path(result.output_dir) / 'grids'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
