@@ -55,7 +55,7 @@ def calibrate_pairs(pairs: Iterable[tuple[str, np.ndarray, np.ndarray]], board, 
     board = _board(board)
     tboard = _board(thermal_board) if thermal_board else board
     dv, dt, missing = {}, {}, {"visible": [], "thermal": []}
-    keep_v, keep_t, first = {}, {}, {}
+    first: dict = {}  # first view with a board per camera / pair, for the report figures
     sizes_v, sizes_t = set(), set()
     for name, vis, th in tqdm(pairs, desc="detecting boards", unit="pair", disable=not progress):
         sizes_v.add((vis.shape[1], vis.shape[0]))
@@ -65,17 +65,14 @@ def calibrate_pairs(pairs: Iterable[tuple[str, np.ndarray, np.ndarray]], board, 
         a, b = detect_board(vis, board), detect_board(th, tboard)
         if diverse_only and a is not None and not is_new_view(a, list(dv.values()), min_move_px):
             continue
-        for det, store, keep, cam, img in ((a, dv, keep_v, "visible", vis), (b, dt, keep_t, "thermal", th)):
+        for det, store, cam, img in ((a, dv, "visible", vis), (b, dt, "thermal", th)):
             if det is None:
                 missing[cam].append(name)
             else:
                 store[name] = det
-                if cam not in first or (a is not None and b is not None and "pair" not in first):
-                    keep[name] = img
-        if a is not None and b is not None and "pair" not in first:
-            first["pair"] = (name, vis, th)
-        first.setdefault("visible", (name, vis)) if a is not None else None
-        first.setdefault("thermal", (name, th)) if b is not None else None
+                first.setdefault(cam, (name, img))
+        if a is not None and b is not None:
+            first.setdefault("pair", (name, vis, th))
     if not sizes_v:
         raise CalibrationError("no image pairs to calibrate from")
     if not dv and not dt:
