@@ -18,7 +18,7 @@ from calibration.detect import Detection, detect_board
 from calibration.homography import homography_from_corners, homography_from_plane, misalignment_by_depth
 from calibration.intrinsics import CalibrationError, IntrinsicsResult, calibrate_intrinsics
 from calibration.report import checker_blend, draw_detection, write_report
-from calibration.sources import check_sizes, load_image, paired_files
+from calibration.sources import load_image, paired_files
 from calibration.stereo import StereoResult, calibrate_pair, joint_points
 from ros2_ssvif.camera_info import save_camera_info
 from ros2_ssvif.registration import Registration
