@@ -188,10 +188,12 @@ def test_gradients_flow_from_seg_head_to_backbone_only():
 
 # --- SegFormer ---------------------------------------------------------------------------------
 
-segformer = pytest.importorskip("training.models.segformer", reason="transformers not installed")
+@pytest.fixture(scope="module")
+def segformer():
+    return pytest.importorskip("training.models.segformer", reason="transformers not installed")
 
 
-def test_segformer_b3_config_values():
+def test_segformer_b3_config_values(segformer):
     c = segformer.segformer_config("b3", num_classes=15)
     assert c.depths == [3, 4, 18, 3]
     assert c.hidden_sizes == [64, 128, 320, 512]
@@ -209,7 +211,7 @@ def test_segformer_b3_config_values():
         segformer.segformer_config("b9")
 
 
-def test_segformer_tiny_forward_and_onnx(tmp_path):
+def test_segformer_tiny_forward_and_onnx(segformer, tmp_path):
     torch.manual_seed(0)
     m = segformer.SegmentationModel("tiny", num_classes=7).eval()
     # random-init logits are ~1e-3; enlarge them so a 1e-4 tolerance means something

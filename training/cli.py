@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as e:
         print(f"ssvif_train: training diverged: {e}", file=sys.stderr)
         return 3
-    except (ConfigError, DatasetError, CheckpointError, FileNotFoundError, KeyError, ValueError) as e:
+    except (ConfigError, DatasetError, CheckpointError, OSError, KeyError, ValueError, RuntimeError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"ssvif_train: error: {msg}", file=sys.stderr)
         return 2

@@ -9,7 +9,9 @@ Loading (:func:`load_config`):
 * ``inherit: other.yaml`` (path relative to the including file) loads the
   parent first and deep-merges this file over it; chains are allowed. The
   ablation files use it so each holds only what differs from ``ssvif.yaml``.
-* mappings merge key by key; lists and scalars replace.
+* sections merge key by key; lists, scalars and the free-form mappings
+  below replace (a child's ``weighting.options`` belongs to its own
+  strategy, so the parent's GDWA options must not leak into ``fixed``).
 * ``overrides`` are ``"dotted.key=value"`` strings; ``value`` goes through
   ``yaml.safe_load`` (``3`` -> int, ``null`` -> None, ``[1,2]`` -> list).
 
@@ -194,11 +196,15 @@ def config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
     return _build(TrainConfig, values, "").validate()
 
 
-def _deep_merge(base: dict, over: Mapping) -> dict:
+_REPLACE_ON_MERGE = {"model.backbone_kwargs", "weighting.options", "data.thermal"}
+
+
+def _deep_merge(base: dict, over: Mapping, prefix: str = "") -> dict:
     out = dict(base)
     for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = _deep_merge(dict(out[k]), v)
+        if (isinstance(v, Mapping) and isinstance(out.get(k), Mapping)
+                and prefix + k not in _REPLACE_ON_MERGE):
+            out[k] = _deep_merge(dict(out[k]), v, f"{prefix}{k}.")
         else:
             out[k] = v
     return out

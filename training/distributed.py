@@ -13,7 +13,8 @@ shard (``DistributedSampler``), then
   step losses fed to the weighting strategy are averaged, so every rank
   computes the same weights;
 * BatchNorm buffers are broadcast from rank 0 before each forward (DDP's
-  ``broadcast_buffers``);
+  ``broadcast_buffers``) and once more at the end of each epoch, so
+  validation and checkpoints see the same statistics on every rank;
 * epoch-mean losses are sums all-reduced across ranks, so the Stage-I/II
   switch and early stopping are decided identically everywhere.
 

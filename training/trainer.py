@@ -318,6 +318,8 @@ class Trainer:
                 bar.set_postfix({k: f"{rec[k]:.3g}" for k in ("L_fusion", "L_csc", "omega_csc") if k in rec})
         if bar is not None:
             bar.close()
+        for m in (self.fusion, self.head, self.seg):  # validate/save with rank 0's BN statistics
+            self.dist.broadcast_module(m, buffers_only=True)
         elapsed = time.perf_counter() - t_epoch
         totals = self.dist.sum_scalars({**sums, "_count": count})
         means = {f"train_{k}": totals[k] / totals[f"_n_{k}"] for k in sums if not k.startswith("_n_")
@@ -413,7 +415,7 @@ class Trainer:
         if ckpt is not None:
             self.load_state(load_checkpoint(ckpt))
             self.scalars.truncate_after(self.epoch)
-        last = best = None
+        last, best = ckpt, None
         if (self.out / "best.pt").is_file() and ckpt is not None:
             best = self.out / "best.pt"
         stopped = False

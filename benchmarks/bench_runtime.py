@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Runtime benchmarks (not tests): the node's pipeline, registration, ONNX Runtime.
+
+Measures, each within one run so the ratios survive a noisy machine:
+  1. the frame pipeline per stage (decode, register, infer, encode, publish)
+     at 640x480 and 800x600, and end-to-end / bare model forward (target <= 1.10);
+  2. registration by precomputed remap tables / per-frame undistort + warp
+     (target <= 0.5);
+  3. ONNX Runtime / PyTorch eager for each fusion backbone (target <= 0.67);
+  4. parameters, MACs and achieved GFLOP/s of each backbone against this
+     CPU's measured float32 matmul peak.
+Results are appended to benchmarks/RESULTS.md.
+
+    scripts/install.sh && source scripts/ros_env.sh && .venv/bin/python benchmarks/bench_runtime.py
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.results_table import append_section  # noqa: E402
+
+
+def timeit(fn, repeat: int, warmup: int = 2) -> float:
+    """Median seconds per call."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def matmul_peak_gflops() -> float:
+    import torch
+
+    a, b = torch.rand(2048, 2048), torch.rand(2048, 2048)
+    t = timeit(lambda: a @ b, 5)
+    return 2 * 2048 ** 3 / t / 1e9
+
+
+def bench_backbones(hw=(480, 640), repeat=3) -> list[dict]:
+    import onnxruntime as ort
+    import torch
+
+    from training.models import build_fusion_model, count_macs, count_parameters
+
+    peak = matmul_peak_gflops()
+    rows = []
+    h, w = hw
+    for name in ("realtime", "seafusion", "swinfusion"):
+        model = build_fusion_model(name).eval()
+        vis, thr = torch.rand(1, 3, h, w), torch.rand(1, 1, h, w)
+        macs = count_macs(model, (vis, thr))
+
+        class Fused(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, v, t):
+                return self.m(v, t).fused
+
+        with torch.no_grad():
+            eager = timeit(lambda: model(vis, thr), repeat, warmup=1)
+        with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            path = f"{d}/{name}.onnx"
+            torch.onnx.export(Fused(model).eval(), (vis, thr), path, input_names=["visible", "thermal"],
+                              output_names=["fused"], opset_version=18, dynamo=True, external_data=False)
+            sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+            feeds = {"visible": vis.numpy(), "thermal": thr.numpy()}
+            onnx_t = timeit(lambda: sess.run(None, feeds), repeat, warmup=1)
+        rows.append({"backbone": name, "params_M": count_parameters(model) / 1e6, "GMACs@640x480": macs / 1e9,
+                     "eager_ms": eager * 1e3, "onnxrt_ms": onnx_t * 1e3, "onnxrt/eager": onnx_t / eager,
+                     "GFLOP/s (ORT)": 2 * macs / onnx_t / 1e9, "% of matmul peak": 100 * 2 * macs / onnx_t / 1e9 / peak})
+        print(rows[-1], flush=True)
+    return rows, peak
+
+
+def bench_registration(repeat=20) -> dict:
+    from ros2_ssvif.registration import Registration, register_pair_per_frame
+    from simulation.rig import default_rig
+
+    rig = default_rig()
+    reg = Registration(rig.visible.camera_info(), rig.thermal.camera_info(),
+                       rig.plane_homography_thermal_to_visible(10.0), (40, 30, 560, 420), (640, 480))
+    maps = reg.build_maps()
+    rng = np.random.default_rng(0)
+    vis = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    thr = rng.integers(0, 60000, (512, 640), dtype=np.uint16)
+    t_maps = timeit(lambda: maps.register_pair(vis, thr), repeat)
+    t_frame = timeit(lambda: register_pair_per_frame(reg, vis, thr), repeat)
+    return {"remap_ms": t_maps * 1e3, "per_frame_ms": t_frame * 1e3, "remap/per_frame": t_maps / t_frame}
+
+
+def bench_pipeline(model_path: Path, sizes=((480, 640), (600, 800)), repeat=15) -> list[dict]:
+    import rclpy
+    from sensor_msgs.msg import Image
+
+    from ros2_ssvif.image_codec import array_to_fields
+    from ros2_ssvif.model_runner import FusionSegmenter
+    from ros2_ssvif.pipeline import FramePipeline
+    from ros2_ssvif.registration import Registration
+    from ros2_ssvif.stats import PipelineStats
+    from simulation.rig import PinholeCamera
+
+    rclpy.init()
+    node = rclpy.create_node("bench_pipeline")
+    pub_f = node.create_publisher(Image, "bench/fused", 5)
+    pub_m = node.create_publisher(Image, "bench/mask", 5)
+    sub = node.create_subscription(Image, "bench/fused", lambda m: None, 5)  # noqa: F841  a real reader
+    rows = []
+    model = FusionSegmenter(model_path)
+    for h, w in sizes:
+        cam_v = PinholeCamera("visible", w, h, 0.8 * w, 0.8 * w, w / 2, h / 2, np.array([-0.1, 0.03, 0, 0, 0]))
+        cam_t = PinholeCamera("thermal", 640, 512, 560.0, 560.0, 320, 256, np.array([-0.25, 0.1, 0, 0, 0]))
+        reg = Registration(cam_v.camera_info(), cam_t.camera_info(), np.diag([w / 640, h / 512, 1.0]),
+                           (w * 0.05, h * 0.05, w * 0.9, h * 0.9), (w, h))
+        stats = PipelineStats()
+        pipe = FramePipeline(model, reg.build_maps(), stats=stats)
+        rng = np.random.default_rng(1)
+        vis_msg = SimpleNamespace(**array_to_fields(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), "rgb8").__dict__)
+        thr_msg = SimpleNamespace(**array_to_fields(rng.integers(7000, 9000, (512, 640), dtype=np.uint16), "mono16").__dict__)
+        header = Image().header
+        totals = []
+        for i in range(repeat + 2):
+            t0 = time.perf_counter()
+            res = pipe.process(vis_msg, thr_msg)
+            fused, mask = pipe.encode(res, header, Image(), Image())
+            with stats.stage("publish"):
+                pub_f.publish(fused)
+                pub_m.publish(mask)
+            if i >= 2:
+                totals.append(time.perf_counter() - t0)
+        # bare forward: the same ORT session on already prepared tensors
+        vis_in = np.random.rand(1, 3, -(-h // 32) * 32, -(-w // 32) * 32).astype(np.float32)
+        thr_in = np.random.rand(1, 1, -(-h // 32) * 32, -(-w // 32) * 32).astype(np.float32)
+        bare = timeit(lambda: model.session.run(None, {"visible": vis_in, "thermal": thr_in}), repeat)
+        lat = stats.latency_summary_ms()
+        row = {"size": f"{w}x{h}"}
+        row.update({f"{s}_ms": lat[s]["p50"] for s in ("decode", "register", "infer", "encode", "publish")})
+        row.update({"end_to_end_ms": statistics.median(totals) * 1e3, "bare_forward_ms": bare * 1e3,
+                    "end_to_end/bare": statistics.median(totals) / bare})
+        rows.append(row)
+        print(row, flush=True)
+    node.destroy_node()
+    rclpy.shutdown()
+    return rows
+
+
+def export_deploy_model(path: Path, backbone: str, segmenter: str) -> Path:
+    from training.export import export_onnx
+    from training.models import build_fusion_model
+    from training.models.segformer import SegmentationModel
+
+    export_onnx(build_fusion_model(backbone).eval(), SegmentationModel(segmenter, 15).eval(), path,
+                extra={"fusion_backbone": backbone, "segmenter": segmenter})
+    return path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="an exported .onnx for the pipeline benchmark (default: export realtime + SegFormer-B0)")
+    ap.add_argument("--skip-backbones", action="store_true")
+    args = ap.parse_args(argv)
+    cmd = "python benchmarks/bench_runtime.py" + (" " + " ".join(argv) if argv else "")
+    reg = bench_registration()
+    print(reg, flush=True)
+    append_section("registration: remap tables vs per-frame undistort + warp (640x480 out)", cmd, [reg],
+                   "Target remap/per_frame <= 0.5.")
+    with tempfile.TemporaryDirectory() as d:
+        model = Path(args.model) if args.model else export_deploy_model(Path(d) / "deploy.onnx", "realtime", "b0")
+        rows = bench_pipeline(model)
+    append_section("node pipeline per stage (median ms) and end-to-end / bare ONNX forward", cmd, rows,
+                   "Model: " + (str(args.model) if args.model else "realtime backbone + SegFormer-B0, 15 classes, "
+                                "random weights (speed does not depend on them)") + ". Target end_to_end/bare <= 1.10.")
+    if not args.skip_backbones:
+        rows, peak = bench_backbones()
+        append_section("fusion backbones: ONNX Runtime vs PyTorch eager, MACs, achieved GFLOP/s (640x480)", cmd, rows,
+                       f"Measured float32 matmul peak (torch, 2048^3): {peak:.1f} GFLOP/s. Target onnxrt/eager <= 0.67.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Training throughput on CPU: Stage I vs Stage II, and GDWA's overhead vs fixed weighting.
+
+Not a test. Numbers are reported as RATIOS measured in one run, because the
+absolute samples/s on a shared CPU change with load; the ratios say what the
+SSVIF branches and GDWA's per-task gradients cost relative to plain fusion
+training. The three configurations of one (backbone, SegFormer) pair run the real
+trainer step (``Trainer._step``) round-robin, one step each in turn, so a
+load spike hits all three; ``--warmup`` rounds are untimed and the median of
+``--steps`` timed steps gives samples/s.
+
+    .venv/bin/python benchmarks/bench_training.py [--crop 64 --batch 2 --steps 3]
+
+Appends a dated markdown table to benchmarks/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training.config import load_config  # noqa: E402
+from training.distributed import DistContext  # noqa: E402
+from training.trainer import Trainer  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+class _Random(torch.utils.data.Dataset):
+    def __init__(self, n: int, size: int):
+        g = torch.Generator().manual_seed(0)
+        self.v, self.t = torch.rand(n, 3, size, size, generator=g), torch.rand(n, 1, size, size, generator=g)
+
+    def __len__(self):
+        return len(self.v)
+
+    def __getitem__(self, i):
+        return {"visible": self.v[i], "thermal": self.t[i], "name": str(i)}
+
+
+def _trainer(backbone: str, segformer: str, weighting: str, stage: int, args) -> tuple[Trainer, dict]:
+    """A Trainer in ``stage`` (grad analysis off: only what the weighting itself needs) and a batch."""
+    cfg = load_config(None, [f"model.backbone={backbone}", f"model.segformer={segformer}",
+                             f"weighting.name={weighting}", "weighting.options={}", "grad_analysis=false",
+                             f"data.crop={args.crop}", "device=cpu", "output_dir=/tmp/ssvif_bench",
+                             "framework=" + ("ssvif" if stage == 2 else "original")])
+    ds = _Random(args.batch, args.crop)
+    tr = Trainer(cfg, datasets=(ds, ds), progress=False, dist=DistContext())
+    if stage == 2:
+        tr._enter_stage2(1)
+    return tr, {"visible": ds.v, "thermal": ds.t, "name": [str(i) for i in range(args.batch)]}
+
+
+def _rates(backbone: str, segformer: str, args) -> tuple[float, float, float]:
+    """Samples/s of Stage I, Stage II fixed, Stage II GDWA, timed round-robin one step at a time
+    (so all three see the same machine load) and summarised by the median step time."""
+    runs = [_trainer(backbone, segformer, "fixed", 1, args), _trainer(backbone, segformer, "fixed", 2, args),
+            _trainer(backbone, segformer, "gdwa", 2, args)]
+    times: list[list[float]] = [[] for _ in runs]
+    for r in range(args.warmup + args.steps):
+        for i, (tr, batch) in enumerate(runs):
+            t0 = time.perf_counter()
+            tr._step(batch)
+            dt = time.perf_counter() - t0
+            tr.global_step += 1
+            if r >= args.warmup:
+                times[i].append(dt)
+    return tuple(args.batch / statistics.median(t) for t in times)  # type: ignore[return-value]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--backbones", nargs="+", default=["realtime", "seafusion"])
+    p.add_argument("--segformers", nargs="+", default=["tiny", "b3"])
+    p.add_argument("--crop", type=int, default=64)
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--steps", type=int, default=7)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--no-write", action="store_true")
+    args = p.parse_args(argv)
+    rows = []
+    for bb in args.backbones:
+        for sf in args.segformers:
+            s1, fixed, gdwa = _rates(bb, sf, args)
+            rows.append((bb, sf, s1, fixed, gdwa))
+            print(f"{bb:10s} {sf:5s} stageI {s1:7.2f}/s  stageII fixed {fixed:7.2f}/s  gdwa {gdwa:7.2f}/s  "
+                  f"II/I {fixed / s1:.3f}  gdwa/fixed time {fixed / gdwa:.3f}", flush=True)
+    machine = (f"{platform.machine()}, {os.cpu_count()} logical CPUs, {platform.processor() or platform.system()}, "
+               f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    lines = [f"\n## {_dt.datetime.now().isoformat(timespec='seconds')} — bench_training.py\n",
+             f"Machine: {machine}. Crop {args.crop}x{args.crop}, batch {args.batch}, "
+             f"median of {args.steps} round-robin timed steps after {args.warmup} warm-up, random tensors, shared CPU.\n",
+             "| backbone | SegFormer | Stage I samples/s | Stage II (fixed) samples/s | Stage II (GDWA) samples/s "
+             "| Stage II / Stage I throughput | GDWA / fixed step time |",
+             "|---|---|---|---|---|---|---|"]
+    for bb, sf, s1, fixed, gdwa in rows:
+        lines.append(f"| {bb} | {sf} | {s1:.2f} | {fixed:.2f} | {gdwa:.2f} | {fixed / s1:.3f} | {fixed / gdwa:.3f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_write:
+        if not RESULTS.exists():
+            RESULTS.write_text("# Benchmark results\n\nAppended by the scripts in benchmarks/; newest last.\n")
+        with open(RESULTS, "a") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
