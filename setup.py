@@ -22,6 +22,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
         (f"share/{PACKAGE}/config/training", glob("config/training/*.yaml")),
+        (f"share/{PACKAGE}/config/training/ablations", glob("config/training/ablations/*.yaml")),
     ],
     install_requires=["setuptools", "numpy", "PyYAML", "onnxruntime", "rosbags", "tqdm"],
     extras_require={
@@ -42,6 +43,7 @@ setup(
             "register = calibration.register_cli:main",
             "ssvif_make_synthetic = simulation.cli:main",
             "ssvif_train = training.cli:main",
+            "ssvif_train_segmenter = training.segmenter:main",
             "ssvif_export = training.export:main",
             "evaluate_fusion = evaluation.cli:main",
         ],

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state",
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "load_fusion_model", "rng_state", "set_rng_state",
            "resolve_resume"]
 
 FORMAT = 1
@@ -98,3 +98,25 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
     p = state["python"]
     random.setstate((p["version"], tuple(int(x) for x in p["internal"].tolist()), p["gauss"]))
+
+
+def load_fusion_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The fusion model of an ``ssvif_train`` checkpoint, in eval mode, and its model spec.
+
+    Only the fusion network is rebuilt: the segmentation branches are
+    training-time scaffolding (SSVIF III-C) and are not needed to fuse.
+    """
+    from training.config import config_from_dict
+    from training.models import build_fusion_model
+
+    state = load_checkpoint(path)
+    try:
+        cfg = config_from_dict(state["config"])
+        fusion = build_fusion_model(cfg.model.backbone, in_channels=cfg.model.in_channels,
+                                    **(cfg.model.backbone_kwargs or {}))
+        fusion.load_state_dict(state["models"]["fusion"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: fusion model cannot be rebuilt: {str(exc).splitlines()[0]}") from None
+    spec = {"backbone": cfg.model.backbone, "in_channels": cfg.model.in_channels,
+            "backbone_kwargs": dict(cfg.model.backbone_kwargs or {}), "epoch": state.get("epoch")}
+    return fusion.eval(), spec

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from evaluation.segmentation import SegmentationScore
 from ros2_ssvif.classes import CLASS_SETS, IGNORE_INDEX
+from training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from training.models.segformer import SegmentationModel
 
 
@@ -164,17 +165,62 @@ def train_segmenter(fusion: torch.nn.Module, train_set: Dataset, val_set: Datase
 
 
 def save_segmenter(model: SegmentationModel, cfg: SegmenterConfig, history: list, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"segmenter": model.state_dict(), "config": asdict(cfg), "history": history}, tmp)
-    tmp.replace(path)
-    return path
+    return save_checkpoint(path, {"kind": "segmenter", "segmenter": model.state_dict(), "config": asdict(cfg),
+                                  "history": history})
 
 
 def load_segmenter(path: str | Path) -> tuple[SegmentationModel, SegmenterConfig]:
-    ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
+    ckpt = load_checkpoint(path)
+    if ckpt.get("kind") != "segmenter":
+        raise CheckpointError(f"{path} is not a segmenter checkpoint (write one with ssvif_train_segmenter)")
     cfg = SegmenterConfig(**ckpt["config"])
     model = SegmentationModel(cfg.variant, cfg.num_classes)
     model.load_state_dict(ckpt["segmenter"])
     return model.eval(), cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    """ssvif_train_segmenter: the mask segmenter on fused images of a labelled set."""
+    import argparse
+    import sys
+
+    import yaml
+    from torch.utils.data import Subset
+
+    from training.checkpoint import load_fusion_model
+    from training.data.pairs import DatasetError, LabelledPairs, split_pairs
+
+    ap = argparse.ArgumentParser(prog="ssvif_train_segmenter", description=main.__doc__)
+    ap.add_argument("--fusion", required=True, help="fusion checkpoint from ssvif_train (frozen here)")
+    ap.add_argument("--data-root", required=True)
+    ap.add_argument("--data-kind", default="fmb", choices=("fmb", "msrs", "synthetic_folder"))
+    ap.add_argument("--output", required=True, help="segmenter checkpoint to write")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help=f"override a SegmenterConfig field ({', '.join(SegmenterConfig.__dataclass_fields__)})")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    try:
+        values = {}
+        for item in args.set:
+            key, sep, val = item.partition("=")
+            if not sep or key not in SegmenterConfig.__dataclass_fields__:
+                raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY a SegmenterConfig field")
+            values[key] = yaml.safe_load(val)
+        if args.data_kind == "msrs":
+            values.setdefault("class_set", "msrs")
+        cfg = SegmenterConfig(**values)
+        fusion, _ = load_fusion_model(args.fusion)
+        data = LabelledPairs.from_layout(args.data_kind, args.data_root, "train")
+        tr, va = split_pairs(list(range(len(data))), 0.1, seed=cfg.seed)
+        res = train_segmenter(fusion, Subset(data, tr), Subset(data, va), cfg, args.output,
+                              progress=not args.no_progress)
+    except (CheckpointError, DatasetError, ValueError, TypeError, FloatingPointError, OSError) as exc:
+        print(f"ssvif_train_segmenter: {exc}", file=sys.stderr)
+        return 2
+    print(f"ssvif_train_segmenter: wrote {res.checkpoint} (best validation mIoU {res.best_miou:.3f}, "
+          f"{len(res.history)} epochs)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
