@@ -46,6 +46,8 @@ setup(
             "ssvif_train_segmenter = training.segmenter:main",
             "ssvif_export = training.export:main",
             "evaluate_fusion = evaluation.cli:main",
+            "ssvif_fuse = training.fuse:main",
+            "compare_fusion = evaluation.compare:main",
         ],
     },
 )

@@ -36,6 +36,7 @@ class IntrinsicsResult:
     poses: dict[str, tuple[np.ndarray, np.ndarray]]  # view -> (rvec, tvec) board->camera
     coverage: float  # fraction of the image covered by the views' board hulls
     warnings: list[str] = field(default_factory=list)
+    refinement: list[float] = field(default_factory=list)  # RMS per centre-refinement round, first = unrefined
 
 
 def _arrays(dets: list[Detection]):

@@ -16,8 +16,10 @@ from calibration.boards import BoardSpec, parse_board
 from calibration.crop import compute_crop
 from calibration.detect import Detection, detect_board
 from calibration.homography import homography_from_corners, homography_from_plane, misalignment_by_depth
-from calibration.intrinsics import CalibrationError, IntrinsicsResult, calibrate_intrinsics
-from calibration.report import checker_blend, draw_detection, write_report
+from calibration.intrinsics import CalibrationError, IntrinsicsResult
+from calibration.normalize import to_gray
+from calibration.refine import REFINABLE, refine_and_calibrate
+from calibration.report import draw_detection, registered_checker, write_report
 from calibration.sources import load_image, paired_files
 from calibration.stereo import StereoResult, calibrate_pair, joint_points
 from ros2_ssvif.camera_info import save_camera_info
@@ -50,19 +52,31 @@ def is_new_view(det: Detection, kept: list[Detection], min_move_px: float) -> bo
 
 def calibrate_pairs(pairs: Iterable[tuple[str, np.ndarray, np.ndarray]], board, output_dir=None,
                     thermal_board=None, plane_distance: float | None = None, output_size=None,
-                    diverse_only: bool = False, min_move_px: float = 15.0, progress: bool = True) -> CalibrationResult:
-    """Calibrate from (name, visible RGB, thermal) triples; write outputs if ``output_dir``."""
+                    diverse_only: bool = False, min_move_px: float = 15.0, progress: bool = True,
+                    refine_centres: bool = True, refine_iterations: int = 3) -> CalibrationResult:
+    """Calibrate from (name, visible RGB, thermal) triples; write outputs if ``output_dir``.
+
+    A source that already detected the board (``--live``) passes
+    (name, visible, thermal, visible detection, thermal detection) instead.
+
+    ``refine_centres`` re-measures circle-grid centres in fronto-parallel
+    unwarps (see :mod:`calibration.refine`); it needs the grey views, which
+    are kept only for circle grids.
+    """
     board = _board(board)
     tboard = _board(thermal_board) if thermal_board else board
     dv, dt, missing = {}, {}, {"visible": [], "thermal": []}
+    grays: dict[str, dict[str, np.ndarray]] = {"visible": {}, "thermal": {}}
+    keep_gray = {"visible": refine_centres and board.kind in REFINABLE,
+                 "thermal": refine_centres and tboard.kind in REFINABLE}
     first: dict = {}  # first view with a board per camera / pair, for the report figures
     sizes_v, sizes_t = set(), set()
-    for name, vis, th in tqdm(pairs, desc="detecting boards", unit="pair", disable=not progress):
+    for name, vis, th, *found in tqdm(pairs, desc="detecting boards", unit="pair", disable=not progress):
         sizes_v.add((vis.shape[1], vis.shape[0]))
         sizes_t.add((th.shape[1], th.shape[0]))
         if len(sizes_v) > 1 or len(sizes_t) > 1:
             raise CalibrationError(f"images have mixed sizes (visible {sorted(sizes_v)}, thermal {sorted(sizes_t)})")
-        a, b = detect_board(vis, board), detect_board(th, tboard)
+        a, b = found if found else (detect_board(vis, board), detect_board(th, tboard))
         if diverse_only and a is not None and not is_new_view(a, list(dv.values()), min_move_px):
             continue
         for det, store, cam, img in ((a, dv, "visible", vis), (b, dt, "thermal", th)):
@@ -71,6 +85,8 @@ def calibrate_pairs(pairs: Iterable[tuple[str, np.ndarray, np.ndarray]], board, 
             else:
                 store[name] = det
                 first.setdefault(cam, (name, img))
+                if keep_gray[cam]:
+                    grays[cam][name] = to_gray(img)
         if a is not None and b is not None:
             first.setdefault("pair", (name, vis, th))
     if not sizes_v:
@@ -80,8 +96,9 @@ def calibrate_pairs(pairs: Iterable[tuple[str, np.ndarray, np.ndarray]], board, 
     for cam, d in (("visible", dv), ("thermal", dt)):
         if not d:
             raise CalibrationError(f"the board was found in no {cam} image (tried {len(missing[cam])})")
-    iv = calibrate_intrinsics(dv, "visible")
-    it = calibrate_intrinsics(dt, "thermal")
+    n_it = refine_iterations if refine_centres else 0
+    iv, dv = refine_and_calibrate(dv, grays["visible"], board, "visible", n_it)
+    it, dt = refine_and_calibrate(dt, grays["thermal"], tboard, "thermal", n_it)
     st = calibrate_pair(dv, dt, iv.camera_info, it.camera_info)
     vis_ci, th_ci = iv.camera_info, it.camera_info
     if plane_distance is not None:
@@ -120,9 +137,10 @@ def write_outputs(result: CalibrationResult, out: Path, first: dict, dv, dt) -> 
             name, img = first[cam]
             figs[f"corners_{cam}.png"] = draw_detection(img, dets[name])
     if "pair" in first:
-        _, vis, th = first["pair"]
-        maps = reg.build_maps()
-        figs["registered_checker.png"] = checker_blend(maps.register_visible(vis), maps.register_thermal(th))
+        name, vis, th = first["pair"]
+        pose = result.visible.poses.get(name)
+        figs["registered_checker.png"] = registered_checker(
+            reg, vis, th, board_distance=None if pose is None else float(pose[1][2]))
     r = result
     summary = {
         "board": reg.info["board"],
@@ -131,11 +149,13 @@ def write_outputs(result: CalibrationResult, out: Path, first: dict, dv, dt) -> 
         "visible": {"views used": len(r.visible.per_view_rms), "rejected": r.visible.rejected or "none",
                     "without board": r.missing.get("visible") or "none", "RMS px": round(r.visible.rms, 4),
                     "model": r.visible.model, "held-out RMS by model": r.visible.heldout,
+                    "centre refinement (RMS px per round)": _rounds(r.visible.refinement),
                     "K": np.round(reg.visible.camera_matrix, 3).tolist(), "D": np.round(reg.visible.distortion_coefficients, 5).tolist(),
                     "coverage": f"{r.visible.coverage:.0%}", "warnings": r.visible.warnings or "none"},
         "thermal": {"views used": len(r.thermal.per_view_rms), "rejected": r.thermal.rejected or "none",
                     "without board": r.missing.get("thermal") or "none", "RMS px": round(r.thermal.rms, 4),
                     "model": r.thermal.model, "held-out RMS by model": r.thermal.heldout,
+                    "centre refinement (RMS px per round)": _rounds(r.thermal.refinement),
                     "K": np.round(reg.thermal.camera_matrix, 3).tolist(), "D": np.round(reg.thermal.distortion_coefficients, 5).tolist(),
                     "coverage": f"{r.thermal.coverage:.0%}", "warnings": r.thermal.warnings or "none"},
         "joint": {"views": len(r.stereo.views), "stereo RMS px": round(r.stereo.rms, 4),
@@ -150,14 +170,18 @@ def write_outputs(result: CalibrationResult, out: Path, first: dict, dv, dt) -> 
     result.output_dir = out
 
 
+def _rounds(history: list[float]) -> str:
+    return " -> ".join(f"{v:.3f}" for v in history) if history else "off"
+
+
 def _iter_folder_pairs(visible_dir, thermal_dir):
     for name, pv, pt in paired_files(visible_dir, thermal_dir):
         yield name, load_image(pv), load_image(pt)
 
 
 def calibrate_folders(visible_dir, thermal_dir, board, output_dir, plane_distance=None, output_size=None,
-                      thermal_board=None, progress: bool = True) -> CalibrationResult:
+                      thermal_board=None, progress: bool = True, refine_centres: bool = True) -> CalibrationResult:
     """Calibrate from two folders of images paired by file stem."""
     paired_files(visible_dir, thermal_dir)  # fail early on empty / unpaired folders
     return calibrate_pairs(_iter_folder_pairs(visible_dir, thermal_dir), board, output_dir, thermal_board,
-                           plane_distance, output_size, progress=progress)
+                           plane_distance, output_size, progress=progress, refine_centres=refine_centres)

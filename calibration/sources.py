@@ -49,40 +49,47 @@ def check_sizes(images: list[np.ndarray], what: str) -> tuple[int, int]:
     return sizes.pop()
 
 
-def read_bag_pairs(path, rgb_topic="/rgb/image_raw", thermal_topic="/thermal/image_raw", max_dt=0.02):
-    """Yield (name, visible RGB, thermal) for message pairs closer than max_dt seconds."""
-    from rosbags.highlevel import AnyReader
+def _as_rgb(arr: np.ndarray) -> np.ndarray:
+    return arr if arr.ndim == 3 else cv2.cvtColor(arr, cv2.COLOR_GRAY2RGB)
 
-    from ros2_ssvif.image_codec import ImageDecodeError, image_to_array
 
-    path = Path(path)
-    if not path.exists():
-        raise CalibrationError(f"bag not found: {path}")
-    try:
-        reader = AnyReader([path])
-        reader.open()
-    except Exception as exc:  # rosbags raises several unrelated types
-        raise CalibrationError(f"cannot open bag {path}: {exc}") from None
-    try:
-        topics = {c.topic for c in reader.connections}
-        for tp in (rgb_topic, thermal_topic):
-            if tp not in topics:
-                raise CalibrationError(f"topic {tp} not in bag {path} (has: {', '.join(sorted(topics))})")
-        conns = [c for c in reader.connections if c.topic in (rgb_topic, thermal_topic)]
-        last = {rgb_topic: None, thermal_topic: None}
-        k = 0
-        for conn, _, raw in reader.messages(connections=conns):
-            msg = reader.deserialize(raw, conn.msgtype)
-            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+def read_bag_pairs(path, rgb_topic="/rgb/image_raw", thermal_topic="/thermal/image_raw", max_dt=0.02,
+                   stats: dict | None = None):
+    """Yield (name, visible RGB, thermal) for frames paired by header stamp.
+
+    Pairing is the project's :class:`ros2_ssvif.pairing.ApproximatePairer`
+    (mutual nearest neighbours within ``max_dt`` s), the same as the fusion
+    node uses, so a calibration sees exactly the pairs the node would fuse.
+    Frames are decoded only once paired. ``stats`` (if given) receives the
+    pairer's drop counts by reason.
+    """
+    from ros2_ssvif.bag_io import BagError, iter_messages
+    from ros2_ssvif.image_codec import ImageDecodeError, image_to_array, stamp_seconds
+    from ros2_ssvif.pairing import ApproximatePairer
+
+    ready: list[tuple] = []
+    pairer = ApproximatePairer(queue_size=30, slop=max_dt, on_pair=lambda v, t: ready.append((v, t)))
+    stream = {rgb_topic: "visible", thermal_topic: "thermal"}
+    k = 0
+
+    def emit():
+        nonlocal k
+        while ready:
+            v, t = ready.pop(0)
             try:
-                last[conn.topic] = (stamp, image_to_array(msg))
+                vis, th = _as_rgb(image_to_array(v[1])), image_to_array(t[1])
             except ImageDecodeError as exc:
-                raise CalibrationError(f"{conn.topic}: {exc}") from None
-            a, b = last[rgb_topic], last[thermal_topic]
-            if a is not None and b is not None and abs(a[0] - b[0]) <= max_dt:
-                vis = a[1] if a[1].ndim == 3 else cv2.cvtColor(a[1], cv2.COLOR_GRAY2RGB)
-                yield f"frame_{k:05d}", vis, b[1]
-                k += 1
-                last = {rgb_topic: None, thermal_topic: None}
-    finally:
-        reader.close()
+                raise CalibrationError(f"{v[0]} / {t[0]}: {exc}") from None
+            yield f"frame_{k:05d}", vis, th
+            k += 1
+
+    try:
+        for topic, _, msg in iter_messages(path, [rgb_topic, thermal_topic]):
+            pairer.add(stream[topic], stamp_seconds(msg.header), (topic, msg))
+            yield from emit()
+        pairer.flush()
+        yield from emit()
+    except BagError as exc:
+        raise CalibrationError(str(exc)) from None
+    if stats is not None:
+        stats.update({f"{s} {r}": n for (s, r), n in pairer.dropped.items()}, pairs=pairer.pairs)

@@ -71,3 +71,13 @@ def test_bad_numbers_exit_nonzero(tmp_path, arg):
     with pytest.raises(SystemExit) as exc:
         calibrate_main(["--visible", "a", "--thermal", "b", "--board", "chessboard:9x6:0.04", "--output", "o", arg])
     assert exc.value.code == 2
+
+
+def test_two_sources_is_one_line(tmp_path, capsys):
+    rc = calibrate_main(["--bag", str(tmp_path / "b"), "--live", "--board", "circles:4x3:0.09", "--output", str(tmp_path / "o"), "--quiet"])
+    assert "one source" in _one_line_error(capsys, rc)
+
+
+def test_bag_not_found_is_one_line(tmp_path, capsys):
+    rc = calibrate_main(["--bag", str(tmp_path / "nope"), "--board", "circles:4x3:0.09", "--output", str(tmp_path / "o"), "--quiet"])
+    assert "not found" in _one_line_error(capsys, rc)
