@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             w, h = (int(v) for v in args.fixed_size.lower().split("x"))
             fixed = (h, w)
         report = export_onnx(fusion, seg, args.output, seg_cfg.class_set, fixed_hw=fixed, opset=args.opset,
-                             extra={"fusion_backbone": spec.get("backbone"), "segmenter": seg_cfg.variant})
+                             extra={"fusion_backbone": spec.get("backbone"), "segmenter": seg_cfg.variant,
+                                    "segmenter_scale": seg_cfg.scale})
     except (ExportError, FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
         print(f"ssvif_export: {exc}", file=sys.stderr)
         return 1

@@ -44,15 +44,42 @@ class SegmenterConfig:
     max_steps_per_epoch: int | None = None
     seed: int = 0
     workers: int = 0
+    # Segment at this fraction of the image size (logits are upsampled back).
+    # 0.5 makes SegFormer 4x cheaper on a CPU-only vehicle; 1.0 is the paper.
+    scale: float = 1.0
 
     @property
     def num_classes(self) -> int:
         return len(CLASS_SETS[self.class_set][0])
 
 
+class ScaledSegmenter(torch.nn.Module):
+    """Runs a segmenter on a resized image and returns logits at full size.
+
+    Training and the exported graph use the same module, so the segmenter
+    is trained at exactly the scale it runs at.
+    """
+
+    def __init__(self, model: SegmentationModel, scale: float = 1.0):
+        super().__init__()
+        if not 0.0 < scale <= 1.0:
+            raise ValueError(f"segmenter scale must be in (0, 1], got {scale}")
+        self.model = model
+        self.scale = float(scale)
+        self.num_classes = model.num_classes
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        if self.scale == 1.0:
+            return self.model(image)
+        h, w = image.shape[-2:]
+        small = F.interpolate(image, scale_factor=self.scale, mode="bilinear", align_corners=False,
+                              antialias=False, recompute_scale_factor=False)
+        return F.interpolate(self.model(small), size=(h, w), mode="bilinear", align_corners=False)
+
+
 @dataclass
 class SegmenterResult:
-    model: SegmentationModel
+    model: ScaledSegmenter
     history: list = field(default_factory=list)
     best_miou: float = float("nan")
     checkpoint: Path | None = None
@@ -82,12 +109,12 @@ def _random_crop(batch: dict, size: int | None, gen: torch.Generator) -> dict:
     return {k: (v[..., y:y + size, x:x + size] if torch.is_tensor(v) and v.ndim >= 3 else v) for k, v in batch.items()}
 
 
-def _set_encoder_trainable(model: SegmentationModel, trainable: bool) -> None:
-    for p in model.segformer.segformer.parameters():
+def _set_encoder_trainable(model: ScaledSegmenter, trainable: bool) -> None:
+    for p in model.model.segformer.segformer.parameters():
         p.requires_grad_(trainable)
 
 
-def evaluate(model: SegmentationModel, fuse: _FusedBatches, loader, class_set: str) -> SegmentationScore:
+def evaluate(model: ScaledSegmenter, fuse: _FusedBatches, loader, class_set: str) -> SegmentationScore:
     score = SegmentationScore(class_set)
     model.eval()
     with torch.no_grad():
@@ -103,7 +130,7 @@ def train_segmenter(fusion: torch.nn.Module, train_set: Dataset, val_set: Datase
     """Items of the datasets are dicts with visible (3,H,W), thermal (1,H,W) in [0,1], label (H,W) long."""
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = SegmentationModel(cfg.variant, cfg.num_classes)
+    model = ScaledSegmenter(SegmentationModel(cfg.variant, cfg.num_classes), cfg.scale)
     fuse = _FusedBatches(fusion)
     loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen,
                         num_workers=cfg.workers, drop_last=len(train_set) > cfg.batch_size)
@@ -164,19 +191,19 @@ def train_segmenter(fusion: torch.nn.Module, train_set: Dataset, val_set: Datase
     return result
 
 
-def save_segmenter(model: SegmentationModel, cfg: SegmenterConfig, history: list, path: str | Path) -> Path:
-    return save_checkpoint(path, {"kind": "segmenter", "segmenter": model.state_dict(), "config": asdict(cfg),
+def save_segmenter(model: ScaledSegmenter, cfg: SegmenterConfig, history: list, path: str | Path) -> Path:
+    return save_checkpoint(path, {"kind": "segmenter", "segmenter": model.model.state_dict(), "config": asdict(cfg),
                                   "history": history})
 
 
-def load_segmenter(path: str | Path) -> tuple[SegmentationModel, SegmenterConfig]:
+def load_segmenter(path: str | Path) -> tuple[ScaledSegmenter, SegmenterConfig]:
     ckpt = load_checkpoint(path)
     if ckpt.get("kind") != "segmenter":
         raise CheckpointError(f"{path} is not a segmenter checkpoint (write one with ssvif_train_segmenter)")
     cfg = SegmenterConfig(**ckpt["config"])
     model = SegmentationModel(cfg.variant, cfg.num_classes)
     model.load_state_dict(ckpt["segmenter"])
-    return model.eval(), cfg
+    return ScaledSegmenter(model, cfg.scale).eval(), cfg
 
 
 def main(argv: list[str] | None = None) -> int:
