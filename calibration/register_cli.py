@@ -11,16 +11,13 @@ from tqdm import tqdm
 
 from calibration.intrinsics import CalibrationError
 from calibration.normalize import stretch
-from calibration.sources import IMAGE_EXTS, load_image
+from calibration.sources import list_images, load_image
 from ros2_ssvif.registration import RegistrationError, load_registration
 
 
 def _files(path: Path) -> dict[str, Path]:
     if path.is_dir():
-        files = {p.stem: p for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_EXTS}
-        if not files:
-            raise CalibrationError(f"no images in {path}")
-        return files
+        return list_images(path)
     if not path.exists():
         raise CalibrationError(f"not found: {path}")
     return {path.stem: path}

@@ -8,8 +8,7 @@ import cv2
 import numpy as np
 
 from calibration.intrinsics import CalibrationError
-
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm"}
+from ros2_ssvif.image_files import ImageFolderError, images_by_stem
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -25,13 +24,10 @@ def load_image(path: str | Path) -> np.ndarray:
 
 
 def list_images(folder: str | Path) -> dict[str, Path]:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CalibrationError(f"not a folder: {folder}")
-    files = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTS}
-    if not files:
-        raise CalibrationError(f"no images in {folder}")
-    return files
+    try:
+        return images_by_stem(folder)
+    except ImageFolderError as exc:
+        raise CalibrationError(str(exc)) from None
 
 
 def paired_files(visible_dir, thermal_dir) -> list[tuple[str, Path, Path]]:

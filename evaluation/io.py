@@ -11,7 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+from ros2_ssvif.image_files import IMAGE_SUFFIXES, ImageFolderError, images_by_stem  # noqa: F401
+
 _SEPARATORS = ("_", "-", ".")
 
 
@@ -38,18 +39,10 @@ def read_image(path: str | Path) -> np.ndarray:
 
 def list_images(folder: str | Path, role: str) -> dict[str, Path]:
     """stem -> path of every image file directly in ``folder``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"--{role}: not a directory: {folder}")
-    found: dict[str, Path] = {}
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
-            if p.stem in found:
-                raise InputError(f"--{role}: two images share the stem {p.stem!r}: {found[p.stem].name}, {p.name}")
-            found[p.stem] = p
-    if not found:
-        raise InputError(f"--{role}: no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
-    return found
+    try:
+        return images_by_stem(folder)
+    except ImageFolderError as exc:
+        raise InputError(f"--{role}: {exc}") from None
 
 
 def _source_of(fused_stem: str, stems: list[str], suffix: str | None) -> str | None:

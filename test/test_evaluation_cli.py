@@ -66,7 +66,7 @@ def test_cli_suffix_and_cddfuse(tmp_path):
 
 
 @pytest.mark.parametrize("case,message", [
-    ("missing", "not a directory"),
+    ("missing", "not a folder"),
     ("suffix", "no fused image"),
     ("size", "sizes differ"),
 ])

@@ -124,4 +124,4 @@ def test_compare_missing_folder_is_one_line(tmp_path, capsys):
     rc = main(["--visible", str(tmp_path / "nope"), "--ir", str(tmp_path / "nope"), "--baselines",
                "--output", str(tmp_path / "o")])
     err = capsys.readouterr().err
-    assert rc == 2 and "not a directory" in err and err.count("\n") == 1
+    assert rc == 2 and "not a folder" in err and err.count("\n") == 1

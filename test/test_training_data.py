@@ -65,7 +65,7 @@ def test_unmatched_stems_are_listed(tmp_path):
 
 
 def test_missing_folder_is_clear(tmp_path):
-    with pytest.raises(DatasetError, match="missing folder .*Visible"):
+    with pytest.raises(DatasetError, match="not a folder: .*Visible"):
         find_pairs("fmb", tmp_path)
 
 

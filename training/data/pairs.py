@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ros2_ssvif.image_files import IMAGE_SUFFIXES, ImageFolderError, images_by_stem
 from ros2_ssvif.thermal import ThermalNormalizer
 
 __all__ = [
@@ -45,7 +46,7 @@ __all__ = [
     "LabelledPairs",
 ]
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+IMAGE_EXTS = IMAGE_SUFFIXES
 
 #: kind -> (visible dir, thermal dir, label dir), relative to root (fmb/msrs: to root/split).
 LAYOUTS: dict[str, tuple[str, str, str | None]] = {
@@ -81,17 +82,10 @@ def layout_dirs(kind: str, root: str | Path, split: str = "train") -> tuple[Path
 
 
 def _images(folder: Path) -> dict[str, Path]:
-    if not folder.is_dir():
-        raise DatasetError(f"missing folder {folder}")
-    out: dict[str, Path] = {}
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTS:
-            if p.stem in out:
-                raise DatasetError(f"two images with stem {p.stem!r} in {folder}")
-            out[p.stem] = p
-    if not out:
-        raise DatasetError(f"no images ({', '.join(IMAGE_EXTS)}) in {folder}")
-    return out
+    try:
+        return images_by_stem(folder)
+    except ImageFolderError as exc:
+        raise DatasetError(str(exc)) from None
 
 
 def match_pairs(*folders: Path) -> list[tuple[str, list[Path]]]:

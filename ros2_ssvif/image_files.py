@@ -1,0 +1,33 @@
+"""Folders of images keyed by file stem: how every command pairs files.
+
+Calibration, ``register``, training datasets and the evaluation commands
+all match a visible, a thermal (and maybe a label or fused) image by stem;
+this is the one listing they share, so they agree on what counts as an
+image and refuse the same mistakes (two files with one stem, an empty or
+missing folder).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm")
+
+
+class ImageFolderError(ValueError):
+    """A folder is missing, empty, or has two images with the same stem."""
+
+
+def images_by_stem(folder: str | Path) -> dict[str, Path]:
+    """stem -> path of every image directly in ``folder``, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImageFolderError(f"not a folder: {folder}")
+    found: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+            if p.stem in found:
+                raise ImageFolderError(f"two images share the stem {p.stem!r} in {folder}: {found[p.stem].name}, {p.name}")
+            found[p.stem] = p
+    if not found:
+        raise ImageFolderError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    return found
