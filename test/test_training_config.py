@@ -1,0 +1,17 @@
+import pytest
+
+from training.config import ConfigError, load_config
+
+
+def test_exponent_numbers_from_yaml_1_1_are_read_as_numbers(tmp_path):
+    # PyYAML reads "2e-3" as a string; a config must still mean 0.002
+    cfg = load_config("config/training/demo.yaml", ["optim.lr=2e-3", "epochs=3"])
+    assert cfg.optim.lr == pytest.approx(0.002) and isinstance(cfg.optim.lr, float) and cfg.epochs == 3
+    f = tmp_path / "c.yaml"
+    f.write_text("inherit: " + str((__import__("pathlib").Path("config/training/demo.yaml")).resolve()) + "\noptim:\n  lr: 5e-4\n")
+    assert load_config(f).optim.lr == pytest.approx(5e-4)
+
+
+def test_a_word_where_a_number_belongs_is_a_clear_error():
+    with pytest.raises(ConfigError, match="optim.lr must be a number"):
+        load_config("config/training/demo.yaml", ["optim.lr=fast"])
