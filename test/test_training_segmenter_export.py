@@ -42,9 +42,10 @@ class Identity(torch.nn.Module):
         return type("Out", (), {"fused": visible})()
 
 
-def test_segmenter_learns_and_round_trips(tmp_path):
+@pytest.mark.parametrize("variant", ["tiny", "compact"])
+def test_segmenter_learns_and_round_trips(tmp_path, variant):
     torch.manual_seed(0)
-    cfg = SegmenterConfig(variant="tiny", epochs=12, batch_size=4, freeze_epochs=0, lr=3e-3, crop=None,
+    cfg = SegmenterConfig(variant=variant, epochs=12, batch_size=4, freeze_epochs=0, lr=3e-3, crop=None,
                           patience=12, scale=0.5)
     res = train_segmenter(Identity(), Squares(16, size=64), Squares(4, size=64, seed=1), cfg, tmp_path / "seg.pt",
                           progress=False)

@@ -31,7 +31,7 @@ from training.models.segformer import SegmentationModel
 
 @dataclass
 class SegmenterConfig:
-    variant: str = "b3"
+    variant: str = "b3"  # SegFormer b3 / b0 / tiny, or "compact" (a small CNN for CPU vehicles)
     class_set: str = "fmb"
     epochs: int = 80
     batch_size: int = 12
@@ -60,7 +60,7 @@ class ScaledSegmenter(torch.nn.Module):
     is trained at exactly the scale it runs at.
     """
 
-    def __init__(self, model: SegmentationModel, scale: float = 1.0):
+    def __init__(self, model: torch.nn.Module, scale: float = 1.0):
         super().__init__()
         if not 0.0 < scale <= 1.0:
             raise ValueError(f"segmenter scale must be in (0, 1], got {scale}")
@@ -109,8 +109,19 @@ def _random_crop(batch: dict, size: int | None, gen: torch.Generator) -> dict:
     return {k: (v[..., y:y + size, x:x + size] if torch.is_tensor(v) and v.ndim >= 3 else v) for k, v in batch.items()}
 
 
+def build_segmenter_net(variant: str, num_classes: int) -> torch.nn.Module:
+    """SegFormer ('b3', 'b0', 'tiny') or the compact CNN ('compact')."""
+    if variant == "compact":
+        from training.models.compact_segmenter import CompactSegmenter
+
+        return CompactSegmenter(num_classes)
+    return SegmentationModel(variant, num_classes)
+
+
 def _set_encoder_trainable(model: ScaledSegmenter, trainable: bool) -> None:
-    for p in model.model.segformer.segformer.parameters():
+    net = model.model
+    encoder = net.segformer.segformer if isinstance(net, SegmentationModel) else net.enc
+    for p in encoder.parameters():
         p.requires_grad_(trainable)
 
 
@@ -130,7 +141,7 @@ def train_segmenter(fusion: torch.nn.Module, train_set: Dataset, val_set: Datase
     """Items of the datasets are dicts with visible (3,H,W), thermal (1,H,W) in [0,1], label (H,W) long."""
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = ScaledSegmenter(SegmentationModel(cfg.variant, cfg.num_classes), cfg.scale)
+    model = ScaledSegmenter(build_segmenter_net(cfg.variant, cfg.num_classes), cfg.scale)
     fuse = _FusedBatches(fusion)
     loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen,
                         num_workers=cfg.workers, drop_last=len(train_set) > cfg.batch_size)
@@ -201,7 +212,7 @@ def load_segmenter(path: str | Path) -> tuple[ScaledSegmenter, SegmenterConfig]:
     if ckpt.get("kind") != "segmenter":
         raise CheckpointError(f"{path} is not a segmenter checkpoint (write one with ssvif_train_segmenter)")
     cfg = SegmenterConfig(**ckpt["config"])
-    model = SegmentationModel(cfg.variant, cfg.num_classes)
+    model = build_segmenter_net(cfg.variant, cfg.num_classes)
     model.load_state_dict(ckpt["segmenter"])
     return ScaledSegmenter(model, cfg.scale).eval(), cfg
 
