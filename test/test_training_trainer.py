@@ -164,7 +164,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert err.count("\n") == 0 and "data.nope" in err
     assert cli.main(["--config", str(REPO / "config/training/demo.yaml"),
                      "--data-root", str(tmp_path / "none"), "--output", str(tmp_path)]) == 2
-    assert "missing folder" in capsys.readouterr().err
+    assert "not a folder" in capsys.readouterr().err
 
     def boom(*a, **k):
         raise TrainingDiverged("loss term 'csc' is nan at step 7")
