@@ -48,6 +48,7 @@ setup(
             "evaluate_fusion = evaluation.cli:main",
             "ssvif_fuse = training.fuse:main",
             "compare_fusion = evaluation.compare:main",
+            "compare_segmentation = evaluation.seg_protocol:main",
         ],
     },
 )
