@@ -125,6 +125,16 @@ def calibrate_pairs(pairs: Iterable[tuple[str, np.ndarray, np.ndarray]], board, 
     return result
 
 
+def _camera_summary(intr, cam, missing) -> dict:
+    """The report's numbers for one camera."""
+    return {"views used": len(intr.per_view_rms), "rejected": intr.rejected or "none",
+            "without board": missing or "none", "RMS px": round(intr.rms, 4),
+            "model": intr.model, "held-out RMS by model": intr.heldout,
+            "centre refinement (RMS px per round)": _rounds(intr.refinement),
+            "K": np.round(cam.camera_matrix, 3).tolist(), "D": np.round(cam.distortion_coefficients, 5).tolist(),
+            "coverage": f"{intr.coverage:.0%}", "warnings": intr.warnings or "none"}
+
+
 def write_outputs(result: CalibrationResult, out: Path, first: dict, dv, dt) -> None:
     out.mkdir(parents=True, exist_ok=True)
     reg = result.registration
@@ -146,18 +156,8 @@ def write_outputs(result: CalibrationResult, out: Path, first: dict, dv, dt) -> 
         "board": reg.info["board"],
         "output size": f"{reg.output_size[0]}x{reg.output_size[1]}",
         "crop (x, y, w, h), undistorted visible px": tuple(round(v, 1) for v in reg.crop),
-        "visible": {"views used": len(r.visible.per_view_rms), "rejected": r.visible.rejected or "none",
-                    "without board": r.missing.get("visible") or "none", "RMS px": round(r.visible.rms, 4),
-                    "model": r.visible.model, "held-out RMS by model": r.visible.heldout,
-                    "centre refinement (RMS px per round)": _rounds(r.visible.refinement),
-                    "K": np.round(reg.visible.camera_matrix, 3).tolist(), "D": np.round(reg.visible.distortion_coefficients, 5).tolist(),
-                    "coverage": f"{r.visible.coverage:.0%}", "warnings": r.visible.warnings or "none"},
-        "thermal": {"views used": len(r.thermal.per_view_rms), "rejected": r.thermal.rejected or "none",
-                    "without board": r.missing.get("thermal") or "none", "RMS px": round(r.thermal.rms, 4),
-                    "model": r.thermal.model, "held-out RMS by model": r.thermal.heldout,
-                    "centre refinement (RMS px per round)": _rounds(r.thermal.refinement),
-                    "K": np.round(reg.thermal.camera_matrix, 3).tolist(), "D": np.round(reg.thermal.distortion_coefficients, 5).tolist(),
-                    "coverage": f"{r.thermal.coverage:.0%}", "warnings": r.thermal.warnings or "none"},
+        "visible": _camera_summary(r.visible, reg.visible, r.missing.get("visible")),
+        "thermal": _camera_summary(r.thermal, reg.thermal, r.missing.get("thermal")),
         "joint": {"views": len(r.stereo.views), "stereo RMS px": round(r.stereo.rms, 4),
                   "epipolar RMS px": round(r.stereo.epipolar_rms, 4),
                   "t visible->thermal (m)": np.round(r.stereo.t, 4).tolist(),
