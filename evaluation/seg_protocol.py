@@ -153,28 +153,13 @@ def write_reports(scores: Mapping[str, SegmentationScore], output: str | Path,
 
 
 def _config(sets: Sequence[str], data_kind: str):
-    """SegmenterConfig from ``--set KEY=VALUE`` items (values parsed as YAML); msrs uses its class set."""
-    import yaml
+    """SegmenterConfig from ``--set KEY=VALUE`` items, parsed as ``ssvif_train_segmenter`` does."""
+    from training.segmenter import config_from_sets
 
-    from training.segmenter import SegmenterConfig
-
-    values = {}
-    for item in sets:
-        key, sep, val = item.partition("=")
-        if not sep or key not in SegmenterConfig.__dataclass_fields__:
-            raise InputError(f"--set {item!r}: expected KEY=VALUE with KEY one of "
-                             f"{', '.join(SegmenterConfig.__dataclass_fields__)}")
-        value = yaml.safe_load(val)
-        default = SegmenterConfig.__dataclass_fields__[key].default
-        if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
-            try:  # YAML 1.1 reads "3e-4" as a string
-                value = float(value) if isinstance(default, float) else int(value)
-            except ValueError:
-                raise InputError(f"--set {item!r}: {key} must be a number") from None
-        values[key] = value
-    if data_kind == "msrs":
-        values.setdefault("class_set", "msrs")
-    return SegmenterConfig(**values)
+    try:
+        return config_from_sets(sets, data_kind)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,8 +9,9 @@ import torch
 from evaluation.seg_protocol import BaselineFusion, main, run_protocol
 from training.segmenter import SegmenterConfig
 
-FAST = ["--set", "variant=compact", "--set", "epochs=8", "--set", "batch_size=3", "--set", "freeze_epochs=0",
-        "--set", "lr=3e-3", "--set", "crop=null", "--set", "patience=8"]
+# random 48 px crops keep the segmenter from memorising where the cars are (all visible-only could learn)
+FAST = ["--set", "variant=compact", "--set", "epochs=15", "--set", "batch_size=2", "--set", "freeze_epochs=0",
+        "--set", "lr=3e-3", "--set", "crop=48", "--set", "patience=15"]
 
 
 @pytest.fixture
@@ -66,17 +67,22 @@ def test_thermal_only_beats_visible_only_and_reports_are_written(tmp_path, hot_c
     iou = {(r["method"], r["class"]): float(r["IoU"]) for r in rows}
     for m in methods:
         assert iou[m, "mIoU"] == pytest.approx((iou[m, "road"] + iou[m, "car"]) / 2, abs=1e-6)
-    # measured: thermal-only 0.92, visible-only 0.24 (no information: at most ~0.5 by construction)
-    assert iou["thermal-only", "mIoU"] >= 0.75
-    assert iou["visible-only", "mIoU"] <= 0.5
-    assert iou["thermal-only", "car"] >= 0.6
+    # measured (seed 0): thermal-only 0.884, average 0.885, max 0.884, visible-only 0.343; over seeds 0-3
+    # thermal-only stayed >= 0.87 and its lead over visible-only >= 0.27 (visible-only can only learn a
+    # spatial prior of where cars were in the 9 training frames)
+    for m in ("thermal-only", "average", "max"):
+        assert iou[m, "mIoU"] >= 0.8
+        assert iou[m, "mIoU"] - iou["visible-only", "mIoU"] >= 0.2
+    assert iou["thermal-only", "car"] >= 0.7
     md = (out / "summary.md").read_text().splitlines()
     assert "| Method | road | car | mIoU |" in md
     table = {line.split(" | ")[0][2:]: line for line in md if line.startswith("| ") and "Method" not in line}
     assert list(table) == methods
-    assert table["thermal-only"].endswith(f"| **{iou['thermal-only', 'mIoU']:.4f}** |")
-    assert f"{iou['visible-only', 'mIoU']:.4f} |" in table["visible-only"] and "**" not in table["visible-only"]
-    assert sum("<u>" in table[m].rsplit("|", 2)[1] for m in methods) == 1  # one second best mIoU
+    ranked = sorted(methods, key=lambda m: -iou[m, "mIoU"])  # mIoU is the last column
+    assert table[ranked[0]].endswith(f"| **{iou[ranked[0], 'mIoU']:.4f}** |")
+    assert table[ranked[1]].endswith(f"| <u>{iou[ranked[1], 'mIoU']:.4f}</u> |")
+    assert table["visible-only"] == ("| visible-only | " + " | ".join(f"{iou['visible-only', c]:.4f}"
+                                                                      for c in ("road", "car", "mIoU")) + " |")
 
 
 @pytest.mark.parametrize("extra, message", [

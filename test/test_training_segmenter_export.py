@@ -106,3 +106,15 @@ def test_export_refuses_a_class_list_mismatch(tmp_path):
     fusion = build_fusion_model("realtime", **TINY_FUSION).eval()
     with pytest.raises(ExportError, match="9 classes"):
         export_onnx(fusion, SegmentationModel("tiny", 9), tmp_path / "m.onnx", "fmb")
+
+
+def test_segmenter_command_settings_and_errors(tmp_path, capsys):
+    from training.segmenter import config_from_sets, main
+
+    cfg = config_from_sets(["lr=3e-3", "variant=compact", "scale=0.5"], "msrs")
+    assert cfg.lr == pytest.approx(0.003) and cfg.class_set == "msrs" and cfg.num_classes == 9
+    with pytest.raises(ValueError, match="epochs must be a number"):
+        config_from_sets(["epochs=many"])
+    rc = main(["--fusion", str(tmp_path / "none.pt"), "--data-root", str(tmp_path), "--output", str(tmp_path / "s.pt")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("ssvif_train_segmenter: checkpoint not found") and err.count("\n") == 1

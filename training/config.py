@@ -186,11 +186,11 @@ def _build(cls, values: Mapping[str, Any], prefix: str):
         elif isinstance(getattr(cls(), k), dict) and not isinstance(v, Mapping):
             raise ConfigError(f"{prefix}{k} must be a mapping, got {v!r}")
         else:
-            kwargs[k] = _coerce_number(v, getattr(cls(), k), prefix + k)
+            kwargs[k] = coerce_number(v, getattr(cls(), k), prefix + k)
     return cls(**kwargs)
 
 
-def _coerce_number(value: Any, default: Any, key: str) -> Any:
+def coerce_number(value: Any, default: Any, key: str) -> Any:
     """YAML 1.1 (PyYAML) reads ``2e-3`` as a string; accept it where a number is expected."""
     if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
         try:

@@ -217,12 +217,32 @@ def load_segmenter(path: str | Path) -> tuple[ScaledSegmenter, SegmenterConfig]:
     return ScaledSegmenter(model, cfg.scale).eval(), cfg
 
 
+def config_from_sets(sets, data_kind: str = "fmb") -> SegmenterConfig:
+    """SegmenterConfig from ``KEY=VALUE`` strings (values parsed as YAML); msrs data uses its class set."""
+    import yaml
+
+    from training.config import ConfigError, coerce_number
+
+    fields = SegmenterConfig.__dataclass_fields__
+    values = {}
+    for item in sets:
+        key, sep, val = str(item).partition("=")
+        if not sep or key not in fields:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(fields)}")
+        try:
+            values[key] = coerce_number(yaml.safe_load(val), fields[key].default, key)
+        except (ConfigError, yaml.YAMLError) as exc:
+            raise ValueError(f"--set {item!r}: {exc}") from None
+    if data_kind == "msrs":
+        values.setdefault("class_set", "msrs")
+    return SegmenterConfig(**values)
+
+
 def main(argv: list[str] | None = None) -> int:
     """ssvif_train_segmenter: the mask segmenter on fused images of a labelled set."""
     import argparse
     import sys
 
-    import yaml
     from torch.utils.data import Subset
 
     from training.checkpoint import load_fusion_model
@@ -238,15 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     try:
-        values = {}
-        for item in args.set:
-            key, sep, val = item.partition("=")
-            if not sep or key not in SegmenterConfig.__dataclass_fields__:
-                raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY a SegmenterConfig field")
-            values[key] = yaml.safe_load(val)
-        if args.data_kind == "msrs":
-            values.setdefault("class_set", "msrs")
-        cfg = SegmenterConfig(**values)
+        cfg = config_from_sets(args.set, args.data_kind)
         fusion, _ = load_fusion_model(args.fusion)
         data = LabelledPairs.from_layout(args.data_kind, args.data_root, "train")
         tr, va = split_pairs(list(range(len(data))), 0.1, seed=cfg.seed)
