@@ -15,9 +15,6 @@ Appends a dated markdown table to benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import os
-import platform
 import statistics
 import sys
 import time
@@ -27,11 +24,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.results_table import append_section  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.distributed import DistContext  # noqa: E402
 from training.trainer import Trainer  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
 class _Random(torch.utils.data.Dataset):
@@ -93,23 +90,14 @@ def main(argv=None) -> int:
             rows.append((bb, sf, s1, fixed, gdwa))
             print(f"{bb:10s} {sf:5s} stageI {s1:7.2f}/s  stageII fixed {fixed:7.2f}/s  gdwa {gdwa:7.2f}/s  "
                   f"II/I {fixed / s1:.3f}  gdwa/fixed time {fixed / gdwa:.3f}", flush=True)
-    machine = (f"{platform.machine()}, {os.cpu_count()} logical CPUs, {platform.processor() or platform.system()}, "
-               f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    lines = [f"\n## {_dt.datetime.now().isoformat(timespec='seconds')} — bench_training.py\n",
-             f"Machine: {machine}. Crop {args.crop}x{args.crop}, batch {args.batch}, "
-             f"median of {args.steps} round-robin timed steps after {args.warmup} warm-up, random tensors, shared CPU.\n",
-             "| backbone | SegFormer | Stage I samples/s | Stage II (fixed) samples/s | Stage II (GDWA) samples/s "
-             "| Stage II / Stage I throughput | GDWA / fixed step time |",
-             "|---|---|---|---|---|---|---|"]
-    for bb, sf, s1, fixed, gdwa in rows:
-        lines.append(f"| {bb} | {sf} | {s1:.2f} | {fixed:.2f} | {gdwa:.2f} | {fixed / s1:.3f} | {fixed / gdwa:.3f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
+    table = [{"backbone": bb, "SegFormer": sf, "Stage I samples/s": s1, "Stage II (fixed) samples/s": fixed,
+              "Stage II (GDWA) samples/s": gdwa, "Stage II / Stage I throughput": fixed / s1,
+              "GDWA / fixed step time": fixed / gdwa} for bb, sf, s1, fixed, gdwa in rows]
+    notes = (f"Crop {args.crop}x{args.crop}, batch {args.batch}, median of {args.steps} round-robin timed steps "
+             f"after {args.warmup} warm-up, random tensors; torch {torch.__version__}, {torch.get_num_threads()} threads.")
     if not args.no_write:
-        if not RESULTS.exists():
-            RESULTS.write_text("# Benchmark results\n\nAppended by the scripts in benchmarks/; newest last.\n")
-        with open(RESULTS, "a") as f:
-            f.write(text)
+        print(append_section("training throughput: stage I vs stage II, GDWA vs fixed weighting",
+                             "python benchmarks/bench_training.py " + " ".join(argv or sys.argv[1:]), table, notes))
     return 0
 
 
