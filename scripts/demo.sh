@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh full
 source scripts/ros_env.sh
-exec "${SSVIF_VENV:-.venv}/bin/python" scripts/run_demo.py --output "${1:-demo_output}"
+exec "${SSVIF_VENV:-.venv}/bin/python" scripts/run_demo.py --output "${1:-demo_output}" --fresh

@@ -186,19 +186,22 @@ def main(argv=None) -> int:
     ap.add_argument("--storage", choices=("sqlite3", "mcap"), default="mcap")
     ap.add_argument("--rate", type=float, default=0.5,
                     help="bag replay rate (0.5: the CPU-only demo machine keeps up with most pairs)")
-    ap.add_argument("--fresh", action="store_true", help="delete the output folder first")
+    ap.add_argument("--fresh", action="store_true", help="replace the output of an earlier demo run")
     args = ap.parse_args(argv)
     for var in ("ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_DEFAULT_PROFILES_FILE"):
         if not os.environ.get(var):
             print(f"run_demo: {var} is not set: run the demo through scripts/demo.sh", file=sys.stderr)
             return 2
     out = Path(args.output).resolve()
-    if args.fresh and out.exists():
+    marker = out / ".ssvif_demo_output"
+    if args.fresh and marker.exists():  # only ever delete a folder an earlier demo made
         shutil.rmtree(out)
     if out.exists() and any(out.iterdir()):
-        print(f"run_demo: {out} is not empty; use --fresh to replace it", file=sys.stderr)
+        hint = "use --fresh to replace it" if marker.exists() else "it was not made by the demo; pick another --output"
+        print(f"run_demo: {out} is not empty; {hint}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
+    marker.write_text("made by scripts/run_demo.py; --fresh may delete this folder\n")
     t_start = time.monotonic()
 
     with Step("1/7 synthetic rig, calibration board, captures and drive bag"):
