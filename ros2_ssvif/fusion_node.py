@@ -110,8 +110,9 @@ class FusionNode(Node):
             cfg = self._read_config(params)
         except (ValueError, TypeError) as exc:
             return SetParametersResult(successful=False, reason=str(exc))
+        self.cfg = cfg
+        self.pairer.slop, self.pairer.queue_size = cfg.slop, cfg.queue_size  # take effect at once
         if any(p.name in RELOAD_KEYS for p in params):
-            self.cfg = cfg
             self._load_pipeline()
         return SetParametersResult(successful=True)
 

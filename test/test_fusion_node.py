@@ -115,8 +115,8 @@ def test_missing_model_reports_error_then_recovers_when_the_parameter_is_set(ros
         h.send(0, 1.0)
         h.send(1, 1.2)
         assert spin_until(h.ex, lambda: h.node.stats.drops["not_ready"] >= 1)
-        h.node.set_parameters([Parameter("model_path", value=str(toy_model_path))])
-        assert h.node.pipeline is not None
+        h.node.set_parameters([Parameter("model_path", value=str(toy_model_path)), Parameter("slop", value=0.02)])
+        assert h.node.pipeline is not None and h.node.pairer.slop == 0.02
         h.send(2, 1.4)
         h.send(3, 1.6)
         assert spin_until(h.ex, lambda: len(h.mask) >= 1)
