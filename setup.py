@@ -18,11 +18,13 @@ setup(
                                     "evaluation", "evaluation.*"]),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
-        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}", ["package.xml", "LICENSE"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
         (f"share/{PACKAGE}/config/training", glob("config/training/*.yaml")),
         (f"share/{PACKAGE}/config/training/ablations", glob("config/training/ablations/*.yaml")),
+        # the shipped default model (models/README.md is its model card)
+        (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.yaml") + glob("models/*.md")),
     ],
     install_requires=["setuptools", "numpy", "PyYAML", "onnxruntime", "rosbags", "tqdm"],
     extras_require={
@@ -37,8 +39,10 @@ setup(
     entry_points={
         "console_scripts": [
             "fusion_node = ros2_ssvif.fusion_node:main",
+            "fusion_lifecycle_node = ros2_ssvif.fusion_lifecycle_node:main",
             "process_bag = ros2_ssvif.process_bag:main",
             "play_bag = ros2_ssvif.bag_player:main",
+            "ssvif_build_engine = ros2_ssvif.build_engine:main",
             "calibrate = calibration.cli:main",
             "register = calibration.register_cli:main",
             "ssvif_make_synthetic = simulation.cli:main",
@@ -46,6 +50,7 @@ setup(
             "ssvif_train_segmenter = training.segmenter:main",
             "ssvif_export = training.export:main",
             "evaluate_fusion = evaluation.cli:main",
+            "evaluate_drive = evaluation.drive_quality:main",
             "ssvif_fuse = training.fuse:main",
             "compare_fusion = evaluation.compare:main",
             "compare_segmentation = evaluation.seg_protocol:main",

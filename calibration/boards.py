@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from calibration import cv_compat
+
 KINDS = ("chessboard", "circles", "acircles", "charuco")
 
 
@@ -55,7 +57,7 @@ class BoardSpec:
         """All board points (N,3) in the order the detector reports them
         (charuco: indexed by chessboard-corner id)."""
         if self.kind == "charuco":
-            return np.asarray(self.charuco_board().getChessboardCorners(), dtype=np.float64).reshape(-1, 3)
+            return cv_compat.charuco_corners(self.charuco_board())
         i, j = np.meshgrid(np.arange(self.rows), np.arange(self.cols), indexing="ij")
         if self.kind == "acircles":
             x = (2 * j + i % 2) * self.spacing
@@ -74,11 +76,11 @@ class BoardSpec:
         r = self.circle_radius
         return float(pts[:, 0].max() + 2 * r), float(pts[:, 1].max() + 2 * r)
 
-    def charuco_board(self) -> "cv2.aruco.CharucoBoard":
+    def charuco_board(self):
         if self.kind != "charuco":
             raise BoardSpecError(f"{self} is not a ChArUco board")
-        dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, self.dictionary))
-        return cv2.aruco.CharucoBoard((self.cols, self.rows), self.spacing, self.marker, dictionary)
+        return cv_compat.charuco_board(self.cols, self.rows, self.spacing, self.marker,
+                                       self.dictionary)
 
     @property
     def min_points(self) -> int:
@@ -118,9 +120,11 @@ def parse_board(text: str) -> BoardSpec:
     if kind == "charuco":
         marker, dict_name = nums[1], parts[4].upper()
         if marker >= nums[0]:
-            raise BoardSpecError(f"ChArUco marker ({marker}) must be smaller than the square ({nums[0]})")
+            raise BoardSpecError(
+                f"ChArUco marker ({marker}) must be smaller than the square ({nums[0]})")
         if not dict_name.startswith("DICT_") or not hasattr(cv2.aruco, dict_name):
-            raise BoardSpecError(f"unknown ArUco dictionary {parts[4]!r}; use a name like DICT_5X5_100")
+            raise BoardSpecError(
+                f"unknown ArUco dictionary {parts[4]!r}; use a name like DICT_5X5_100")
         return BoardSpec(kind, cols, rows, nums[0], marker=marker, dictionary=dict_name)
     radius = nums[1] if len(nums) > 1 else 0.0
     if kind == "circles" and radius and radius * 2 >= nums[0]:

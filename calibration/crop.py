@@ -18,18 +18,20 @@ def _inside_raw(p_und: np.ndarray, cam: CameraInfo) -> np.ndarray:
     are invalid whatever the polynomial says."""
     K = cam.camera_matrix
     n = (p_und - K[:2, 2]) / np.diag(K)[:2]
-    corners = np.array([[0, 0], [cam.width - 1, 0], [0, cam.height - 1], [cam.width - 1, cam.height - 1]], float)
+    w, h = cam.width - 1, cam.height - 1
+    corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], float)
     from ros2_ssvif.registration import undistort_pixels
     cn = (undistort_pixels(corners, cam) - K[:2, 2]) / np.diag(K)[:2]
     rmax = np.linalg.norm(cn, axis=1).max() * 1.02
     raw = distort_pixels(p_und, cam)
-    ok = (raw[:, 0] >= 0) & (raw[:, 0] <= cam.width - 1) & (raw[:, 1] >= 0) & (raw[:, 1] <= cam.height - 1)
+    ok = (raw[:, 0] >= 0) & (raw[:, 0] <= w) & (raw[:, 1] >= 0) & (raw[:, 1] <= h)
     return ok & (np.linalg.norm(n, axis=1) <= rmax) & np.all(np.isfinite(raw), axis=1)
 
 
 def valid_mask(vis: CameraInfo, th: CameraInfo, H: np.ndarray, step: int = 2) -> np.ndarray:
     """Boolean mask over the visible image (every ``step`` px) valid in both."""
-    u, v = np.meshgrid(np.arange(0, vis.width, step, dtype=float), np.arange(0, vis.height, step, dtype=float))
+    u, v = np.meshgrid(np.arange(0, vis.width, step, dtype=float),
+                       np.arange(0, vis.height, step, dtype=float))
     p = np.c_[u.ravel(), v.ravel()]
     ok = _inside_raw(p, vis)
     q = apply_homography(np.linalg.inv(H), p)

@@ -4,8 +4,7 @@ Thermal boards are blurry, low-contrast and of either polarity, so each
 image is tried in several normalisations (see :mod:`calibration.normalize`)
 until the board is found: chessboards with ``findChessboardCornersSB``,
 circle grids with a blob detector tuned for soft blobs then refined by a
-grey-level centroid, ChArUco with ``cv2.aruco.CharucoDetector`` then
-``cornerSubPix``. A view
+grey-level centroid, ChArUco in :mod:`calibration.charuco`. A view
 without a board gives ``None``; callers report it and move on.
 """
 from __future__ import annotations
@@ -16,6 +15,8 @@ import cv2
 import numpy as np
 
 from calibration.boards import BoardSpec
+from calibration.charuco import detect_charuco
+from calibration.cv_compat import ROBUST_HOMOGRAPHY, chessboard_sharpness
 from calibration.normalize import candidates, to_gray
 
 
@@ -28,6 +29,7 @@ class Detection:
     object_points: np.ndarray  # (N,3) float64, board frame
     image_size: tuple[int, int]  # (width, height)
     variant: str  # which normalisation found it
+    sharpness: float | None = None  # chessboards: edge width in px (estimateChessboardSharpness)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -89,7 +91,8 @@ def refine_blob_centres(gray8: np.ndarray, centres: np.ndarray) -> np.ndarray:
             continue
         mask = (roi < 0.5 * (fg + bg)).astype(np.uint8)
         n, lab = cv2.connectedComponents(mask)
-        c = lab[int(round(cy)) - y0, int(round(cx)) - x0] if 0 <= int(round(cy)) - y0 < roi.shape[0] and 0 <= int(round(cx)) - x0 < roi.shape[1] else 0
+        ry, rx = int(round(cy)) - y0, int(round(cx)) - x0
+        c = lab[ry, rx] if 0 <= ry < roi.shape[0] and 0 <= rx < roi.shape[1] else 0
         if c == 0:
             continue
         blob = (lab == c).astype(np.uint8)
@@ -97,7 +100,9 @@ def refine_blob_centres(gray8: np.ndarray, centres: np.ndarray) -> np.ndarray:
             continue  # blob touches the window: merged or cut, keep detector centre
         area = float(blob.sum())
         grow = int(np.ceil(2 + 0.15 * np.sqrt(area)))
-        zone = cv2.dilate(blob, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        zone = cv2.dilate(blob,
+                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                    (2 * grow + 1, 2 * grow + 1)))
         wgt = np.clip((bg - roi) / (bg - fg), 0.0, 1.0) * zone
         s = wgt.sum()
         if s <= 0:
@@ -125,20 +130,34 @@ def grid_is_regular(pts: np.ndarray, cols: int, rows: int, tol: float = 0.18) ->
     return True
 
 
+def _find_sb(img: np.ndarray, board: BoardSpec, flags: int, upsample: int = 1):
+    """``findChessboardCornersSB`` on ``img`` (optionally upsampled: on small,
+    blurred thermal boards the finder's fixed kernels miss corners that a 2x
+    image shows), corners in ``img``'s pixels or None."""
+    src = img if upsample == 1 else cv2.resize(img, None, fx=upsample, fy=upsample,
+                                               interpolation=cv2.INTER_CUBIC)
+    ok, corners = cv2.findChessboardCornersSB(src, board.pattern_size, flags=flags)
+    if not ok or corners is None or len(corners) != board.cols * board.rows:
+        return None
+    pts = corners.reshape(-1, 2).astype(np.float64)
+    return (pts + 0.5) / upsample - 0.5  # pixel centres of the resized image
+
+
 def _detect_chessboard(gray: np.ndarray, board: BoardSpec):
     # NORMALIZE_IMAGE makes SB lock onto a heated board's outline, so it is
-    # only the last resort
+    # only the last resort; corner accuracy comes from the refinement
+    # (calibration.corner_refine), the finder only has to find the board
     variants = candidates(gray)
     acc = cv2.CALIB_CB_ACCURACY
-    tries = [(acc, v) for v in variants[::2]] + [(acc | cv2.CALIB_CB_EXHAUSTIVE, variants[2]),
-                                                  (acc | cv2.CALIB_CB_NORMALIZE_IMAGE, variants[0])]
-    for flags, (name, img) in tries:
-        if True:
-            ok, corners = cv2.findChessboardCornersSB(img, board.pattern_size, flags=flags)
-            if ok and corners is not None and len(corners) == board.cols * board.rows:
-                pts = corners.reshape(-1, 2).astype(np.float64)
-                if grid_is_regular(pts, board.cols, board.rows):
-                    return name, _canonical_order(pts, board.cols, board.rows)
+    tries = [(acc, v, 1) for v in variants[::2]]
+    tries += [(acc | cv2.CALIB_CB_EXHAUSTIVE, variants[2], 1), (0, variants[0], 2),
+              (acc | cv2.CALIB_CB_NORMALIZE_IMAGE, variants[0], 1)]
+    for flags, (name, img), up in tries:
+        pts = _find_sb(img, board, flags, up)
+        if pts is not None and grid_is_regular(pts, board.cols, board.rows):
+            sharp = chessboard_sharpness(img, board.pattern_size, pts)
+            name = name if up == 1 else f"{name}-x{up}"
+            return name, _canonical_order(pts, board.cols, board.rows), sharp
     return None
 
 
@@ -158,8 +177,9 @@ def order_symmetric_grid(points: np.ndarray, cols: int, rows: int) -> np.ndarray
         return None
     hp = pts[hull]
     prev, nxt = np.roll(hp, 1, axis=0) - hp, np.roll(hp, -1, axis=0) - hp
-    cosang = (prev * nxt).sum(1) / (np.linalg.norm(prev, axis=1) * np.linalg.norm(nxt, axis=1) + 1e-12)
-    corner_idx = np.sort(np.argsort(cosang)[-4:])  # sharpest turns = largest cos of the inner angle
+    norms = np.linalg.norm(prev, axis=1) * np.linalg.norm(nxt, axis=1)
+    cosang = (prev * nxt).sum(1) / (norms + 1e-12)
+    corner_idx = np.sort(np.argsort(cosang)[-4:])  # sharpest turns: largest cos of inner angle
     corners = hp[corner_idx]
     ideal = np.array([[0, 0], [cols - 1, 0], [cols - 1, rows - 1], [0, rows - 1]], np.float64)
     gi, gj = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
@@ -168,7 +188,8 @@ def order_symmetric_grid(points: np.ndarray, cols: int, rows: int) -> np.ndarray
     for start in range(4):
         for direction in (1, -1):
             order = [(start + direction * k) % 4 for k in range(4)]
-            H = cv2.getPerspectiveTransform(ideal.astype(np.float32), corners[order].astype(np.float32))
+            H = cv2.getPerspectiveTransform(ideal.astype(np.float32),
+                                            corners[order].astype(np.float32))
             pred = cv2.perspectiveTransform(grid.reshape(-1, 1, 2), H).reshape(-1, 2)
             d = np.linalg.norm(pred[:, None] - pts[None], axis=2)
             match = d.argmin(axis=1)
@@ -209,7 +230,8 @@ def _detect_circles(gray: np.ndarray, board: BoardSpec):
         if not n <= len(kp) <= 6 * n + 24:
             continue
         for extra in (0, cv2.CALIB_CB_CLUSTERING):
-            ok, centres = cv2.findCirclesGrid(img, board.pattern_size, flags=grid | extra, blobDetector=det)
+            ok, centres = cv2.findCirclesGrid(img, board.pattern_size, flags=grid | extra,
+                                              blobDetector=det)
             if ok and centres is not None and len(centres) == n:
                 pts = refine_blob_centres(img, centres.reshape(-1, 2))
                 if sym:
@@ -224,63 +246,20 @@ def _detect_circles(gray: np.ndarray, board: BoardSpec):
     return None
 
 
-def refine_saddles(gray8: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sub-pixel ChArUco corners, and a mask of those that stayed put.
-
-    The detector places corners by a homography from the markers, which
-    lens distortion bends by pixels. ``cornerSubPix`` fixes that, but its
-    window must stay clear of the markers inside the white squares, an
-    eighth of a square away: a wide pass pulls far guesses in, a narrow
-    pass (~0.12 square) settles them without the marker edges."""
-    if len(pts) < 2:
-        return pts, np.ones(len(pts), bool)
-    d = np.linalg.norm(pts[:, None] - pts[None], axis=2)
-    np.fill_diagonal(d, np.inf)
-    square = float(np.median(d.min(axis=1)))
-    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
-    p = pts.astype(np.float32).reshape(-1, 1, 2).copy()
-    for frac in (0.25, 0.12):
-        hw = int(max(2, round(frac * square)))
-        p = cv2.cornerSubPix(gray8, p, (hw, hw), (-1, -1), crit)
-    out = p.reshape(-1, 2).astype(np.float64)
-    return out, np.linalg.norm(out - pts, axis=1) < 0.3 * square
-
-
-def _detect_charuco(gray: np.ndarray, board: BoardSpec):
-    """ChArUco corners. Reliable in the visible band; on blurred thermal
-    frames the small markers often decode in neither polarity, so expect
-    fewer corners (or none) there and prefer a chessboard or circle grid
-    for the thermal camera (``--thermal-board``)."""
-    params = cv2.aruco.DetectorParameters()
-    params.detectInvertedMarker = True  # heated boards show either polarity
-    params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
-    cparams = cv2.aruco.CharucoParameters()
-    cparams.minMarkers = 1
-    detector = cv2.aruco.CharucoDetector(board.charuco_board(), cparams, params)
-    best = None
-    for name, img in candidates(gray):
-        corners, ids, _, _ = detector.detectBoard(img)
-        if ids is None or len(ids) < board.min_points or (best is not None and len(ids) <= len(best[2])):
-            continue
-        pts, ok = refine_saddles(img, corners.reshape(-1, 2).astype(np.float64))
-        if ok.sum() >= board.min_points:
-            best = (name, pts[ok], ids.ravel().astype(int)[ok])
-            if len(ids) == (board.cols - 1) * (board.rows - 1):
-                break
-    return best
-
-
 def detect_board(image: np.ndarray, board: BoardSpec) -> Detection | None:
     """Board points in ``image`` (any depth, colour RGB or grey), or None."""
     gray = to_gray(image)
     size = (gray.shape[1], gray.shape[0])
     objp = board.object_points()
+    sharp = None
     if board.kind == "chessboard":
         found = _detect_chessboard(gray, board)
+        if found is not None:
+            found, sharp = found[:2], found[2]
     elif board.kind in ("circles", "acircles"):
         found = _detect_circles(gray, board)
     else:
-        found = _detect_charuco(gray, board)
+        found = detect_charuco(gray, board)
         if found is None:
             return None
         name, pts, ids = found
@@ -292,7 +271,7 @@ def detect_board(image: np.ndarray, board: BoardSpec) -> Detection | None:
     if keep.sum() < max(4, 0.75 * len(pts)):
         return None
     ids = np.flatnonzero(keep)
-    return Detection(pts[keep], ids, objp[keep], size, name)
+    return Detection(pts[keep], ids, objp[keep], size, name, sharp)
 
 
 def consistent_points(objp: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -302,9 +281,10 @@ def consistent_points(objp: np.ndarray, pts: np.ndarray) -> np.ndarray:
     several pixels; lens distortion bends the grid smoothly, so a point far
     off the common homography (relative to the typical residual) is dropped
     rather than spoiling the view."""
-    H, _ = cv2.findHomography(objp[:, :2], pts, cv2.USAC_MAGSAC, 3.0)
+    H, _ = cv2.findHomography(objp[:, :2], pts, ROBUST_HOMOGRAPHY, 3.0)
     if H is None:
         return np.ones(len(pts), bool)
-    res = np.linalg.norm(cv2.perspectiveTransform(objp[:, :2].reshape(-1, 1, 2), H).reshape(-1, 2) - pts, axis=1)
+    pred = cv2.perspectiveTransform(objp[:, :2].reshape(-1, 1, 2), H).reshape(-1, 2)
+    res = np.linalg.norm(pred - pts, axis=1)
     spacing = np.median(np.linalg.norm(np.diff(pts, axis=0), axis=1))
     return res <= max(4.0 * np.median(res) + 1.5, 0.2 * spacing)

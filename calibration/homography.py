@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from calibration.cv_compat import ROBUST_HOMOGRAPHY
 from calibration.intrinsics import CalibrationError
 from ros2_ssvif.camera_info import CameraInfo
 from ros2_ssvif.registration import apply_homography, undistort_pixels
@@ -18,11 +19,13 @@ from ros2_ssvif.registration import apply_homography, undistort_pixels
 
 def check_homography(H) -> np.ndarray:
     if H is None or not np.all(np.isfinite(H)) or abs(np.linalg.det(H)) < 1e-9:
-        raise CalibrationError("the thermal->visible homography is degenerate (too few or collinear correspondences)")
+        raise CalibrationError("the thermal->visible homography is degenerate "
+                               "(too few or collinear correspondences)")
     H = H / H[2, 2]
     s = np.linalg.svd(H[:2, :2], compute_uv=False)
     if s[1] < 1e-3 or s[0] / s[1] > 20:
-        raise CalibrationError(f"the thermal->visible homography is degenerate (singular values {s[0]:.3g}, {s[1]:.3g})")
+        raise CalibrationError(f"the thermal->visible homography is degenerate "
+                               f"(singular values {s[0]:.3g}, {s[1]:.3g})")
     return H
 
 
@@ -48,11 +51,12 @@ def homography_from_plane(vis: CameraInfo, th: CameraInfo, R, t, distance: float
     if not (np.isinf(distance) or distance > 0):
         raise CalibrationError(f"--plane-distance must be positive metres or inf, got {distance}")
     pv, pt = plane_correspondences(vis, th, R, t, distance)
-    H, _ = cv2.findHomography(pt, pv, cv2.USAC_MAGSAC, 0.5)
+    H, _ = cv2.findHomography(pt, pv, ROBUST_HOMOGRAPHY, 0.5)
     return check_homography(H)
 
 
-def homography_from_corners(pairs: list[tuple[np.ndarray, np.ndarray]], vis: CameraInfo, th: CameraInfo):
+def homography_from_corners(pairs: list[tuple[np.ndarray, np.ndarray]], vis: CameraInfo,
+                            th: CameraInfo):
     """Fit to (visible raw points, thermal raw points) pairs; returns H and inlier RMS (px)."""
     if not pairs:
         raise CalibrationError("no joint board views to fit the homography to")
@@ -60,19 +64,21 @@ def homography_from_corners(pairs: list[tuple[np.ndarray, np.ndarray]], vis: Cam
     pt = np.vstack([undistort_pixels(b, th) for _, b in pairs])
     if len(pv) < 4:
         raise CalibrationError(f"only {len(pv)} joint points; a homography needs at least 4")
-    H, mask = cv2.findHomography(pt, pv, cv2.USAC_MAGSAC, 2.0)
+    H, mask = cv2.findHomography(pt, pv, ROBUST_HOMOGRAPHY, 2.0)
     H = check_homography(H)
     inl = mask.ravel().astype(bool) if mask is not None else np.ones(len(pv), bool)
     err = np.linalg.norm(apply_homography(H, pt[inl]) - pv[inl], axis=1)
     return H, float(np.sqrt(np.mean(err ** 2)))
 
 
-def misalignment_by_depth(H, vis: CameraInfo, th: CameraInfo, R, t, depths=(3.0, 5.0, 10.0, 20.0, np.inf)) -> dict:
+def misalignment_by_depth(H, vis: CameraInfo, th: CameraInfo, R, t,
+                          depths=(3.0, 5.0, 10.0, 20.0, np.inf)) -> dict:
     """Median / max error (undistorted visible px) of H for fronto-parallel
     planes at other depths: the parallax the baseline leaves uncorrected."""
     out = {}
     for z in depths:
         pv, pt = plane_correspondences(vis, th, R, t, z)
         e = np.linalg.norm(apply_homography(H, pt) - pv, axis=1)
-        out["inf" if np.isinf(z) else f"{z:g}"] = {"median_px": float(np.median(e)), "max_px": float(e.max())}
+        out["inf" if np.isinf(z) else f"{z:g}"] = {"median_px": float(np.median(e)),
+                                                   "max_px": float(e.max())}
     return out

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from calibration.cv_compat import calibrate_camera
 from calibration.detect import Detection
 from ros2_ssvif.camera_info import CameraInfo
 
@@ -36,7 +37,11 @@ class IntrinsicsResult:
     poses: dict[str, tuple[np.ndarray, np.ndarray]]  # view -> (rvec, tvec) board->camera
     coverage: float  # fraction of the image covered by the views' board hulls
     warnings: list[str] = field(default_factory=list)
-    refinement: list[float] = field(default_factory=list)  # RMS per centre-refinement round, first = unrefined
+    # RMS per point-refinement round, first = unrefined
+    refinement: list[float] = field(default_factory=list)
+    # held-out RMS of the detector's vs the refined points, and which were kept
+    points_heldout: dict = field(default_factory=dict)
+    sharpness: dict[str, float] = field(default_factory=dict)  # view -> edge width px
 
 
 def _arrays(dets: list[Detection]):
@@ -47,12 +52,12 @@ def _arrays(dets: list[Detection]):
 
 def _solve(dets: list[Detection], size, flags: int):
     obj, img = _arrays(dets)
-    rms, K, D, rv, tv, _, _, per_view = cv2.calibrateCameraExtended(obj, img, size, None, None, flags=flags, criteria=CRITERIA)
-    return rms, K, D.ravel(), rv, tv, per_view.ravel()
+    return calibrate_camera(obj, img, size, flags, CRITERIA)
 
 
 def _view_rms(det: Detection, K, D) -> float:
-    ok, rv, tv = cv2.solvePnP(det.object_points, det.image_points, K, D, flags=cv2.SOLVEPNP_ITERATIVE)
+    ok, rv, tv = cv2.solvePnP(det.object_points, det.image_points, K, D,
+                              flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok:
         return float("inf")
     rv, tv = cv2.solvePnPRefineLM(det.object_points, det.image_points, K, D, rv, tv)
@@ -101,7 +106,8 @@ def calibrate_intrinsics(detections: dict[str, Detection], camera_name: str = "c
         raise CalibrationError(f"{camera_name}: images have different sizes; one camera, one size")
     heldout = {m: heldout_error(dets, size, f) for m, f in MODELS.items()}
     model = "k1,k2,p1,p2"
-    if np.isfinite(heldout["k1,k2,p1,p2,k3"]) and heldout["k1,k2,p1,p2,k3"] < 0.95 * heldout["k1,k2,p1,p2"]:
+    k3, no_k3 = heldout["k1,k2,p1,p2,k3"], heldout["k1,k2,p1,p2"]
+    if np.isfinite(k3) and k3 < 0.95 * no_k3:
         model = "k1,k2,p1,p2,k3"
     flags = MODELS[model]
     rejected: dict[str, float] = {}
@@ -118,17 +124,23 @@ def calibrate_intrinsics(detections: dict[str, Detection], camera_name: str = "c
         keep = [n for n in keep if n not in rejected]
     # diversity: focal length is unobservable from fronto-parallel views alone
     normals = np.array([cv2.Rodrigues(r)[0][:, 2] for r in rv])
-    tilt = np.degrees(np.arccos(np.clip(np.abs(normals @ normals.mean(0) / np.linalg.norm(normals.mean(0))), 0, 1)))
+    mean_normal = normals.mean(0) / np.linalg.norm(normals.mean(0))
+    tilt = np.degrees(np.arccos(np.clip(np.abs(normals @ mean_normal), 0, 1)))
     if tilt.max() < 5.0:
         raise CalibrationError(
-            f"{camera_name}: the {len(keep)} views are too similar (board tilt varies by under 5 degrees); "
+            f"{camera_name}: the {len(keep)} views are too similar (board tilt varies by under "
+            f"5 degrees); "
             f"tilt the board 20-40 degrees in different directions")
     cov = coverage_fraction([detections[n] for n in keep], size)
     warnings = []
     if cov < 0.3:
-        warnings.append(f"{camera_name}: boards cover only {cov:.0%} of the image; distortion near the edges is extrapolated")
-    info = CameraInfo(camera_name, size[0], size[1], K, D[:5] if D.size >= 5 else np.r_[D, np.zeros(5 - D.size)])
+        warnings.append(f"{camera_name}: boards cover only {cov:.0%} of the image; distortion "
+                        f"near the edges is extrapolated")
+    info = CameraInfo(camera_name, size[0], size[1], K,
+                      D[:5] if D.size >= 5 else np.r_[D, np.zeros(5 - D.size)])
     return IntrinsicsResult(
-        camera_info=info, rms=float(rms), per_view_rms={n: float(e) for n, e in zip(keep, per_view)},
+        camera_info=info, rms=float(rms),
+        per_view_rms={n: float(e) for n, e in zip(keep, per_view)},
         rejected=rejected, model=model, heldout=heldout,
-        poses={n: (r.ravel(), t.ravel()) for n, r, t in zip(keep, rv, tv)}, coverage=cov, warnings=warnings)
+        poses={n: (r.ravel(), t.ravel()) for n, r, t in zip(keep, rv, tv)}, coverage=cov,
+        warnings=warnings)

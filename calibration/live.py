@@ -19,6 +19,7 @@ import numpy as np
 from calibration.boards import BoardSpec
 from calibration.detect import detect_board
 from calibration.intrinsics import CalibrationError
+from calibration.stereo import check_same_board
 
 
 @dataclass
@@ -37,16 +38,18 @@ def collect_live_views(board: BoardSpec, thermal_board: BoardSpec | None = None,
                        log=None) -> list[tuple]:
     """Subscribe, pair, detect; return ``(name, vis, th, det_v, det_t)``
     tuples that ``calibrate_pairs`` takes without detecting again."""
+    if thermal_board is not None:  # joint views: one board, points paired by id
+        check_same_board(board, thermal_board)
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
 
-    from calibration.pipeline import is_new_view
+    from calibration.collect import is_new_view
     from ros2_ssvif.image_codec import ImageDecodeError, image_to_array, stamp_seconds
     from ros2_ssvif.pairing import ApproximatePairer
 
-    tboard = thermal_board or board
+    tboard = board
     stats = stats if stats is not None else LiveStats()
     kept: list[tuple] = []
     errors: list[str] = []
@@ -83,7 +86,8 @@ def collect_live_views(board: BoardSpec, thermal_board: BoardSpec | None = None,
     try:
         node = rclpy.create_node("ssvif_calibrate_live")
         for topic, stream in ((rgb_topic, "visible"), (thermal_topic, "thermal")):
-            node.create_subscription(Image, topic, lambda m, s=stream: pairer.add(s, stamp_seconds(m.header), m),
+            node.create_subscription(Image, topic,
+                                     lambda m, s=stream: pairer.add(s, stamp_seconds(m.header), m),
                                      qos_profile_sensor_data)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
@@ -102,6 +106,7 @@ def collect_live_views(board: BoardSpec, thermal_board: BoardSpec | None = None,
             rclpy.try_shutdown()
     if not kept:
         raise CalibrationError(
-            f"no synchronised view with the board in both cameras within {timeout:g} s on {rgb_topic} + "
+            f"no synchronised view with the board in both cameras within {timeout:g} s on "
+            f"{rgb_topic} + "
             f"{thermal_topic} ({stats.pairs} pairs, {stats.no_board} without the board in both)")
     return kept

@@ -7,8 +7,10 @@ boards. After a first calibration each view's board is unwarped to a
 fronto-parallel image through the estimated pose and lens model; there the
 circles are circles again and their grey-level centroid is unbiased. The
 centres are mapped back through the same model and the camera re-calibrated;
-two or three rounds converge. Chessboard corners are saddle points, which
-perspective and distortion preserve, so they are left alone.
+two or three rounds converge. Chessboard corners go through the same loop,
+re-measured by :mod:`calibration.corner_refine` (blur, not geometry, biases
+them). Either kind of refinement is kept only where it lowers the error on
+views left out of the fit.
 """
 from __future__ import annotations
 
@@ -18,11 +20,12 @@ import cv2
 import numpy as np
 
 from calibration.boards import BoardSpec
+from calibration.corner_refine import refine_corner_view
 from calibration.detect import Detection
 from calibration.intrinsics import IntrinsicsResult, calibrate_intrinsics
 from calibration.normalize import to_gray
 
-REFINABLE = ("circles", "acircles")
+REFINABLE = ("circles", "acircles", "chessboard")
 
 
 def _circle_geometry(board: BoardSpec) -> tuple[float, float, float]:
@@ -103,7 +106,8 @@ def refine_view(gray: np.ndarray, det: Detection, board: BoardSpec, K, D, rvec, 
         grid = np.stack([X + ox.ravel(), Y + oy.ravel(), np.zeros(ox.size)], axis=1)
         uv, _ = cv2.projectPoints(grid, rvec, tvec, K, D)
         m = uv.reshape(ox.shape + (2,)).astype(np.float32)
-        win = cv2.remap(img, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
+        win = cv2.remap(img, m[..., 0], m[..., 1], cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
         got = _centre_in_window(win.astype(np.float64), px_per_radius, ring_out_m * scale)
         new = None
         if got is not None and 0.85 < got[1] < 1.15 and np.hypot(*got[0]) < 0.3 * px_per_radius:
@@ -120,45 +124,74 @@ def refine_view(gray: np.ndarray, det: Detection, board: BoardSpec, K, D, rvec, 
 
 
 def _pose(det: Detection, K, D):
-    ok, rv, tv = cv2.solvePnP(det.object_points, det.image_points, K, D, flags=cv2.SOLVEPNP_ITERATIVE)
+    ok, rv, tv = cv2.solvePnP(det.object_points, det.image_points, K, D,
+                              flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok:
         return None
     return cv2.solvePnPRefineLM(det.object_points, det.image_points, K, D, rv, tv)
 
 
-def refine_and_calibrate(detections: dict[str, Detection], images: dict[str, np.ndarray], board: BoardSpec,
-                         camera_name: str = "camera", iterations: int = 3, tol_px: float = 0.01,
-                         **kw) -> tuple[IntrinsicsResult, dict[str, Detection]]:
-    """Calibrate, then alternate centre refinement and re-calibration.
+def _refine(gray, det, board, K, D, rv, tv) -> Detection:
+    if board.kind == "chessboard":
+        return refine_corner_view(gray, det, board, K, D, rv, tv)
+    return refine_view(gray, det, board, K, D, rv, tv)
 
+
+def refine_points(image: np.ndarray, det: Detection, board: BoardSpec, K, D) -> Detection:
+    """One view's points re-measured through a known lens model (its pose from
+    PnP); boards that cannot be refined, or a failed pose, keep their points."""
+    pose = _pose(det, K, D) if board.kind in REFINABLE else None
+    return det if pose is None else _refine(to_gray(image), det, board, K, D, *pose)
+
+
+def refine_and_calibrate(detections: dict[str, Detection], images: dict[str, np.ndarray],
+                         board: BoardSpec | dict[str, BoardSpec], camera_name: str = "camera",
+                         iterations: int = 10, tol_px: float = 0.01,
+                         **kw) -> tuple[IntrinsicsResult, dict[str, Detection]]:
+    """Calibrate, then alternate point refinement and re-calibration.
+
+    ``board`` is the board of every view, or a board per view name (a
+    camera's own intrinsic board and the joint board). Views whose board
+    cannot be refined, or without an image in ``images``, keep their points.
     Returns the final result (its ``refinement`` lists the RMS of every
-    round, the first being the unrefined one) and the refined detections,
-    which the joint pose should use too. Views rejected in one round are
-    refined as well (their pose comes from PnP) and get a second chance.
+    round, the first being the unrefined one; rounds stop when no point
+    moves by ``tol_px``) and the detections the joint pose should use.
+    Views rejected in one round are refined as well (their pose comes from
+    PnP) and get a second chance. The refined points are
+    kept only where they predict views left out of the fit better than the
+    detector's points (``IntrinsicsResult.points_heldout``); otherwise the
+    first calibration and the detector's points are returned.
     """
+    boards = board if isinstance(board, dict) else {n: board for n in detections}
     res = calibrate_intrinsics(detections, camera_name, **kw)
     history = [res.rms]
-    if board.kind not in REFINABLE or iterations < 1:
+    todo = [n for n in detections if boards[n].kind in REFINABLE and n in images]
+    if not todo or iterations < 1:
         return res, detections
-    grays = {n: to_gray(images[n]) for n in detections}
-    current = dict(detections)
+    grays = {n: to_gray(images[n]) for n in todo}
+    first, current = res, dict(detections)
     for _ in range(iterations):
         K, D = res.camera_info.camera_matrix, res.camera_info.distortion_coefficients
-        nxt, moved = {}, 0.0
-        for n, det in current.items():
-            pose = _pose(det, K, D)
+        moved = 0.0
+        current = dict(current)
+        for n in todo:
+            pose = _pose(current[n], K, D)
             if pose is None:
-                nxt[n] = det
                 continue
-            new = refine_view(grays[n], detections[n], board, K, D, *pose)
-            common, a, b = np.intersect1d(det.ids, new.ids, return_indices=True)
+            new = _refine(grays[n], detections[n], boards[n], K, D, *pose)
+            common, a, b = np.intersect1d(current[n].ids, new.ids, return_indices=True)
             if len(common):
-                moved = max(moved, float(np.abs(det.image_points[a] - new.image_points[b]).max()))
-            nxt[n] = new
-        current = nxt
+                moved = max(moved,
+                            float(np.abs(current[n].image_points[a] - new.image_points[b]).max()))
+            current[n] = new
         res = calibrate_intrinsics(current, camera_name, **kw)
         history.append(res.rms)
         if moved < tol_px:
             break
-    res.refinement = history
+    before, after = first.heldout[first.model], res.heldout[res.model]
+    scores = {"detector": before, "refined": after, "rounds": len(history) - 1}
+    if np.isfinite(before) and np.isfinite(after) and after > before:  # unknown: keep refining
+        first.refinement, first.points_heldout = history, {**scores, "kept": "detector"}
+        return first, detections
+    res.refinement, res.points_heldout = history, {**scores, "kept": "refined"}
     return res, current

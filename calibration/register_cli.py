@@ -30,6 +30,18 @@ def _save(path: Path, img: np.ndarray) -> None:
         raise CalibrationError(f"cannot write {path}")
 
 
+def _check_inputs(names, vis, th, lab, reg) -> None:
+    """Decode every input once and check its size, so a bad file stops ``register`` before it
+    writes anything (no partial dataset)."""
+    for n in tqdm(names, desc="checking inputs", unit="pair", leave=False):
+        for files, cam in ((vis, reg.visible), (th, reg.thermal)):
+            h, w = load_image(files[n]).shape[:2]
+            if (w, h) != (cam.width, cam.height):
+                raise CalibrationError(f"{files[n]} is {w}x{h} but the calibration is for {cam.width}x{cam.height}")
+        if n in lab and cv2.imread(str(lab[n]), cv2.IMREAD_UNCHANGED) is None:
+            raise CalibrationError(f"cannot read label {lab[n]}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="register", description="Register raw RGB + thermal frames with a calibration.")
     p.add_argument("--calibration", required=True, help="calibration folder (or its registration.yaml)")
@@ -52,6 +64,7 @@ def main(argv=None) -> int:
             names = sorted(set(vis) & set(th))
             if not names:
                 raise CalibrationError("no file stems in common between the visible and thermal inputs")
+        _check_inputs(names, vis, th, lab, reg)  # everything readable and the calibrated size: before writing
         out = Path(args.output)
         for sub in ("visible", "thermal") + (("labels",) if lab else ()):
             (out / sub).mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The human-readable side of a calibration: report.md and its PNGs."""
+"""The human-readable side of a calibration: the output folder, report.md and its PNGs."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,11 +11,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from calibration.normalize import stretch  # noqa: E402
+from ros2_ssvif.camera_info import save_camera_info  # noqa: E402
 
 
 def _to_bgr8(img: np.ndarray) -> np.ndarray:
     g = img if img.dtype == np.uint8 else stretch(img)
-    return cv2.cvtColor(g, cv2.COLOR_GRAY2BGR) if g.ndim == 2 else cv2.cvtColor(g, cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor(g, cv2.COLOR_GRAY2BGR if g.ndim == 2 else cv2.COLOR_RGB2BGR)
 
 
 def draw_detection(img: np.ndarray, det) -> np.ndarray:
@@ -24,7 +25,8 @@ def draw_detection(img: np.ndarray, det) -> np.ndarray:
     for k, (x, y) in enumerate(pts):
         col = (0, 0, 255) if k == 0 else (0, 220, 0)
         cv2.circle(out, (int(round(x * 4)), int(round(y * 4))), 12, col, 1, cv2.LINE_AA, 2)
-    cv2.polylines(out, [np.round(pts * 4).astype(np.int32).reshape(-1, 1, 2)], False, (255, 160, 0), 1, cv2.LINE_AA, 2)
+    cv2.polylines(out, [np.round(pts * 4).astype(np.int32).reshape(-1, 1, 2)], False,
+                  (255, 160, 0), 1, cv2.LINE_AA, 2)
     return out
 
 
@@ -35,13 +37,15 @@ def registered_checker(reg, vis: np.ndarray, th: np.ndarray, tile: int = 32, max
     edges that run straight across tile borders show the registration is
     right at the plane named in the title strip; elsewhere parallax breaks them."""
     maps = reg.build_maps()
-    a = cv2.cvtColor(cv2.cvtColor(_to_bgr8(maps.register_visible(vis)), cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    a = cv2.cvtColor(cv2.cvtColor(_to_bgr8(maps.register_visible(vis)), cv2.COLOR_BGR2GRAY),
+                     cv2.COLOR_GRAY2BGR)
     b = cv2.applyColorMap(stretch(maps.register_thermal(th)), cv2.COLORMAP_INFERNO)
     h, w = a.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
     out = np.where(((yy // tile + xx // tile) % 2 == 0)[..., None], a, b)
     if w > max_width:
-        out = cv2.resize(out, (max_width, int(round(h * max_width / w))), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(out, (max_width, int(round(h * max_width / w))),
+                         interpolation=cv2.INTER_AREA)
     d = reg.info.get("plane_distance_m")
     label = f"plane {d} m" if d is not None else "board-corner homography"
     if board_distance is not None:
@@ -52,7 +56,8 @@ def registered_checker(reg, vis: np.ndarray, th: np.ndarray, tile: int = 32, max
     return np.vstack([strip, out])
 
 
-def error_plot(path: Path, per_view: dict[str, dict[str, float]], rejected: dict[str, dict[str, float]]) -> None:
+def error_plot(path: Path, per_view: dict[str, dict[str, float]],
+               rejected: dict[str, dict[str, float]]) -> None:
     fig, axes = plt.subplots(len(per_view), 1, figsize=(8, 2.6 * len(per_view)), squeeze=False)
     for ax, (cam, errs) in zip(axes[:, 0], per_view.items()):
         names = sorted(set(errs) | set(rejected.get(cam, {})))
@@ -67,7 +72,8 @@ def error_plot(path: Path, per_view: dict[str, dict[str, float]], rejected: dict
     plt.close(fig)
 
 
-def write_report(out: Path, summary: dict, figures: dict[str, np.ndarray], per_view, rejected) -> Path:
+def write_report(out: Path, summary: dict, figures: dict[str, np.ndarray], per_view,
+                 rejected) -> Path:
     """Write PNGs and report.md; ``summary`` holds the numbers."""
     out = Path(out)
     for name, img in figures.items():
@@ -86,3 +92,101 @@ def write_report(out: Path, summary: dict, figures: dict[str, np.ndarray], per_v
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _rounds(history: list[float]) -> str:
+    return " -> ".join(f"{v:.3f}" for v in history) if history else "off"
+
+
+def _sharpness_text(sharp: dict[str, float]) -> str:
+    if not sharp:
+        return "not measured (chessboards only)"
+    v = np.array(list(sharp.values()))
+    note = ("" if np.median(v) <= 3.0
+            else "; blurrier than findChessboardCornersSB wants, corners re-measured")
+    return (f"median {np.median(v):.2f} px, worst {v.max():.2f} px "
+            f"(edge width; sharp is below 3 px{note})")
+
+
+def _camera_summary(intr, cam, missing) -> dict:
+    """The report's numbers for one camera."""
+    ph = intr.points_heldout
+    return {"views used": len(intr.per_view_rms), "rejected": intr.rejected or "none",
+            "without board": missing or "none", "RMS px": round(intr.rms, 4),
+            "model": intr.model, "held-out RMS by model": intr.heldout,
+            "point refinement (RMS px per round)": _rounds(intr.refinement),
+            "held-out RMS, detector vs refined points": (
+                f"{ph['detector']:.4f} vs {ph['refined']:.4f} px ({ph['rounds']} rounds), "
+                f"kept {ph['kept']}"
+                if ph else "off"),
+            "sharpness": _sharpness_text(intr.sharpness),
+            "K": np.round(cam.camera_matrix, 3).tolist(),
+            "D": np.round(cam.distortion_coefficients, 5).tolist(),
+            "coverage": f"{intr.coverage:.0%}", "warnings": intr.warnings or "none"}
+
+
+def _joint_summary(r, reg) -> dict:
+    j = r.joint
+    ho = ", ".join(f"{k} {v:.4f} px" for k, v in r.joint_heldout.items()) or "not compared"
+    return {"views": len(r.stereo.views), "solution": r.joint_mode,
+            "held-out transfer RMS (left-out joint views, one camera predicting the other)": ho,
+            "stereo RMS px (intrinsics fixed)": round(r.stereo.rms, 4),
+            "epipolar RMS px": round(r.stereo.epipolar_rms, 4),
+            "t visible->thermal (m)": np.round(np.asarray(reg.info["t_visible_to_thermal_m"]),
+                                               4).tolist(),
+            "t 1-sigma (mm), from the Jacobian of the joint problem": np.round(j.t_std * 1000,
+                                                                               3).tolist(),
+            "rotation 1-sigma (deg)": np.round(j.rot_std_deg, 4).tolist(),
+            "homography": {k: v for k, v in reg.info.items() if k.startswith(("homography",
+                                                                              "plane"))}}
+
+
+def _far_summary(far: dict, reg) -> dict | str:
+    if far:
+        return {name: (v["error"] if "error" in v else
+                       f"median {v['median px']:.3f}, p95 {v['p95 px']:.3f}, "
+                       f"max {v['max px']:.3f} px "
+                       f"over {v['points']} points, board at {v['board distance m']} m "
+                       f"(expected there: {v['expected px']} px)")
+                for name, v in far.items()}
+    if reg.info.get("plane_distance_m") is None:
+        return "not measured: no --plane-distance (the homography fits the board corners)"
+    return ("not measured: no joint view has its board at the working distance; "
+            "give --far-pair VISIBLE THERMAL (a pair of a board at that distance)")
+
+
+def write_outputs(result, out: Path, first: dict, dv, dt) -> None:
+    """Camera files, registration.yaml and report.md for a ``CalibrationResult``."""
+    out.mkdir(parents=True, exist_ok=True)
+    reg = result.registration
+    save_camera_info(reg.visible, out / "visible.yaml")
+    save_camera_info(reg.thermal, out / "thermal.yaml")
+    reg.save(out / "registration.yaml")
+    figs = {}
+    for cam, dets in (("visible", dv), ("thermal", dt)):
+        if cam in first:
+            name, img = first[cam]
+            figs[f"corners_{cam}.png"] = draw_detection(img, dets[name])
+    if "pair" in first:
+        name, vis, th = first["pair"]
+        pose = result.visible.poses.get(name)
+        figs["registered_checker.png"] = registered_checker(
+            reg, vis, th, board_distance=None if pose is None else float(pose[1][2]))
+    r = result
+    summary = {
+        "board": reg.info["board"],
+        "output size": f"{reg.output_size[0]}x{reg.output_size[1]}",
+        "crop (x, y, w, h), undistorted visible px": tuple(round(v, 1) for v in reg.crop),
+        "visible": _camera_summary(r.visible, reg.visible, r.missing.get("visible")),
+        "thermal": _camera_summary(r.thermal, reg.thermal, r.missing.get("thermal")),
+        "joint": _joint_summary(r, reg),
+        "expected misalignment by depth (undistorted visible px)": {
+            f"{k} m": f"median {v['median_px']:.2f}, max {v['max_px']:.2f}"
+            for k, v in r.misalignment.items()},
+        "measured alignment at the working distance (registered output px)":
+            _far_summary(r.far_plane, reg),
+    }
+    write_report(out, summary, figs,
+                 {"visible": r.visible.per_view_rms, "thermal": r.thermal.per_view_rms},
+                 {"visible": r.visible.rejected, "thermal": r.thermal.rejected})
+    result.output_dir = out

@@ -59,8 +59,15 @@ def read_bag_pairs(path, rgb_topic="/rgb/image_raw", thermal_topic="/thermal/ima
     Frames are decoded only once paired. ``stats`` (if given) receives the
     pairer's drop counts by reason.
     """
-    from ros2_ssvif.bag_io import BagError, iter_messages
-    from ros2_ssvif.image_codec import ImageDecodeError, image_to_array, stamp_seconds
+    from ros2_ssvif.bag_io import BagError, bag_topics, iter_messages, resolve_image_topic
+    from ros2_ssvif.compressed import message_to_array
+    from ros2_ssvif.image_codec import ImageDecodeError, stamp_seconds
+
+    try:  # raw Image topics, or their image_transport /compressed topics
+        have = bag_topics(path)
+        rgb_topic, thermal_topic = (resolve_image_topic(have, t, Path(path).name) for t in (rgb_topic, thermal_topic))
+    except BagError as exc:
+        raise CalibrationError(str(exc)) from None
     from ros2_ssvif.pairing import ApproximatePairer
 
     ready: list[tuple] = []
@@ -73,7 +80,7 @@ def read_bag_pairs(path, rgb_topic="/rgb/image_raw", thermal_topic="/thermal/ima
         while ready:
             v, t = ready.pop(0)
             try:
-                vis, th = _as_rgb(image_to_array(v[1])), image_to_array(t[1])
+                vis, th = _as_rgb(message_to_array(v[1])), message_to_array(t[1])
             except ImageDecodeError as exc:
                 raise CalibrationError(f"{v[0]} / {t[0]}: {exc}") from None
             yield f"frame_{k:05d}", vis, th

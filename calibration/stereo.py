@@ -1,8 +1,13 @@
-"""Relative pose of the thermal camera to the visible one.
+"""Relative pose of the thermal camera to the visible one, intrinsics fixed.
 
-Intrinsics are fixed (each sensor was calibrated on its own views, which
-are more and better spread than the joint ones); only R, t are solved, in
-the rig convention ``X_t = R @ X_v + t``.
+Each sensor was calibrated on its own views, which are more and better
+spread than the joint ones, so only R, t are solved here, in the rig
+convention ``X_t = R @ X_v + t``. :mod:`calibration.joint` may then refine
+both together where that predicts left-out views better.
+
+Joint views pair points by their id on one board: both detections must come
+from the same board spec (FMB's separate boards are for the per-sensor
+intrinsic captures only); :func:`check_same_board` refuses anything else.
 """
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from calibration.boards import BoardSpec
+from calibration.cv_compat import stereo_calibrate
 from calibration.detect import Detection
 from calibration.intrinsics import CalibrationError
 from ros2_ssvif.camera_info import CameraInfo
@@ -27,10 +34,34 @@ class StereoResult:
     per_view_rms: dict[str, float]
 
 
+def check_same_board(visible_board: BoardSpec, thermal_board: BoardSpec) -> None:
+    """Points of two different boards cannot be paired by index."""
+    if visible_board != thermal_board:
+        raise CalibrationError(
+            f"the joint views show {visible_board} to the visible camera but {thermal_board} "
+            f"to the thermal camera; points of different boards cannot be paired by index "
+            f"(give each sensor its own captures with --visible-intrinsics/--thermal-intrinsics "
+            f"and one --board both see)")
+
+
 def joint_points(vis: Detection, th: Detection):
     """Object and image points seen by both cameras in one view (by id)."""
     common, iv, it = np.intersect1d(vis.ids, th.ids, return_indices=True)
     return vis.object_points[iv], vis.image_points[iv], th.image_points[it]
+
+
+def epipolar_rms(pv: list, pt: list, vis: CameraInfo, th: CameraInfo, R, t) -> float:
+    """RMS distance (undistorted thermal px) of thermal points to their epipolar lines."""
+    E = np.cross(np.eye(3), np.asarray(t).ravel()) @ R  # [t]x R
+    F = np.linalg.inv(th.camera_matrix).T @ E @ np.linalg.inv(vis.camera_matrix)
+    d2 = []
+    for a, b in zip(pv, pt):
+        ua = undistort_pixels(a.reshape(-1, 2), vis)
+        ub = undistort_pixels(b.reshape(-1, 2), th)
+        lines = np.c_[ua, np.ones(len(ua))] @ F.T
+        num = np.abs(np.sum(lines * np.c_[ub, np.ones(len(ub))], axis=1))
+        d2 += list((num / np.linalg.norm(lines[:, :2], axis=1)) ** 2)
+    return float(np.sqrt(np.mean(d2)))
 
 
 def calibrate_pair(vis_dets: dict[str, Detection], th_dets: dict[str, Detection],
@@ -45,21 +76,11 @@ def calibrate_pair(vis_dets: dict[str, Detection], th_dets: dict[str, Detection]
             pt.append(b.astype(np.float32).reshape(-1, 1, 2))
             used.append(n)
     if not used:
-        raise CalibrationError("no view shows the board to both cameras; the relative pose needs at least one")
-    rms, _, _, _, _, R, T, _, _, _, _, per_view = cv2.stereoCalibrateExtended(
-        obj, pv, pt, vis.camera_matrix, vis.distortion_coefficients, th.camera_matrix, th.distortion_coefficients,
-        (vis.width, vis.height), None, None, flags=cv2.CALIB_FIX_INTRINSIC,
-        criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-12))
-    t = T.ravel()
-    E = np.cross(np.eye(3), t) @ R  # [t]x R
-    F = np.linalg.inv(th.camera_matrix).T @ E @ np.linalg.inv(vis.camera_matrix)
-    d2 = []
-    for a, b in zip(pv, pt):
-        ua = undistort_pixels(a.reshape(-1, 2), vis)
-        ub = undistort_pixels(b.reshape(-1, 2), th)
-        lines = np.c_[ua, np.ones(len(ua))] @ F.T
-        num = np.abs(np.sum(lines * np.c_[ub, np.ones(len(ub))], axis=1))
-        d2 += list((num / np.linalg.norm(lines[:, :2], axis=1)) ** 2)
-    pvr = np.asarray(per_view).reshape(len(used), -1).max(axis=1)
-    return StereoResult(R, t, float(rms), float(np.sqrt(np.mean(d2))), used,
-                        {n: float(e) for n, e in zip(used, pvr)})
+        raise CalibrationError(
+            "no view shows the board to both cameras; the relative pose needs at least one")
+    rms, _, _, _, _, R, t, per_view = stereo_calibrate(
+        obj, pv, pt, vis.camera_matrix, vis.distortion_coefficients, th.camera_matrix,
+        th.distortion_coefficients, (vis.width, vis.height), cv2.CALIB_FIX_INTRINSIC,
+        (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-12))
+    return StereoResult(R, t, rms, epipolar_rms(pv, pt, vis, th, R, t), used,
+                        {n: float(e) for n, e in zip(used, per_view.max(axis=1))})

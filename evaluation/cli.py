@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import InputError, match_triplets, read_image
+from .io import InputError, match_triplets, read_image, read_ir_image
 from .metrics import CONVENTIONS, METRICS, compute_all
 
 
@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> list[dict]:
               f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}", file=sys.stderr)
     rows = []
     for stem, ir_p, vis_p, f_p in tqdm(triplets, desc="evaluate_fusion", unit="img", disable=args.no_progress):
-        ir, vis, fused = read_image(ir_p), read_image(vis_p), read_image(f_p)
-        sizes = {ir_p.name: ir.shape[:2], vis_p.name: vis.shape[:2], f_p.name: fused.shape[:2]}
+        ir, vis, fused = read_ir_image(ir_p), read_image(vis_p), read_image(f_p)
+        # keyed by role: the three files usually share one name (ir/a.png, vi/a.png, fused/a.png)
+        sizes = {"ir": ir.shape[:2], "visible": vis.shape[:2], "fused": fused.shape[:2]}
         if len(set(sizes.values())) > 1:
             raise InputError(f"image sizes differ for {stem!r}: "
                              + ", ".join(f"{n} {h}x{w}" for n, (h, w) in sizes.items()))

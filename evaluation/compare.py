@@ -4,9 +4,10 @@
                    [--convention vifb|cddfuse] [--baselines]
 
 SOURCE is a folder of fused images (``man_SeAFusion.jpg`` style names are
-matched by ``evaluation.io.match_triplets``) or an ``ssvif_train``
-checkpoint (``.pt``), fused first into ``OUTPUT/fused/NAME/`` by
-``training.fuse``. ``--baselines`` adds visible-only, thermal-only, average
+matched by ``evaluation.io.match_triplets``), an ``ssvif_train``
+checkpoint (``.pt``, fused by ``training.fuse``) or an exported bundle
+(``.onnx``, fused by the torch-free runtime exactly as the node fuses),
+both written first into ``OUTPUT/fused/NAME/``. ``--baselines`` adds visible-only, thermal-only, average
 and per-pixel max. Every method is scored on the same images: pairs that
 some method lacks are dropped (and named). Writes ``metrics.csv`` (one row
 per image x method x metric), ``summary.md`` (means; best **bold**, second
@@ -56,12 +57,26 @@ def _maximum(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
     return np.maximum(a, b)
 
 
+def _max_luminance(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
+    """Y = max(Y_visible, IR) with the visible chroma kept (BT.601 full-range YCbCr, as the
+    fusion papers' luma protocol): the one-line rule a user would write first."""
+    import cv2
+
+    t = ir if ir.ndim == 2 else cv2.cvtColor(ir, cv2.COLOR_RGB2GRAY)
+    if vis.ndim == 2:
+        return np.maximum(vis, t)
+    ycc = cv2.cvtColor(vis, cv2.COLOR_RGB2YCrCb)
+    ycc[..., 0] = np.maximum(ycc[..., 0], t)
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+
+
 #: name -> f(ir, visible) on uint8 arrays; the trivial fusions every method should beat.
 BASELINES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "visible-only": lambda ir, vis: _rgb_pair(ir, vis)[1],
     "thermal-only": lambda ir, vis: _rgb_pair(ir, vis)[0],
     "average": _average,
     "max": _maximum,
+    "max-luminance": _max_luminance,
 }
 
 
@@ -74,15 +89,28 @@ def parse_method(text: str) -> tuple[str, str]:
     """``NAME=SOURCE`` -> (name, source); InputError when either part is empty."""
     name, sep, source = text.partition("=")
     if not sep or not name.strip() or not source.strip():
-        raise InputError(f"--method must be NAME=SOURCE (a folder or a .pt checkpoint), got {text!r}")
+        raise InputError(f"--method must be NAME=SOURCE (a folder, a .pt checkpoint or an .onnx model), "
+                         f"got {text!r}")
     if any(c in name for c in "/\\|") or name.strip() in (".", ".."):
         raise InputError(f"--method name {name!r} must not contain a path separator or '|'")
     return name.strip(), source.strip()
 
 
 def _fused_folder(name: str, source: str, visible: str, ir: str, out: Path, progress: bool) -> Path:
-    """A folder of fused images for ``source``; a checkpoint is fused into OUTPUT/fused/NAME first."""
+    """A folder of fused images for ``source``; a checkpoint or an exported model is fused into
+    OUTPUT/fused/NAME first (a model through the torch-free runtime, as the node runs it)."""
     src = Path(source)
+    if src.suffix == ".onnx":
+        if not src.is_file():
+            raise InputError(f"--method {name}: model not found: {src}")
+        from ros2_ssvif.fuse_images import FuseError, fuse_folders
+
+        dest = out / "fused" / name
+        try:
+            fuse_folders(src, visible, ir, dest, progress=progress)
+        except FuseError as exc:
+            raise InputError(f"--method {name}: {exc}") from None
+        return dest
     if src.suffix == ".pt":
         if not src.is_file():
             raise InputError(f"--method {name}: checkpoint not found: {src}")
@@ -93,7 +121,7 @@ def _fused_folder(name: str, source: str, visible: str, ir: str, out: Path, prog
         fuse_folder(model, visible, ir, dest, progress=progress, normalizer=normalizer)
         return dest
     if not src.is_dir():
-        raise InputError(f"--method {name}: {src} is neither a folder nor a .pt checkpoint")
+        raise InputError(f"--method {name}: {src} is neither a folder, a .pt checkpoint nor an .onnx model")
     return src
 
 
@@ -144,9 +172,9 @@ def summary_markdown(means: Mapping[str, Mapping[str, float]], n_images: int, co
     lines += ["### Paper metrics (SSVIF Tables I–II)", "", *_table(means, PAPER_METRICS), ""]
     other = [k for k in METRICS if k not in PAPER_METRICS]
     lines += ["### Other metrics", "", *_table(means, other), ""]
-    if len(methods) > 1:
+    if methods and len(means) > 1:
         lines += ["### Head to head", ""]
-        for b in methods[1:]:
+        for b in [m for m in means if m != methods[0]]:
             w = wins(means, methods[0], b)
             lines.append(f"- {methods[0]} better than {b} on {len(w)} of {len(PAPER_METRICS)} paper metrics"
                          + (f": {', '.join(DISPLAY.get(k, k) for k in w)}" if w else ""))
@@ -274,7 +302,7 @@ def _parser() -> argparse.ArgumentParser:
                         "compared head to head with the others)")
     p.add_argument("--output", required=True, help="report folder")
     p.add_argument("--convention", default="vifb", choices=sorted(CONVENTIONS), help="metric convention")
-    p.add_argument("--baselines", action="store_true", help="add visible-only, thermal-only, average, max")
+    p.add_argument("--baselines", action="store_true", help="add visible-only, thermal-only, average, max, max-luminance")
     p.add_argument("--grid-rows", type=int, default=3, help="scenes in grid.png (default 3)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p

@@ -37,6 +37,21 @@ def read_image(path: str | Path) -> np.ndarray:
     return img
 
 
+def read_ir_image(path: str | Path) -> np.ndarray:
+    """An infrared image as 8-bit grey (or RGB); 16-bit thermal (as ``register`` writes it)
+    mapped to 8 bits through the runtime's ThermalNormalizer for stills, the same
+    mapping training applies, so a score judges the image the network saw."""
+    from ros2_ssvif.thermal import ThermalNormalizer
+
+    path = Path(path)
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise InputError(f"cannot read image {path}")
+    if img.dtype == np.uint16 and img.ndim == 2:
+        return (ThermalNormalizer().for_stills()(img) * 255.0 + 0.5).astype(np.uint8)
+    return read_image(path)
+
+
 def list_images(folder: str | Path, role: str) -> dict[str, Path]:
     """stem -> path of every image file directly in ``folder``."""
     try:

@@ -59,13 +59,19 @@ class BaselineFusion(torch.nn.Module):
 
     def forward(self, visible: torch.Tensor, thermal: torch.Tensor) -> SimpleNamespace:
         t = thermal.expand(-1, 3, -1, -1)  # grey thermal as 3 channels, like compare_fusion's baselines
+        if self.kind == "max-luminance":  # Y = max(Y_vis, T), visible chroma kept
+            from kornia.color import rgb_to_ycbcr, ycbcr_to_rgb
+
+            ycc = rgb_to_ycbcr(visible)
+            y = torch.maximum(ycc[:, :1], thermal[:, :1])
+            return SimpleNamespace(fused=ycbcr_to_rgb(torch.cat([y, ycc[:, 1:]], 1)).clamp(0.0, 1.0))
         fused = {"visible-only": visible, "thermal-only": t, "average": (visible + t) / 2,
                  "max": torch.maximum(visible, t)}[self.kind]
         return SimpleNamespace(fused=fused)
 
 
 def baseline_modules() -> dict[str, torch.nn.Module]:
-    """The four baselines, named as in compare_fusion."""
+    """The baselines, named as in compare_fusion."""
     return {name: BaselineFusion(name) for name in BASELINES}
 
 

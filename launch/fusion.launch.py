@@ -5,8 +5,15 @@
         rgb_topic:=/camera/color/image_raw thermal_topic:=/boson/image_raw
 
 Every key of config/fusion.yaml is also a launch argument; an argument left
-empty keeps the value from ``params_file``. For bag replay add
-``use_sim_time:=true`` and play the bag with ``ros2 bag play --clock``.
+empty keeps the value from ``params_file`` (keyed ``/**``, so it applies in
+any namespace). A value is converted to the parameter's type (``slop:=1``
+is the float 1.0). ``model_path`` empty is the package's default model; a
+relative path is looked up in the package share directory, then in the
+current directory. Compressed cameras: ``rgb_transport:=compressed`` (the
+node then subscribes to ``<rgb_topic>/compressed``). ``lifecycle:=true``
+starts ``fusion_lifecycle_node`` (configure, then activate it, e.g. with
+``ros2 lifecycle set``). For bag replay add ``use_sim_time:=true`` and play
+the bag with ``ros2 bag play --clock``.
 """
 import os
 
@@ -19,30 +26,76 @@ from launch_ros.actions import Node
 
 # Keep in sync with config/fusion.yaml (a test checks it).
 PARAMETER_ARGUMENTS = (
-    "model_path", "registration_file", "queue_size", "slop", "camera_qos", "qos_depth",
-    "max_pending_pairs", "thermal_normalization", "thermal_low_percentile", "thermal_high_percentile",
-    "thermal_fixed_min", "thermal_fixed_max", "providers", "intra_op_threads", "tensorrt_fp16",
-    "tensorrt_cache_dir", "diagnostics_period",
+    'model_path',
+    'registration_file',
+    'rgb_transport',
+    'thermal_transport',
+    'queue_size',
+    'slop',
+    'time_jump_threshold',
+    'camera_qos',
+    'qos_depth',
+    'max_pending_pairs',
+    'max_input_pixels',
+    'thermal_normalization',
+    'thermal_low_percentile',
+    'thermal_high_percentile',
+    'thermal_fixed_min',
+    'thermal_fixed_max',
+    'thermal_window_rate',
+    'thermal_window_hysteresis',
+    'providers',
+    'intra_op_threads',
+    'tensorrt_fp16',
+    'tensorrt_cache_dir',
+    'device_id',
+    'publish_overlay',
+    'overlay_alpha',
+    'diagnostics_period',
+    'stream_timeout',
+    'max_drop_ratio',
+    'health_window',
 )
 TOPIC_ARGUMENTS = (
     ("rgb_topic", "rgb/image_raw"),
     ("thermal_topic", "thermal/image_raw"),
     ("fused_topic", "fused/image"),
+    ("camera_info_topic", "fused/camera_info"),
     ("mask_topic", "segmentation/mask"),
+    ("color_mask_topic", "segmentation/color_mask"),
 )
 
 
+def _typed(name: str, text: str, kinds: dict):
+    """A launch argument's text as the parameter's type (yaml for lists and bools)."""
+    value = yaml.safe_load(text)
+    kind = kinds.get(name)
+    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind == "str":
+        return text
+    return value
+
+
 def _fusion_node(context):
+    from ros2_ssvif.config import parameter_specs
+
+    kinds = {s.name: s.kind for s in parameter_specs()}
     overrides = {}
     for name in PARAMETER_ARGUMENTS:
         value = LaunchConfiguration(name).perform(context)
         if value != "":
-            overrides[name] = yaml.safe_load(value)
-    overrides["use_sim_time"] = LaunchConfiguration("use_sim_time").perform(context).lower() == "true"
-    remappings = [(default, LaunchConfiguration(arg).perform(context)) for arg, default in TOPIC_ARGUMENTS]
+            overrides[name] = _typed(name, value, kinds)
+    overrides['use_sim_time'] = (
+        LaunchConfiguration('use_sim_time').perform(context).lower() == 'true'
+    )
+    remappings = [
+        (default, LaunchConfiguration(arg).perform(context)) for arg, default in TOPIC_ARGUMENTS
+    ]
+    lifecycle = LaunchConfiguration("lifecycle").perform(context).lower() == "true"
     return [Node(
         package="ros2_ssvif",
-        executable="fusion_node",
+        executable="fusion_lifecycle_node" if lifecycle else "fusion_node",
         name="fusion_node",
         namespace=LaunchConfiguration("namespace").perform(context),
         parameters=[LaunchConfiguration("params_file").perform(context), overrides],
@@ -54,13 +107,27 @@ def _fusion_node(context):
 def generate_launch_description():
     share = get_package_share_directory("ros2_ssvif")
     args = [
-        DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "fusion.yaml"),
-                              description="ROS 2 params file for fusion_node"),
-        DeclareLaunchArgument("namespace", default_value="", description="namespace of the node"),
-        DeclareLaunchArgument("use_sim_time", default_value="false", description="true for bag replay with --clock"),
+        DeclareLaunchArgument(
+            'params_file',
+            default_value=os.path.join(share, 'config', 'fusion.yaml'),
+            description='ROS 2 params file for fusion_node',
+        ),
+        DeclareLaunchArgument('namespace', default_value='', description='namespace of the node'),
+        DeclareLaunchArgument(
+            'use_sim_time', default_value='false', description='true for bag replay with --clock'
+        ),
+        DeclareLaunchArgument(
+            'lifecycle',
+            default_value='false',
+            description='true: run fusion_lifecycle_node (configure/activate)',
+        ),
     ]
     args += [DeclareLaunchArgument(arg, default_value=default, description=f"remap {default}")
              for arg, default in TOPIC_ARGUMENTS]
-    args += [DeclareLaunchArgument(name, default_value="", description=f"overrides {name} of params_file")
-             for name in PARAMETER_ARGUMENTS]
+    args += [
+        DeclareLaunchArgument(
+            name, default_value='', description=f'overrides {name} of params_file'
+        )
+        for name in PARAMETER_ARGUMENTS
+    ]
     return LaunchDescription(args + [OpaqueFunction(function=_fusion_node)])

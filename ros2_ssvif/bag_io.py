@@ -5,12 +5,25 @@ files in pure Python, so bag tools work on any machine.
 """
 from __future__ import annotations
 
+import os
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 STORAGES = ("sqlite3", "mcap")
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED = "sensor_msgs/msg/CompressedImage"
+IMAGE_TYPES = (IMAGE, COMPRESSED)
+# vision_msgs is not installable everywhere; its two message definitions (ROS 2, vision_msgs 4.x)
+# are registered with rosbags so a bag carries its own LabelInfo type description.
+VISION_MSGS = {
+    "vision_msgs/msg/VisionClass": "uint16 class_id\nstring class_name\n",
+    "vision_msgs/msg/LabelInfo": "std_msgs/Header header\nvision_msgs/VisionClass[] class_map\n"
+                                 "float32 threshold\n",
+}
 
 
 class BagError(ValueError):
@@ -18,12 +31,22 @@ class BagError(ValueError):
 
 
 def typestore():
-    from rosbags.typesys import Stores, get_typestore
+    """ROS 2 Kilted types plus vision_msgs' LabelInfo (written by process_bag)."""
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-    return get_typestore(Stores.ROS2_KILTED)
+    ts = get_typestore(Stores.ROS2_KILTED)
+    types: dict = {}
+    for name, text in VISION_MSGS.items():
+        if name not in ts.types:
+            types.update(get_types_from_msg(text, name))
+    if types:
+        ts.register(types)
+    return ts
 
 
-def iter_raw(path: str | Path, topics: list[str] | None = None) -> Iterator[tuple[str, str, int, bytes]]:
+def iter_raw(
+    path: str | Path, topics: list[str] | None = None
+) -> Iterator[tuple[str, str, int, bytes]]:
     """(topic, msgtype, log time ns, CDR bytes) in log-time order."""
     from rosbags.highlevel import AnyReader
 
@@ -37,13 +60,45 @@ def iter_raw(path: str | Path, topics: list[str] | None = None) -> Iterator[tupl
                 missing = sorted(set(topics) - {c.topic for c in conns})
                 if missing:
                     have = ", ".join(sorted({c.topic for c in reader.connections}))
-                    raise BagError(f"{path.name} has no topic {', '.join(missing)} (it has: {have})")
+                    raise BagError(
+                        f'{path.name} has no topic {", ".join(missing)} (it has: {have})'
+                    )
             for conn, t, raw in reader.messages(connections=conns):
                 yield conn.topic, conn.msgtype, int(t), bytes(raw)
     except BagError:
         raise
     except Exception as exc:  # rosbags raises several reader errors for corrupt files
         raise BagError(f"cannot read bag {path}: {exc}") from None
+
+
+def bag_topics(path: str | Path) -> dict[str, str]:
+    """topic -> message type of every connection in a bag."""
+    from rosbags.highlevel import AnyReader
+
+    path = Path(path)
+    if not path.exists():
+        raise BagError(f"bag not found: {path}")
+    try:
+        with AnyReader([path], default_typestore=typestore()) as reader:
+            return {c.topic: c.msgtype for c in reader.connections}
+    except Exception as exc:
+        raise BagError(f"cannot read bag {path}: {exc}") from None
+
+
+def resolve_image_topic(topics: dict[str, str], topic: str, bag_name: str = "bag") -> str:
+    """``topic`` if the bag has it, else its image_transport ``/compressed`` topic.
+
+    Drives are usually recorded compressed: ``--rgb-topic /rgb/image_raw``
+    then finds ``/rgb/image_raw/compressed``. The message type decides how
+    frames are decoded, not the name.
+    """
+    for cand in (topic, topic.rstrip("/") + "/compressed", topic.rstrip("/") + "/compressedDepth"):
+        if cand in topics:
+            if topics[cand] not in IMAGE_TYPES:
+                raise BagError(f"{bag_name}: {cand} is {topics[cand]}, not an image topic")
+            return cand
+    raise BagError(f"{bag_name} has no topic {topic} (nor {topic}/compressed); it has: "
+                   f"{', '.join(sorted(topics)) or 'nothing'}")
 
 
 def iter_messages(path: str | Path, topics: list[str] | None = None):
@@ -87,18 +142,68 @@ class BagWriter:
 
     def write(self, topic: str, msgtype: str, t_ns: int, msg) -> None:
         if topic not in self._conns:
-            self._conns[topic] = self._writer.add_connection(topic, msgtype, typestore=self.typestore)
-        self._writer.write(self._conns[topic], int(t_ns), self.typestore.serialize_cdr(msg, msgtype))
+            self._conns[topic] = self._writer.add_connection(
+                topic, msgtype, typestore=self.typestore
+            )
+        self._writer.write(
+            self._conns[topic], int(t_ns), self.typestore.serialize_cdr(msg, msgtype)
+        )
 
     def write_raw(self, topic: str, msgtype: str, t_ns: int, raw: bytes) -> None:
         if topic not in self._conns:
-            self._conns[topic] = self._writer.add_connection(topic, msgtype, typestore=self.typestore)
+            self._conns[topic] = self._writer.add_connection(
+                topic, msgtype, typestore=self.typestore
+            )
         self._writer.write(self._conns[topic], int(t_ns), raw)
 
     def empty_image(self, header):
         Image = self.msg_class("sensor_msgs/msg/Image")
         return Image(header=header, height=0, width=0, encoding="", is_bigendian=0, step=0,
                      data=np.empty(0, np.uint8))
+
+
+def empty_camera_info(writer: BagWriter, header):
+    ts = writer.typestore
+    roi = ts.types['sensor_msgs/msg/RegionOfInterest'](
+        x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
+    )
+    return ts.types['sensor_msgs/msg/CameraInfo'](
+        header=header,
+        height=0,
+        width=0,
+        distortion_model='',
+        d=np.zeros(0),
+        k=np.zeros(9),
+        r=np.zeros(9),
+        p=np.zeros(12),
+        binning_x=0,
+        binning_y=0,
+        roi=roi,
+    )
+
+
+@contextmanager
+def atomic_output_dir(path: str | Path):
+    """Yield a temporary path; on success rename it to ``path``, on any error remove it.
+
+    A bag is readable as soon as its metadata.yaml exists, so a bag tool
+    interrupted half-way must not leave its output under the final name:
+    it writes into ``.<name>.partial-<pid>/<name>`` next to it (the files
+    inside keep the final name) and renames at the end. Only a kill -9
+    leaves that hidden, clearly marked folder behind.
+    """
+    path = Path(path)
+    if path.exists():
+        raise BagError(f"output already exists: {path}")
+    holder = path.parent / f".{path.name}.partial-{os.getpid()}"
+    if holder.exists():
+        shutil.rmtree(holder)
+    holder.mkdir(parents=True)
+    try:
+        yield holder / path.name
+        os.replace(holder / path.name, path)
+    finally:
+        shutil.rmtree(holder, ignore_errors=True)
 
 
 def as_bag_image(msg):

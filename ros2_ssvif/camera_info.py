@@ -14,6 +14,8 @@ import numpy as np
 import yaml
 
 DISTORTION_MODELS = ("plumb_bob", "rational_polynomial", "equidistant")
+DISTORTION_LENGTHS = (0, 4, 5, 8, 12, 14)  # what cv2's distortion functions accept
+MAX_SIDE_PX = 16384
 
 
 class CameraInfoError(ValueError):
@@ -34,23 +36,45 @@ class CameraInfo:
     projection_matrix: np.ndarray | None = None  # 3x4 P; K|0 when None
 
     def __post_init__(self) -> None:
-        self.camera_matrix = np.asarray(self.camera_matrix, dtype=np.float64).reshape(3, 3)
-        self.distortion_coefficients = np.asarray(self.distortion_coefficients, dtype=np.float64).ravel()
-        self.rectification_matrix = np.asarray(self.rectification_matrix, dtype=np.float64).reshape(3, 3)
+        self.camera_matrix = _matrix(self.camera_matrix, (3, 3), "camera_matrix")
+        self.distortion_coefficients = _matrix(
+            self.distortion_coefficients, None, 'distortion_coefficients'
+        )
+        self.rectification_matrix = _matrix(
+            self.rectification_matrix, (3, 3), 'rectification_matrix'
+        )
         if self.projection_matrix is None:
             self.projection_matrix = np.hstack([self.camera_matrix, np.zeros((3, 1))])
-        self.projection_matrix = np.asarray(self.projection_matrix, dtype=np.float64).reshape(3, 4)
+        self.projection_matrix = _matrix(self.projection_matrix, (3, 4), "projection_matrix")
         if self.distortion_model not in DISTORTION_MODELS:
             raise CameraInfoError(f"unsupported distortion model {self.distortion_model!r}")
-        if self.width <= 0 or self.height <= 0:
-            raise CameraInfoError(f"image size must be positive, got {self.width}x{self.height}")
-        if not np.all(np.isfinite(self.camera_matrix)) or self.camera_matrix[0, 0] <= 0 or self.camera_matrix[1, 1] <= 0:
+        if self.distortion_coefficients.size not in DISTORTION_LENGTHS:
+            raise CameraInfoError(
+                f'distortion_coefficients: {self.distortion_coefficients.size} values; '
+                f'OpenCV models take {", ".join(map(str, DISTORTION_LENGTHS))}'
+            )
+        for name, v in (("image_width", self.width), ("image_height", self.height)):
+            integral = isinstance(v, (int, np.integer)) or (
+                isinstance(v, float) and v.is_integer()
+            )
+            if isinstance(v, bool) or not integral:
+                raise CameraInfoError(f"{name} must be an integer, got {v!r}")
+        self.width, self.height = int(self.width), int(self.height)
+        if not (0 < self.width <= MAX_SIDE_PX and 0 < self.height <= MAX_SIDE_PX):
+            raise CameraInfoError(
+                f'image size must be 1..{MAX_SIDE_PX} px per side, got {self.width}x{self.height}'
+            )
+        if self.camera_matrix[0, 0] <= 0 or self.camera_matrix[1, 1] <= 0:
             raise CameraInfoError("camera matrix must be finite with positive focal lengths")
 
     def to_dict(self) -> dict:
         def mat(a: np.ndarray) -> dict:
             a = np.atleast_2d(a)
-            return {"rows": int(a.shape[0]), "cols": int(a.shape[1]), "data": [float(x) for x in a.ravel()]}
+            return {
+                'rows': int(a.shape[0]),
+                'cols': int(a.shape[1]),
+                'data': [float(x) for x in a.ravel()],
+            }
 
         return {
             "image_width": int(self.width),
@@ -65,28 +89,54 @@ class CameraInfo:
 
     @classmethod
     def from_dict(cls, d: dict) -> "CameraInfo":
+        if not isinstance(d, dict):
+            raise CameraInfoError(f"expected a camera_info mapping, got {d!r}")
         try:
             def arr(key: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
                 m = d[key]
-                data = np.asarray(m["data"], dtype=np.float64)
+                if not isinstance(m, dict) or not isinstance(m.get("data"), list):
+                    raise CameraInfoError(f"{key}: expected rows, cols and a data list, got {m!r}")
+                data = _matrix(m["data"], None, key)
                 if data.size != int(m["rows"]) * int(m["cols"]):
                     raise CameraInfoError(f"{key}: {data.size} values for {m['rows']}x{m['cols']}")
                 return data.reshape(shape) if shape else data
 
             return cls(
-                camera_name=str(d.get("camera_name", "camera")),
-                width=int(d["image_width"]),
-                height=int(d["image_height"]),
-                camera_matrix=arr("camera_matrix", (3, 3)),
-                distortion_coefficients=arr("distortion_coefficients"),
-                distortion_model=str(d.get("distortion_model", "plumb_bob")),
-                rectification_matrix=arr("rectification_matrix", (3, 3)) if "rectification_matrix" in d else np.eye(3),
-                projection_matrix=arr("projection_matrix", (3, 4)) if "projection_matrix" in d else None,
+                camera_name=str(d.get('camera_name', 'camera')),
+                width=d['image_width'],
+                height=d['image_height'],
+                camera_matrix=arr('camera_matrix', (3, 3)),
+                distortion_coefficients=arr('distortion_coefficients'),
+                distortion_model=str(d.get('distortion_model', 'plumb_bob')),
+                rectification_matrix=arr('rectification_matrix', (3, 3))
+                if 'rectification_matrix' in d
+                else np.eye(3),
+                projection_matrix=arr('projection_matrix', (3, 4))
+                if 'projection_matrix' in d
+                else None,
             )
         except CameraInfoError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise CameraInfoError(f"malformed camera_info: {exc!r}") from None
+
+
+def _matrix(values, shape: tuple[int, int] | None, what: str) -> np.ndarray:
+    """Finite float64 values of ``shape`` (or flat), else CameraInfoError."""
+    flat = np.ravel(values) if not isinstance(values, (str, bytes)) else None
+    if flat is None or any(isinstance(v, (bool, np.bool_, str, bytes)) for v in flat):
+        raise CameraInfoError(f"{what} must hold numbers, got {values!r}")
+    try:
+        a = np.asarray(flat, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CameraInfoError(f"{what} must hold numbers, got {values!r}") from None
+    if not np.all(np.isfinite(a)):
+        raise CameraInfoError(f"{what} values must be finite, got {a.tolist()}")
+    if shape is not None:
+        if a.size != shape[0] * shape[1]:
+            raise CameraInfoError(f"{what} needs {shape[0]}x{shape[1]} values, got {a.size}")
+        a = a.reshape(shape)
+    return a
 
 
 def save_camera_info(info: CameraInfo, path: str | Path) -> None:
@@ -104,3 +154,29 @@ def load_camera_info(path: str | Path) -> CameraInfo:
     if not isinstance(data, dict):
         raise CameraInfoError(f"{path} is not a camera_info YAML mapping")
     return CameraInfo.from_dict(data)
+
+
+def fill_camera_info_msg(msg, camera_matrix, width: int, height: int, header=None, sequence=list):
+    """Fill a sensor_msgs/CameraInfo (rclpy or rosbags type) for an undistorted image.
+
+    D = 0 (plumb_bob), R = I, P = [K | 0]. ``camera_matrix`` None means
+    uncalibrated: K = P = 0, as the CameraInfo message defines it.
+    ``sequence`` builds the variable-length D (list for rclpy, numpy for
+    rosbags).
+    """
+    K = (
+        np.zeros((3, 3))
+        if camera_matrix is None
+        else np.asarray(camera_matrix, np.float64).reshape(3, 3)
+    )
+    if header is not None:
+        msg.header = header
+    msg.height, msg.width = int(height), int(width)
+    msg.distortion_model = "plumb_bob"
+    msg.d = sequence([0.0] * 5)
+    msg.k = K.ravel().astype(np.float64)
+    msg.r = np.eye(3).ravel()
+    msg.p = np.hstack([K, np.zeros((3, 1))]).ravel().astype(np.float64)
+    msg.binning_x = msg.binning_y = 0
+    return msg
+

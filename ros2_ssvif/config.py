@@ -1,64 +1,204 @@
-"""Runtime parameters: one dataclass, read from ROS params or config YAML.
+"""Runtime parameters: one dataclass, one validation, read from ROS params or YAML.
 
-``config/fusion.yaml`` (ROS 2 params-file format) holds the defaults users
-edit; the node declares exactly these fields as ROS parameters, and
-``process_bag`` and the demo read the same file, so the three never drift.
+``config/fusion.yaml`` (ROS 2 params-file format, keyed ``/**`` so it
+applies under any node name and namespace) holds the defaults users edit.
+Every field here is a ROS parameter of the node, with its description,
+range, choices and *when it applies* in the field's metadata: the node
+builds its ``ParameterDescriptor``s from it (ranges, ``read_only``), its
+set-parameters callback validates with :meth:`FusionConfig.from_dict` and
+:meth:`FusionConfig.check_files`, start-up uses the same two, and
+``process_bag`` reads the same file. So the rules live in one place.
+
+``apply`` says what a change needs: ``start`` (read-only: QoS, transports,
+timers exist from start-up), ``live`` (takes effect at once), ``model``,
+``registration`` or ``thermal`` (rebuilt in the worker thread and swapped in
+when it loads). Validation is cheap by design: it never opens a model.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
+from ros2_ssvif.compressed import TRANSPORTS
 from ros2_ssvif.model_runner import FusionSegmenter
-from ros2_ssvif.registration import PassThroughRegistrar, load_registration
+from ros2_ssvif.package_files import resolve_model_path
+from ros2_ssvif.registration import PassThroughRegistrar, RegistrationError, load_registration
+from ros2_ssvif.thermal import MODES as THERMAL_MODES
 from ros2_ssvif.thermal import ThermalNormalizer
 
 QOS_CHOICES = ("sensor_data", "reliable", "system_default")
+PROVIDER_CHOICES = ("tensorrt", "cuda", "cpu")
+APPLY = ("start", "live", "model", "registration", "thermal")
+ROS_OWN_KEYS = ("use_sim_time", "qos_overrides.", "start_type_description_service")
+
+
+class ConfigError(ValueError):
+    """A parameter value is invalid; the text names the parameter."""
+
+
+def _p(default, description: str, *, range: tuple | None = None, choices: tuple | None = None,
+       apply: str = "live"):
+    meta = {"description": description, "range": range, "choices": choices, "apply": apply}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass
 class FusionConfig:
-    model_path: str = ""
-    registration_file: str = ""  # empty: inputs are already registered
-    queue_size: int = 10
-    slop: float = 0.05
-    camera_qos: str = "sensor_data"
-    qos_depth: int = 5
-    max_pending_pairs: int = 1
-    thermal_normalization: str = "percentile"
-    thermal_low_percentile: float = 1.0
-    thermal_high_percentile: float = 99.0
-    thermal_fixed_min: float = 0.0
-    thermal_fixed_max: float = 65535.0
-    providers: list = field(default_factory=lambda: ["cpu"])
-    intra_op_threads: int = 0
-    tensorrt_fp16: bool = True
-    tensorrt_cache_dir: str = ""
-    diagnostics_period: float = 1.0
+    model_path: str = _p(
+        '',
+        "Exported ONNX bundle (visible, thermal) -> (fused, class_ids). Empty: the package's "
+        'default model (share/ros2_ssvif/models/ssvif_default.onnx); a relative path is looked '
+        'up in the package share directory, then in the current directory.',
+        apply='model',
+    )
+    registration_file: str = _p(
+        "", "registration.yaml written by `calibrate`; empty: the inputs are already registered.",
+        apply="registration")
+    rgb_transport: str = _p(
+        "raw", "How the visible camera arrives: raw (rgb/image_raw, sensor_msgs/Image) or "
+        "compressed / compressedDepth (rgb/image_raw/<transport>, sensor_msgs/CompressedImage), "
+        "as image_transport names them.", choices=TRANSPORTS, apply="start")
+    thermal_transport: str = _p(
+        "raw", "How the thermal camera arrives: raw, compressed (8- or 16-bit PNG) or "
+        "compressedDepth, on thermal/image_raw[/<transport>].", choices=TRANSPORTS, apply="start")
+    queue_size: int = _p(
+        10, 'Frames waiting for a partner per stream (pairing.py).', range=(1, 1000)
+    )
+    slop: float = _p(0.05, "Largest stamp difference of a visible/thermal pair, seconds.",
+                     range=(0.0, 10.0))
+    time_jump_threshold: float = _p(
+        0.5,
+        'Stamps going back by more than this many seconds (a bag loop, a driver restart) reset '
+        'the pairing instead of dropping every later frame as out of order.',
+        range=(0.01, 86400.0),
+    )
+    camera_qos: str = _p(
+        "sensor_data", "QoS of the camera subscriptions: sensor_data (best effort), reliable or "
+        "system_default.", choices=QOS_CHOICES, apply="start")
+    qos_depth: int = _p(
+        5, 'History depth of the camera subscriptions.', range=(1, 1000), apply='start'
+    )
+    max_pending_pairs: int = _p(
+        1, "Pairs waiting for inference; when the model is slower than the cameras the oldest is "
+        "dropped and counted (busy).", range=(1, 1000))
+    max_input_pixels: int = _p(
+        4_194_304, "Largest input frame (width x height) accepted; larger frames are dropped and "
+        "counted (too_large) instead of taking gigabytes and seconds.", range=(1, 1_000_000_000))
+    thermal_normalization: str = _p(
+        "auto", "Thermal counts -> [0, 1] (thermal.py): auto (8-bit: /255; raw 16-bit: running), "
+        "scale, fixed, running or percentile.", choices=THERMAL_MODES, apply="thermal")
+    thermal_low_percentile: float = _p(1.0, "Low percentile of the running/percentile window.",
+                                       range=(0.0, 100.0), apply="thermal")
+    thermal_high_percentile: float = _p(99.0, "High percentile of the running/percentile window.",
+                                        range=(0.0, 100.0), apply="thermal")
+    thermal_fixed_min: float = _p(0.0, "Counts mapped to 0 in fixed mode.", range=(-1e9, 1e9),
+                                  apply="thermal")
+    thermal_fixed_max: float = _p(
+        65535.0,
+        'Counts mapped to 1 in fixed mode (> thermal_fixed_min).',
+        range=(-1e9, 1e9),
+        apply='thermal',
+    )
+    thermal_window_rate: float = _p(
+        0.03,
+        'Running window: most an edge moves per frame, as a fraction of the window width, (0, 1].',
+        range=(0.0, 1.0),
+        apply='thermal',
+    )
+    thermal_window_hysteresis: float = _p(
+        0.1,
+        'Running window: dead band (fraction of its width) inside which it does not move, [0, 1).',
+        range=(0.0, 1.0),
+        apply='thermal',
+    )
+    providers: list = _p(
+        ['cpu'],
+        'ONNX Runtime execution providers tried in order: tensorrt, cuda, cpu.',
+        choices=PROVIDER_CHOICES,
+        apply='model',
+    )
+    intra_op_threads: int = _p(0, "ONNX Runtime threads per operator; 0: its default.",
+                               range=(0, 1024), apply="model")
+    tensorrt_fp16: bool = _p(True, "TensorRT: allow FP16 kernels.", apply="model")
+    tensorrt_cache_dir: str = _p(
+        '', 'TensorRT engine and timing cache root; empty: $ROS_HOME/ros2_ssvif/trt '
+        '(~/.ros/ros2_ssvif/trt). See README, Export.', apply='model'
+    )
+    device_id: int = _p(0, 'CUDA device of the tensorrt and cuda providers.', range=(0, 64),
+                        apply='model')
+    publish_overlay: bool = _p(
+        False, 'Also publish segmentation/overlay (colour mask over the fused image).'
+    )
+    overlay_alpha: float = _p(0.5, "Weight of the colour mask in the overlay.", range=(0.0, 1.0))
+    diagnostics_period: float = _p(1.0, "Period of the /diagnostics report, seconds.",
+                                   range=(0.05, 60.0), apply="start")
+    stream_timeout: float = _p(
+        2.0,
+        'A camera silent for longer than this (seconds) is reported WARN.',
+        range=(0.05, 3600.0),
+    )
+    max_drop_ratio: float = _p(
+        0.5, "WARN when more than this fraction of the slower camera's frames did not become an "
+        "output within health_window.", range=(0.0, 1.0))
+    health_window: float = _p(5.0, "Window for input rates and the drop ratio, seconds.",
+                              range=(0.5, 3600.0))
 
     def __post_init__(self) -> None:
-        if self.camera_qos not in QOS_CHOICES:
-            raise ValueError(f"camera_qos must be one of {QOS_CHOICES}, got {self.camera_qos!r}")
-        if self.queue_size < 1 or self.qos_depth < 1 or self.max_pending_pairs < 1:
-            raise ValueError("queue_size, qos_depth and max_pending_pairs must be >= 1")
-        self.providers = [str(p) for p in self.providers]
+        for spec in parameter_specs():
+            setattr(self, spec.name, _coerce(spec, getattr(self, spec.name)))
+        try:
+            self.normalizer()
+        except ValueError as exc:  # ThermalNormalizer owns the cross-field rules of its settings
+            raise ConfigError(f"thermal normalisation: {exc}") from None
 
     @classmethod
     def from_dict(cls, d: dict) -> "FusionConfig":
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known - {"use_sim_time"})
+        unknown = sorted(k for k in set(d) - known if not str(k).startswith(ROS_OWN_KEYS))
         if unknown:
-            raise ValueError(f"unknown fusion parameters: {', '.join(unknown)}")
-        return cls(**{k: v for k, v in d.items() if k in known})
+            raise ConfigError(f"unknown fusion parameters: {', '.join(unknown)}")
+        try:
+            return cls(**{k: v for k, v in d.items() if k in known})
+        except ConfigError:
+            raise
+        except (TypeError, ValueError) as exc:  # e.g. a value dataclasses cannot take
+            raise ConfigError(str(exc)) from None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    # -- what the values mean ---------------------------------------------
+    def resolved_model_path(self) -> Path:
+        return resolve_model_path(self.model_path)
+
+    @property
+    def uses_tensorrt(self) -> bool:
+        return any(
+            str(p).lower() in ('tensorrt', 'tensorrtexecutionprovider') for p in self.providers
+        )
+
+    def check_files(self) -> None:
+        """The files exist and the registration file is valid (cheap: no model is loaded)."""
+        path = self.resolved_model_path()
+        if not path.is_file():
+            what = "model file" if self.model_path else "default model"
+            raise ConfigError(f"model_path: {what} not found: {path}")
+        if self.registration_file:
+            try:
+                load_registration(self.registration_file)
+            except RegistrationError as exc:
+                raise ConfigError(f"registration_file: {exc}") from None
+
     def normalizer(self) -> ThermalNormalizer:
         return ThermalNormalizer(self.thermal_normalization, self.thermal_low_percentile,
-                                 self.thermal_high_percentile, self.thermal_fixed_min, self.thermal_fixed_max)
+                                 self.thermal_high_percentile, self.thermal_fixed_min,
+                                 self.thermal_fixed_max, self.thermal_window_rate,
+                                 self.thermal_window_hysteresis, video=True)
 
     def registrar(self):
         if not self.registration_file:
@@ -66,20 +206,134 @@ class FusionConfig:
         return load_registration(self.registration_file).build_maps()
 
     def model(self) -> FusionSegmenter:
-        if not self.model_path:
-            raise ValueError("model_path is empty: point it at an exported .onnx (see README, 'Export')")
-        return FusionSegmenter(self.model_path, self.providers, self.intra_op_threads,
-                               self.tensorrt_fp16, self.tensorrt_cache_dir)
+        """Load the model (slow with TensorRT: the engine is built for the registered size)."""
+        image_hw = None
+        if self.registration_file:  # the size every frame will have: TensorRT builds for it now
+            ow, oh = load_registration(self.registration_file).output_size
+            image_hw = (oh, ow)
+        return FusionSegmenter(self.resolved_model_path(), self.providers, self.intra_op_threads,
+                               self.tensorrt_fp16, self.tensorrt_cache_dir,
+                               device_id=self.device_id, image_hw=image_hw)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter as the node declares it (built from the field's metadata)."""
+
+    name: str
+    default: object
+    kind: str  # bool | int | float | str | list
+    description: str
+    range: tuple | None
+    choices: tuple | None
+    apply: str
+
+    @property
+    def read_only(self) -> bool:
+        return self.apply == "start"
+
+
+_KINDS = {"bool": "bool", "int": "int", "float": "float", "str": "str", "list": "list"}
+
+
+def parameter_specs() -> list[ParamSpec]:
+    out = []
+    for f in fields(FusionConfig):
+        meta = f.metadata or {}
+        factory = f.default_factory
+        default = factory() if callable(factory) else f.default  # type: ignore[misc]
+        kind = _KINDS.get(str(f.type).split("[")[0], "str")
+        apply = meta.get("apply", "model")
+        if apply not in APPLY:
+            raise RuntimeError(f"config field {f.name}: apply {apply!r} is not one of {APPLY}")
+        out.append(
+            ParamSpec(
+                f.name,
+                default,
+                kind,
+                meta.get('description', f.name),
+                meta.get('range'),
+                meta.get('choices'),
+                apply,
+            )
+        )
+    return out
+
+
+def _coerce(spec: ParamSpec, value):
+    """Check one value's type, range and choices; return it in its canonical type."""
+    name, kind = spec.name, spec.kind
+    if kind == "float":
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise ConfigError(f"{name} must be a number (finite), got {value!r}")
+        value = float(value)
+    elif kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} must be an integer, got {value!r}")
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
+    elif kind == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be a string, got {value!r}")
+    elif kind == "list":
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name} must be a list of strings, got {value!r}")
+        value = list(value)
+    if spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
+        lo, hi = spec.range
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value!r}")
+    if spec.choices is not None:
+        items = value if kind == "list" else [value]
+        bad = [v for v in items if _canonical_choice(v, spec) not in spec.choices]
+        if bad or (kind == "list" and not items):
+            raise ConfigError(
+                f'{name} must be {"a non-empty list of " if kind == "list" else ""}one of '
+                f'{", ".join(spec.choices)}; got {value!r}'
+            )
+    return value
+
+
+def _canonical_choice(v: str, spec: ParamSpec) -> str:
+    if spec.name == "providers":  # short names, any case, or ORT's full names
+        v = v.lower()
+        return v[: -len("executionprovider")] if v.endswith("executionprovider") else v
+    return v
+
+
+READ_ONLY_KEYS = frozenset(s.name for s in parameter_specs() if s.read_only)
+RELOAD_KEYS = frozenset(
+    s.name for s in parameter_specs() if s.apply in ('model', 'registration', 'thermal')
+)
 
 
 def read_params_file(path: str | Path, node_name: str = "fusion_node") -> dict:
-    """The ``ros__parameters`` of ``node_name`` (or ``/**``) in a params file."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    for key in (node_name, "/" + node_name, "/**"):
-        section = data.get(key)
-        if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
-            return dict(section["ros__parameters"])
-    raise ValueError(f"{path} has no '{node_name}: ros__parameters:' section")
+    """The ``ros__parameters`` that apply to ``node_name`` in a params file (``/**`` included)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read params file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a ROS 2 params file (a mapping of node names)")
+    params: dict = {}
+    for key, section in data.items():
+        k = str(key)
+        applies = k in ('/**', node_name, '/' + node_name, '/**/' + node_name) or k.endswith(
+            '/' + node_name
+        )
+        if (
+            applies
+            and isinstance(section, dict)
+            and isinstance(section.get('ros__parameters'), dict)
+        ):
+            params.update(section["ros__parameters"])
+    if not params:
+        raise ConfigError(f"{path} has no '/**:' or '{node_name}:' section with ros__parameters")
+    return params
 
 
 def load_fusion_config(path: str | Path, overrides: dict | None = None) -> FusionConfig:

@@ -53,19 +53,29 @@ def image_to_array(msg) -> np.ndarray:
     """
     enc = str(msg.encoding)
     if enc not in ENCODINGS:
-        raise ImageDecodeError(f"unsupported encoding {enc!r}; supported: {', '.join(sorted(ENCODINGS))}")
+        raise ImageDecodeError(
+            f'unsupported encoding {enc!r}; supported: {", ".join(sorted(ENCODINGS))}'
+        )
     dtype, channels = ENCODINGS[enc]
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if h <= 0 or w <= 0:
         raise ImageDecodeError(f"image has no pixels ({w}x{h})")
     row_bytes = w * channels * dtype.itemsize
     if step < row_bytes:
-        raise ImageDecodeError(f"step {step} is smaller than one row ({row_bytes} bytes for {w} px of {enc})")
+        raise ImageDecodeError(
+            f'step {step} is smaller than one row ({row_bytes} bytes for {w} px of {enc})'
+        )
     data = msg.data
-    buf = data if isinstance(data, (bytes, bytearray, memoryview)) else np.asarray(data, dtype=np.uint8)
+    buf = (
+        data
+        if isinstance(data, (bytes, bytearray, memoryview))
+        else np.asarray(data, dtype=np.uint8)
+    )
     raw = np.frombuffer(buf, dtype=np.uint8)
     if raw.size < step * h:
-        raise ImageDecodeError(f"truncated image: {raw.size} bytes, expected {step * h} ({h} rows of {step})")
+        raise ImageDecodeError(
+            f'truncated image: {raw.size} bytes, expected {step * h} ({h} rows of {step})'
+        )
     rows = raw[: step * h].reshape(h, step)[:, :row_bytes]
     big = bool(msg.is_bigendian)
     arr = np.ascontiguousarray(rows).view(dtype.newbyteorder(">" if big else "<"))
@@ -88,10 +98,16 @@ def array_to_fields(arr: np.ndarray, encoding: str) -> ImageFields:
     a = np.asarray(arr)
     if a.dtype != dtype:
         raise ImageDecodeError(f"{encoding} needs {dtype} data, got {a.dtype}")
-    if (channels == 1 and a.ndim != 2) or (channels > 1 and (a.ndim != 3 or a.shape[2] != channels)):
+    if (channels == 1 and a.ndim != 2) or (
+        channels > 1 and (a.ndim != 3 or a.shape[2] != channels)
+    ):
         raise ImageDecodeError(f"{encoding} needs {channels} channel(s), got shape {a.shape}")
     if encoding in ("bgr8", "bgra8"):
-        a = np.concatenate([a[:, :, 2::-1], a[:, :, 3:]], axis=2) if channels == 4 else a[:, :, ::-1]
+        a = (
+            np.concatenate([a[:, :, 2::-1], a[:, :, 3:]], axis=2)
+            if channels == 4
+            else a[:, :, ::-1]
+        )
     a = np.ascontiguousarray(a.astype(dtype.newbyteorder("<"), copy=False))
     h, w = a.shape[:2]
     return ImageFields(h, w, encoding, 0, w * channels * dtype.itemsize, a.tobytes())

@@ -26,7 +26,10 @@ def images_by_stem(folder: str | Path) -> dict[str, Path]:
     for p in sorted(folder.iterdir()):
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
             if p.stem in found:
-                raise ImageFolderError(f"two images share the stem {p.stem!r} in {folder}: {found[p.stem].name}, {p.name}")
+                raise ImageFolderError(
+                    f'two images share the stem {p.stem!r} in {folder}: '
+                    f'{found[p.stem].name}, {p.name}'
+                )
             found[p.stem] = p
     if not found:
         raise ImageFolderError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")

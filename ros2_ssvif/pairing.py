@@ -18,6 +18,15 @@ with stricter, documented semantics:
   with a closer one), ``overflow`` (more than ``queue_size`` frames waiting
   on one stream), ``out_of_order`` (older than a frame already decided on
   its stream), ``duplicate`` (same stamp twice on one stream).
+* Stamps that jump **back** by more than ``reset_threshold`` seconds (a bag
+  played again, a restarted driver, a camera clock reset) are not late
+  frames but a new time line: the pairer forgets everything it waited for
+  (those frames are dropped as ``time_reset``), counts one reset, and pairs
+  the new frames at once. Without this, every frame after a loop would be
+  ``out_of_order`` until the stamps passed the old maximum. The other
+  stream usually jumps a moment later; that is the same reset, not a second
+  one, and its frames still on the old time line meanwhile are dropped as
+  ``time_reset`` too.
 
 With RGB at 30 Hz and thermal at 9 Hz this yields one pair per thermal
 frame, each with the RGB frame closest to it.
@@ -51,25 +60,36 @@ class ApproximatePairer:
 
     def __init__(self, queue_size: int = 10, slop: float = 0.05,
                  on_pair: Callable[[Any, Any], None] | None = None,
-                 on_drop: Callable[[str, Any, str], None] | None = None):
+                 on_drop: Callable[[str, Any, str], None] | None = None,
+                 reset_threshold: float = 0.5,
+                 on_reset: Callable[[str, float], None] | None = None):
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         if not slop >= 0.0:
             raise ValueError(f"slop must be >= 0 seconds, got {slop}")
+        if not reset_threshold > 0.0:
+            raise ValueError(f"reset_threshold must be > 0 seconds, got {reset_threshold}")
         self.queue_size = int(queue_size)
         self.slop = float(slop)
+        self.reset_threshold = float(reset_threshold)
         self.on_pair = on_pair or (lambda v, t: None)
         self.on_drop = on_drop or (lambda s, p, r: None)
+        self.on_reset = on_reset or (lambda s, jump: None)
         self._queues: dict[str, list[_Item]] = {s: [] for s in STREAMS}
         self._decided: dict[str, float] = {s: float("-inf") for s in STREAMS}
+        self._latest: dict[str, float | None] = {s: None for s in STREAMS}
+        self._expect_jump: dict[str, bool] = {s: False for s in STREAMS}
         self.dropped: Counter = Counter()
         self.received: Counter = Counter()
         self.pairs = 0
+        self.resets = 0
 
     def add(self, stream: str, stamp: float, payload: Any) -> None:
         if stream not in self._queues:
             raise ValueError(f"stream must be one of {STREAMS}, got {stream!r}")
         self.received[stream] += 1
+        if not self._follow_time(stream, stamp, payload):
+            return
         q = self._queues[stream]
         if stamp <= self._decided[stream]:
             self._drop(stream, payload, "out_of_order")
@@ -99,6 +119,48 @@ class ApproximatePairer:
         return {s: len(q) for s, q in self._queues.items()}
 
     # ------------------------------------------------------------------
+    def _follow_time(self, stream: str, stamp: float, payload: Any) -> bool:
+        """Detect a jump back in time; False when the frame was dropped here."""
+        other = STREAMS[1 - STREAMS.index(stream)]
+        latest = self._latest[stream]
+        if latest is not None and stamp < latest - self.reset_threshold:
+            if self._expect_jump[stream]:  # the other stream reset first: same event
+                self._expect_jump[stream] = False
+                self._forget(stream)
+            else:
+                self._reset(stream, stamp, stamp - latest)
+        elif self._expect_jump[stream]:
+            new_time = self._latest[other]
+            if new_time is not None and stamp > new_time + self.reset_threshold:
+                self._drop(stream, payload, "time_reset")  # still on the old time line
+                return False
+            self._expect_jump[stream] = False  # this stream agrees with the new time line
+        self._latest[stream] = (
+            stamp if self._latest[stream] is None else max(self._latest[stream], stamp)
+        )
+        return True
+
+    def _forget(self, stream: str) -> None:
+        for it in self._queues[stream]:
+            self._drop(stream, it.payload, "time_reset")
+        self._queues[stream].clear()
+        self._decided[stream] = float("-inf")
+        self._latest[stream] = None
+
+    def _reset(self, stream: str, stamp: float, jump: float) -> None:
+        other = STREAMS[1 - STREAMS.index(stream)]
+        self.resets += 1
+        self._forget(stream)
+        other_latest = self._latest[other]
+        self._forget(other)
+        # the other stream keeps its old latest stamp so that its own jump is recognised
+        self._latest[other] = other_latest
+        self._expect_jump[other] = (
+            other_latest is not None and other_latest > stamp + self.reset_threshold
+        )
+        self._expect_jump[stream] = False
+        self.on_reset(stream, jump)
+
     def _drop(self, stream: str, payload: Any, reason: str) -> None:
         self.dropped[(stream, reason)] += 1
         self.on_drop(stream, payload, reason)

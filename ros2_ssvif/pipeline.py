@@ -1,26 +1,34 @@
-"""The frame pipeline shared by the node, ``process_bag`` and the demo.
+"""The frame pipeline shared by the node, ``process_bag``, ``ssvif_fuse`` and the demo.
 
-decode -> register -> infer (normalise thermal, fuse, segment) -> encode.
-ROS-free: it takes anything with sensor_msgs/Image fields (rclpy messages,
-rosbags messages) and fills output messages of the caller's type, so the
-same code runs on a vehicle, on a bag and in tests. A frame that cannot be
-processed raises :class:`FrameError` whose ``reason`` is the drop counter
-it goes to; nothing is dropped silently.
+decode -> register -> infer (normalise thermal, fuse, segment) -> encode ->
+publish, as named stages with one :meth:`FramePipeline.step` that the node
+and the bag tool both call, so timing, counting and the set of outputs
+live in one place. ROS-free: it reads anything with sensor_msgs/Image or
+CompressedImage fields (rclpy or rosbags messages) and fills output
+messages the caller's :class:`OutputSink` creates, so the same code runs on
+a vehicle, on a bag and in tests. A frame that cannot be processed raises
+:class:`FrameError` whose ``reason`` is the drop counter it went to;
+nothing is dropped silently.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
+from ros2_ssvif.camera_info import fill_camera_info_msg
+from ros2_ssvif.compressed import compressed_to_array, is_compressed
 from ros2_ssvif.image_codec import ImageDecodeError, fill_image_msg, image_to_array
+from ros2_ssvif.labels import colorize_mask, overlay, palette_lut
 from ros2_ssvif.model_runner import FusionSegmenter
 from ros2_ssvif.registration import PassThroughRegistrar, RegistrationError, RegistrationMaps
-from ros2_ssvif.stats import PipelineStats
+from ros2_ssvif.stats import STAGES, PipelineStats
 from ros2_ssvif.thermal import ThermalNormalizer
 
 VISIBLE_ENCODINGS = {"rgb8", "bgr8", "rgba8", "bgra8", "8UC3"}
 THERMAL_ENCODINGS = {"mono8", "mono16", "8UC1", "16UC1", "32FC1"}
+OUTPUTS = ("fused", "camera_info", "mask", "color_mask", "overlay")
 
 
 class FrameError(ValueError):
@@ -39,30 +47,65 @@ class FrameResult:
     mask: np.ndarray  # class ids uint8
 
 
+class OutputSink(Protocol):
+    """Where :meth:`FramePipeline.step` puts its outputs (node publishers, a bag writer)."""
+
+    def wants(self, key: str) -> bool: ...
+
+    def new_message(self, key: str, header): ...
+
+    def publish(self, key: str, msg) -> None: ...
+
+
 class FramePipeline:
-    def __init__(self, model: FusionSegmenter, registrar: RegistrationMaps | PassThroughRegistrar | None = None,
-                 normalizer: ThermalNormalizer | None = None, stats: PipelineStats | None = None):
+    def __init__(self, model: FusionSegmenter,
+                 registrar: RegistrationMaps | PassThroughRegistrar | None = None,
+                 normalizer: ThermalNormalizer | None = None, stats: PipelineStats | None = None,
+                 max_input_pixels: int | None = None, overlay_alpha: float = 0.5):
         self.model = model
         self.registrar = registrar or PassThroughRegistrar()
         self.normalizer = normalizer or ThermalNormalizer()
         self.stats = stats or PipelineStats()
+        self.max_input_pixels = max_input_pixels
+        self.overlay_alpha = overlay_alpha
+        self.palette = palette_lut(model.metadata.palette)
+        self.camera_matrix = self.registrar.output_camera_matrix()
+
+    # -- stages -------------------------------------------------------------
+    def _check_size(self, what: str, h: int, w: int) -> None:
+        if self.max_input_pixels is not None and int(h) * int(w) > self.max_input_pixels:
+            raise FrameError("too_large", f"{what} frame {w}x{h} has more than max_input_pixels="
+                                          f"{self.max_input_pixels} pixels")
+
+    def _decode_one(self, msg, what: str, colour: bool) -> np.ndarray:
+        if is_compressed(msg):
+            img = compressed_to_array(msg)
+            self._check_size(what, *img.shape[:2])
+            if colour and (img.ndim != 3 or img.dtype != np.uint8):
+                raise FrameError("bad_encoding", f"{what} compressed image is not 8-bit colour "
+                                                 f"({msg.format!r})")
+            if not colour and img.ndim != 2:
+                raise FrameError("bad_encoding", f"{what} compressed image is not single-channel "
+                                                 f"({msg.format!r})")
+            return img
+        allowed = VISIBLE_ENCODINGS if colour else THERMAL_ENCODINGS
+        if msg.encoding not in allowed:
+            kind = "colour" if colour else "single-channel"
+            raise FrameError("bad_encoding", f"{what} encoding {msg.encoding!r} is not {kind} "
+                                             f"({', '.join(sorted(allowed))})")
+        self._check_size(what, msg.height, msg.width)
+        return image_to_array(msg)
 
     def decode(self, visible_msg, thermal_msg) -> tuple[np.ndarray, np.ndarray]:
         with self.stats.stage("decode"):
-            if visible_msg.encoding not in VISIBLE_ENCODINGS:
-                raise FrameError("bad_encoding", f"visible encoding {visible_msg.encoding!r} is not colour "
-                                                 f"({', '.join(sorted(VISIBLE_ENCODINGS))})")
-            if thermal_msg.encoding not in THERMAL_ENCODINGS:
-                raise FrameError("bad_encoding", f"thermal encoding {thermal_msg.encoding!r} is not single-channel "
-                                                 f"({', '.join(sorted(THERMAL_ENCODINGS))})")
             try:
-                vis = image_to_array(visible_msg)
-                thr = image_to_array(thermal_msg)
+                return (self._decode_one(visible_msg, "visible", True),
+                        self._decode_one(thermal_msg, "thermal", False))
             except ImageDecodeError as exc:
                 raise FrameError("bad_image", str(exc)) from None
-        return vis, thr
 
     def run_arrays(self, visible: np.ndarray, thermal: np.ndarray) -> FrameResult:
+        """Register, normalise, fuse and segment one pair of arrays (no ROS, no messages)."""
         with self.stats.stage("register"):
             try:
                 vis_r, thr_r = self.registrar.register_pair(visible, thermal)
@@ -89,10 +132,57 @@ class FramePipeline:
             fill_image_msg(mask_msg, result.mask, "mono8", header)
         return fused_msg, mask_msg
 
+    def outputs(self, result: FrameResult, header, sink: OutputSink) -> dict:
+        """Every output the sink wants, as messages stamped with ``header``."""
+        msgs: dict = {}
+        color = None
+        for key in OUTPUTS:
+            if not sink.wants(key):
+                continue
+            msg = sink.new_message(key, header)
+            if key == "fused":
+                fill_image_msg(msg, result.fused, "rgb8", header)
+            elif key == "mask":
+                fill_image_msg(msg, result.mask, "mono8", header)
+            elif key == "camera_info":
+                h, w = result.fused.shape[:2]
+                fill_camera_info_msg(msg, self.camera_matrix, w, h, header,
+                                     sequence=getattr(sink, "sequence", list))
+            else:
+                color = colorize_mask(result.mask, self.palette) if color is None else color
+                img = (
+                    color
+                    if key == 'color_mask'
+                    else overlay(result.fused, color, self.overlay_alpha)
+                )
+                fill_image_msg(msg, img, "rgb8", header)
+            msgs[key] = msg
+        return msgs
 
-def colorize_mask(mask: np.ndarray, palette) -> np.ndarray:
-    """Class ids -> RGB using the model's palette (unknown ids black)."""
-    lut = np.zeros((256, 3), np.uint8)
-    pal = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)[:256]
-    lut[: len(pal)] = pal
-    return lut[mask]
+    def step(self, visible_msg, thermal_msg, sink: OutputSink) -> FrameResult:
+        """One pair through every stage, published to ``sink`` and counted.
+
+        A FrameError is counted under its reason and re-raised for the
+        caller to log; any other exception is counted as ``internal_error``.
+        """
+        self.stats.counts["pairs_processed"] += 1
+        try:
+            result = self.process(visible_msg, thermal_msg)
+            with self.stats.stage("encode"):
+                msgs = self.outputs(result, visible_msg.header, sink)
+            with self.stats.stage("publish"):
+                for key, msg in msgs.items():
+                    sink.publish(key, msg)
+        except FrameError as exc:
+            self.stats.drop(exc.reason)
+            raise
+        except Exception:
+            self.stats.drop("internal_error")
+            raise
+        self.stats.counts["published"] += 1
+        lat = self.stats.latency
+        self.stats.record("total", sum(lat[s][-1] for s in STAGES if lat.get(s)))
+        return result
+
+
+__all__ = ["FrameError", "FramePipeline", "FrameResult", "OutputSink", "OUTPUTS", "colorize_mask"]

@@ -1,29 +1,101 @@
 """process_bag: run the fusion pipeline over a rosbag2 file, offline.
 
-Reads the visible and thermal image topics, pairs them exactly as the node
-does, registers, fuses and segments every pair, and writes ``fused/image``
-and ``segmentation/mask`` (stamped with the visible header, logged at the
-visible frame's log time) to a new bag. Nothing is dropped for speed here:
-every pair is processed, and every frame that is not is counted.
+Reads the visible and thermal image topics (``sensor_msgs/Image`` or, as
+drives are usually recorded, ``CompressedImage`` on ``<topic>/compressed``:
+the message type decides), pairs them exactly as the node does and runs
+every pair through :meth:`FramePipeline.step`, the node's own frame step.
+It writes what the node publishes: ``fused/image``, ``fused/camera_info``,
+``segmentation/mask``, ``segmentation/color_mask`` (``segmentation/overlay``
+with ``--overlay``) stamped with the visible header and logged at the
+visible frame's log time, plus ``segmentation/label_info``
+(vision_msgs/LabelInfo) once at the start. Nothing is dropped for speed;
+every frame that does not become an output is counted.
+
+The output appears under its name only when complete: it is written under a
+hidden temporary name and renamed at the end. Ctrl-C or a corrupt input
+removes it (exit 130 / 2); a bag where nothing could be paired is an error,
+not an empty bag.
 """
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
+import posixpath
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
-from ros2_ssvif.bag_io import STORAGES, BagError, BagWriter, as_bag_image, iter_raw, storage_of, typestore
-from ros2_ssvif.config import FusionConfig, load_fusion_config
+import numpy as np
+
+from ros2_ssvif.bag_io import (IMAGE, IMAGE_TYPES, STORAGES, BagError, BagWriter, as_bag_image,
+                               atomic_output_dir, bag_topics, empty_camera_info, iter_raw,
+                               resolve_image_topic, storage_of, typestore)
+from ros2_ssvif.config import ConfigError, FusionConfig, load_fusion_config
 from ros2_ssvif.image_codec import stamp_seconds
+from ros2_ssvif.labels import fill_label_info, write_labels_file
 from ros2_ssvif.model_runner import ModelError
+from ros2_ssvif.package_files import default_params_file
 from ros2_ssvif.pairing import ApproximatePairer
 from ros2_ssvif.pipeline import FrameError, FramePipeline
 from ros2_ssvif.registration import RegistrationError
 from ros2_ssvif.stats import PipelineStats
 
-IMAGE = "sensor_msgs/msg/Image"
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+LABEL_INFO = "vision_msgs/msg/LabelInfo"
+
+
+def output_topics(
+    fused_topic: str = '/fused/image', mask_topic: str = '/segmentation/mask'
+) -> dict:
+    """The node's output topics, next to the fused image and the mask."""
+    fused_ns, mask_ns = posixpath.dirname(fused_topic), posixpath.dirname(mask_topic)
+    return {
+        'fused': fused_topic,
+        'camera_info': posixpath.join(fused_ns, 'camera_info'),
+        'mask': mask_topic,
+        'color_mask': posixpath.join(mask_ns, 'color_mask'),
+        'overlay': posixpath.join(mask_ns, 'overlay'),
+        'labels': posixpath.join(mask_ns, 'label_info'),
+    }
+
+
+class BagSink:
+    """The pipeline's outputs as bag messages, logged at the current pair's log time."""
+
+    @staticmethod
+    def sequence(values):
+        return np.asarray(values, dtype=np.float64)  # rosbags serialises numpy arrays
+
+    def __init__(self, writer: BagWriter, topics: dict, overlay: bool):
+        self.writer, self.topics, self.overlay, self.t_ns = writer, topics, overlay, 0
+
+    def wants(self, key: str) -> bool:
+        return key != "overlay" or self.overlay
+
+    def new_message(self, key: str, header):
+        return (
+            empty_camera_info(self.writer, header)
+            if key == 'camera_info'
+            else self.writer.empty_image(header)
+        )
+
+    def publish(self, key: str, msg) -> None:
+        msgtype = CAMERA_INFO if key == "camera_info" else IMAGE
+        self.writer.write(
+            self.topics[key],
+            msgtype,
+            self.t_ns,
+            msg if key == 'camera_info' else as_bag_image(msg),
+        )
+
+    def write_labels(self, class_names, t_ns: int, header) -> None:
+        w = self.writer
+        msg = fill_label_info(
+            w.msg_class(LABEL_INFO)(header=header, class_map=[], threshold=0.0),
+            class_names,
+            vision_class=w.msg_class('vision_msgs/msg/VisionClass'),
+        )
+        w.write(self.topics["labels"], LABEL_INFO, t_ns, msg)
 
 
 def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig,
@@ -31,29 +103,54 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
                 fused_topic: str = "/fused/image", mask_topic: str = "/segmentation/mask",
                 storage: str | None = None, copy_inputs: bool = False, progress: bool = True,
                 on_result=None) -> dict:
-    """Returns a summary: counts, drops by reason, latency per stage (ms).
+    """Returns a summary: counts, drops by reason (frames and pairs), latency per stage (ms).
 
     ``on_result(header, FrameResult)`` is called for every processed pair
-    (the demo uses it for pictures).
+    (the demo uses it for pictures). Raises BagError when the input is
+    unreadable or nothing could be fused; the output then does not exist.
     """
+    name = Path(input_bag).name
+    have = bag_topics(input_bag)
+    rgb_topic = resolve_image_topic(have, rgb_topic, name)
+    thermal_topic = resolve_image_topic(have, thermal_topic, name)
     stats = PipelineStats()
-    pipeline = FramePipeline(cfg.model(), cfg.registrar(), cfg.normalizer(), stats)
+    model = cfg.model()
+    pipeline = FramePipeline(model, cfg.registrar(), cfg.normalizer(), stats, cfg.max_input_pixels,
+                             cfg.overlay_alpha)
     ts = typestore()
     pairs: list[tuple] = []
     pairer = ApproximatePairer(cfg.queue_size, cfg.slop, on_pair=lambda v, t: pairs.append((v, t)),
-                               on_drop=lambda s, p, r: stats.drop(f"{s}_{r}"))
+                               on_drop=lambda s, p, r: stats.frame_drop(s, r),
+                               reset_threshold=cfg.time_jump_threshold,
+                               on_reset=lambda s, jump: pipeline.normalizer.reset())
     storage = storage or storage_of(input_bag)
     try:
         from tqdm import tqdm
     except ImportError:  # tqdm is a runtime dependency; stay usable without it
         tqdm = None
+    topics = output_topics(fused_topic, mask_topic)
     messages = iter_raw(input_bag, [rgb_topic, thermal_topic] if not copy_inputs else None)
-    first = next(messages, None)  # open and check the input before creating any output
-    if first is None:
-        raise BagError(f"{input_bag}: no messages on {rgb_topic} or {thermal_topic}")
-    with BagWriter(output_bag, storage) as writer:
-        bar = tqdm(desc="process_bag", unit="msg", disable=not progress) if tqdm else None
-        for topic, msgtype, t_ns, raw in itertools.chain([first], messages):
+    bar = tqdm(desc="process_bag", unit="msg", disable=not progress) if tqdm else None
+    with (
+        atomic_output_dir(output_bag) as tmp_out,
+        BagWriter(tmp_out, storage) as writer,
+        _closing(bar),
+    ):
+        sink = BagSink(writer, topics, cfg.publish_overlay)
+
+        def emit():
+            while pairs:
+                (t_ns, vis), (_, thr) = pairs.pop(0)
+                sink.t_ns = t_ns
+                try:
+                    result = pipeline.step(vis, thr, sink)
+                except FrameError:
+                    continue  # counted by step under its reason
+                if on_result is not None:
+                    on_result(vis.header, result)
+
+        labels_written = False
+        for topic, msgtype, t_ns, raw in messages:
             if bar is not None:
                 bar.update(1)
             if copy_inputs:
@@ -62,89 +159,115 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
                 continue
             stream = "visible" if topic == rgb_topic else "thermal"
             stats.counts[f"{stream}_in"] += 1
-            if msgtype != IMAGE:
-                stats.drop(f"{stream}_not_an_image")
+            if msgtype not in IMAGE_TYPES:
+                stats.frame_drop(stream, "not_an_image")
                 continue
-            msg = ts.deserialize_cdr(raw, msgtype)
+            try:
+                msg = ts.deserialize_cdr(raw, msgtype)
+            except Exception:  # a cut or garbled message: count it, read on
+                stats.frame_drop(stream, "corrupt_message")
+                continue
+            if not labels_written:
+                sink.write_labels(model.class_names, t_ns, msg.header)
+                labels_written = True
             pairer.add(stream, stamp_seconds(msg.header), (t_ns, msg))
-            while pairs:
-                _emit(pairs.pop(0), pipeline, writer, stats, fused_topic, mask_topic, on_result)
+            emit()
         pairer.flush()
-        while pairs:
-            _emit(pairs.pop(0), pipeline, writer, stats, fused_topic, mask_topic, on_result)
-        if bar is not None:
-            bar.close()
+        emit()
+        c = stats.counts
+        if c["published"] == 0:
+            drops = ", ".join(f"{k} {v}" for k, v in stats.drops.most_common(4)) or "none"
+            raise BagError(
+                f'nothing fused from {name}: {c["visible_in"]} frames on {rgb_topic}, '
+                f'{c["thermal_in"]} on {thermal_topic}, {pairer.pairs} pairs (drops: {drops})'
+            )
     summary = stats.summary()
     summary["counts"]["pairs"] = pairer.pairs
-    if stats.counts.get("visible_in", 0) == 0 or stats.counts.get("thermal_in", 0) == 0:
-        summary["warning"] = f"no frames on {rgb_topic if not stats.counts.get('visible_in') else thermal_topic}"
+    try:
+        summary['labels_file'] = str(
+            write_labels_file(model.path, model.class_names, model.metadata.palette)
+        )
+    except OSError as exc:
+        summary["labels_file"] = f"not written: {exc}"
+    summary['topics'] = {
+        'rgb': rgb_topic,
+        'thermal': thermal_topic,
+        'written': [t for k, t in topics.items() if k != 'overlay' or cfg.publish_overlay],
+    }
     return summary
 
 
-def _emit(pair, pipeline: FramePipeline, writer: BagWriter, stats: PipelineStats, fused_topic, mask_topic, on_result):
-    (t_ns, vis), (_, thr) = pair
-    stats.counts["pairs_processed"] += 1
+@contextmanager
+def _closing(bar):
     try:
-        result = pipeline.process(vis, thr)
-    except FrameError as exc:
-        stats.drop(exc.reason)
-        return
-    fused, mask = pipeline.encode(result, vis.header, writer.empty_image(vis.header), writer.empty_image(vis.header))
-    with stats.stage("publish"):
-        writer.write(fused_topic, IMAGE, t_ns, as_bag_image(fused))
-        writer.write(mask_topic, IMAGE, t_ns, as_bag_image(mask))
-    stats.counts["published"] += 1
-    if on_result is not None:
-        on_result(vis.header, result)
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="process_bag", description=__doc__.splitlines()[0])
     ap.add_argument("input", help="input rosbag2 (folder or .mcap/.db3)")
     ap.add_argument("output", help="output rosbag2 folder (must not exist)")
-    ap.add_argument("--params", default=None, help="params file (default: the package's config/fusion.yaml)")
+    ap.add_argument(
+        '--params', default=None, help="params file (default: the package's config/fusion.yaml)"
+    )
     ap.add_argument("--model", help="overrides model_path")
     ap.add_argument("--registration", help="overrides registration_file")
-    ap.add_argument("--rgb-topic", default="/rgb/image_raw")
-    ap.add_argument("--thermal-topic", default="/thermal/image_raw")
-    ap.add_argument("--fused-topic", default="/fused/image")
-    ap.add_argument("--mask-topic", default="/segmentation/mask")
+    ap.add_argument(
+        '--rgb-topic', default='/rgb/image_raw', help='Image topic, or its /compressed topic'
+    )
+    ap.add_argument(
+        '--thermal-topic',
+        default='/thermal/image_raw',
+        help='Image topic, or its /compressed topic',
+    )
+    ap.add_argument(
+        '--fused-topic', default='/fused/image', help='fused image (camera_info next to it)'
+    )
+    ap.add_argument(
+        '--mask-topic', default='/segmentation/mask', help='mask (color_mask, overlay next to it)'
+    )
+    ap.add_argument("--overlay", action="store_true", help="also write segmentation/overlay")
     ap.add_argument("--storage", choices=STORAGES, help="output storage (default: same as input)")
     ap.add_argument("--copy-inputs", action="store_true", help="also copy every input message")
     ap.add_argument("--summary", help="write the summary as JSON here")
     args = ap.parse_args(argv)
     try:
-        overrides = {k: v for k, v in (("model_path", args.model), ("registration_file", args.registration)) if v}
+        overrides = {
+            k: v
+            for k, v in (('model_path', args.model), ('registration_file', args.registration))
+            if v
+        }
+        if args.overlay:
+            overrides["publish_overlay"] = True
         params = Path(args.params) if args.params else default_params_file()
         cfg = load_fusion_config(params, overrides)
+        cfg.check_files()
         summary = process_bag(args.input, args.output, cfg, args.rgb_topic, args.thermal_topic,
                               args.fused_topic, args.mask_topic, args.storage, args.copy_inputs)
-    except (BagError, ModelError, RegistrationError, ValueError, OSError) as exc:
-        print(f"process_bag: {exc}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        print(
+            f'process_bag: interrupted; no output written ({args.output} does not exist)',
+            file=sys.stderr,
+        )
+        return 130
+    except (BagError, ConfigError, ModelError, RegistrationError, ValueError, OSError) as exc:
+        print(f"process_bag: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     text = json.dumps(summary, indent=2)
     if args.summary:
         Path(args.summary).write_text(text)
     c = summary["counts"]
-    print(f"process_bag: {c.get('visible_in', 0)} visible + {c.get('thermal_in', 0)} thermal frames in, "
-          f"{c.get('pairs', 0)} pairs, {c.get('published', 0)} written, "
-          f"{sum(summary['drops'].values())} frames dropped {dict(summary['drops'])}")
+    print(
+        f'process_bag: {c.get("visible_in", 0)} visible + {c.get("thermal_in", 0)} thermal '
+        f'frames in ({summary["topics"]["rgb"]}, {summary["topics"]["thermal"]}), '
+        f'{c.get("pairs", 0)} pairs, {c.get("published", 0)} written to {args.output}; '
+        f'dropped frames {summary["dropped_frames"]}, dropped pairs {summary["dropped_pairs"]}; '
+        f'labels: {summary["labels_file"]}'
+    )
     return 0
-
-
-def default_params_file() -> Path:
-    """config/fusion.yaml from the source tree, or from the installed share dir."""
-    here = Path(__file__).resolve().parent
-    for cand in (here.parent / "config" / "fusion.yaml",
-                 Path(sys.prefix) / "share" / "ros2_ssvif" / "config" / "fusion.yaml"):
-        if cand.is_file():
-            return cand
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return Path(get_package_share_directory("ros2_ssvif")) / "config" / "fusion.yaml"
-    except Exception:
-        raise ValueError("cannot find config/fusion.yaml; pass --params") from None
 
 
 if __name__ == "__main__":

@@ -20,51 +20,20 @@ import numpy as np
 import yaml
 
 from ros2_ssvif.camera_info import CameraInfo, CameraInfoError
+from ros2_ssvif.pixel_geometry import (  # noqa: F401  (public here too)
+    apply_homography,
+    distort_pixels,
+    undistort_pixels,
+)
 
 FORMAT_NAME = "ros2_ssvif/registration"
 FORMAT_VERSION = 1
+OUTPUT_SIZE_RANGE = (16, 8192)  # px per side: smaller is no image, larger no camera we know
+CROP_TOLERANCE_PX = 1.0  # a crop may touch the image border by rounding
 
 
 class RegistrationError(ValueError):
     """A registration file is missing, corrupt, or does not fit the input."""
-
-
-def _project_normalized(xy: np.ndarray, cam: CameraInfo) -> np.ndarray:
-    """Normalized undistorted coordinates (N,2) -> raw distorted pixels (N,2)."""
-    pts = np.ascontiguousarray(xy, dtype=np.float64).reshape(-1, 1, 2)
-    if cam.distortion_model == "equidistant":
-        out = cv2.fisheye.distortPoints(pts, cam.camera_matrix, cam.distortion_coefficients[:4])
-        return out.reshape(-1, 2)
-    obj = np.concatenate([pts.reshape(-1, 2), np.ones((pts.shape[0], 1))], axis=1).reshape(-1, 1, 3)
-    out, _ = cv2.projectPoints(obj, np.zeros(3), np.zeros(3), cam.camera_matrix, cam.distortion_coefficients)
-    return out.reshape(-1, 2)
-
-
-def undistort_pixels(points: np.ndarray, cam: CameraInfo) -> np.ndarray:
-    """Raw (distorted) pixels (N,2) -> undistorted pixels of the same K (N,2)."""
-    pts = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 1, 2)
-    if cam.distortion_model == "equidistant":
-        out = cv2.fisheye.undistortPoints(pts, cam.camera_matrix, cam.distortion_coefficients[:4], P=cam.camera_matrix)
-    else:
-        out = cv2.undistortPoints(
-            pts, cam.camera_matrix, cam.distortion_coefficients, P=cam.camera_matrix,
-            criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-9),
-        )
-    return out.reshape(-1, 2)
-
-
-def distort_pixels(points: np.ndarray, cam: CameraInfo) -> np.ndarray:
-    """Undistorted pixels of the same K (N,2) -> raw distorted pixels (N,2)."""
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    kinv = np.linalg.inv(cam.camera_matrix)
-    xy = (np.c_[pts, np.ones(len(pts))] @ kinv.T)[:, :2]
-    return _project_normalized(xy, cam)
-
-
-def apply_homography(H: np.ndarray, points: np.ndarray) -> np.ndarray:
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    ph = np.c_[pts, np.ones(len(pts))] @ np.asarray(H, dtype=np.float64).T
-    return ph[:, :2] / ph[:, 2:3]
 
 
 @dataclass
@@ -84,18 +53,42 @@ class Registration:
     info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.homography = np.asarray(self.homography, dtype=np.float64).reshape(3, 3)
-        if not np.all(np.isfinite(self.homography)) or abs(np.linalg.det(self.homography)) < 1e-12:
-            raise RegistrationError("homography is singular or not finite")
-        self.homography = self.homography / self.homography[2, 2]
-        x, y, w, h = (float(v) for v in self.crop)
+        self.homography = _homography(self.homography)
+        x, y, w, h = (
+            _number(v, f'crop {k}') for k, v in zip(('x', 'y', 'width', 'height'), self.crop)
+        )
         if w <= 1 or h <= 1:
             raise RegistrationError(f"crop must have a positive size, got {w}x{h}")
+        vw, vh = self.visible.width, self.visible.height
+        tol = CROP_TOLERANCE_PX
+        if x < -tol or y < -tol or x + w > vw + tol or y + h > vh + tol:
+            raise RegistrationError(
+                f'crop x={x:g} y={y:g} {w:g}x{h:g} lies outside the {vw}x{vh} visible image'
+            )
         self.crop = (x, y, w, h)
-        ow, oh = (int(v) for v in self.output_size)
-        if ow <= 0 or oh <= 0:
-            raise RegistrationError(f"output size must be positive, got {ow}x{oh}")
+        ow, oh = (
+            _integer(v, f'output {k}') for k, v in zip(('width', 'height'), self.output_size)
+        )
+        lo, hi = OUTPUT_SIZE_RANGE
+        if not (lo <= ow <= hi and lo <= oh <= hi):
+            raise RegistrationError(
+                f'output size must be between {lo}x{lo} and {hi}x{hi}, got {ow}x{oh}'
+            )
         self.output_size = (ow, oh)
+
+    def output_camera_matrix(self) -> np.ndarray:
+        """K of the registered (and fused) image: the visible K through crop and resize.
+
+        The output is undistorted (D = 0): output = S @ K_visible @ (x/z, y/z, 1)
+        with S the crop-and-resize affine of :meth:`visible_undistorted_to_output`.
+        """
+        x, y, w, h = self.crop
+        ow, oh = self.output_size
+        sx, sy = ow / w, oh / h
+        S = np.array(
+            [[sx, 0.0, (0.5 - x) * sx - 0.5], [0.0, sy, (0.5 - y) * sy - 0.5], [0.0, 0.0, 1.0]]
+        )
+        return S @ self.visible.camera_matrix
 
     # -- coordinates -------------------------------------------------------
     def output_to_visible_undistorted(self, uv: np.ndarray) -> np.ndarray:
@@ -136,32 +129,52 @@ class Registration:
     # -- file --------------------------------------------------------------
     def to_dict(self) -> dict:
         return {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "output": {"width": self.output_size[0], "height": self.output_size[1]},
-            "crop": {"x": self.crop[0], "y": self.crop[1], "width": self.crop[2], "height": self.crop[3]},
-            "homography_thermal_to_visible": [float(v) for v in self.homography.ravel()],
-            "visible": self.visible.to_dict(),
-            "thermal": self.thermal.to_dict(),
-            "info": _plain(self.info),
+            'format': FORMAT_NAME,
+            'version': FORMAT_VERSION,
+            'output': {'width': self.output_size[0], 'height': self.output_size[1]},
+            'crop': {
+                'x': self.crop[0],
+                'y': self.crop[1],
+                'width': self.crop[2],
+                'height': self.crop[3],
+            },
+            'homography_thermal_to_visible': [float(v) for v in self.homography.ravel()],
+            'visible': self.visible.to_dict(),
+            'thermal': self.thermal.to_dict(),
+            'info': _plain(self.info),
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Registration":
+    def from_dict(cls, d) -> "Registration":
+        """Check every field's type and value; any problem is one RegistrationError line."""
         if not isinstance(d, dict) or d.get("format") != FORMAT_NAME:
-            raise RegistrationError(f"not a {FORMAT_NAME} file (format key is {d.get('format') if isinstance(d, dict) else None!r})")
-        if int(d.get("version", -1)) != FORMAT_VERSION:
-            raise RegistrationError(f"unsupported registration version {d.get('version')!r}; this build reads {FORMAT_VERSION}")
+            found = d.get("format") if isinstance(d, dict) else type(d).__name__
+            raise RegistrationError(f"not a {FORMAT_NAME} file (format key is {found!r})")
+        version = d.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version != FORMAT_VERSION:
+            raise RegistrationError(f"unsupported registration version {version!r}; "
+                                    f"this build reads version {FORMAT_VERSION}")
+        cams = {}
+        for key in ("visible", "thermal"):
+            if not isinstance(d.get(key), dict):
+                raise RegistrationError(
+                    f'{key}: expected a camera_info mapping, got {d.get(key)!r}'
+                )
+            try:
+                cams[key] = CameraInfo.from_dict(d[key])
+            except CameraInfoError as exc:
+                raise RegistrationError(f"{key} camera: {exc}") from None
+        crop, output = _mapping(d, "crop"), _mapping(d, "output")
         try:
             return cls(
-                visible=CameraInfo.from_dict(d["visible"]),
-                thermal=CameraInfo.from_dict(d["thermal"]),
-                homography=np.asarray(d["homography_thermal_to_visible"], dtype=np.float64).reshape(3, 3),
-                crop=(d["crop"]["x"], d["crop"]["y"], d["crop"]["width"], d["crop"]["height"]),
-                output_size=(d["output"]["width"], d["output"]["height"]),
-                info=dict(d.get("info") or {}),
+                visible=cams["visible"],
+                thermal=cams["thermal"],
+                homography=d.get("homography_thermal_to_visible"),
+                crop=tuple(crop.get(k) for k in ("x", "y", "width", "height")),
+                output_size=(output.get("width"), output.get("height")),
+                info=dict(d.get("info") or {}) if isinstance(d.get("info") or {}, dict) else {},
             )
-        except (KeyError, TypeError, ValueError, CameraInfoError) as exc:
+        except (TypeError, ValueError) as exc:
             if isinstance(exc, RegistrationError):
                 raise
             raise RegistrationError(f"malformed registration file: {exc}") from None
@@ -171,6 +184,39 @@ class Registration:
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
         tmp.replace(path)
+
+
+def _number(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise RegistrationError(f"{what} must be a number, got {value!r}")
+    if not np.isfinite(value):
+        raise RegistrationError(f"{what} must be finite, got {value!r}")
+    return float(value)
+
+
+def _integer(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise RegistrationError(f"{what} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _mapping(d: dict, key: str) -> dict:
+    if not isinstance(d.get(key), dict):
+        raise RegistrationError(f"{key}: expected a mapping, got {d.get(key)!r}")
+    return d[key]
+
+
+def _homography(values) -> np.ndarray:
+    try:
+        H = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise RegistrationError(f"homography must be 9 numbers, got {values!r}") from None
+    if H.size != 9:
+        raise RegistrationError(f"homography must be 9 numbers (3x3), got {H.size}")
+    H = H.reshape(3, 3)
+    if not np.all(np.isfinite(H)) or abs(np.linalg.det(H)) < 1e-12 or abs(H[2, 2]) < 1e-12:
+        raise RegistrationError("homography is singular or not finite")
+    return H / H[2, 2]
 
 
 def load_registration(path: str | Path) -> Registration:
@@ -211,21 +257,32 @@ class RegistrationMaps:
     def output_size(self) -> tuple[int, int]:
         return self.registration.output_size
 
+    def output_camera_matrix(self) -> np.ndarray:
+        """K of the registered image (see :meth:`Registration.output_camera_matrix`)."""
+        return self.registration.output_camera_matrix()
+
     def _check(self, img: np.ndarray, cam: CameraInfo, what: str) -> None:
         if img.shape[1] != cam.width or img.shape[0] != cam.height:
             raise RegistrationError(
-                f"{what} image is {img.shape[1]}x{img.shape[0]} but the calibration is for {cam.width}x{cam.height}"
+                f'{what} image is {img.shape[1]}x{img.shape[0]} but the calibration is for '
+                f'{cam.width}x{cam.height}'
             )
 
-    def register_visible(self, img: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    def register_visible(
+        self, img: np.ndarray, interpolation: int = cv2.INTER_LINEAR
+    ) -> np.ndarray:
         self._check(img, self.registration.visible, "visible")
         return cv2.remap(img, *self._vis, interpolation, borderMode=cv2.BORDER_CONSTANT)
 
-    def register_thermal(self, img: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    def register_thermal(
+        self, img: np.ndarray, interpolation: int = cv2.INTER_LINEAR
+    ) -> np.ndarray:
         self._check(img, self.registration.thermal, "thermal")
         return cv2.remap(img, *self._th, interpolation, borderMode=cv2.BORDER_CONSTANT)
 
-    def register_pair(self, visible: np.ndarray, thermal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def register_pair(
+        self, visible: np.ndarray, thermal: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         return self.register_visible(visible), self.register_thermal(thermal)
 
     def register_label(self, label: np.ndarray) -> np.ndarray:
@@ -233,7 +290,9 @@ class RegistrationMaps:
         return self.register_visible(label, cv2.INTER_NEAREST)
 
 
-def register_pair_per_frame(reg: Registration, visible: np.ndarray, thermal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def register_pair_per_frame(
+    reg: Registration, visible: np.ndarray, thermal: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The textbook per-frame path (undistort, warp, crop, resize).
 
     Kept as the reference the remap tables are checked and benchmarked
@@ -262,15 +321,23 @@ class PassThroughRegistrar:
     since stretching would misalign the pair.
     """
 
-    def register_pair(self, visible: np.ndarray, thermal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def register_pair(
+        self, visible: np.ndarray, thermal: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         h, w = visible.shape[:2]
         th, tw = thermal.shape[:2]
         if (th, tw) != (h, w):
             if abs(tw / th - w / h) > 0.01 * (w / h):
                 raise RegistrationError(
-                    f"thermal {tw}x{th} and visible {w}x{h} differ in aspect ratio and no registration_file is set")
+                    f'thermal {tw}x{th} and visible {w}x{h} differ in aspect ratio and no '
+                    'registration_file is set'
+                )
             thermal = cv2.resize(thermal, (w, h), interpolation=cv2.INTER_LINEAR)
         return visible, thermal
 
     def register_label(self, label: np.ndarray) -> np.ndarray:
         return label
+
+    def output_camera_matrix(self) -> None:
+        """Unknown without a calibration: the fused camera_info says uncalibrated (K = 0)."""
+        return None

@@ -16,7 +16,14 @@ class PipelineStats:
     def __init__(self, window: int = 1000):
         self.latency: dict[str, deque] = {s: deque(maxlen=window) for s in STAGES + ("total",)}
         self.counts: Counter = Counter()
-        self.drops: Counter = Counter()
+        self.drops: Counter = (
+            Counter()
+        )  # flat: "<stream>_<reason>" for frames, "<reason>" for pairs
+        self.frame_drops: Counter = Counter()  # (stream, reason): a camera frame never paired
+        self.pair_drops: Counter = Counter()  # reason: a pair that did not become an output
+        self.listener = (
+            None  # called as listener("frames" | "pairs", reason) on every drop (health)
+        )
 
     @contextmanager
     def stage(self, name: str):
@@ -30,16 +37,36 @@ class PipelineStats:
         self.latency.setdefault(name, deque(maxlen=1000)).append(seconds)
 
     def drop(self, reason: str, n: int = 1) -> None:
+        """A pair that did not become an output (decode, size, busy, not ready, ...)."""
         self.drops[reason] += n
+        self.pair_drops[reason] += n
+        if self.listener is not None:
+            self.listener("pairs", reason)
+
+    def frame_drop(self, stream: str, reason: str, n: int = 1) -> None:
+        """A camera frame that was never paired (no partner, out of order, time reset, ...)."""
+        self.drops[f"{stream}_{reason}"] += n
+        self.frame_drops[(stream, reason)] += n
+        if self.listener is not None:
+            self.listener("frames", f"{stream}_{reason}")
 
     def latency_summary_ms(self) -> dict[str, dict[str, float]]:
         out = {}
         for name, vals in self.latency.items():
             if vals:
                 a = np.asarray(vals) * 1e3
-                out[name] = {"mean": float(a.mean()), "p50": float(np.percentile(a, 50)),
-                             "p95": float(np.percentile(a, 95)), "max": float(a.max()), "n": int(a.size)}
+                out[name] = {
+                    'mean': float(a.mean()),
+                    'p50': float(np.percentile(a, 50)),
+                    'p95': float(np.percentile(a, 95)),
+                    'max': float(a.max()),
+                    'n': int(a.size),
+                }
         return out
 
     def summary(self) -> dict:
-        return {"counts": dict(self.counts), "drops": dict(self.drops), "latency_ms": self.latency_summary_ms()}
+        frames: dict[str, dict[str, int]] = {}
+        for (stream, reason), n in self.frame_drops.items():
+            frames.setdefault(stream, {})[reason] = n
+        return {"counts": dict(self.counts), "drops": dict(self.drops), "dropped_frames": frames,
+                "dropped_pairs": dict(self.pair_drops), "latency_ms": self.latency_summary_ms()}

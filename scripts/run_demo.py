@@ -126,9 +126,9 @@ def run_node_on_bag(model: Path, registration: Path, bag: Path, out: Path, rate:
         except subprocess.TimeoutExpired:
             node.kill()
         log.close()
-    values = {kv.key: kv.value for kv in diags[-1].status[0].values} if diags else {}
+    values = {kv.key: kv.value for kv in diags[-1].status[-1].values} if diags else {}  # the fusion status
     return {"published_by_player": counts, "received": received, "diagnostics": values,
-            "status": diags[-1].status[0].message if diags else "no diagnostics"}
+            "status": diags[-1].status[-1].message if diags else "no diagnostics"}
 
 
 def contact_sheet(bag: Path, registration: Path, received: dict, palette, out: Path, rows: int = 4) -> Path:
@@ -151,7 +151,7 @@ def contact_sheet(bag: Path, registration: Path, received: dict, palette, out: P
             vis_by[s] = image_to_array(msg)
         elif topic == "/thermal/image_raw":
             th_list.append((s, msg))
-    norm = ThermalNormalizer()
+    norm = ThermalNormalizer("percentile")  # display only: each sheet row stretched on its own
     tiles = []
     for p in pick:
         vis = next(v for s, v in vis_by.items() if abs(s - p) < 1e-6)
@@ -257,6 +257,9 @@ def train_fusion(out: Path) -> Path:
     cfg = load_config(REPO / "config" / "training" / "demo.yaml", [
         "data.kind=synthetic_folder", f"data.root={out / 'dataset'}", "data.crop=160", "data.batch_size=8",
         "model.backbone_kwargs={}", "epochs=6", "stage1_max_epochs=4", "max_steps_per_epoch=10",
+        # the default model's design (config/training/default_model.yaml): luma fused as a weight map and
+        # residual on the sources, visible colour carried; a 3-channel network this brief comes out grey
+        "model.in_channels=1", "model.output=blend",
         "optim.lr=2e-3",  # the paper's 1e-4 needs far more steps than a demo has
         f"output_dir={out / 'training' / 'ssvif'}"])
     result = train(cfg)
@@ -303,7 +306,8 @@ def report(out: Path, gen: dict, run: dict, model: Path, registration: Path, tot
         "pairs": int(d.get("count.pairs", 0)),
         "published": int(d.get("count.published", 0)),
         "received_by_demo": {"fused": len(received["fused"]), "mask": len(received["mask"])},
-        "dropped": {k[5:]: int(v) for k, v in d.items() if k.startswith("drop.")},
+        "dropped": {k.split(".", 1)[1].replace(".", "_"): int(v) for k, v in d.items()
+                    if k.startswith(("dropped_frames.", "dropped_pairs."))},
         "latency_ms": lat,
         "node_status": run["status"],
         "bag": {"path": str(gen["bag"]), "messages_replayed": run["published_by_player"]},

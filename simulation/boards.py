@@ -4,25 +4,48 @@ Every raw pixel of each camera of the rig is cast as a few sub-pixel rays
 through that camera's own distortion, intersected with the board plane and
 looked up in a fine texture of the board, so the rendered corners sit where
 the true projection puts them (to a small fraction of a pixel) and a
-calibration has real distortion to recover. Visible frames are 8-bit RGB;
-thermal frames are 16-bit raw counts with the board's polarity inverted
-(a heated board: dark squares are warm), blurred and noisy like an
-uncooled core.
+calibration has real distortion to recover. What each sensor makes of that
+light is :mod:`simulation.sensors`: visible frames are 8-bit RGB, thermal
+frames 16-bit raw counts (or 8-bit AGC output) of either polarity, blurred
+by the optics and noisy like an uncooled core.
+
+Views can be rendered for both cameras (joint views) or for one camera only
+(FMB's per-sensor intrinsic captures, each on its own board); the
+reflectance of a view is kept apart from the sensor so the same poses can
+be seen through several blurs (``render_board_views`` + ``apply_sensors``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 from calibration.boards import BoardSpec, parse_board
+from calibration.cv_compat import charuco_image, undistort_points
 from simulation.rig import PinholeCamera, Rig
+from simulation.sensors import ThermalSensor, VisibleSensor
 
 TEXTURE_PX_PER_M = 4000.0  # 0.25 mm texels: far below a pixel at 1-3 m
 SUPERSAMPLE = 3  # rays per pixel side
+CAMERAS = ("visible", "thermal")
+
+
+class BoardTexture(NamedTuple):
+    """Reflectance image of a board; texel (0, 0) sits at board (-margin, -margin)."""
+
+    image: np.ndarray
+    margin: float  # metres
+    px_per_m: float
+
+
+def texels_per_metre(board: BoardSpec) -> float:
+    """0.25 mm texels up to 10 cm squares; coarser for large (far) boards,
+    whose texture would not fit in memory otherwise (still 400 texels a square)."""
+    return TEXTURE_PX_PER_M * min(1.0, 0.1 / board.spacing)
 
 
 @dataclass
@@ -36,44 +59,44 @@ class BoardPose:
         return np.asarray(pts_board, float).reshape(-1, 3) @ self.R.T + self.t
 
 
-def board_texture(board: BoardSpec) -> tuple[np.ndarray, float]:
+def board_texture(board: BoardSpec) -> BoardTexture:
     """Reflectance image of the board (1 white, 0 black) incl. a white
     margin, and the margin in metres (texture origin = board origin - margin)."""
     s = board.spacing
+    n = texels_per_metre(board)
     if board.kind == "charuco":
         margin = 0.5 * s
         w, h = board.board_extent()
-        size = (int(round(w * TEXTURE_PX_PER_M)), int(round(h * TEXTURE_PX_PER_M)))
-        img = board.charuco_board().generateImage(size, marginSize=0, borderBits=1).astype(np.float32) / 255.0
-        mpx = int(round(margin * TEXTURE_PX_PER_M))
+        size = (int(round(w * n)), int(round(h * n)))
+        img = charuco_image(board.charuco_board(), size).astype(np.float32) / 255.0
+        mpx = int(round(margin * n))
         tex = cv2.copyMakeBorder(img, mpx, mpx, mpx, mpx, cv2.BORDER_CONSTANT, value=1.0)
         # charuco's chessboard corner 0 is at (s, s) of the generated image;
         # getChessboardCorners uses the same origin as the image's top-left
-        return tex, margin
+        return BoardTexture(tex, margin, n)
     if board.kind == "chessboard":
         # object point (0,0) is the first inner corner, one square in
         margin = s  # white margin beyond the outer squares
         w, h = (board.cols + 1) * s, (board.rows + 1) * s
         W, Hh = w + 2 * margin, h + 2 * margin
-        n = TEXTURE_PX_PER_M
         xs = (np.arange(int(round(W * n))) + 0.5) / n - margin - s
         ys = (np.arange(int(round(Hh * n))) + 0.5) / n - margin - s
-        X, Y = np.meshgrid(xs, ys)
+        # rows x columns by broadcasting: a far board's texture has tens of megatexels
+        X, Y = xs[None, :], ys[:, None]
         inside = (X >= -s) & (X < w - s) & (Y >= -s) & (Y < h - s)
         black = ((np.floor(X / s) + np.floor(Y / s)) % 2 == 0) & inside
-        return np.where(black, 0.0, 1.0).astype(np.float32), margin + s
+        return BoardTexture(np.where(black, 0.0, 1.0).astype(np.float32), margin + s, n)
     # circle grids: object point (0,0) is the first centre
     r = board.circle_radius
     margin = r + 0.5 * s
     pts = board.object_points()
     W, Hh = pts[:, 0].max() + 2 * margin, pts[:, 1].max() + 2 * margin
-    n = TEXTURE_PX_PER_M
     tex = np.ones((int(round(Hh * n)), int(round(W * n))), np.float32)
     sh = 4  # cv2 drawing with 4 fractional bits, anti-aliased
     for x, y, _ in pts:
         c = (int(round((x + margin) * n * 16 - 8)), int(round((y + margin) * n * 16 - 8)))
         cv2.circle(tex, c, int(round(r * n * 16)), 0.0, -1, cv2.LINE_AA, sh)
-    return tex, margin
+    return BoardTexture(tex, margin, n)
 
 
 @lru_cache(maxsize=4)
@@ -85,8 +108,9 @@ def _subpixel_rays(name, width, height, K_bytes, dist_bytes, ss):
     rays = []
     for oy in off:
         for ox in off:
-            pts = np.stack([(u + ox).ravel(), (v + oy).ravel()], axis=1).reshape(-1, 1, 2)
-            und = cv2.undistortPoints(pts, K, dist, criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10))
+            pts = np.stack([(u + ox).ravel(), (v + oy).ravel()], axis=1)
+            und = undistort_points(pts, K, dist,
+                                   (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10))
             rays.append(und.reshape(height, width, 2).astype(np.float32))
     return np.stack(rays)  # (ss*ss, H, W, 2)
 
@@ -100,7 +124,7 @@ def subpixel_rays(cam: PinholeCamera, ss: int = SUPERSAMPLE) -> np.ndarray:
 def render_reflectance(cam: PinholeCamera, R: np.ndarray, t: np.ndarray, board: BoardSpec,
                        texture=None, background: float = 0.45) -> np.ndarray:
     """Fraction of white seen by each raw pixel; board pose board->camera."""
-    tex, margin = texture if texture is not None else board_texture(board)
+    tex, margin, px_per_m = texture if texture is not None else board_texture(board)
     rays = subpixel_rays(cam)
     n = R[:, 2]
     d0 = float(n @ t)
@@ -112,75 +136,154 @@ def render_reflectance(cam: PinholeCamera, R: np.ndarray, t: np.ndarray, board: 
         P = np.stack([lam * x - t[0], lam * y - t[1], lam - t[2]], axis=-1)
         bu = P @ R[:, 0]
         bv = P @ R[:, 1]
-        mx = ((bu + margin) * TEXTURE_PX_PER_M - 0.5).astype(np.float32)
-        my = ((bv + margin) * TEXTURE_PX_PER_M - 0.5).astype(np.float32)
+        mx = ((bu + margin) * px_per_m - 0.5).astype(np.float32)
+        my = ((bv + margin) * px_per_m - 0.5).astype(np.float32)
         mx[lam <= 0] = -1e6
-        acc += cv2.remap(tex, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=float(background))
+        acc += cv2.remap(tex, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=float(background))
     return acc / len(rays)
 
 
-def _random_pose(rng: np.random.Generator, rig: Rig, board: BoardSpec, dist_range, tries: int = 500):
-    """A board pose seen whole by both cameras, spread over the image."""
+def _fits(pix: np.ndarray, cam: PinholeCamera, margin: float = 8) -> bool:
+    return bool(pix.min() > margin and pix[:, 0].max() < cam.width - margin
+                and pix[:, 1].max() < cam.height - margin)
+
+
+def _random_pose(rng: np.random.Generator, rig: Rig, board: BoardSpec, dist_range,
+                 cameras=CAMERAS, max_tilt_deg: float = 40.0, tries: int = 500):
+    """A board pose seen whole by ``cameras``, spread over the first one's image."""
     obj = board.object_points()
     centre = np.array([obj[:, 0].mean(), obj[:, 1].mean(), 0.0])
     lo, hi = obj[:, :2].min(0) - board.spacing, obj[:, :2].max(0) + board.spacing
-    corners = np.array([[lo[0], lo[1], 0], [hi[0], lo[1], 0], [hi[0], hi[1], 0], [lo[0], hi[1], 0]])
-    vis, th = rig.visible, rig.thermal
+    corners = np.array([[lo[0], lo[1], 0], [hi[0], lo[1], 0], [hi[0], hi[1], 0],
+                        [lo[0], hi[1], 0]])
+    aim = rig.visible if cameras[0] == "visible" else rig.thermal
+    tilt = max_tilt_deg
     for _ in range(tries):
         z = rng.uniform(*dist_range)
         # aim at a random image point so views cover the frame
-        u, v = rng.uniform(0.12, 0.88) * vis.width, rng.uniform(0.12, 0.88) * vis.height
-        ray = np.linalg.inv(vis.K) @ np.array([u, v, 1.0])
+        u, v = rng.uniform(0.12, 0.88) * aim.width, rng.uniform(0.12, 0.88) * aim.height
+        ray = np.linalg.inv(aim.K) @ np.array([u, v, 1.0])
         c = ray * z
-        ang = np.deg2rad(np.array([rng.uniform(-40, 40), rng.uniform(-40, 40), rng.uniform(-20, 20)]))
+        ang = np.deg2rad(np.array([rng.uniform(-tilt, tilt), rng.uniform(-tilt, tilt),
+                                   rng.uniform(-20, 20)]))
         R, _ = cv2.Rodrigues(ang)
         t = c - R @ centre
+        if aim is rig.thermal:  # aimed in the thermal frame: express in the visible one
+            R, t = rig.R.T @ R, rig.R.T @ (t - rig.t)
         pv = corners @ R.T + t
-        if np.any(pv[:, 2] < 0.3):
+        pt = rig.to_thermal(pv)
+        if np.any(pv[:, 2] < 0.3) or np.any(pt[:, 2] < 0.3):
             continue
-        a = vis.project(pv)
-        b = th.project(rig.to_thermal(pv))
-        m = 8
-        if (a.min() > m and a[:, 0].max() < vis.width - m and a[:, 1].max() < vis.height - m and
-                b.min() > m and b[:, 0].max() < th.width - m and b[:, 1].max() < th.height - m):
+        if all(_fits(rig.visible.project(pv) if cam == "visible" else rig.thermal.project(pt),
+                     rig.visible if cam == "visible" else rig.thermal) for cam in cameras):
             return BoardPose(R, t)
-    raise RuntimeError(f"no pose keeps board {board} inside both images at {dist_range} m")
+    raise RuntimeError(f"no pose keeps board {board} inside the {' and '.join(cameras)} image(s) "
+                       f"at {dist_range} m")
 
 
-def render_board_captures(rig: Rig, board: BoardSpec | str, n_views: int, seed: int = 0,
-                          dist_range=(1.0, 3.0), blur_sigma=(0.6, 1.0), noise=(1.5, 12.0)):
-    """``n_views`` of (visible RGB uint8, thermal uint16, BoardPose)."""
+@dataclass
+class BoardView:
+    """One board pose and the light each camera gets from it (None: not rendered)."""
+
+    pose: BoardPose
+    visible: np.ndarray | None  # reflectance per raw visible pixel
+    thermal: np.ndarray | None
+
+
+def render_board_views(rig: Rig, board: BoardSpec | str, n_views: int, seed: int = 0,
+                       dist_range=(1.0, 3.0), cameras=CAMERAS, max_tilt_deg: float = 40.0,
+                       rng: np.random.Generator | None = None) -> list[BoardView]:
+    """Poses and reflectances of ``n_views`` views that every camera in ``cameras`` sees whole."""
     board = parse_board(board) if isinstance(board, str) else board
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed) if rng is None else rng
     tex = board_texture(board)
     out = []
     for _ in range(n_views):
-        pose = _random_pose(rng, rig, board, dist_range)
-        refl_v = render_reflectance(rig.visible, pose.R, pose.t, board, tex, background=0.45)
-        Rt = rig.R @ pose.R
-        tt = rig.R @ pose.t + rig.t
-        refl_t = render_reflectance(rig.thermal, Rt, tt, board, tex, background=1.35)  # cool surroundings
-        vis = 30 + 200 * refl_v
-        vis = cv2.GaussianBlur(vis, (0, 0), blur_sigma[0]) + rng.normal(0, noise[0], vis.shape)
-        vis = np.clip(vis, 0, 255).astype(np.uint8)
-        vis_rgb = np.stack([vis, vis, np.clip(vis.astype(int) + 5, 0, 255).astype(np.uint8)], axis=2)
-        # heated board: dark (absorbing) squares are warmer, so bright in thermal
-        temp = 7000 + 900 * (1.0 - refl_t) + 300 * np.linspace(0, 1, rig.thermal.width)[None, :]
-        temp = cv2.GaussianBlur(temp.astype(np.float32), (0, 0), blur_sigma[1]) + rng.normal(0, noise[1], temp.shape)
-        th = np.clip(temp, 0, 65535).astype(np.uint16)
-        out.append((vis_rgb, th, pose))
+        pose = _random_pose(rng, rig, board, dist_range, cameras, max_tilt_deg)
+        out.append(_render_view(rig, board, tex, pose, cameras))
     return out
 
 
-def write_board_captures(out_dir: str | Path, rig: Rig, board: BoardSpec | str, n_views: int, seed: int = 0, **kw):
+def _render_view(rig: Rig, board: BoardSpec, tex, pose: BoardPose, cameras) -> BoardView:
+    refl_v = refl_t = None
+    if "visible" in cameras:
+        refl_v = render_reflectance(rig.visible, pose.R, pose.t, board, tex, background=0.45)
+    if "thermal" in cameras:
+        Rt, tt = rig.R @ pose.R, rig.R @ pose.t + rig.t
+        # cool surroundings
+        refl_t = render_reflectance(rig.thermal, Rt, tt, board, tex, background=1.35)
+    return BoardView(pose, refl_v, refl_t)
+
+
+def apply_sensors(views: list[BoardView], seed: int = 0, visible: VisibleSensor | None = None,
+                  thermal: ThermalSensor | None = None):
+    """(visible RGB or None, thermal counts or None, BoardPose) per view, one noise seed."""
+    rng = np.random.default_rng(seed)
+    visible, thermal = visible or VisibleSensor(), thermal or ThermalSensor()
+    out = []
+    for v in views:
+        vis = None if v.visible is None else visible.capture(v.visible, rng)
+        out.append((vis, None if v.thermal is None else thermal.capture(v.thermal, rng), v.pose))
+    return out
+
+
+def render_board_captures(rig: Rig, board: BoardSpec | str, n_views: int, seed: int = 0,
+                          dist_range=(1.0, 3.0), blur_sigma=(0.6, 1.0), noise=(1.5, 12.0),
+                          thermal_bits: int = 16, polarity: str = "inverted"):
+    """``n_views`` joint views: (visible RGB uint8, thermal counts, BoardPose).
+
+    ``blur_sigma`` and ``noise`` are (visible, thermal); thermal counts are
+    16-bit raw or 8-bit AGC (``thermal_bits``), the board ``polarity``
+    "inverted" (a heated board: light squares cold) or "normal".
+    """
+    board = parse_board(board) if isinstance(board, str) else board
+    rng = np.random.default_rng(seed)
+    tex = board_texture(board)
+    vs = VisibleSensor(blur_sigma[0], noise[0])
+    ts = ThermalSensor(blur_sigma[1], noise[1], thermal_bits, polarity)
+    out = []
+    for _ in range(n_views):  # pose, then both sensors, view by view: seeds stay reproducible
+        view = _render_view(rig, board, tex, _random_pose(rng, rig, board, dist_range), CAMERAS)
+        out.append((vs.capture(view.visible, rng), ts.capture(view.thermal, rng), view.pose))
+    return out
+
+
+def write_images(folder: str | Path, images, prefix: str = "view") -> list[Path]:
+    """Write ``prefix_XX.png`` (RGB converted to OpenCV's BGR; grey kept at its depth)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, img in enumerate(images):
+        path = folder / f"{prefix}_{i:02d}.png"
+        out = cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if img.ndim == 3 else img
+        if not cv2.imwrite(str(path), out):
+            raise OSError(f"could not write {path}")
+        paths.append(path)
+    return paths
+
+
+def write_board_captures(out_dir: str | Path, rig: Rig, board: BoardSpec | str, n_views: int,
+                         seed: int = 0, **kw):
     """Write ``visible/view_XX.png`` (RGB saved as PNG) and ``thermal/view_XX.png``
     (16-bit); return the list of BoardPose."""
-    out_dir = Path(out_dir)
-    (out_dir / "visible").mkdir(parents=True, exist_ok=True)
-    (out_dir / "thermal").mkdir(parents=True, exist_ok=True)
-    poses = []
-    for i, (v, t, pose) in enumerate(render_board_captures(rig, board, n_views, seed, **kw)):
-        cv2.imwrite(str(out_dir / "visible" / f"view_{i:02d}.png"), cv2.cvtColor(v, cv2.COLOR_RGB2BGR))
-        cv2.imwrite(str(out_dir / "thermal" / f"view_{i:02d}.png"), t)
-        poses.append(pose)
-    return poses
+    caps = render_board_captures(rig, board, n_views, seed, **kw)
+    write_images(Path(out_dir) / "visible", [v for v, _, _ in caps])
+    write_images(Path(out_dir) / "thermal", [t for _, t, _ in caps])
+    return [p for _, _, p in caps]
+
+
+def render_intrinsic_captures(rig: Rig, board: BoardSpec | str, camera: str, n_views: int,
+                              seed: int = 0,
+                              dist_range=(1.0, 3.0), max_tilt_deg: float = 40.0,
+                              sensor: VisibleSensor | ThermalSensor | None = None):
+    """One camera's own captures of ``board`` (FMB's per-sensor intrinsic
+    step): ``n_views`` of (image, BoardPose), the board whole in that camera
+    only (the other one may see part of it or nothing)."""
+    if camera not in CAMERAS:
+        raise ValueError(f"camera must be one of {CAMERAS}, got {camera!r}")
+    views = render_board_views(rig, board, n_views, seed, dist_range, (camera,), max_tilt_deg)
+    sensors = {"visible": sensor if camera == "visible" else None,
+               "thermal": sensor if camera == "thermal" else None}
+    caps = apply_sensors(views, seed + 1, **sensors)
+    return [(v if camera == "visible" else t, pose) for v, t, pose in caps]

@@ -12,7 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from simulation.rig import default_rig
-from simulation.scene import CONDITIONS
+from simulation.world import CONDITIONS
 
 
 def _positive_int(text: str) -> int:

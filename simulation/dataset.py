@@ -14,7 +14,9 @@ import cv2
 import numpy as np
 
 from simulation.rig import Rig
-from simulation.scene import CONDITIONS, SceneError, SceneRenderer, random_scene
+from simulation.renderer import SceneRenderer
+from simulation.scenario import random_scene
+from simulation.world import CONDITIONS, SceneError
 
 
 def _check_conditions(conditions: Iterable[str]) -> tuple[str, ...]:

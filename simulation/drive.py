@@ -17,8 +17,10 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from ros2_ssvif.image_codec import array_to_fields
+from simulation.renderer import SceneRenderer
 from simulation.rig import PinholeCamera, Rig, default_rig
-from simulation.scene import CONDITIONS, DriveScenario, SceneError, SceneRenderer
+from simulation.scenario import DriveScenario
+from simulation.world import CONDITIONS, SceneError
 
 EPOCH_NS = 1_700_000_000 * 10**9  # a realistic wall-clock start (Nov 2023)
 STORAGES = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from calibration.cv_compat import undistort_points
 from ros2_ssvif.camera_info import CameraInfo
 
 
@@ -36,7 +37,8 @@ class PinholeCamera:
     def project(self, points_cam: np.ndarray) -> np.ndarray:
         """3-D points in this camera's frame (N,3) -> raw distorted pixels (N,2)."""
         pts = np.asarray(points_cam, dtype=np.float64).reshape(-1, 1, 3)
-        out, _ = cv2.projectPoints(pts, np.zeros(3), np.zeros(3), self.K, np.asarray(self.dist, float))
+        out, _ = cv2.projectPoints(pts, np.zeros(3), np.zeros(3), self.K,
+                                   np.asarray(self.dist, float))
         return out.reshape(-1, 2)
 
     def pixel_rays(self) -> np.ndarray:
@@ -45,12 +47,12 @@ class PinholeCamera:
         Rendering casts these rays, so the image carries this camera's real
         distortion and a calibration has something to estimate.
         """
-        u, v = np.meshgrid(np.arange(self.width, dtype=np.float64), np.arange(self.height, dtype=np.float64))
-        pts = np.stack([u.ravel(), v.ravel()], axis=1).reshape(-1, 1, 2)
-        und = cv2.undistortPoints(
-            pts, self.K, np.asarray(self.dist, float),
-            criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10),
-        ).reshape(self.height, self.width, 2)
+        u, v = np.meshgrid(np.arange(self.width, dtype=np.float64),
+                           np.arange(self.height, dtype=np.float64))
+        pts = np.stack([u.ravel(), v.ravel()], axis=1)
+        und = undistort_points(pts, self.K, np.asarray(self.dist, float),
+                               (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 40, 1e-10),
+                               ).reshape(self.height, self.width, 2)
         return np.concatenate([und, np.ones((self.height, self.width, 1))], axis=2)
 
 
@@ -76,7 +78,8 @@ class Rig:
         if np.isinf(distance):
             H_vt = self.thermal.K @ self.R @ np.linalg.inv(self.visible.K)
         else:
-            H_vt = self.thermal.K @ (self.R + np.outer(self.t, n) / distance) @ np.linalg.inv(self.visible.K)
+            plane = self.R + np.outer(self.t, n) / distance
+            H_vt = self.thermal.K @ plane @ np.linalg.inv(self.visible.K)
         H = np.linalg.inv(H_vt)
         return H / H[2, 2]
 
@@ -93,4 +96,19 @@ def default_rig() -> Rig:
                             np.array([-0.28, 0.11, -0.0006, 0.0009, 0.0]))
     R, _ = cv2.Rodrigues(np.deg2rad(np.array([0.6, -0.9, 0.4])))
     t = np.array([-0.12, 0.015, 0.004])
+    return Rig(visible, thermal, R, t)
+
+
+def blurred_thermal_rig() -> Rig:
+    """The rig of issue 11: an 800x600 visible camera and a 640x512 LWIR core
+    with its own focal length, stronger barrel distortion, an 8 cm baseline
+    with a 2 mm forward (z) component and a small mounting rotation. Its
+    board captures carry the blur of real thermal optics (see
+    :mod:`simulation.sensors`)."""
+    visible = PinholeCamera("visible", 800, 600, 720.0, 721.8, 403.1, 296.4,
+                            np.array([-0.11, 0.06, 0.0005, -0.0007, 0.0]))
+    thermal = PinholeCamera("thermal", 640, 512, 540.0, 538.6, 316.2, 260.3,
+                            np.array([-0.31, 0.13, 0.0008, -0.0006, 0.0]))
+    R, _ = cv2.Rodrigues(np.deg2rad(np.array([0.4, -0.7, 0.25])))
+    t = np.array([-0.078, 0.011, 0.002])
     return Rig(visible, thermal, R, t)

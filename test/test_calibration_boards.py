@@ -21,8 +21,9 @@ def test_board_geometry_values():
     assert np.allclose(a[4], [0.02, 0.02, 0.0])  # odd rows shift half a period
 
 
-@pytest.mark.parametrize("bad", ["", "square:9x6:0.04", "chessboard:9by6:0.04", "chessboard:9x6:-1",
-                                 "charuco:5x7:0.04:0.05:DICT_5X5_100", "charuco:5x7:0.04:0.03:DICT_NOPE", "circles:1x3:0.1"])
+@pytest.mark.parametrize("bad", [
+    "", "square:9x6:0.04", "chessboard:9by6:0.04", "chessboard:9x6:-1",
+    "charuco:5x7:0.04:0.05:DICT_5X5_100", "charuco:5x7:0.04:0.03:DICT_NOPE", "circles:1x3:0.1"])
 def test_bad_board_specs(bad):
     with pytest.raises(BoardSpecError):
         parse_board(bad)

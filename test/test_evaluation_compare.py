@@ -68,7 +68,20 @@ def test_baselines_values():
     assert avg.dtype == np.uint8
     np.testing.assert_array_equal(baseline_image("average", np.array([[1, 255]], np.uint8),
                                                  np.array([[2, 255]], np.uint8)), [[2, 255]])
-    assert set(BASELINES) == {"visible-only", "thermal-only", "average", "max"}
+    assert set(BASELINES) == {"visible-only", "thermal-only", "average", "max", "max-luminance"}
+
+
+def test_max_luminance_rule_keeps_visible_chroma():
+    """Hand values, BT.601: red (200, 10, 10) has Y 66.8, Cr 223, Cb 96; IR 100 > Y lifts Y to 100
+    with Cr/Cb kept -> R = 100 + 1.403 * 95 = 233.3, G = 100 - 0.714 * 95 + 0.344 * 32 = 43.2,
+    B = 100 - 1.773 * 32 = 43.3. Where IR is darker than Y the visible pixel is kept."""
+    vi = np.array([[[200, 10, 10], [200, 10, 10]]], np.uint8)
+    ir = np.array([[100, 30]], np.uint8)
+    out = baseline_image("max-luminance", ir, vi).astype(int)
+    np.testing.assert_allclose(out[0, 0], [233, 43, 43], atol=1)
+    np.testing.assert_allclose(out[0, 1], [200, 10, 10], atol=1)
+    # a 3-channel IR file is reduced to its grey level first
+    np.testing.assert_array_equal(baseline_image("max-luminance", np.repeat(ir[..., None], 3, 2), vi), out)
 
 
 @pytest.mark.filterwarnings("ignore:MS_SSIM not computed")
@@ -79,7 +92,7 @@ def test_compare_writes_csv_summary_and_pictures(tmp_path, capsys):
                "--method", f"Mix={d['mix']}", "--baselines", "--output", str(out), "--no-progress"])
     assert rc == 0, capsys.readouterr().err
     rows = list(csv.DictReader((out / "metrics.csv").open()))
-    methods = ["Copy", "Mix", "visible-only", "thermal-only", "average", "max"]
+    methods = ["Copy", "Mix", "visible-only", "thermal-only", "average", "max", "max-luminance"]
     assert len(rows) == 2 * len(methods) * len(METRICS)
     assert list(rows[0]) == ["image", "method", "metric", "value"]
     assert {r["method"] for r in rows} == set(methods) and {r["image"] for r in rows} == {"a", "b"}
@@ -109,7 +122,7 @@ def test_compare_writes_csv_summary_and_pictures(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, needle", [
     (["--method", "bad"], "NAME=SOURCE"),
-    (["--method", "X=/nonexistent/folder"], "neither a folder nor a .pt"),
+    (["--method", "X=/nonexistent/folder"], "neither a folder, a .pt checkpoint nor an .onnx"),
     (["--method", "X=/nonexistent/model.pt"], "checkpoint not found"),
     ([], "nothing to compare"),
 ])

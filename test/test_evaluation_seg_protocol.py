@@ -48,6 +48,10 @@ def test_baselines_fuse_as_named():
     assert torch.equal(BaselineFusion("thermal-only")(vis, th).fused, th.expand(1, 3, 2, 2))
     assert torch.allclose(BaselineFusion("average")(vis, th).fused[0, 0].flatten(), torch.tensor([0.4, 0.75, 0.3, 0.8]))
     assert torch.equal(BaselineFusion("max")(vis, th).fused[0, 2].flatten(), torch.tensor([0.6, 0.9, 0.6, 1.0]))
+    # max-luminance: red (0.8, 0.04, 0.04) has Y 0.2672; thermal 0.5 lifts Y, chroma kept
+    red = torch.tensor([0.8, 0.04, 0.04]).view(1, 3, 1, 1)
+    ml = BaselineFusion("max-luminance")(red, torch.full((1, 1, 1, 1), 0.5)).fused.flatten()
+    assert torch.allclose(ml, torch.tensor([0.8 + 0.2328, 0.04 + 0.2328, 0.04 + 0.2328]).clamp(0, 1), atol=1e-3)
     with pytest.raises(ValueError, match="unknown baseline"):
         BaselineFusion("median")
     with pytest.raises(ValueError, match="no fusion method"):
@@ -61,7 +65,7 @@ def test_thermal_only_beats_visible_only_and_reports_are_written(tmp_path, hot_c
     assert rc == 0, capsys.readouterr().err
     assert "9 train / 1 val / 2 test" in capsys.readouterr().out  # 0.2 held out, then 9:1
     rows = list(csv.DictReader((out / "miou.csv").open()))
-    methods = ["visible-only", "thermal-only", "average", "max"]
+    methods = ["visible-only", "thermal-only", "average", "max", "max-luminance"]
     # only the classes in the labels (road, car) are reported, then one mIoU row per method
     assert [(r["method"], r["class"]) for r in rows] == [(m, c) for m in methods for c in ("road", "car", "mIoU")]
     iou = {(r["method"], r["class"]): float(r["IoU"]) for r in rows}

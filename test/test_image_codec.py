@@ -3,19 +3,36 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ros2_ssvif.image_codec import ImageDecodeError, array_to_fields, fill_image_msg, image_to_array, stamp_seconds
+from ros2_ssvif.image_codec import (
+    ImageDecodeError,
+    array_to_fields,
+    fill_image_msg,
+    image_to_array,
+    stamp_seconds,
+)
 
 
 def msg(**kw):
     return SimpleNamespace(**kw)
 
 
-@pytest.mark.parametrize("enc,shape,dtype", [("rgb8", (5, 7, 3), np.uint8), ("bgr8", (5, 7, 3), np.uint8),
-                                             ("mono8", (5, 7), np.uint8), ("mono16", (5, 7), np.uint16),
-                                             ("32FC1", (5, 7), np.float32)])
+@pytest.mark.parametrize(
+    'enc,shape,dtype',
+    [
+        ('rgb8', (5, 7, 3), np.uint8),
+        ('bgr8', (5, 7, 3), np.uint8),
+        ('mono8', (5, 7), np.uint8),
+        ('mono16', (5, 7), np.uint16),
+        ('32FC1', (5, 7), np.float32),
+    ],
+)
 def test_round_trip_keeps_every_value(enc, shape, dtype):
     rng = np.random.default_rng(1)
-    a = (rng.random(shape) * 60000).astype(dtype) if dtype != np.uint8 else rng.integers(0, 256, shape, dtype=np.uint8)
+    a = (
+        (rng.random(shape) * 60000).astype(dtype)
+        if dtype != np.uint8
+        else rng.integers(0, 256, shape, dtype=np.uint8)
+    )
     back = image_to_array(msg(**array_to_fields(a, enc).__dict__))
     assert back.dtype == dtype and np.array_equal(back, a)
 
@@ -60,3 +77,112 @@ def test_real_rclpy_message_round_trip():
     assert m.step == 8 and m.encoding == "mono16"
     assert np.array_equal(image_to_array(m), a)
     assert stamp_seconds(m.header) == pytest.approx(12.5)
+
+
+# -- compressed transport (image_transport's compressed / compressedDepth) -----------------------
+import cv2  # noqa: E402
+
+from ros2_ssvif.compressed import (
+    array_to_compressed,
+    compressed_to_array,
+    parse_format,  # noqa: E402
+    transport_topic,
+)
+
+
+def cmsg(fmt, data):
+    return msg(format=fmt, data=np.frombuffer(bytes(data), np.uint8))
+
+
+def _smooth_rgb(h=32, w=48):
+    y, x = np.mgrid[0:h, 0:w]
+    return np.dstack([x * 5, y * 7, (x + y) * 2]).astype(np.uint8)
+
+
+def test_jpeg_rgb_as_compressed_image_transport_writes_it():
+    """compressed_image_transport: RGB converted to BGR, cv::imencode, format 'rgb8; jpeg
+    compressed bgr8'."""
+    rgb = _smooth_rgb()
+    ok, buf = cv2.imencode(
+        '.jpg', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 98]
+    )
+    out = compressed_to_array(cmsg("rgb8; jpeg compressed bgr8", buf.tobytes()))
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - rgb).mean() < 2.0  # JPEG: close, and red stays red
+    assert (
+        out[..., 0].mean() > out[..., 2].mean() - 20
+        and abs(out[..., 0].mean() - rgb[..., 0].mean()) < 2
+    )
+
+
+def test_sixteen_bit_png_thermal_keeps_every_bit():
+    t = (np.arange(32 * 40, dtype=np.uint32).reshape(32, 40) * 51 % 65536).astype(np.uint16)
+    ok, buf = cv2.imencode(".png", t)
+    out = compressed_to_array(cmsg("mono16; png compressed mono16", buf.tobytes()))
+    assert out.dtype == np.uint16 and np.array_equal(out, t)
+    ok, buf8 = cv2.imencode(".png", (t >> 8).astype(np.uint8))
+    assert np.array_equal(
+        compressed_to_array(cmsg('mono8; png compressed mono8', buf8.tobytes())), t >> 8
+    )
+
+
+def test_compressed_depth_png_with_its_config_header():
+    t = np.array([[0, 1000], [40000, 65535]], np.uint16)
+    ok, buf = cv2.imencode(".png", t)
+    header = np.array([0], np.int32).tobytes() + np.array([0.0, 0.0], np.float32).tobytes()
+    out = compressed_to_array(cmsg("16UC1; compressedDepth png", header + buf.tobytes()))
+    assert np.array_equal(out, t)
+
+
+def test_round_trip_through_our_encoder_and_plain_format_names():
+    rgb = _smooth_rgb()
+    fmt, data = array_to_compressed(rgb, "rgb8", "png")
+    assert fmt == "rgb8; png compressed bgr8"
+    assert np.array_equal(compressed_to_array(cmsg(fmt, data)), rgb)
+    fmt, data = array_to_compressed(np.full((4, 4), 3000, np.uint16), "mono16", "png")
+    assert fmt == "mono16; png compressed mono16"
+    # drivers that only say "jpeg": a standard JPEG file, decoded to RGB
+    ok, buf = cv2.imencode(
+        '.jpg', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 98]
+    )
+    assert np.abs(compressed_to_array(cmsg("jpeg", buf.tobytes())).astype(int) - rgb).mean() < 2.0
+
+
+def test_format_strings_are_parsed_and_checked():
+    f = parse_format("mono16; png compressed mono16")
+    assert (f.source_encoding, f.codec, f.payload_encoding, f.depth) == (
+        'mono16',
+        'png',
+        'mono16',
+        False,
+    )
+    assert parse_format("16UC1; compressedDepth").depth
+    assert transport_topic("/cam/image_raw", "compressed") == "/cam/image_raw/compressed"
+    assert transport_topic("/cam/image_raw", "raw") == "/cam/image_raw"
+    with pytest.raises(ImageDecodeError, match="format"):
+        parse_format("rgb8; tiff compressed bgr8")
+
+
+@pytest.mark.parametrize(
+    'fmt,payload,text',
+    [
+        (
+            'rgb8; jpeg compressed bgr8',
+            b'\xff\xd8\xff\xe0' + bytes(200),
+            'cannot decode',
+        ),  # truncated JPEG
+        ('rgb8; jpeg compressed bgr8', b'', 'empty'),
+        (
+            'mono16; jpeg compressed mono16',
+            None,
+            'payload is png',
+        ),  # the format lies about the codec
+        ('mono8; png compressed mono8', None, '16-bit'),  # says 8-bit, decodes to 16-bit
+    ],
+)
+def test_corrupt_or_mislabelled_payloads_raise_readable_errors(fmt, payload, text):
+    if payload is None:
+        ok, buf = cv2.imencode(".png", np.full((4, 4), 3000, np.uint16))
+        payload = buf.tobytes()
+    with pytest.raises(ImageDecodeError, match=text):
+        compressed_to_array(cmsg(fmt, payload))

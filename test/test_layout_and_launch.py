@@ -10,8 +10,21 @@ import yaml
 from ros2_ssvif.config import FusionConfig, read_params_file
 
 REPO = Path(__file__).resolve().parents[1]
-TRAINING_ONLY = {"training", "torch", "kornia", "transformers", "pytorch_msssim", "onnx", "onnxscript",
-                 "matplotlib", "skimage", "scipy", "evaluation", "calibration", "simulation"}
+TRAINING_ONLY = {
+    'training',
+    'torch',
+    'kornia',
+    'transformers',
+    'pytorch_msssim',
+    'onnx',
+    'onnxscript',
+    'matplotlib',
+    'skimage',
+    'scipy',
+    'evaluation',
+    'calibration',
+    'simulation',
+}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -55,18 +68,24 @@ def test_config_file_node_parameters_and_launch_arguments_agree():
     tree = ast.parse((REPO / "launch" / "fusion.launch.py").read_text())
     launch_args = None
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "PARAMETER_ARGUMENTS" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            getattr(t, 'id', '') == 'PARAMETER_ARGUMENTS' for t in node.targets
+        ):
             launch_args = ast.literal_eval(node.value)
     assert launch_args is not None and set(launch_args) == set(params)
     assert len(launch_args) == len(set(launch_args))
 
 
 def test_launch_file_runs_where_launch_is_installed():
-    launch = pytest.importorskip("launch", reason="ROS 2 launch is not installable from pip here; checked statically above")
+    launch = pytest.importorskip(
+        'launch', reason='ROS 2 launch is not installable from pip here; checked statically above'
+    )
     pytest.importorskip("launch_ros", reason="launch_ros is not installable from pip here")
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("fusion_launch", REPO / "launch" / "fusion.launch.py")
+    spec = importlib.util.spec_from_file_location(
+        'fusion_launch', REPO / 'launch' / 'fusion.launch.py'
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert isinstance(mod.generate_launch_description(), launch.LaunchDescription)
@@ -76,7 +95,9 @@ def test_package_xml_and_setup_cfg_follow_ament_python():
     xml = (REPO / "package.xml").read_text()
     assert 'format="3"' in xml and "<build_type>ament_python</build_type>" in xml
     cfg = (REPO / "setup.cfg").read_text()
-    assert "script_dir=$base/lib/ros2_ssvif" in cfg and "install_scripts=$base/lib/ros2_ssvif" in cfg
+    assert (
+        'script_dir=$base/lib/ros2_ssvif' in cfg and 'install_scripts=$base/lib/ros2_ssvif' in cfg
+    )
     assert (REPO / "resource" / "ros2_ssvif").is_file()
 
 
@@ -84,10 +105,20 @@ def test_console_scripts_resolve_to_functions():
     import importlib
 
     setup = (REPO / "setup.py").read_text()
-    entries = [line.strip().strip('",') for line in setup.splitlines() if " = " in line and ":" in line and "." in line
-               and line.strip().startswith('"')]
-    assert {e.split(" = ")[0] for e in entries} >= {"fusion_node", "process_bag", "calibrate", "register",
-                                                     "ssvif_train", "ssvif_export", "evaluate_fusion"}
+    entries = [
+        line.strip().strip('"\',')
+        for line in setup.splitlines()
+        if ' = ' in line and ':' in line and '.' in line and line.strip()[:1] in ('"', "'")
+    ]
+    assert {e.split(' = ')[0] for e in entries} >= {
+        'fusion_node',
+        'process_bag',
+        'calibrate',
+        'register',
+        'ssvif_train',
+        'ssvif_export',
+        'evaluate_fusion',
+    }
     for e in entries:
         mod, fn = e.split(" = ")[1].split(":")
         assert callable(getattr(importlib.import_module(mod), fn)), e
@@ -95,6 +126,45 @@ def test_console_scripts_resolve_to_functions():
 
 def test_training_requirements_pin_the_cpu_torch():
     assert "torch==2.13.0" in (REPO / "requirements" / "training.txt").read_text().split()
-    runtime = [line.split("==")[0].lower() for line in (REPO / "requirements" / "runtime.txt").read_text().splitlines()
-               if line and not line.startswith("#")]
+    runtime = [
+        line.split('==')[0].lower()
+        for line in (REPO / 'requirements' / 'runtime.txt').read_text().splitlines()
+        if line and not line.startswith('#')
+    ]
     assert "torch" not in runtime and "cv-bridge" not in runtime and "cv_bridge" not in runtime
+
+
+def test_launch_arguments_are_converted_to_the_parameter_type():
+    """`slop:=1` arrives as the float 1.0 (launch is not installable here: the function is run
+    alone)."""
+    tree = ast.parse((REPO / "launch" / "fusion.launch.py").read_text())
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_typed")
+    scope = {"yaml": yaml}
+    exec(compile(ast.Module(body=[fn], type_ignores=[]), "fusion.launch.py", "exec"), scope)
+    from ros2_ssvif.config import parameter_specs
+
+    kinds = {s.name: s.kind for s in parameter_specs()}
+    typed = scope["_typed"]
+    assert typed("slop", "1", kinds) == 1.0 and isinstance(typed("slop", "1", kinds), float)
+    assert typed('queue_size', '7', kinds) == 7 and typed('providers', '[cuda, cpu]', kinds) == [
+        'cuda',
+        'cpu',
+    ]
+    assert (
+        typed('model_path', '123', kinds) == '123'
+        and typed('publish_overlay', 'true', kinds) is True
+    )
+    cfg = FusionConfig.from_dict(
+        {k: typed(k, v, kinds) for k, v in (('slop', '1'), ('queue_size', '7'))}
+    )
+    assert cfg.slop == 1.0
+
+
+def test_lifecycle_node_is_a_console_script_and_the_launch_can_start_it():
+    setup = (REPO / "setup.py").read_text()
+    assert '"fusion_lifecycle_node = ros2_ssvif.fusion_lifecycle_node:main"' in setup
+    assert (
+        '"fusion_lifecycle_node" if lifecycle else "fusion_node"'
+        in (REPO / 'launch' / 'fusion.launch.py').read_text()
+    )
+    assert "<exec_depend>lifecycle_msgs</exec_depend>" in (REPO / "package.xml").read_text()

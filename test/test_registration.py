@@ -17,8 +17,14 @@ def rig():
 def truth(rig):
     """The registration the calibration should find, from the known rig (plane at 10 m)."""
     H = rig.plane_homography_thermal_to_visible(10.0)
-    return Registration(rig.visible.camera_info(), rig.thermal.camera_info(), H, (40, 30, 560, 420), (640, 480),
-                        {"plane_distance": 10.0})
+    return Registration(
+        rig.visible.camera_info(),
+        rig.thermal.camera_info(),
+        H,
+        (40, 30, 560, 420),
+        (640, 480),
+        {'plane_distance': 10.0},
+    )
 
 
 def plane_points(rig, z=10.0, n=200, seed=0):
@@ -99,7 +105,9 @@ def test_file_round_trip_and_errors(tmp_path, truth):
 
 def test_wrong_input_size_is_a_clear_error(truth):
     maps = truth.build_maps()
-    with pytest.raises(RegistrationError, match="thermal image is 320x256 but the calibration is for 640x512"):
+    with pytest.raises(
+        RegistrationError, match='thermal image is 320x256 but the calibration is for 640x512'
+    ):
         maps.register_thermal(np.zeros((256, 320), np.uint16))
 
 
@@ -107,8 +115,16 @@ def test_camera_info_file_matches_camera_calibration_parsers(tmp_path, rig):
     info = rig.thermal.camera_info()
     save_camera_info(info, tmp_path / "thermal.yaml")
     d = yaml.safe_load((tmp_path / "thermal.yaml").read_text())
-    assert set(d) == {"image_width", "image_height", "camera_name", "camera_matrix", "distortion_model",
-                      "distortion_coefficients", "rectification_matrix", "projection_matrix"}
+    assert set(d) == {
+        'image_width',
+        'image_height',
+        'camera_name',
+        'camera_matrix',
+        'distortion_model',
+        'distortion_coefficients',
+        'rectification_matrix',
+        'projection_matrix',
+    }
     assert d["camera_matrix"]["rows"] == 3 and d["camera_matrix"]["cols"] == 3
     assert d["distortion_coefficients"]["rows"] == 1 and d["distortion_coefficients"]["cols"] == 5
     assert d["projection_matrix"]["cols"] == 4
@@ -118,3 +134,82 @@ def test_camera_info_file_matches_camera_calibration_parsers(tmp_path, rig):
         load_camera_info(tmp_path / "nope.yaml")
     with pytest.raises(CameraInfoError, match="positive focal"):
         CameraInfo("x", 10, 10, np.zeros((3, 3)), np.zeros(5))
+
+
+# -- bad files: one readable RegistrationError, never another exception type ----------------------
+def _bad_file(tmp_path, truth, name, edit):
+    d = yaml.safe_load(yaml.safe_dump(truth.to_dict()))
+    edit(d)
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(yaml.safe_dump(d))
+    return p
+
+
+def _set(path, value):
+    def edit(d):
+        node = d
+        for k in path[:-1]:
+            node = node[k]
+        node[path[-1]] = value
+    return edit
+
+
+@pytest.mark.parametrize(
+    'name,edit,text',
+    [
+        ('version_list', _set(['version'], [1]), 'version'),
+        ('version_text', _set(['version'], 'one'), 'version'),
+        ('visible_text', _set(['visible'], 'abc'), 'visible'),
+        (
+            'nan_distortion',
+            _set(['thermal', 'distortion_coefficients', 'data'], [float('nan'), 0, 0, 0, 0]),
+            'finite',
+        ),
+        ('crop_outside', _set(['crop', 'x'], 500.0), 'crop'),
+        ('crop_negative', _set(['crop', 'y'], -200.0), 'crop'),
+        ('output_huge', _set(['output', 'width'], 10**6), 'output size'),
+        ('output_text', _set(['output', 'height'], 'tall'), 'output'),
+        (
+            'homography_short',
+            _set(['homography_thermal_to_visible'], [1.0, 0.0, 0.0]),
+            'homography',
+        ),
+        (
+            'homography_nan',
+            _set(['homography_thermal_to_visible'], [float('nan')] * 9),
+            'homography',
+        ),
+        ('top_level_list', lambda d: d.clear(), 'format'),
+        ('k_text', _set(['visible', 'camera_matrix', 'data'], 'abc'), 'visible'),
+        ('width_bool', _set(['visible', 'image_width'], True), 'visible'),
+    ],
+)
+def test_bad_registration_files_raise_one_readable_error(tmp_path, truth, name, edit, text):
+    """Defects: `version: [1]` (TypeError killed the node), `visible: abc` (AttributeError), NaN
+    distortion and a crop outside the image loaded fine and gave black frames."""
+    p = _bad_file(tmp_path, truth, name, edit)
+    with pytest.raises(RegistrationError, match=text) as info:
+        load_registration(p)
+    assert "\n" not in str(info.value)
+
+
+def test_a_list_or_scalar_file_is_not_a_registration(tmp_path):
+    for i, text in enumerate(("- 1\n- 2\n", "42\n", "")):
+        p = tmp_path / f"f{i}.yaml"
+        p.write_text(text)
+        with pytest.raises(RegistrationError, match="not a ros2_ssvif/registration"):
+            load_registration(p)
+
+
+def test_fused_image_camera_matrix_projects_like_the_registered_image(rig, truth):
+    """K of the fused image: the visible camera through undistortion, crop and resize; D = 0."""
+    K = truth.output_camera_matrix()
+    P = plane_points(rig, z=8.0)
+    raw = rig.visible.project(P)  # distorted raw visible pixels
+    expect = truth.visible_raw_to_output(raw)
+    xyz = P @ np.eye(3).T
+    uvw = xyz @ K.T
+    got = uvw[:, :2] / uvw[:, 2:3]
+    assert np.abs(got - expect).max() < 1e-3
+    # hand check of the scale: crop 560x420 -> 640x480 multiplies fx by 640/560
+    assert K[0, 0] == pytest.approx(rig.visible.camera_info().camera_matrix[0, 0] * 640 / 560)

@@ -13,8 +13,8 @@ from simulation.dataset import write_raw_captures
 from simulation.drive import EPOCH_NS, DriveError, write_drive_bag
 from simulation.rig import default_rig
 from simulation.scene import (
-    BUILDING, CAR, PERSON, POLE, ROAD, SKY, VEGETATION, DriveScenario, Scene, SceneError, SceneObject,
-    SceneRenderer, random_scene,
+    BUILDING, CAR, PERSON, POLE, ROAD, SKY, VEGETATION, DriveScenario, Scene, SceneError,
+    SceneObject, SceneRenderer, random_scene,
 )
 
 
@@ -65,7 +65,8 @@ def test_shapes_dtypes_and_labels(day):
     assert np.all(np.isfinite(day.depth[day.label != SKY]))
     # 14-bit-like counts, sky colder than the scene
     assert day.thermal.max() < 16384
-    assert np.median(day.thermal[day.label_thermal == SKY]) < np.median(day.thermal[day.label_thermal == ROAD]) - 1000
+    sky = np.median(day.thermal[day.label_thermal == SKY])
+    assert sky < np.median(day.thermal[day.label_thermal == ROAD]) - 1000
 
 
 def test_render_is_deterministic(renderer, street, day):
@@ -195,7 +196,8 @@ def test_raw_captures_round_trip(tmp_path, rig, renderer):
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
 def test_drive_bag_round_trip(tmp_path, rig, renderer, storage):
     bag = tmp_path / "drive"
-    summary = write_drive_bag(bag, rig, duration_s=0.7, rgb_hz=20.0, thermal_hz=9.0, storage=storage, seed=2)
+    summary = write_drive_bag(bag, rig, duration_s=0.7, rgb_hz=20.0, thermal_hz=9.0,
+                              storage=storage, seed=2)
     assert summary["counts"]["/rgb/image_raw"] == 14
     assert summary["counts"]["/thermal/image_raw"] in (6, 7)
     ts = get_typestore(Stores.ROS2_HUMBLE)
@@ -208,19 +210,23 @@ def test_drive_bag_round_trip(tmp_path, rig, renderer, storage):
             assert 0 < log_ns - st < 30_000_000  # logged a few ms after capture
             stamps.setdefault(conn.topic, []).append(st)
             if conn.topic == "/rgb/image_raw":
-                assert (msg.encoding, msg.height, msg.width, msg.header.frame_id) == ("rgb8", 480, 640, "visible_optical_frame")
+                got = (msg.encoding, msg.height, msg.width, msg.header.frame_id)
+                assert got == ("rgb8", 480, 640, "visible_optical_frame")
             elif conn.topic == "/thermal/image_raw":
-                assert (msg.encoding, msg.height, msg.width, msg.is_bigendian) == ("mono16", 512, 640, 0)
+                got = (msg.encoding, msg.height, msg.width, msg.is_bigendian)
+                assert got == ("mono16", 512, 640, 0)
                 assert msg.header.frame_id == "thermal_optical_frame"
                 if len(stamps[conn.topic]) == 1:  # values survive the bag bit for bit
                     t = (st - EPOCH_NS) / 1e9
                     scene = DriveScenario(2, duration_s=1.7).scene_at(t)
-                    expect, _, _ = renderer.render_thermal(scene, "day", np.random.default_rng([2, 1, 0]))
+                    expect, _, _ = renderer.render_thermal(scene, "day",
+                                                           np.random.default_rng([2, 1, 0]))
                     np.testing.assert_array_equal(image_to_array(msg), expect)
             elif conn.topic == "/thermal/camera_info":
                 np.testing.assert_allclose(np.asarray(msg.k).reshape(3, 3), rig.thermal.K)
                 np.testing.assert_allclose(msg.d, rig.thermal.dist)
-    assert len(stamps["/rgb/camera_info"]) == 14 and stamps["/rgb/camera_info"] == stamps["/rgb/image_raw"]
+    assert len(stamps["/rgb/camera_info"]) == 14
+    assert stamps["/rgb/camera_info"] == stamps["/rgb/image_raw"]
     for topic, hz in (("/rgb/image_raw", 20.0), ("/thermal/image_raw", 9.0)):
         s = np.array(stamps[topic])
         assert s[0] >= EPOCH_NS and np.all(np.diff(s) > 0)
@@ -248,3 +254,60 @@ def test_cli_errors(tmp_path, capsys):
     assert main(["drive", "--output", str(full), "--duration", "0.1"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("ssvif_make_synthetic: error:") and "already exists" in err[-1]
+
+
+def test_scene_rooms_and_the_old_imports_agree():
+    """scene.py was split into world / silhouettes / scenario / renderer; the
+    names callers import from simulation.scene are the rooms' own objects."""
+    import simulation.renderer as renderer_mod
+    import simulation.scenario as scenario_mod
+    import simulation.scene as scene_mod
+    import simulation.silhouettes as silhouettes_mod
+    import simulation.world as world_mod
+
+    assert scene_mod.SceneRenderer is renderer_mod.SceneRenderer
+    assert scene_mod.DriveScenario is scenario_mod.DriveScenario
+    assert scene_mod.random_scene is scenario_mod.random_scene
+    assert scene_mod.SILHOUETTES is silhouettes_mod.SILHOUETTES
+    assert scene_mod.Scene is world_mod.Scene
+    assert scene_mod.CONDITIONS == ("day", "night", "fog", "glare")
+    assert set(silhouettes_mod.SILHOUETTES) == set(world_mod.KIND_LABEL)
+
+
+def test_thermal_sensor_counts_polarity_and_blur():
+    from simulation.sensors import ThermalSensor
+
+    refl = np.ones((40, 80), np.float32)
+    refl[:, 40:] = 0.0  # white left half, black right half
+    rng = np.random.default_rng(0)
+    inv = ThermalSensor(1.5, noise=0.0, gradient=0.0).capture(refl, rng)
+    assert inv.dtype == np.uint16 and inv[:, :30].mean() == pytest.approx(7000, abs=1)
+    assert inv[:, 50:].mean() == pytest.approx(7900, abs=1)  # inverted: black squares are warm
+    nor = ThermalSensor(1.5, noise=0.0, gradient=0.0, polarity="normal").capture(refl, rng)
+    assert nor[:, :30].mean() > nor[:, 50:].mean()
+    # the optics blur acts on the counts: the 16-84 % rise of the edge spans two sigma
+    row = inv[20].astype(float)
+    frac = (row - 7000) / 900
+    x16, x84 = np.interp([0.16, 0.84], frac[30:50], np.arange(30, 50))
+    assert x84 - x16 == pytest.approx(3.0, abs=0.3)
+    agc = ThermalSensor(1.5, bits=8).capture(refl, rng)
+    assert agc.dtype == np.uint8 and agc.min() == 0 and agc.max() == 255
+    with pytest.raises(ValueError, match="polarity"):
+        ThermalSensor(polarity="hot")
+
+
+def test_intrinsic_captures_show_the_board_to_one_camera():
+    from calibration.boards import parse_board
+    from simulation.boards import render_intrinsic_captures
+    from simulation.rig import blurred_thermal_rig
+
+    rig, board = blurred_thermal_rig(), parse_board("chessboard:7x5:0.07")
+    assert rig.t[2] == pytest.approx(0.002)
+    assert (rig.visible.width, rig.thermal.width) == (800, 640)
+    caps = render_intrinsic_captures(rig, board, "thermal", 2, seed=4, dist_range=(1.0, 2.0))
+    for img, pose in caps:
+        assert img.shape == (512, 640) and img.dtype == np.uint16
+        px = rig.thermal.project(rig.to_thermal(pose.points_in_visible(board.object_points())))
+        assert px.min() > 0 and px[:, 0].max() < 640 and px[:, 1].max() < 512
+    with pytest.raises(ValueError, match="camera"):
+        render_intrinsic_captures(rig, board, "lidar", 1)

@@ -49,8 +49,11 @@ def test_layouts_give_unit_range_tensors(tmp_path, kind, dirs):
     assert s["visible"].dtype == torch.float32
     assert torch.allclose(s["visible"][0], torch.full((20, 24), 200 / 255))  # BGR -> RGB
     assert float(s["visible"][2].max()) == 0.0
-    # thermal goes through the node's percentile normaliser: 8- and 16-bit both end in [0, 1]
-    assert float(s["thermal"].min()) == 0.0 and float(s["thermal"].max()) == 1.0
+    # thermal goes through the node's normaliser for stills: 8-bit as given (/255, the ramp ends at
+    # 250), raw 16-bit stretched by its own 1..99 % window
+    assert float(s["thermal"].min()) == 0.0
+    want_max = 1.0 if kind == "synthetic_folder" else 250 / 255
+    assert float(s["thermal"].max()) == pytest.approx(want_max, abs=1e-6)
     grey = FusionPairs(pairs)[1]["visible"]
     assert torch.equal(grey[0], grey[1]) and torch.allclose(grey[0], torch.full((20, 24), 128 / 255))
 
@@ -127,3 +130,25 @@ def test_roadscene_pairs_load(shared_data):
     assert (len(train), len(val)) == (45, 5)
     s = train[0]
     assert s["visible"].shape == (3, 32, 32) and 0.0 <= float(s["thermal"].min()) <= float(s["thermal"].max()) <= 1.0
+
+
+def test_list_file_keeps_the_test_split_out_of_training(tmp_path):
+    _write_set(tmp_path, "vi", "ir", None, names=["a", "b", "c", "d", "e"])
+    (tmp_path / "train.txt").write_text("a.png\nc.jpg\n\ne\n")  # names or stems, blank lines ignored
+    cfg = DataConfig(kind="pairs", root=str(tmp_path), list_file="train.txt", val_fraction=0.0, crop=16)
+    train, val = build_datasets(cfg)
+    assert sorted(p.name for p in train.pairs) == ["a", "c", "e"] and len(val) == 0
+    (tmp_path / "bad.txt").write_text("a\nzz\n")
+    with pytest.raises(DatasetError, match="1 listed pair.*zz"):
+        build_datasets(DataConfig(kind="pairs", root=str(tmp_path), list_file="bad.txt", crop=16))
+    with pytest.raises(DatasetError, match="cannot read"):
+        build_datasets(DataConfig(kind="pairs", root=str(tmp_path), list_file="missing.txt", crop=16))
+
+
+def test_roadscene_train_split_excludes_the_cddfuse_test_pairs(shared_data):
+    root = shared_data / "ivf_roadscene221"
+    train, val = build_datasets(DataConfig(kind="pairs", root=str(root), list_file="train_split.txt"))
+    names = {p.name for p in train.pairs} | {p.name for p in val.pairs}
+    test = {line.rsplit(".", 1)[0] for line in (root / "test_split_cddfuse50.txt").read_text().split()}
+    assert len(names) == 168 and len(test) == 50 and not names & test
+    assert (len(train), len(val)) == (151, 17)  # the paper's 9:1 split

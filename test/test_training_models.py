@@ -115,6 +115,56 @@ def test_single_channel_keeps_visible_chroma(name):
     assert (fused_ycbcr[:, :1] - y).abs().max() > 0.05
 
 
+def test_blend_output_starts_as_the_mean_rule():
+    """Zero-initialised last layer: w = 0.5, r = 0, so the fused luma is (Y_vis + T) / 2 exactly."""
+    torch.manual_seed(0)
+    m = build_fusion_model("realtime", in_channels=1, output="blend").eval()
+    vis, th = _pair(40, 56)
+    th = 0.05 + 0.9 * th  # away from the logit clamp (eps 1e-3)
+    g = torch.Generator().manual_seed(4)  # low saturation: the recombined RGB stays in gamut (no clamp)
+    y_vis = 0.2 + 0.6 * torch.rand(1, 1, 40, 56, generator=g)
+    vis = ycbcr_to_rgb(torch.cat([y_vis, 0.5 + 0.02 * (torch.rand(1, 2, 40, 56, generator=g) - 0.5)], 1))
+    with torch.no_grad():
+        fused = m(vis, th).fused
+    torch.testing.assert_close(rgb_to_ycbcr(fused)[:, :1], 0.5 * (y_vis + th), rtol=0, atol=2e-5)
+    m3 = build_fusion_model("realtime", in_channels=3, output="blend").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(m3(vis, th).fused, (0.5 * (vis + th)).clamp(1e-3, 1 - 1e-3),
+                                   rtol=0, atol=2e-6)
+
+
+def test_blend_output_is_weight_map_and_logit_residual():
+    """Hand-set decoder outputs: w logit +20 -> the visible luma; -20 -> thermal; residual r shifts the
+    logit: sigmoid(logit(0.5) + ln 3) = 0.75."""
+    torch.manual_seed(0)
+    m = build_fusion_model("realtime", in_channels=1, output="blend").eval()
+    last = [mod for mod in m.decoder.modules() if isinstance(mod, torch.nn.Conv2d)][-1]
+    assert last.out_channels == 2 * 4  # (w, r) per pixel, pixel-shuffled x2
+    vis = torch.full((1, 3, 16, 16), 0.3)
+    th = torch.full((1, 1, 16, 16), 0.7)
+    with torch.no_grad():
+        for w_logit, want in ((20.0, 0.3), (-20.0, 0.7)):
+            last.bias.copy_(torch.tensor([w_logit] * 4 + [0.0] * 4))
+            y = rgb_to_ycbcr(m(vis, th).fused)[:, :1]
+            torch.testing.assert_close(y, torch.full_like(y, want), rtol=0, atol=1e-5)
+        last.bias.copy_(torch.tensor([0.0] * 4 + [float(np.log(3.0))] * 4))
+        y = rgb_to_ycbcr(m(torch.full((1, 3, 16, 16), 0.5), torch.full((1, 1, 16, 16), 0.5)).fused)[:, :1]
+        torch.testing.assert_close(y, torch.full_like(y, 0.75), rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="output must be one of"):
+        build_fusion_model("realtime", output="residual")
+
+
+def test_blend_luma_model_exports_to_onnx(tmp_path):
+    torch.manual_seed(0)
+    m = build_fusion_model("realtime", in_channels=1, output="blend")
+    for p in m.decoder.parameters():  # a trained-looking decoder, not the zero start
+        torch.nn.init.normal_(p, std=0.1)
+    m.eval()
+    diff = _export_and_compare(m, _pair(64, 64), ["visible", "thermal"], ["fused", "features"],
+                               tmp_path / "blend.onnx", [_pair(64, 64, seed=5), _pair(50, 70, b=2, seed=6)])
+    assert diff < 1e-4
+
+
 def test_window_partition_roundtrip_and_layout():
     x = torch.arange(2 * 16 * 24 * 3, dtype=torch.float32).view(2, 16, 24, 3)
     win = window_partition(x, 8)

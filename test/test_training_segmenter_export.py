@@ -36,7 +36,7 @@ class Squares(torch.utils.data.Dataset):
 
 
 class Identity(torch.nn.Module):
-    """A fusion model that returns the visible image (keeps the segmenter test about the segmenter)."""
+    """Return the visible image as the fused one (keeps the segmenter test about the segmenter)."""
 
     def forward(self, visible, thermal):
         return type("Out", (), {"fused": visible})()
@@ -45,10 +45,24 @@ class Identity(torch.nn.Module):
 @pytest.mark.parametrize("variant", ["tiny", "compact"])
 def test_segmenter_learns_and_round_trips(tmp_path, variant):
     torch.manual_seed(0)
-    cfg = SegmenterConfig(variant=variant, epochs=12, batch_size=4, freeze_epochs=0, lr=3e-3, crop=None,
-                          patience=12, scale=0.5)
-    res = train_segmenter(Identity(), Squares(16, size=64), Squares(4, size=64, seed=1), cfg, tmp_path / "seg.pt",
-                          progress=False)
+    cfg = SegmenterConfig(
+        variant=variant,
+        epochs=12,
+        batch_size=4,
+        freeze_epochs=0,
+        lr=3e-3,
+        crop=None,
+        patience=12,
+        scale=0.5,
+    )
+    res = train_segmenter(
+        Identity(),
+        Squares(16, size=64),
+        Squares(4, size=64, seed=1),
+        cfg,
+        tmp_path / "seg.pt",
+        progress=False,
+    )
     losses = [h["loss"] for h in res.history]
     assert losses[-1] < 0.5 * losses[0], losses
     model, cfg2 = load_segmenter(res.checkpoint)
@@ -56,11 +70,14 @@ def test_segmenter_learns_and_round_trips(tmp_path, variant):
     x = Squares(1, size=64, seed=3)[0]["visible"][None]
     with torch.no_grad():
         assert torch.equal(model(x).argmax(1), res.model.eval()(x).argmax(1))
-        assert model(x).shape == (1, 15, 64, 64)  # logits back at full size after segmenting at half
+        # logits back at full size after segmenting at half
+        assert model(x).shape == (1, 15, 64, 64)
 
 
 def test_frozen_encoder_phase_leaves_encoder_weights_unchanged():
-    cfg = SegmenterConfig(variant="tiny", epochs=1, batch_size=4, freeze_epochs=1, lr=1e-2, crop=None)
+    cfg = SegmenterConfig(
+        variant="tiny", epochs=1, batch_size=4, freeze_epochs=1, lr=1e-2, crop=None
+    )
     torch.manual_seed(0)
     before = SegmentationModel("tiny", 15).segformer.segformer.state_dict()
     torch.manual_seed(0)
@@ -75,31 +92,70 @@ def test_load_segmenter_refuses_other_checkpoints(tmp_path):
         load_segmenter(tmp_path / "x.pt")
 
 
-@pytest.mark.slow
-def test_export_matches_pytorch_through_the_runtime(tmp_path):
+def _tiny_deploy_models():
     torch.manual_seed(0)
     fusion = build_fusion_model("realtime", **TINY_FUSION).eval()
     seg = ScaledSegmenter(SegmentationModel("tiny", 15), 0.5).eval()
     with torch.no_grad():  # make class ids depend on the image (random-init logits are near-ties)
         seg.model.segformer.decode_head.classifier.weight.mul_(50)
-    report = export_onnx(fusion, seg, tmp_path / "m.onnx", "fmb", sample_hw=(64, 96),
+    return fusion, seg
+
+
+@pytest.fixture(scope="module")
+def exported_default(tmp_path_factory):
+    """Export a tiny realtime + SegFormer pair with the defaults (opset 17, lowest IR)."""
+    fusion, seg = _tiny_deploy_models()
+    path = tmp_path_factory.mktemp("export") / "m.onnx"
+    report = export_onnx(fusion, seg, path, "fmb", sample_hw=(64, 96),
                          extra={"fusion_backbone": "realtime"})
+    return fusion, seg, path, report
+
+
+@pytest.mark.slow
+def test_export_matches_pytorch_through_the_runtime(exported_default):
+    fusion, seg, path, report = exported_default
     assert report["max_abs_diff_fused"] <= 1e-4 and report["dynamic"]
-    runner = FusionSegmenter(tmp_path / "m.onnx")
-    assert runner.class_names[9] == "car" and runner.metadata.extra["fusion_backbone"] == "realtime"
+    runner = FusionSegmenter(path)
+    assert (
+        runner.class_names[9] == "car" and runner.metadata.extra["fusion_backbone"] == "realtime"
+    )
+    assert runner.contract == "nhwc_uint8" and not runner.notes
     rng = np.random.default_rng(0)
-    vis = rng.integers(0, 256, (70, 100, 3), dtype=np.uint8)  # not a multiple of 32: padded by the runtime
+    vis = rng.integers(0, 256, (70, 100, 3), dtype=np.uint8)  # not a multiple of 32: padded
     thr = rng.random((70, 100), dtype=np.float32)
     fused, ids = runner(vis, thr)
-    v = torch.from_numpy(vis).permute(2, 0, 1)[None].float() / 255
-    t = torch.from_numpy(thr)[None, None]
-    pad = (0, 28, 0, 26)
+    v = torch.from_numpy(np.pad(vis, ((0, 26), (0, 28), (0, 0)), mode="reflect"))[None]
+    t = torch.nn.functional.pad(torch.from_numpy(thr)[None, None], (0, 28, 0, 26), mode="reflect")
     with torch.no_grad():
-        ref_fused, ref_ids = DeployGraph(fusion, seg)(torch.nn.functional.pad(v, pad, mode="reflect"),
-                                                      torch.nn.functional.pad(t, pad, mode="reflect"))
+        ref_fused, ref_ids = DeployGraph(fusion, seg)(v, t)
     ref = (ref_fused[0, :, :70, :100].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     assert np.abs(fused.astype(int) - ref).max() <= 1
     assert (ids == ref_ids[0, :70, :100].numpy()).mean() > 0.999
+
+
+@pytest.mark.slow
+def test_default_export_is_what_onnx_runtime_1_16_loads(exported_default):
+    """Opset 17 and IR version 8, with only the default ONNX domain and uint8 visible input."""
+    import onnx
+
+    model = onnx.load(str(exported_default[2]))
+    assert model.ir_version == 8 and exported_default[3]["ir_version"] == 8
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 17)]
+    assert not model.functions
+    vis = model.graph.input[0].type.tensor_type
+    assert vis.elem_type == onnx.TensorProto.UINT8
+    assert [d.dim_value or d.dim_param for d in vis.shape.dim] == [1, "H", "W", 3]
+
+
+@pytest.mark.slow
+def test_newer_opset_uses_the_dynamo_exporter_and_still_the_lowest_ir(tmp_path):
+    import onnx
+
+    fusion, seg = _tiny_deploy_models()
+    report = export_onnx(fusion, seg, tmp_path / "m18.onnx", "fmb", sample_hw=(64, 96), opset=18)
+    model = onnx.load(str(tmp_path / "m18.onnx"))
+    assert (report["opset"], report["ir_version"], model.ir_version) == (18, 8, 8)
+    assert report["max_abs_diff_fused"] <= 1e-4
 
 
 def test_export_refuses_a_class_list_mismatch(tmp_path):
@@ -115,6 +171,19 @@ def test_segmenter_command_settings_and_errors(tmp_path, capsys):
     assert cfg.lr == pytest.approx(0.003) and cfg.class_set == "msrs" and cfg.num_classes == 9
     with pytest.raises(ValueError, match="epochs must be a number"):
         config_from_sets(["epochs=many"])
-    rc = main(["--fusion", str(tmp_path / "none.pt"), "--data-root", str(tmp_path), "--output", str(tmp_path / "s.pt")])
+    rc = main(
+        [
+            "--fusion",
+            str(tmp_path / "none.pt"),
+            "--data-root",
+            str(tmp_path),
+            "--output",
+            str(tmp_path / "s.pt"),
+        ]
+    )
     err = capsys.readouterr().err
-    assert rc == 2 and err.startswith("ssvif_train_segmenter: checkpoint not found") and err.count("\n") == 1
+    assert (
+        rc == 2
+        and err.startswith("ssvif_train_segmenter: checkpoint not found")
+        and err.count("\n") == 1
+    )

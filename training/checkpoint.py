@@ -107,16 +107,15 @@ def load_fusion_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]
     training-time scaffolding (SSVIF III-C) and are not needed to fuse.
     """
     from training.config import config_from_dict
-    from training.models import build_fusion_model
+    from training.models import fusion_model_from_config
 
     state = load_checkpoint(path)
     try:
         cfg = config_from_dict(state["config"])
-        fusion = build_fusion_model(cfg.model.backbone, in_channels=cfg.model.in_channels,
-                                    **(cfg.model.backbone_kwargs or {}))
+        fusion = fusion_model_from_config(cfg.model)
         fusion.load_state_dict(state["models"]["fusion"])
     except (KeyError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: fusion model cannot be rebuilt: {str(exc).splitlines()[0]}") from None
-    spec = {"backbone": cfg.model.backbone, "in_channels": cfg.model.in_channels,
+    spec = {"backbone": cfg.model.backbone, "in_channels": cfg.model.in_channels, "output": cfg.model.output,
             "backbone_kwargs": dict(cfg.model.backbone_kwargs or {}), "epoch": state.get("epoch")}
     return fusion.eval(), spec

@@ -15,9 +15,15 @@ Loading (:func:`load_config`):
 * ``overrides`` are ``"dotted.key=value"`` strings; ``value`` goes through
   ``yaml.safe_load`` (``3`` -> int, ``null`` -> None, ``[1,2]`` -> list).
 
-Free-form mappings (``model.backbone_kwargs``, ``weighting.options``,
-``data.thermal``) accept any key: they are handed to the constructor that
-owns them, which rejects what it does not know.
+Free-form mappings (``model.backbone_kwargs``, ``model.decoder_kwargs``,
+``weighting.options``, ``framework_options``, ``data.thermal``) accept any
+key: they are handed to the constructor that owns them, which rejects what
+it does not know.
+
+``framework`` names a training framework of ``training.frameworks`` (the
+registry is read at validation, so a new framework module is a valid name
+without an edit here); ``model.backbone`` a backbone of
+``training.models.backbones``.
 """
 from __future__ import annotations
 
@@ -42,8 +48,9 @@ __all__ = [
 ]
 
 DATA_KINDS = ("fmb", "msrs", "pairs", "synthetic_folder")
-FRAMEWORKS = ("ssvif", "original")
-WEIGHTINGS = ("fixed", "ucw", "dwa", "segmif", "gdwa")
+FRAMEWORKS = ("ssvif", "original")  # the first ones; see training.frameworks for all
+DECODERS = ("default", "mth")
+WEIGHTINGS = ("fixed", "ucw", "dwa", "segmif", "gdwa", "rlw")
 VAL_MODES = ("center", "full")
 
 
@@ -65,14 +72,18 @@ class DataConfig:
     val_crop: int | None = None     # center-crop size; None -> crop
     val_batch_size: int | None = None
     max_samples: int | None = None  # truncate the pair list (smoke runs)
+    list_file: str | None = None    # keep only the pairs named in this file (relative to root)
     thermal: dict = field(default_factory=dict)  # ros2_ssvif.thermal.ThermalNormalizer kwargs
 
 
 @dataclass
 class ModelConfig:
-    backbone: str = "swinfusion"    # swinfusion | seafusion | realtime
-    in_channels: int = 3            # 3 (SSVIF) | 1 (Table VIII ablation)
+    backbone: str = "swinfusion"    # swinfusion | seafusion | realtime | emma | segmif
+    in_channels: int = 3            # 3 (SSVIF) | 1 (Table VIII: luma fused, visible chroma carried)
+    output: str = "direct"          # direct (papers) | blend (weight map + residual on the sources)
     backbone_kwargs: dict = field(default_factory=dict)
+    decoder: str = "default"        # default (the backbone's image decoder) | mth (MultiTaskVIF)
+    decoder_kwargs: dict = field(default_factory=dict)  # MultiTaskHead options (width, hia, heads)
     seg_classes: int = 15           # App. B-A: n = 15 (9 in Table VI)
     segformer: str = "b3"           # b3 (paper) | b0 | tiny (tests)
     seg_head_hidden: int = 64
@@ -104,7 +115,8 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     weighting: WeightingConfig = field(default_factory=WeightingConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    framework: str = "ssvif"        # ssvif | original (fusion loss only, no branches)
+    framework: str = "ssvif"        # ssvif | original | multitaskvif | segmif | original_*
+    framework_options: dict = field(default_factory=dict)  # keyword options of the framework
     csc: bool = True                # False: w/o L_csc -> no branches built at all
     two_stage: bool = True          # False: Stage II from epoch 1
     stage1_max_epochs: int | None = None  # force the switch after N Stage-I epochs (demo/CI)
@@ -143,15 +155,22 @@ class TrainConfig:
         need(int(d.workers) >= 0, f"data.workers must be >= 0, got {d.workers}")
         need(d.val_mode in VAL_MODES, f"data.val_mode must be one of {VAL_MODES}, got {d.val_mode!r}")
         need(m.in_channels in (1, 3), f"model.in_channels must be 1 or 3, got {m.in_channels}")
-        need(m.backbone in ("swinfusion", "seafusion", "realtime"),
-             f"model.backbone must be swinfusion, seafusion or realtime, got {m.backbone!r}")
+        need(m.output in ("direct", "blend"), f"model.output must be direct or blend, got {m.output!r}")
+        from training.models.backbones import available_backbones
+
+        need(m.backbone in available_backbones(),
+             f"model.backbone must be one of {', '.join(available_backbones())}, got {m.backbone!r}")
+        need(m.decoder in DECODERS, f"model.decoder must be one of {DECODERS}, got {m.decoder!r}")
         need(m.segformer in ("b3", "b0", "tiny"), f"model.segformer must be b3, b0 or tiny, got {m.segformer!r}")
         need(int(m.seg_classes) >= 2, f"model.seg_classes must be >= 2, got {m.seg_classes}")
         need(isinstance(self.loss.lambdas, (list, tuple)) and len(self.loss.lambdas) == 4,
              f"loss.lambdas must be 4 numbers (int, grad, ssim, color), got {self.loss.lambdas!r}")
         need(self.weighting.name in WEIGHTINGS,
              f"weighting.name must be one of {WEIGHTINGS}, got {self.weighting.name!r}")
-        need(self.framework in FRAMEWORKS, f"framework must be one of {FRAMEWORKS}, got {self.framework!r}")
+        from training.frameworks import available_frameworks, framework_class
+
+        need(self.framework in available_frameworks(),
+             f"framework must be one of {', '.join(available_frameworks())}, got {self.framework!r}")
         need(self.optim.lr > 0, f"optim.lr must be > 0, got {self.optim.lr}")
         need(int(self.epochs) >= 1, f"epochs must be >= 1, got {self.epochs}")
         need(self.stage1_max_epochs is None or int(self.stage1_max_epochs) >= 1,
@@ -164,6 +183,13 @@ class TrainConfig:
         need(int(self.log_every) >= 1, "log_every must be >= 1")
         need(int(self.grad_analysis_every) >= 1, "grad_analysis_every must be >= 1")
         need(int(self.grid_samples) >= 0, "grid_samples must be >= 0")
+        cls = framework_class(self.framework)
+        cls.check_config(self)
+        need(isinstance(self.framework_options, Mapping), "framework_options must be a mapping")
+        try:
+            cls(self, **dict(self.framework_options))  # cheap: frameworks build no modules here
+        except TypeError as exc:
+            raise ConfigError(f"framework_options: {exc}") from None
         return self
 
 
@@ -206,7 +232,8 @@ def config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
     return _build(TrainConfig, values, "").validate()
 
 
-_REPLACE_ON_MERGE = {"model.backbone_kwargs", "weighting.options", "data.thermal"}
+_REPLACE_ON_MERGE = {"model.backbone_kwargs", "model.decoder_kwargs", "weighting.options",
+                     "framework_options", "data.thermal"}
 
 
 def _deep_merge(base: dict, over: Mapping, prefix: str = "") -> dict:

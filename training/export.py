@@ -4,9 +4,22 @@ The fusion model and the segmenter are traced together so the node runs a
 single ONNX Runtime session (one copy of the fused image, no Python between
 the two networks). Class names, palette and the input convention travel
 inside the file (``metadata_props``) where ros2_ssvif's model runner reads
-them, so a model cannot be deployed with the wrong class list. After export
-the graph is run with ONNX Runtime and compared with PyTorch; the largest
+them, so a model cannot be deployed with the wrong class list. The visible
+image enters as the camera gives it, uint8 RGB (1,H,W,3); scaling and the
+channels-first transpose are the graph's first nodes, so they run on the GPU
+(the contract is ``ros2_ssvif.model_runner.CONTRACT``). After export the
+graph is run with ONNX Runtime and compared with PyTorch; the largest
 difference must stay below ``tolerance`` (1e-4) or the export fails.
+
+Which runtime can load it: by default opset 17 and the oldest IR version
+that opset allows (8), which ONNX Runtime 1.16 (NVIDIA's JetPack 6 wheels)
+and TensorRT 8.6 (JetPack 6.0) load; ORT 1.16 refuses the IR version 10 the
+dynamo exporter writes ("max supported IR version: 9"). Opset 17 is written
+by the TorchScript exporter because the dynamo exporter starts at opset 18
+and cannot convert Pad back to 17. ``--opset 18`` or newer uses the dynamo
+exporter, still with the oldest IR version the opset allows unless
+``--ir-version`` says otherwise (opsets 18 and 19 still load in ORT 1.16;
+newer ones need a newer runtime).
 """
 from __future__ import annotations
 
@@ -24,8 +37,12 @@ from ros2_ssvif.classes import CLASS_SETS
 from ros2_ssvif.model_runner import INPUT_NAMES, METADATA_KEY, OUTPUT_NAMES, ModelMetadata
 
 
+DEFAULT_OPSET = 17
+DYNAMO_MIN_OPSET = 18
+
+
 class DeployGraph(nn.Module):
-    """visible (1,3,H,W) and thermal (1,1,H,W) in [0,1] -> fused (1,3,H,W), class ids (1,H,W) uint8."""
+    """visible uint8 RGB (1,H,W,3), thermal (1,1,H,W) in [0,1] -> fused (1,3,H,W), ids (1,H,W)."""
 
     def __init__(self, fusion: nn.Module, segmenter: nn.Module):
         super().__init__()
@@ -33,6 +50,7 @@ class DeployGraph(nn.Module):
         self.segmenter = segmenter
 
     def forward(self, visible: torch.Tensor, thermal: torch.Tensor):
+        visible = visible.permute(0, 3, 1, 2).to(torch.float32) * (1.0 / 255.0)
         fused = self.fusion(visible, thermal).fused
         class_ids = self.segmenter(fused).argmax(1).to(torch.uint8)
         return fused, class_ids
@@ -42,14 +60,22 @@ class ExportError(RuntimeError):
     pass
 
 
+def _lowest_ir_version(model) -> int:
+    import onnx
+
+    return int(onnx.helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True))
+
+
 def export_onnx(fusion: nn.Module, segmenter: nn.Module, path: str | Path, class_set: str = "fmb",
                 sample_hw: tuple[int, int] = (96, 128), fixed_hw: tuple[int, int] | None = None,
-                size_divisor: int = 32, opset: int = 18, tolerance: float = 1e-4, extra: dict | None = None) -> dict:
+                size_divisor: int = 32, opset: int = DEFAULT_OPSET, tolerance: float = 1e-4,
+                extra: dict | None = None, ir_version: int | None = None) -> dict:
     """Write ``path`` and return a report with the ORT-vs-PyTorch difference.
 
     ``fixed_hw`` bakes one input size into the graph (needed by some
     TensorRT setups); otherwise height and width are dynamic and the
-    runtime pads inputs to a multiple of ``size_divisor``.
+    runtime pads inputs to a multiple of ``size_divisor``. ``ir_version``
+    None: the oldest the opset allows (module docstring).
     """
     import onnx
     import onnxruntime as ort
@@ -57,33 +83,46 @@ def export_onnx(fusion: nn.Module, segmenter: nn.Module, path: str | Path, class
     names, palette = CLASS_SETS[class_set]
     n_classes = getattr(segmenter, "num_classes", len(names))
     if n_classes != len(names):
-        raise ExportError(f"segmenter predicts {n_classes} classes but class set {class_set!r} has {len(names)}")
+        raise ExportError(f"segmenter predicts {n_classes} classes but class set {class_set!r} "
+                          f"has {len(names)}")
     graph = DeployGraph(fusion, segmenter).eval()
     h, w = fixed_hw or sample_hw
     gen = torch.Generator().manual_seed(0)
-    vis = torch.rand(1, 3, h, w, generator=gen)
+    vis = torch.randint(0, 256, (1, h, w, 3), generator=gen, dtype=torch.uint8)
     thr = torch.rand(1, 1, h, w, generator=gen)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    dyn = None if fixed_hw else {"visible": {2: "H", 3: "W"}, "thermal": {2: "H", 3: "W"},
+    dyn = None if fixed_hw else {"visible": {1: "H", 2: "W"}, "thermal": {2: "H", 3: "W"},
                                  "fused": {2: "H", 3: "W"}, "class_ids": {1: "H", 2: "W"}}
+    dynamo = opset >= DYNAMO_MIN_OPSET
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        kwargs = {"external_data": False} if dynamo else {}
         torch.onnx.export(graph, (vis, thr), str(path), input_names=list(INPUT_NAMES),
                           output_names=list(OUTPUT_NAMES), dynamic_axes=dyn, opset_version=opset,
-                          dynamo=True, external_data=False)
+                          dynamo=dynamo, **kwargs)
     model = onnx.load(str(path))
-    meta = ModelMetadata(list(names), [tuple(c) for c in palette], fixed_hw[0] if fixed_hw else None,
-                         fixed_hw[1] if fixed_hw else None, size_divisor,
-                         {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **(extra or {})})
+    written = {o.domain: o.version for o in model.opset_import}.get("", 0)
+    if written != opset:
+        raise ExportError(f"the exporter wrote opset {written}, not the requested {opset}")
+    model.ir_version = ir_version if ir_version is not None else _lowest_ir_version(model)
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    meta = ModelMetadata(list(names), [tuple(c) for c in palette],
+                         fixed_hw[0] if fixed_hw else None, fixed_hw[1] if fixed_hw else None,
+                         size_divisor, {"created": created, **(extra or {})})
     onnx.helper.set_model_props(model, {METADATA_KEY: meta.to_json()})
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        raise ExportError(f"the graph is not valid at IR version {model.ir_version}: "
+                          f"{str(exc).splitlines()[0]}") from None
     onnx.save(model, str(path))
     # check at the sample size and, for dynamic graphs, at a second size
     sizes = [(h, w)] if fixed_hw else [(h, w), (h + size_divisor, w + 2 * size_divisor)]
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     worst, agree = 0.0, 1.0
     for hh, ww in sizes:
-        v = torch.rand(1, 3, hh, ww, generator=gen)
+        v = torch.randint(0, 256, (1, hh, ww, 3), generator=gen, dtype=torch.uint8)
         t = torch.rand(1, 1, hh, ww, generator=gen)
         with torch.no_grad():
             ref_fused, ref_ids = graph(v, t)
@@ -91,19 +130,27 @@ def export_onnx(fusion: nn.Module, segmenter: nn.Module, path: str | Path, class
         worst = max(worst, float(np.abs(fused - ref_fused.numpy()).max()))
         agree = min(agree, float((ids == ref_ids.numpy()).mean()))
     report = {"path": str(path), "max_abs_diff_fused": worst, "class_id_agreement": agree,
-              "sizes_checked": sizes, "classes": len(names), "dynamic": fixed_hw is None}
+              "sizes_checked": sizes, "classes": len(names), "dynamic": fixed_hw is None,
+              "opset": opset, "ir_version": int(model.ir_version)}
     if worst > tolerance:
-        raise ExportError(f"ONNX Runtime differs from PyTorch by {worst:.2e} (> {tolerance:.0e}) on the fused image")
+        raise ExportError(f"ONNX Runtime differs from PyTorch by {worst:.2e} (> {tolerance:.0e}) "
+                          "on the fused image")
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="ssvif_export", description=__doc__.splitlines()[0])
     ap.add_argument("--fusion", required=True, help="fusion checkpoint written by ssvif_train")
-    ap.add_argument("--segmenter", required=True, help="segmenter checkpoint written by ssvif_train_segmenter")
+    ap.add_argument("--segmenter", required=True,
+                    help="segmenter checkpoint written by ssvif_train_segmenter")
     ap.add_argument("--output", required=True, help="the .onnx file to write")
     ap.add_argument("--fixed-size", metavar="WxH", help="bake this input size into the graph")
-    ap.add_argument("--opset", type=int, default=18)
+    ap.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+                    help="ONNX opset (default 17: ONNX Runtime >= 1.16 and TensorRT 8.6 load "
+                         "it; 18 or newer: the dynamo exporter; ORT 1.16 loads up to 19)")
+    ap.add_argument("--ir-version", type=int, default=None,
+                    help="ONNX IR version (default: the oldest the opset allows, 8 for opset "
+                         "17 and 18; ONNX Runtime 1.16 loads up to 9)")
     args = ap.parse_args(argv)
     try:
         from training.checkpoint import load_fusion_model
@@ -115,13 +162,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.fixed_size:
             w, h = (int(v) for v in args.fixed_size.lower().split("x"))
             fixed = (h, w)
-        report = export_onnx(fusion, seg, args.output, seg_cfg.class_set, fixed_hw=fixed, opset=args.opset,
-                             extra={"fusion_backbone": spec.get("backbone"), "segmenter": seg_cfg.variant,
+        report = export_onnx(fusion, seg, args.output, seg_cfg.class_set, fixed_hw=fixed,
+                             opset=args.opset, ir_version=args.ir_version,
+                             extra={"fusion_backbone": spec.get("backbone"),
+                                    "fusion_in_channels": spec.get("in_channels"),
+                                    "fusion_output": spec.get("output"),
+                                    "segmenter": seg_cfg.variant,
                                     "segmenter_scale": seg_cfg.scale})
     except (ExportError, FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
         print(f"ssvif_export: {exc}", file=sys.stderr)
         return 1
-    print(f"ssvif_export: wrote {report['path']} (ONNX Runtime vs PyTorch: max |diff| "
+    print(f"ssvif_export: wrote {report['path']} (opset {report['opset']}, IR version "
+          f"{report['ir_version']}; ONNX Runtime vs PyTorch: max |diff| "
           f"{report['max_abs_diff_fused']:.1e} on the fused image, class ids agree on "
           f"{100 * report['class_id_agreement']:.2f} % of pixels)")
     return 0

@@ -1,6 +1,12 @@
-"""``ssvif_fuse``: fuse every visible/thermal pair of two folders with a trained checkpoint.
+"""``ssvif_fuse``: fuse every visible/thermal pair of two folders with a checkpoint or an exported model.
 
     ssvif_fuse --checkpoint CKPT --visible DIR --ir DIR --output DIR [--device cpu]
+    ssvif_fuse --model MODEL.onnx --visible DIR --ir DIR --output DIR [--masks DIR]
+
+``--model`` runs an exported bundle through the torch-free runtime
+(``ros2_ssvif.fuse_images``: the node's own pre- and post-processing, so
+the images equal what ``fusion_node`` publishes); torch is imported only
+for ``--checkpoint``, so the command works on a runtime-only install.
 
 Pairs are matched by file stem (``training.data.pairs.match_pairs``, an
 unmatched stem is an error) and read exactly as training reads them:
@@ -16,12 +22,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ros2_ssvif.thermal import ThermalNormalizer
-from training.checkpoint import CheckpointError, load_checkpoint, load_fusion_model
-from training.data.pairs import DatasetError, match_pairs, read_thermal, read_visible
 
 __all__ = ["PAD_MULTIPLE", "fuse_folder", "fuse_tensors", "load_for_fusion", "main", "to_uint8_rgb"]
 
@@ -30,21 +32,25 @@ __all__ = ["PAD_MULTIPLE", "fuse_folder", "fuse_tensors", "load_for_fusion", "ma
 PAD_MULTIPLE = 8
 
 
-def load_for_fusion(checkpoint: str | Path) -> tuple[torch.nn.Module, ThermalNormalizer]:
+def load_for_fusion(checkpoint: str | Path) -> tuple["torch.nn.Module", ThermalNormalizer]:
     """Fusion model (eval) and the thermal normaliser it was trained with."""
+    from training.checkpoint import CheckpointError, load_checkpoint, load_fusion_model
+
     model, _ = load_fusion_model(checkpoint)
     thermal = load_checkpoint(checkpoint).get("config", {}).get("data", {}).get("thermal") or {}
     try:
-        normalizer = ThermalNormalizer(**thermal)
+        normalizer = ThermalNormalizer(**thermal).for_stills()
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{checkpoint}: bad thermal settings {thermal}: {exc}") from None
     return model, normalizer
 
 
-@torch.no_grad()
-def fuse_tensors(model: torch.nn.Module, visible: torch.Tensor, thermal: torch.Tensor,
-                 multiple: int = PAD_MULTIPLE) -> torch.Tensor:
+def fuse_tensors(model: "torch.nn.Module", visible: "torch.Tensor", thermal: "torch.Tensor",
+                 multiple: int = PAD_MULTIPLE) -> "torch.Tensor":
     """(3, H, W) visible + (1, H, W) thermal in [0, 1] -> (3, H, W) fused in [0, 1]."""
+    import torch
+    import torch.nn.functional as F
+
     if visible.shape[-2:] != thermal.shape[-2:]:
         raise ValueError(f"visible {tuple(visible.shape[-2:])} and thermal {tuple(thermal.shape[-2:])} "
                          "sizes differ")
@@ -53,21 +59,24 @@ def fuse_tensors(model: torch.nn.Module, visible: torch.Tensor, thermal: torch.T
     pad = (0, (-w) % multiple, 0, (-h) % multiple)
     vis = F.pad(visible[None].to(device), pad, mode="replicate")
     th = F.pad(thermal[None].to(device), pad, mode="replicate")
-    return model(vis, th).fused[0, :, :h, :w].clamp(0.0, 1.0).cpu()
+    with torch.no_grad():
+        return model(vis, th).fused[0, :, :h, :w].clamp(0.0, 1.0).cpu()
 
 
-def to_uint8_rgb(image: torch.Tensor) -> np.ndarray:
+def to_uint8_rgb(image: "torch.Tensor") -> np.ndarray:
     """(3, H, W) in [0, 1] -> H x W x 3 uint8, rounded (not truncated)."""
     return np.ascontiguousarray((image.permute(1, 2, 0).numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8))
 
 
-def fuse_folder(model: torch.nn.Module, visible_dir: str | Path, ir_dir: str | Path, out_dir: str | Path,
+def fuse_folder(model: "torch.nn.Module", visible_dir: str | Path, ir_dir: str | Path, out_dir: str | Path,
                 progress: bool = True, normalizer: ThermalNormalizer | None = None) -> list[Path]:
     """Fuse every stem-matched pair; returns the written ``out_dir/STEM.png`` paths."""
     from tqdm import tqdm
 
+    from training.data.pairs import DatasetError, match_pairs, read_thermal, read_visible
+
     pairs = match_pairs(Path(visible_dir), Path(ir_dir))
-    normalizer = normalizer or ThermalNormalizer()
+    normalizer = normalizer or ThermalNormalizer(video=False)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.eval()
@@ -87,17 +96,45 @@ def fuse_folder(model: torch.nn.Module, visible_dir: str | Path, ir_dir: str | P
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ssvif_fuse", description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", required=True, help="ssvif_train checkpoint (best.pt / last.pt)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="ssvif_train checkpoint (best.pt / last.pt); needs torch")
+    src.add_argument("--model", help="exported bundle (.onnx, `ssvif_export`); runs on ONNX Runtime, no torch")
     p.add_argument("--visible", required=True, help="folder of visible images")
     p.add_argument("--ir", required=True, help="folder of thermal images (same stems)")
     p.add_argument("--output", required=True, help="folder for the fused STEM.png files")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--masks", default=None, help="with --model: also write class-id masks (mono8 STEM.png) here")
+    p.add_argument("--device", default="cpu", help="--checkpoint: torch device (default cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
+def _main_onnx(args) -> int:
+    from ros2_ssvif.fuse_images import FuseError, fuse_folders
+
+    try:
+        res = fuse_folders(args.model, args.visible, args.ir, args.output, masks_dir=args.masks,
+                           progress=not args.no_progress)
+    except (FuseError, OSError) as exc:
+        print(f"ssvif_fuse: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+              file=sys.stderr)
+        return 2
+    extra = f" and {len(res.masks)} mask(s) to {args.masks}" if args.masks else ""
+    print(f"ssvif_fuse: {len(res.fused)} fused image(s) written to {args.output}{extra}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.model:
+        return _main_onnx(args)
+    if args.masks:
+        print("ssvif_fuse: error: --masks needs --model (a checkpoint has no segmenter)", file=sys.stderr)
+        return 2
+    import torch
+
+    from training.checkpoint import CheckpointError
+    from training.data.pairs import DatasetError
+
     try:
         model, normalizer = load_for_fusion(args.checkpoint)
         model.to(torch.device(args.device))

@@ -1,4 +1,9 @@
-"""SSVIF training loop: two-stage schedule, weighting, gradient analysis, resume.
+"""The training loop shared by every framework: weighting, gradient analysis, resume.
+
+What is trained, with which losses and in which stages is the framework's
+(``training.frameworks``; ``framework: ssvif`` by default); this module runs
+it. The decisions below were taken for SSVIF and hold for every framework
+where they apply.
 
 Decisions on points the paper (III-C, III-E, IV-A) leaves open:
 
@@ -36,7 +41,6 @@ Decisions on points the paper (III-C, III-E, IV-A) leaves open:
 """
 from __future__ import annotations
 
-import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -51,12 +55,16 @@ from torch.utils.data.distributed import DistributedSampler
 from training.checkpoint import load_checkpoint, resolve_resume, rng_state, save_checkpoint, set_rng_state
 from training.config import TrainConfig
 from training.distributed import DistContext, init_distributed
+from training.frameworks import Framework, StepContext, StepResult, build_framework
+from training.frameworks.ssvif import stage_switch_due
 from training.gradients import RunningMean, cosine, grad_norm, projection_coefficient, task_gradients
 from training.logging import ScalarLogger, save_picture_grid
-from training.losses import CSCLoss, FusionLoss
 from training.weighting import LossWeighting, WeightingContext, build_weighting
 
 __all__ = ["TrainingDiverged", "TrainResult", "stage_switch_due", "train", "Trainer", "build_models"]
+
+# step-record keys averaged over an epoch (besides the L_<task> losses and loss_<term> terms)
+_EPOCH_MEAN_PREFIXES = ("omega_", "g_", "alpha_", "cos_")
 
 
 class TrainingDiverged(RuntimeError):
@@ -68,33 +76,16 @@ class TrainResult:
     history: list[dict]
     best_checkpoint: Path | None
     last_checkpoint: Path | None
-    stage_switch_epoch: int | None   # 1-based number of the first Stage-II epoch
+    stage_switch_epoch: int | None   # 1-based number of the first epoch of the last stage entered
     output_dir: Path
     stopped_early: bool = False
     scalars_csv: Path | None = None
     grids: list[Path] = field(default_factory=list)
 
 
-def stage_switch_due(stage1_means: list[float], stage1_max_epochs: int | None = None) -> bool:
-    """Paper rule after a Stage-I epoch: last epoch-mean fusion loss > the one before (or cap hit)."""
-    if stage1_max_epochs is not None and len(stage1_means) >= int(stage1_max_epochs):
-        return True
-    return len(stage1_means) >= 2 and stage1_means[-1] > stage1_means[-2]
-
-
 def build_models(cfg: TrainConfig) -> dict[str, torch.nn.Module | None]:
-    """Fusion model, plus head and SegFormer only when the config uses L_csc."""
-    from training.models import SegHead, build_fusion_model
-
-    fusion = build_fusion_model(cfg.model.backbone, in_channels=cfg.model.in_channels,
-                                **(cfg.model.backbone_kwargs or {}))
-    head = seg = None
-    if cfg.uses_branches:
-        from training.models.segformer import SegmentationModel
-
-        head = SegHead(fusion.out_channels, cfg.model.seg_classes, hidden=cfg.model.seg_head_hidden)
-        seg = SegmentationModel(cfg.model.segformer, cfg.model.seg_classes)
-    return {"fusion": fusion, "head": head, "seg": seg}
+    """The framework's modules: ``fusion`` plus what it trains alongside (SSVIF: ``head``, ``seg``)."""
+    return build_framework(cfg).build_modules()
 
 
 def _weighting_options(cfg: TrainConfig) -> dict:
@@ -108,16 +99,39 @@ def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
     return (int(seed) * 1_000_003 + int(epoch) * 7_919 + int(rank) * 104_729) % (2**31 - 1)
 
 
-def _collate(batch: list[dict]) -> dict:
-    if any("label" in b for b in batch):
-        raise RuntimeError("SSVIF training is label-free: the dataset returned a 'label' key")
-    return {"visible": torch.stack([b["visible"] for b in batch]),
-            "thermal": torch.stack([b["thermal"] for b in batch]),
-            "name": [b["name"] for b in batch]}
+def _analysis_keys(aux: str) -> tuple[str, str]:
+    """Names of the projection coefficient and cosine of ``aux``'s gradient onto the fusion gradient."""
+    return ("alpha_cf", "cos_cf") if aux == "csc" else (f"alpha_{aux}_f", f"cos_{aux}_f")
+
+
+def _epoch_mean_key(key: str) -> bool:
+    if key == "L_total" or key.endswith("_mean"):
+        return False
+    return key.startswith(("L_", "loss_")) or key.startswith(_EPOCH_MEAN_PREFIXES)
+
+
+class _Collate:
+    """Stacks a batch; labels pass only for frameworks that train on them (SSVIF refuses them)."""
+
+    def __init__(self, labels: bool, framework: str):
+        self.labels, self.framework = labels, framework
+
+    def __call__(self, batch: list[dict]) -> dict:
+        has = [("label" in b) for b in batch]
+        if any(has) and not self.labels:
+            raise RuntimeError(f"{self.framework} training is label-free: the dataset returned a 'label' key")
+        if self.labels and not all(has):
+            raise RuntimeError(f"{self.framework} training needs labels: a sample has no 'label' key")
+        out = {"visible": torch.stack([b["visible"] for b in batch]),
+               "thermal": torch.stack([b["thermal"] for b in batch]),
+               "name": [b["name"] for b in batch]}
+        if self.labels:
+            out["label"] = torch.stack([b["label"] for b in batch])
+        return out
 
 
 class Trainer:
-    """Holds models, optimizers and state; ``run()`` trains and returns a TrainResult."""
+    """Holds the framework, its modules, optimizers and state; ``run()`` trains and returns a TrainResult."""
 
     def __init__(self, cfg: TrainConfig, datasets: tuple[Dataset, Dataset] | None = None,
                  progress: bool = True, dist: DistContext | None = None):
@@ -126,26 +140,28 @@ class Trainer:
         self.dist = dist or init_distributed(cfg.device)
         self.device = self.dist.device
         self.out = Path(cfg.output_dir)
+        self.framework: Framework = build_framework(cfg)
         if datasets is None:
-            from training.data import build_datasets
+            if self.framework.needs_labels:
+                from training.frameworks.data import build_labelled_datasets
 
-            datasets = build_datasets(cfg.data)
+                datasets = build_labelled_datasets(cfg.data)
+            else:
+                from training.data import build_datasets
+
+                datasets = build_datasets(cfg.data)
         self.train_ds, self.val_ds = datasets
+        self._collate = _Collate(self.framework.needs_labels, cfg.framework)
         torch.manual_seed(int(cfg.seed))  # identical initial weights on every rank
-        models = build_models(cfg)
-        self.fusion = models["fusion"].to(self.device)
-        self.head = models["head"].to(self.device) if models["head"] is not None else None
-        self.seg = models["seg"].to(self.device) if models["seg"] is not None else None
-        for m in (self.fusion, self.head, self.seg):
+        self.modules = {k: (m.to(self.device) if m is not None else None)
+                        for k, m in self.framework.build_modules().items()}
+        for m in self.modules.values():
             self.dist.broadcast_module(m)
-        single = cfg.model.in_channels == 1
-        self.fusion_loss = FusionLoss(cfg.loss.lambdas, channels="single" if single else "per_channel")
-        self.csc_loss = CSCLoss(eps=cfg.loss.csc_eps)
-        self.weighting: LossWeighting = build_weighting(cfg.weighting.name, **_weighting_options(cfg))
+        self.weighting: LossWeighting = build_weighting(
+            cfg.weighting.name, tasks=self.framework.weighting_tasks, **_weighting_options(cfg))
         for p in self.weighting.parameters():
             p.data = p.data.to(self.device)
-        self.opt_fusion = self._adam(list(self.fusion.parameters()) + list(self.weighting.parameters()))
-        self.opt_branches: torch.optim.Optimizer | None = None
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
         # run state (checkpointed)
         self.epoch = 0               # completed epochs
         self.global_step = 0
@@ -156,24 +172,49 @@ class Trainer:
         self.best_epoch: int | None = None
         self.bad_epochs = 0
         self.alpha_mean = RunningMean()  # over the whole run (paper IV-F reports the run average)
-        if cfg.uses_branches and not cfg.two_stage:
-            self._enter_stage2(first_epoch=1)
+        self._ensure_optimizers()
+        first = self.framework.initial_stage()
+        if first != 1:
+            self._enter_stage(first, first_epoch=1)
         main = self.dist.is_main
         self.scalars = ScalarLogger(self.out / "scalars.csv", enabled=main)
         self.grids: list[Path] = []
         self._grid_samples = self._pick_grid_samples()
 
+    # -- compatibility views ----------------------------------------------------
+    @property
+    def fusion(self) -> torch.nn.Module:
+        return self.modules["fusion"]
+
+    @property
+    def opt_fusion(self) -> torch.optim.Optimizer | None:
+        return self.optimizers.get("fusion")
+
     # -- setup helpers ----------------------------------------------------
-    def _adam(self, params) -> torch.optim.Optimizer:
+    def _adam(self, params, lr: float | None = None) -> torch.optim.Optimizer:
         o = self.cfg.optim
-        return torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+        return torch.optim.Adam(params, lr=o.lr if lr is None else lr, betas=tuple(o.betas),
+                                weight_decay=o.weight_decay)
+
+    def _ensure_optimizers(self) -> None:
+        """Create the optimizers the framework has by the current stage (once each)."""
+        for name, params in self.framework.optimizer_params(self.modules, self.stage).items():
+            if name in self.optimizers:
+                continue
+            params = list(params)
+            if name == "fusion":
+                params += list(self.weighting.parameters())
+            self.optimizers[name] = self._adam(params, self.framework.optimizer_lr(name))
+
+    def _enter_stage(self, stage: int, first_epoch: int) -> None:
+        self.stage = int(stage)
+        self.stage_switch_epoch = first_epoch
+        self._ensure_optimizers()
+        self.best_val, self.best_epoch, self.bad_epochs = None, None, 0
 
     def _enter_stage2(self, first_epoch: int) -> None:
-        self.stage = 2
-        self.stage_switch_epoch = first_epoch
-        if self.opt_branches is None:
-            self.opt_branches = self._adam(list(self.head.parameters()) + list(self.seg.parameters()))
-        self.best_val, self.best_epoch, self.bad_epochs = None, None, 0
+        """SSVIF's switch (kept for callers that force Stage II, e.g. the benchmark)."""
+        self._enter_stage(2, first_epoch)
 
     def _pick_grid_samples(self) -> list[dict]:
         n = min(int(self.cfg.grid_samples), len(self.val_ds)) if self.dist.is_main else 0
@@ -193,13 +234,22 @@ class Trainer:
         else:
             bs = 1 if d.val_mode == "full" else int(d.val_batch_size or d.batch_size)
         return DataLoader(ds, batch_size=bs, sampler=sampler, num_workers=int(d.workers),
-                          collate_fn=_collate, generator=g, drop_last=False,
+                          collate_fn=self._collate, generator=g, drop_last=False,
                           persistent_workers=False, pin_memory=self.device.type == "cuda")
 
     def _train_mode(self, on: bool) -> None:
-        for m in (self.fusion, self.head, self.seg):
+        for m in self.modules.values():
             if m is not None:
                 m.train(on)
+
+    def _context(self) -> StepContext:
+        return StepContext(modules=self.modules, optimizers=self.optimizers, device=self.device,
+                           stage=self.stage, global_step=self.global_step, epoch=self.epoch,
+                           apply=self._apply, check_finite=self._check_finite)
+
+    def _to_device(self, batch: Mapping[str, Any]) -> dict:
+        return {k: (v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v)
+                for k, v in batch.items()}
 
     # -- one step ---------------------------------------------------------
     def _check_finite(self, terms: Mapping[str, torch.Tensor]) -> None:
@@ -212,59 +262,64 @@ class Trainer:
                                    f"{self.global_step} (epoch {self.epoch + 1}, stage {self.stage})")
 
     def _step(self, batch: dict) -> dict[str, float]:
-        cfg = self.cfg
-        vis = batch["visible"].to(self.device, non_blocking=True)
-        th = batch["thermal"].to(self.device, non_blocking=True)
-        for m in (self.fusion, self.head, self.seg):
+        for m in self.modules.values():
             self.dist.broadcast_module(m, buffers_only=True)
-        out = self.fusion(vis, th)
-        fterms = self.fusion_loss(out.fused, th, vis)
-        losses = {"fusion": fterms["total"]}
-        check = {f"fusion.{k}": v for k, v in fterms.items() if k != "total"}
-        check["fusion"] = fterms["total"]
-        if self.stage == 2:
-            logits_a = self.head(out.features, size=tuple(vis.shape[-2:]))
-            logits_b = self.seg(out.fused)
-            csc = self.csc_loss(logits_a, logits_b)
-            losses["csc"] = csc["total"]
-            check.update({"csc.hyb_a": csc["hyb_a"], "csc.hyb_b": csc["hyb_b"], "csc": csc["total"]})
-        self._check_finite(check)
+        return self.framework.train_step(self._to_device(batch), self._context())
 
-        rec: dict[str, float] = {f"loss_{k.replace('fusion.', '')}": float(v.detach())
-                                 for k, v in check.items() if k.startswith("fusion.")}
-        rec["L_fusion"] = float(losses["fusion"].detach())
-        if self.stage == 2:
-            rec["L_csc"] = float(losses["csc"].detach())
-            want_norms = self.weighting.wants_grad_norms(self.global_step)
-            want_analysis = cfg.grad_analysis and self.global_step % int(cfg.grad_analysis_every) == 0
-            ctx = WeightingContext(step=self.global_step, epoch=self.epoch)
-            if want_norms or want_analysis:
-                grads = task_gradients(losses, self.fusion.parameters())
-                grads = {k: self.dist.all_reduce_mean(g) for k, g in grads.items()}
-                norms = {k: float(grad_norm(g)) for k, g in grads.items()}
-                rec.update(g_fusion=norms["fusion"], g_csc=norms["csc"])
-                if want_norms:
-                    ctx.grad_norms = norms
-                if want_analysis:
-                    alpha = float(projection_coefficient(grads["csc"], grads["fusion"]))
-                    self.alpha_mean.update(alpha)
-                    rec.update(alpha_cf=alpha, alpha_cf_mean=self.alpha_mean.mean,
-                               cos_cf=float(cosine(grads["csc"], grads["fusion"])))
-                del grads
-            step_losses = self.dist.mean_scalars({k: float(v.detach()) for k, v in losses.items()})
-            w = self.weighting.weights({k: torch.tensor(v) for k, v in step_losses.items()}, ctx)
-            total = self.weighting.total(losses, w)
-            wf, wc = float(w["fusion"]), float(w["csc"])
-            rec.update(w_fusion=wf, w_csc=wc, omega_csc=wc / wf if wf else float("inf"))
-            last = getattr(self.weighting, "last", None) or {}
-            for k, v in (last.get("lam") or {}).items():
-                rec[f"lam_{k}"] = float(v)
+    def _weighted_total(self, res: StepResult, rec: dict) -> torch.Tensor:
+        """Several task losses -> the weighting strategy's total (+ norms and gradient analysis)."""
+        cfg, losses = self.cfg, res.losses
+        aux = [t for t in losses if t != "fusion"]
+        want_norms = self.weighting.wants_grad_norms(self.global_step)
+        want_analysis = (cfg.grad_analysis and len(aux) == 1 and "fusion" in losses
+                         and self.global_step % int(cfg.grad_analysis_every) == 0)
+        ctx = WeightingContext(step=self.global_step, epoch=self.epoch)
+        if want_norms or want_analysis:
+            shared = res.shared if res.shared is not None else \
+                self.framework.shared_parameters(self.modules)
+            grads = task_gradients(losses, shared)
+            grads = {k: self.dist.all_reduce_mean(g) for k, g in grads.items()}
+            norms = {k: float(grad_norm(g)) for k, g in grads.items()}
+            rec.update({f"g_{k}": v for k, v in norms.items()})
+            if want_norms:
+                ctx.grad_norms = norms
+            if want_analysis:
+                a_key, c_key = _analysis_keys(aux[0])
+                alpha = float(projection_coefficient(grads[aux[0]], grads["fusion"]))
+                self.alpha_mean.update(alpha)
+                rec.update({a_key: alpha, f"{a_key}_mean": self.alpha_mean.mean,
+                            c_key: float(cosine(grads[aux[0]], grads["fusion"]))})
+            del grads
+        step_losses = self.dist.mean_scalars({k: float(v.detach()) for k, v in losses.items()})
+        w = self.weighting.weights({k: torch.tensor(v) for k, v in step_losses.items()}, ctx)
+        total = self.weighting.total(losses, w)
+        w_float = {k: float(torch.as_tensor(v).detach()) for k, v in w.items()}
+        rec.update({f"w_{k}": v for k, v in w_float.items()})
+        if "fusion" in w_float:
+            wf = w_float["fusion"]
+            for t in aux:
+                rec[f"omega_{t}"] = w_float[t] / wf if wf else float("inf")
+        last = getattr(self.weighting, "last", None) or {}
+        for k, v in (last.get("lam") or {}).items():
+            rec[f"lam_{k}"] = float(v)
+        return total
+
+    def _apply(self, res: StepResult) -> dict[str, float]:
+        """Check every term, weight the task losses, back-propagate and step ``res.optimizers``."""
+        self._check_finite(res.terms)
+        rec: dict[str, float] = {}
+        for k, v in res.terms.items():
+            task, dot, sub = k.partition(".")
+            if dot:
+                rec["loss_" + (sub if task == "fusion" else f"{task}_{sub}")] = float(v.detach())
+        rec.update({f"L_{k}": float(v.detach()) for k, v in res.losses.items()})
+        if len(res.losses) > 1:
+            total = self._weighted_total(res, rec)
         else:
-            total = losses["fusion"]
+            total = next(iter(res.losses.values()))
         rec["L_total"] = float(total.detach())
         self._check_finite({"total": total.detach()})
-
-        opts = [self.opt_fusion] + ([self.opt_branches] if self.stage == 2 else [])
+        opts = [self.optimizers[name] for name in res.optimizers]
         for o in opts:
             o.zero_grad(set_to_none=True)
         total.backward()
@@ -302,23 +357,23 @@ class Trainer:
             rec = self._step(batch)
             n = len(batch["name"]) * self.dist.world_size
             rec["samples_per_s"] = n / max(time.perf_counter() - t0, 1e-9)
-            rec["lr"] = self.opt_fusion.param_groups[0]["lr"]
+            opt = self.optimizers.get("fusion") or next(iter(self.optimizers.values()))
+            rec["lr"] = opt.param_groups[0]["lr"]
             rec["stage"] = self.stage
-            for k in ("L_fusion", "L_csc", "omega_csc", "g_fusion", "g_csc", "alpha_cf", "cos_cf",
-                      "loss_int", "loss_grad", "loss_ssim", "loss_color"):
-                if k in rec:
-                    sums[k] = sums.get(k, 0.0) + rec[k] * len(batch["name"])
-                    sums[f"_n_{k}"] = sums.get(f"_n_{k}", 0.0) + len(batch["name"])
+            for k in [k for k in rec if _epoch_mean_key(k)]:
+                sums[k] = sums.get(k, 0.0) + rec[k] * len(batch["name"])
+                sums[f"_n_{k}"] = sums.get(f"_n_{k}", 0.0) + len(batch["name"])
             count += len(batch["name"])
             if self.global_step % int(cfg.log_every) == 0:
                 self.scalars.log("step", self.epoch + 1, self.global_step, rec)
             self.global_step += 1
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix({k: f"{rec[k]:.3g}" for k in ("L_fusion", "L_csc", "omega_csc") if k in rec})
+                bar.set_postfix({k: f"{v:.3g}" for k, v in rec.items()
+                                 if k.startswith(("L_", "omega_")) and k != "L_total"})
         if bar is not None:
             bar.close()
-        for m in (self.fusion, self.head, self.seg):  # validate/save with rank 0's BN statistics
+        for m in self.modules.values():  # validate/save with rank 0's BN statistics
             self.dist.broadcast_module(m, buffers_only=True)
         elapsed = time.perf_counter() - t_epoch
         totals = self.dist.sum_scalars({**sums, "_count": count})
@@ -330,25 +385,20 @@ class Trainer:
     @torch.no_grad()
     def _validate(self) -> dict[str, float]:
         self._train_mode(False)
-        sums = {"fusion": 0.0, "csc": 0.0}
+        sums: dict[str, float] = {}
         n = 0
+        ctx = self._context()
         for batch in self._loader(self.val_ds, False, self.epoch):
-            vis, th = batch["visible"].to(self.device), batch["thermal"].to(self.device)
-            out = self.fusion(vis, th)
-            b = vis.shape[0]
-            sums["fusion"] += float(self.fusion_loss(out.fused, th, vis)["total"]) * b
-            if self.stage == 2:
-                la = self.head(out.features, size=tuple(vis.shape[-2:]))
-                sums["csc"] += float(self.csc_loss(la, self.seg(out.fused))["total"]) * b
+            batch = self._to_device(batch)
+            b = batch["visible"].shape[0]
+            for k, v in self.framework.validation_losses(batch, ctx).items():
+                sums[k] = sums.get(k, 0.0) + float(v) * b
             n += b
         self._train_mode(True)
         tot = self.dist.sum_scalars({**sums, "n": n})
         if tot["n"] == 0:
             return {}
-        res = {"val_L_fusion": tot["fusion"] / tot["n"]}
-        if self.stage == 2:
-            res["val_L_csc"] = tot["csc"] / tot["n"]
-        return res
+        return {f"val_L_{k}": tot[k] / tot["n"] for k in sums}
 
     @torch.no_grad()
     def _grid(self) -> None:
@@ -367,12 +417,14 @@ class Trainer:
     # -- checkpoints --------------------------------------------------------
     def state(self) -> dict[str, Any]:
         sd = lambda m: None if m is None else m.state_dict()  # noqa: E731
+        optimizers = {k: o.state_dict() for k, o in self.optimizers.items()}
         return {
             "epoch": self.epoch, "global_step": self.global_step, "stage": self.stage,
             "stage_switch_epoch": self.stage_switch_epoch,
-            "models": {"fusion": sd(self.fusion), "head": sd(self.head), "seg": sd(self.seg)},
-            "optimizers": {"fusion": self.opt_fusion.state_dict(), "branches": sd(self.opt_branches)},
+            "models": {k: sd(m) for k, m in self.modules.items()},
+            "optimizers": optimizers,
             "weighting": self.weighting.state_dict(),
+            "framework": self.framework.state_dict(),
             "history": self.history,
             "best": {"val": self.best_val, "epoch": self.best_epoch, "bad_epochs": self.bad_epochs},
             "alpha_mean": self.alpha_mean.state_dict(),
@@ -381,20 +433,26 @@ class Trainer:
         }
 
     def load_state(self, st: Mapping[str, Any]) -> None:
-        if (st["models"]["head"] is None) != (self.head is None):
-            raise ValueError("checkpoint and config disagree on segmentation branches (csc/framework)")
-        self.fusion.load_state_dict(st["models"]["fusion"])
-        if self.head is not None:
-            self.head.load_state_dict(st["models"]["head"])
-            self.seg.load_state_dict(st["models"]["seg"])
-        if st["stage"] == 2 and self.stage != 2:
-            self._enter_stage2(st["stage_switch_epoch"])
-        self.opt_fusion.load_state_dict(st["optimizers"]["fusion"])
-        if st["optimizers"]["branches"] is not None:
-            self.opt_branches.load_state_dict(st["optimizers"]["branches"])
+        saved = st["models"]
+        for name in sorted(set(saved) | set(self.modules)):
+            if (saved.get(name) is None) != (self.modules.get(name) is None):
+                raise ValueError(f"checkpoint and config disagree on the module {name!r} "
+                                 f"(framework {self.cfg.framework!r}, csc, model settings)")
+        for name, m in self.modules.items():
+            if m is not None:
+                m.load_state_dict(saved[name])
+        self.stage = int(st["stage"])
+        self._ensure_optimizers()
+        for name, osd in st["optimizers"].items():
+            if osd is None:
+                continue
+            if name not in self.optimizers:
+                raise ValueError(f"checkpoint has an optimizer {name!r} the framework does not use")
+            self.optimizers[name].load_state_dict(osd)
         self.weighting.load_state_dict(st["weighting"])
+        self.framework.load_state_dict(st.get("framework") or {})
         self.epoch, self.global_step = int(st["epoch"]), int(st["global_step"])
-        self.stage, self.stage_switch_epoch = int(st["stage"]), st["stage_switch_epoch"]
+        self.stage_switch_epoch = st["stage_switch_epoch"]
         self.history = [dict(h) for h in st["history"]]
         b = st["best"]
         self.best_val, self.best_epoch, self.bad_epochs = b["val"], b["epoch"], int(b["bad_epochs"])
@@ -419,20 +477,19 @@ class Trainer:
         if (self.out / "best.pt").is_file() and ckpt is not None:
             best = self.out / "best.pt"
         stopped = False
-        eligible_stage = 2 if (cfg.uses_branches and cfg.two_stage) else 1
+        eligible_stage = self.framework.best_from_stage()
         while self.epoch < int(cfg.epochs):
             means = self._train_epoch()
             means.update(self._validate())
             entry = {"epoch": self.epoch + 1, "stage": self.stage, **means}
-            if self.stage == 2 and cfg.grad_analysis and self.alpha_mean.mean is not None:
-                entry["alpha_cf_run_mean"] = self.alpha_mean.mean
-            epoch_losses = {"fusion": means["train_L_fusion"]}
-            if self.stage == 2:
-                epoch_losses["csc"] = means["train_L_csc"]
+            tasks = self.framework.tasks(self.stage)
+            if len(tasks) == 2 and cfg.grad_analysis and self.alpha_mean.mean is not None:
+                entry[f"{_analysis_keys(tasks[1])[0]}_run_mean"] = self.alpha_mean.mean
+            epoch_losses = {t: means[f"train_L_{t}"] for t in tasks if f"train_L_{t}" in means}
             self.weighting.epoch_end(epoch_losses)
             improved = False
-            val = means.get("val_L_fusion", means["train_L_fusion"])
-            if self.stage >= eligible_stage:
+            val = means.get("val_L_fusion", means.get("train_L_fusion"))
+            if self.stage >= eligible_stage and val is not None:
                 if self.best_val is None or val < self.best_val:
                     self.best_val, self.best_epoch, self.bad_epochs, improved = val, self.epoch + 1, 0, True
                 else:
@@ -444,13 +501,10 @@ class Trainer:
                                  {k: v for k, v in entry.items() if k != "epoch" and isinstance(v, (int, float))})
                 self._grid()
             # decide the switch before saving so a resume continues in the right stage
-            next_stage2 = False
-            if self.stage == 1 and cfg.uses_branches:
-                s1 = [h["train_L_fusion"] for h in self.history if h["stage"] == 1]
-                next_stage2 = stage_switch_due(s1, cfg.stage1_max_epochs)
+            next_stage = self.framework.next_stage(self.history, self.stage)
             self.epoch += 1
-            if next_stage2:
-                self._enter_stage2(first_epoch=self.epoch + 1)
+            if next_stage != self.stage:
+                self._enter_stage(next_stage, first_epoch=self.epoch + 1)
             if improved:
                 best = self._save("best.pt")
             if self.epoch % int(cfg.checkpoint_every) == 0 or self.epoch == int(cfg.epochs):
@@ -470,11 +524,12 @@ class Trainer:
 
 def train(cfg: TrainConfig, progress: bool = True, resume: str | Path | None = None,
           datasets: tuple[Dataset, Dataset] | None = None) -> TrainResult:
-    """Train SSVIF as configured; ``resume`` = checkpoint path or ``"auto"`` (output_dir/last.pt).
+    """Train the configured framework; ``resume`` = checkpoint path or ``"auto"`` (output_dir/last.pt).
 
     ``datasets`` = (train, val) overrides ``cfg.data`` (tests, custom data):
     items must be dicts with ``visible`` (3,H,W), ``thermal`` (1,H,W) in
-    [0, 1] and ``name``; a ``label`` key is refused.
+    [0, 1] and ``name``, plus ``label`` (H,W) int64 for frameworks that
+    need labels; label-free frameworks (SSVIF) refuse a ``label`` key.
     """
     dist = init_distributed(cfg.device)
     try:

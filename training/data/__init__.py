@@ -38,6 +38,7 @@ __all__ = [
     "read_label",
     "read_thermal",
     "read_visible",
+    "select_listed",
     "split_pairs",
     "CenterPairCrop",
     "NoCrop",
@@ -45,13 +46,39 @@ __all__ = [
 ]
 
 
+def select_listed(pairs: list[Pair], root, list_file) -> list[Pair]:
+    """The pairs named in ``list_file`` (one file name or stem per line; relative to ``root``).
+
+    Keeps a published test split out of training (e.g. RoadScene's
+    ``train_split.txt``); a listed name with no pair is an error, not a
+    silently smaller training set.
+    """
+    from pathlib import Path
+
+    path = Path(list_file)
+    if not path.is_absolute() and root is not None and not path.is_file():
+        path = Path(root) / path
+    try:
+        wanted = [Path(line.strip()).stem for line in path.read_text().splitlines() if line.strip()]
+    except OSError as exc:
+        raise DatasetError(f"data.list_file: cannot read {path}: {exc.strerror or exc}") from None
+    by_name = {p.name: p for p in pairs}
+    missing = [w for w in wanted if w not in by_name]
+    if missing:
+        raise DatasetError(f"data.list_file {path}: {len(missing)} listed pair(s) not in the dataset, "
+                           f"e.g. {', '.join(missing[:5])}")
+    return [by_name[w] for w in sorted(set(wanted))]
+
+
 def build_datasets(data_cfg) -> tuple[FusionPairs, FusionPairs]:
     """(train, val) FusionPairs from a DataConfig (see module docstring)."""
     try:
-        normalizer = ThermalNormalizer(**(data_cfg.thermal or {}))
+        normalizer = ThermalNormalizer(**(data_cfg.thermal or {})).for_stills()
     except TypeError as e:
         raise DatasetError(f"data.thermal: {e}") from None
     pairs = find_pairs(data_cfg.kind, data_cfg.root, data_cfg.split)
+    if data_cfg.list_file:
+        pairs = select_listed(pairs, data_cfg.root, data_cfg.list_file)
     if data_cfg.max_samples:
         pairs = pairs[: int(data_cfg.max_samples)]
     train, val = split_pairs(pairs, data_cfg.val_fraction, data_cfg.seed)

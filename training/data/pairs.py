@@ -10,7 +10,8 @@ Reading conventions (so training sees what the ROS node sees):
 * visible: 8- or 16-bit, grey (repeated to 3 channels), BGR(A) -> RGB,
   scaled to [0, 1] by the dtype's maximum;
 * thermal: read unchanged (8-bit jpg or 16-bit counts) and mapped to [0, 1]
-  by ``ros2_ssvif.thermal.ThermalNormalizer``, the node's own class;
+  by ``ros2_ssvif.thermal.ThermalNormalizer``, the node's own class, for
+  stills (8-bit as given, raw 16-bit by its per-image percentile window);
 * labels: 8-bit class ids -> int64, 255 = ignore.
 
 Pairs are matched by file stem; any stem present in one folder only is an
@@ -58,7 +59,21 @@ LAYOUTS: dict[str, tuple[str, str, str | None]] = {
 
 
 class DatasetError(ValueError):
-    """The dataset on disk does not have the expected layout or content."""
+    """The dataset on disk does not have the expected layout or content.
+
+    A DataLoader worker's error reaches the main process re-raised with the
+    worker's whole traceback as its message ("Caught DatasetError in
+    DataLoader worker process 1. Original Traceback ..."); only the original
+    reason and the worker are kept, so the CLI prints one readable line.
+    """
+
+    def __init__(self, message="", *args):
+        text = str(message)
+        if text.startswith("Caught ") and "Original Traceback" in text:
+            where = text.split("\n", 1)[0].rstrip(".").split(" ", 2)[-1]
+            last = [ln for ln in text.strip().splitlines() if ln.strip()][-1]
+            text = f"{last.split(': ', 1)[-1]} ({where})"
+        super().__init__(text, *args)
 
 
 @dataclass(frozen=True)
@@ -195,7 +210,7 @@ class FusionPairs(Dataset):
                 raise TypeError("FusionPairs takes Pair(name, visible, thermal) items only")
         self.pairs = list(pairs)
         self.transform = transform
-        self.normalizer = normalizer or ThermalNormalizer()
+        self.normalizer = normalizer or ThermalNormalizer(video=False)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -226,7 +241,7 @@ class LabelledPairs(Dataset):
                  normalizer: ThermalNormalizer | None = None):
         self.items = [(str(n), Path(v), Path(t), Path(l)) for n, v, t, l in items]
         self.transform = transform
-        self.normalizer = normalizer or ThermalNormalizer()
+        self.normalizer = normalizer or ThermalNormalizer(video=False)
 
     @classmethod
     def from_layout(cls, kind: str, root: str | Path, split: str = "train", **kw) -> "LabelledPairs":

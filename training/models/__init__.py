@@ -10,7 +10,7 @@ from __future__ import annotations
 from .backbones import available_backbones, get_backbone, register_backbone
 from .complexity import count_macs, count_parameters
 from .decoder import ConvDecoder
-from .fusion_model import FusionModel, FusionOutput
+from .fusion_model import OUTPUTS, FusionModel, FusionOutput, decoder_channels
 from .seg_head import SegHead
 
 __all__ = [
@@ -20,6 +20,8 @@ __all__ = [
     "SegHead",
     "available_backbones",
     "build_fusion_model",
+    "fusion_model_from_config",
+    "OUTPUTS",
     "count_macs",
     "count_parameters",
     "get_backbone",
@@ -27,13 +29,20 @@ __all__ = [
 ]
 
 
-def build_fusion_model(name: str, in_channels: int = 3, **kw) -> FusionModel:
+def build_fusion_model(name: str, in_channels: int = 3, output: str = "direct", **kw) -> FusionModel:
     """Fusion model for backbone ``name`` ('swinfusion', 'seafusion', 'realtime').
 
-    ``in_channels`` is 3 (RGB fusion, SSVIF default) or 1 (luma-only
-    ablation); extra keywords go to the backbone constructor.
+    ``in_channels`` is 3 (RGB fusion, SSVIF default) or 1 (luma fused,
+    visible chroma carried); ``output`` is 'direct' (the papers') or
+    'blend' (see ``FusionModel``); extra keywords go to the backbone.
     """
     spec = get_backbone(name)
     backbone = spec.backbone(in_channels=in_channels, **kw)
-    decoder = spec.decoder(backbone.out_channels, in_channels)
-    return FusionModel(backbone, decoder, in_channels=in_channels)
+    decoder = spec.decoder(backbone.out_channels, decoder_channels(in_channels, output))
+    return FusionModel(backbone, decoder, in_channels=in_channels, output=output)
+
+
+def fusion_model_from_config(model_cfg) -> FusionModel:
+    """The fusion model a ``training.config.ModelConfig`` describes (trainer, checkpoints, export)."""
+    return build_fusion_model(model_cfg.backbone, in_channels=model_cfg.in_channels,
+                              output=model_cfg.output, **(model_cfg.backbone_kwargs or {}))

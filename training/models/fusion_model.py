@@ -7,9 +7,22 @@ luma is fused (visible Y, thermal intensity) and the result is recombined
 with the visible Cb/Cr, so ``fused`` is RGB either way and callers never
 branch on the mode.
 
-``fused`` is a sigmoid of the decoder output, so it is in [0, 1]; in
-single-channel mode the YCbCr -> RGB conversion is clamped to [0, 1], which
-keeps the visible chroma exactly wherever the colour is in gamut.
+Two output parameterisations (``output``):
+
+* ``direct`` (the papers'): the decoder predicts the image; ``fused`` is a
+  sigmoid of its output.
+* ``blend``: the decoder predicts, per pixel and channel, a weight map w and
+  a residual r; the image is sigmoid(logit(w * V + (1 - w) * T) + r) with
+  V, T the (luma or RGB) sources at full resolution. A network with
+  low-resolution features (the realtime backbone) then still passes every
+  full-resolution edge of the sources through, and with its last layer
+  zero-initialised it starts as the mean rule instead of a grey image, so a
+  short CPU run does not spend its steps relearning the sources. The
+  logit-space residual keeps the output in (0, 1) without a clamp that
+  would cut gradients.
+
+In single-channel mode the YCbCr -> RGB conversion is clamped to [0, 1],
+which keeps the visible chroma exactly wherever the colour is in gamut.
 """
 from __future__ import annotations
 
@@ -19,7 +32,17 @@ import torch
 from kornia.color import rgb_to_ycbcr, ycbcr_to_rgb
 from torch import nn
 
-__all__ = ["FusionModel", "FusionOutput"]
+__all__ = ["OUTPUTS", "FusionModel", "FusionOutput", "decoder_channels"]
+
+OUTPUTS = ("direct", "blend")
+_EPS = 1e-3  # keeps logit(base) finite: |logit| <= 6.9
+
+
+def decoder_channels(in_channels: int, output: str) -> int:
+    """Channels the decoder must predict: the image, or a weight map plus a residual per channel."""
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    return in_channels if output == "direct" else 1 + in_channels
 
 
 class FusionOutput(NamedTuple):
@@ -32,13 +55,27 @@ class FusionOutput(NamedTuple):
 class FusionModel(nn.Module):
     """Backbone + image decoder; ``forward(visible, thermal) -> FusionOutput``."""
 
-    def __init__(self, backbone: nn.Module, decoder: nn.Module, in_channels: int = 3):
+    def __init__(self, backbone: nn.Module, decoder: nn.Module, in_channels: int = 3, output: str = "direct"):
         super().__init__()
         if in_channels not in (1, 3):
             raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+        decoder_channels(in_channels, output)  # validates output
         self.backbone = backbone
         self.decoder = decoder
         self.in_channels = in_channels
+        self.output = output
+        if output == "blend":
+            last = [m for m in decoder.modules() if isinstance(m, nn.Conv2d)][-1]
+            nn.init.zeros_(last.weight)  # start as the mean rule: w = 0.5, r = 0
+            if last.bias is not None:
+                nn.init.zeros_(last.bias)
+
+    def _image(self, raw: torch.Tensor, src_v: torch.Tensor, src_t: torch.Tensor) -> torch.Tensor:
+        if self.output == "direct":
+            return torch.sigmoid(raw)
+        w = torch.sigmoid(raw[:, :1])
+        base = (w * src_v + (1.0 - w) * src_t).clamp(_EPS, 1.0 - _EPS)
+        return torch.sigmoid(torch.logit(base) + raw[:, 1:])
 
     @property
     def out_channels(self) -> int:
@@ -55,12 +92,12 @@ class FusionModel(nn.Module):
             if thermal.shape[1] == 1:
                 thermal = thermal.expand(-1, 3, -1, -1)
             features = self.backbone(visible, thermal)
-            fused = torch.sigmoid(self.decoder(features)[..., :h, :w])
+            fused = self._image(self.decoder(features)[..., :h, :w], visible, thermal)
             return FusionOutput(fused, features)
 
         vis_ycbcr = rgb_to_ycbcr(visible)
         thermal_y = thermal if thermal.shape[1] == 1 else rgb_to_ycbcr(thermal)[:, :1]
         features = self.backbone(vis_ycbcr[:, :1], thermal_y)
-        fused_y = torch.sigmoid(self.decoder(features)[..., :h, :w])
+        fused_y = self._image(self.decoder(features)[..., :h, :w], vis_ycbcr[:, :1], thermal_y)
         fused = ycbcr_to_rgb(torch.cat([fused_y, vis_ycbcr[:, 1:]], dim=1)).clamp(0.0, 1.0)
         return FusionOutput(fused, features)

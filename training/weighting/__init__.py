@@ -1,7 +1,7 @@
 """Loss-weighting strategies for SSVIF's L_total, selected by name.
 
 ``build_weighting(name, **kw)`` with name in ``fixed``, ``ucw``, ``dwa``,
-``segmif``, ``gdwa``; see each module for its conventions and
+``segmif``, ``gdwa``, ``rlw``; see each module for its conventions and
 ``training.weighting.base`` for the trainer protocol.
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ from training.weighting.base import TASKS, LossWeighting, WeightingContext
 from training.weighting.dwa import DWA
 from training.weighting.fixed import FixedWeighting
 from training.weighting.gdwa import GDWA, gdwa_lambdas
+from training.weighting.rlw import RLW
 from training.weighting.segmif import SegMiFWeighting
 from training.weighting.uncertainty import UncertaintyWeighting
 
@@ -23,6 +24,7 @@ __all__ = [
     "SegMiFWeighting",
     "GDWA",
     "gdwa_lambdas",
+    "RLW",
     "WEIGHTINGS",
     "build_weighting",
 ]
@@ -33,6 +35,7 @@ WEIGHTINGS: dict[str, type[LossWeighting]] = {
     "dwa": DWA,
     "segmif": SegMiFWeighting,
     "gdwa": GDWA,
+    "rlw": RLW,
 }
 
 

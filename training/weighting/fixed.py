@@ -22,4 +22,5 @@ class FixedWeighting(LossWeighting):
         self.fusion = float(fusion)
 
     def _raw_weights(self, losses: Mapping[str, Tensor], context: WeightingContext) -> dict:
-        return {"fusion": self.fusion, "csc": self.omega_csc}
+        # every task other than fusion (csc, or another framework's auxiliary task) gets omega_csc
+        return {t: (self.fusion if t == "fusion" else self.omega_csc) for t in self.tasks}

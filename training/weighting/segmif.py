@@ -41,7 +41,8 @@ class SegMiFWeighting(LossWeighting):
         self, eta: Mapping[str, float] | None = None, T: float = 2.0, **kw
     ) -> None:
         super().__init__(**kw)
-        self.eta = dict(eta) if eta is not None else {"fusion": 2.0, "csc": 1.0}
+        default = {t: (2.0 if t == "fusion" else 1.0) for t in self.tasks}  # fusion 2, csc 1
+        self.eta = dict(eta) if eta is not None else default
         missing = set(self.tasks) - set(self.eta)
         if missing:
             raise ValueError(f"segmif: eta missing for tasks {sorted(missing)}")

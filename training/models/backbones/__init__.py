@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..decoder import ConvDecoder
+from ..dense_residual import DenseResidualBackbone
 from .realtime import RealtimeBackbone
 from .seafusion import SeAFusionBackbone
 from .swinfusion import SwinFusionBackbone
@@ -70,3 +71,6 @@ register_backbone("seafusion", SeAFusionBackbone,
 # Half-resolution features: one conv, then pixel-shuffle to full resolution.
 register_backbone("realtime", RealtimeBackbone,
                   lambda c, out: ConvDecoder(c, (16,), out, upscale=2))
+# Bi-level dynamic learning's two dilated residual dense blocks (seed paper 003); CAF: blocks=3.
+register_backbone("dense_residual", DenseResidualBackbone,
+                  lambda c, out: ConvDecoder(c, (c // 2,), out))

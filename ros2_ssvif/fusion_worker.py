@@ -1,0 +1,189 @@
+"""The node's worker thread: loads pipelines and runs pairs through them (ROS-free).
+
+Loading a model can take minutes (a TensorRT engine build on a Jetson), so
+it never happens in a ROS callback: the set-parameters callback only
+validates, and the worker builds the new pipeline (model, registration
+maps, thermal normaliser: only the parts that changed) while the old one
+keeps fusing. The new one is swapped in only if it loads; otherwise the
+old one stays and ``on_failure`` lets the node undo the parameter change.
+While nothing is loaded yet the state is ``loading`` and /diagnostics says
+what is happening.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Callable
+
+from ros2_ssvif.config import FusionConfig
+from ros2_ssvif.labels import write_labels_file
+from ros2_ssvif.model_runner import ModelError
+from ros2_ssvif.pipeline import FrameError, FramePipeline
+from ros2_ssvif.registration import RegistrationError
+from ros2_ssvif.stats import PipelineStats
+
+PARTS = ("model", "registration", "thermal")
+
+
+class _Request:
+    def __init__(self, cfg: FusionConfig, parts: set, on_failure: Callable[[str], None] | None):
+        self.cfg, self.parts, self.on_failure = cfg, set(parts), on_failure
+        self.done = threading.Event()
+        self.error = ""
+
+
+class PipelineWorker:
+    """Pairs in (``submit``), outputs to ``sink`` through :meth:`FramePipeline.step`."""
+
+    def __init__(self, stats: PipelineStats, sink, log, max_pending: int = 1,
+                 on_published: Callable[[], None] | None = None,
+                 on_frame_error: Callable[[FrameError], None] | None = None,
+                 on_model: Callable[[object], None] | None = None):
+        self.stats, self.sink, self.log = stats, sink, log
+        self.on_model = on_model or (lambda model: None)
+        self.max_pending = max_pending
+        self.on_published = on_published or (lambda: None)
+        self.on_frame_error = on_frame_error or (lambda exc: None)
+        self.pipeline: FramePipeline | None = None
+        self.state, self.message, self.note = "idle", "", ""
+        self.labels_file = ""
+        self._pending: deque = deque()
+        self._requests: deque = deque()
+        self._cv = threading.Condition()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="ssvif_worker", daemon=True)
+        self._thread.start()
+
+    # -- loading --------------------------------------------------------------
+    def request_load(self, cfg: FusionConfig, parts=PARTS,
+                     on_failure: Callable[[str], None] | None = None) -> _Request:
+        """Build the ``parts`` that changed in the worker; returns a handle with ``done``."""
+        req = _Request(cfg, parts, on_failure)
+        with self._cv:
+            if self.pipeline is None:
+                self.state, self.message = "loading", self._loading_text(cfg, req.parts)
+            else:
+                self.note = (
+                    self._loading_text(cfg, req.parts) + ' (the previous one keeps running)'
+                )
+            self._requests.append(req)
+            self._cv.notify()
+        return req
+
+    def load_now(self, cfg: FusionConfig, parts=PARTS) -> str:
+        """Load in the calling thread (lifecycle configure); '' on success, else the error."""
+        req = _Request(cfg, parts, None)
+        self._load(req)
+        return req.error
+
+    def unload(self) -> None:
+        with self._cv:
+            self.pipeline, self.state, self.message, self.note = None, "idle", "", ""
+            self._pending.clear()
+
+    @staticmethod
+    def _loading_text(cfg: FusionConfig, parts: set) -> str:
+        if "model" in parts and cfg.uses_tensorrt:
+            return (f"building TensorRT engine for {cfg.resolved_model_path().name} "
+                    "(first start with this model/GPU takes minutes)")
+        if "model" in parts:
+            return f"loading model {cfg.resolved_model_path()}"
+        return "loading " + " and ".join(sorted(parts - {"model"}))
+
+    def _load(self, req: _Request) -> None:
+        cfg, old = req.cfg, self.pipeline
+        try:
+            cfg.check_files()
+            model = cfg.model() if "model" in req.parts or old is None else old.model
+            registrar = (
+                cfg.registrar() if 'registration' in req.parts or old is None else old.registrar
+            )
+            normalizer = (
+                cfg.normalizer() if 'thermal' in req.parts or old is None else old.normalizer
+            )
+            pipeline = FramePipeline(
+                model, registrar, normalizer, self.stats, cfg.max_input_pixels, cfg.overlay_alpha
+            )
+        except (ModelError, RegistrationError, ValueError, OSError) as exc:
+            req.error = str(exc)
+            with self._cv:
+                if old is None:
+                    self.state, self.message, self.note = "error", req.error, ""
+                else:
+                    self.note = f"kept the previous pipeline: {req.error}"
+            self.log.error(f"pipeline not {'changed' if old else 'ready'}: {req.error}")
+            if req.on_failure is not None and old is not None:
+                req.on_failure(req.error)
+            req.done.set()
+            return
+        if model is not (old.model if old else None):
+            for note in getattr(model, "notes", []):
+                self.log.warning(note)
+            self._write_labels(model)
+            self.on_model(model)
+            self.log.info(
+                f'model {model.path.name} on {model.providers[0]}, '
+                f'{len(model.class_names)} classes'
+            )
+        with self._cv:
+            self.pipeline, self.state, self.message, self.note = pipeline, "ready", "", ""
+        req.done.set()
+
+    def _write_labels(self, model) -> None:
+        try:
+            path = write_labels_file(model.path, model.class_names, model.metadata.palette)
+            self.labels_file = str(path)
+            self.log.info(f"class names and palette: {path}")
+        except OSError as exc:
+            self.log.warning(str(exc))
+
+    # -- frames ---------------------------------------------------------------
+    def submit(self, visible, thermal) -> None:
+        with self._cv:
+            if self.pipeline is None:
+                self.stats.drop("not_ready")
+                return
+            self._pending.append((visible, thermal))
+            while len(self._pending) > self.max_pending:
+                self._pending.popleft()
+                self.stats.drop("busy")
+            self._cv.notify()
+
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def reset_time(self) -> None:
+        """Stamps jumped back: the running thermal window starts again."""
+        pipeline = self.pipeline
+        if pipeline is not None:
+            pipeline.normalizer.reset()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._pending and not self._requests and not self._stop:
+                    self._cv.wait(0.5)
+                if self._stop:
+                    return
+                req = self._requests.popleft() if self._requests else None
+                pair = self._pending.popleft() if req is None else None
+                pipeline = self.pipeline
+            if req is not None:
+                self._load(req)
+                continue
+            if pipeline is None:
+                self.stats.drop("not_ready")
+                continue
+            try:
+                pipeline.step(pair[0], pair[1], self.sink)
+                self.on_published()
+            except FrameError as exc:
+                self.on_frame_error(exc)
+            except Exception as exc:  # never let one frame kill the worker (counted by step)
+                self.log.error(f"unexpected error on a frame: {exc!r}")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
+        self._thread.join(timeout=timeout)

@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Rebuild the shipped default model, models/ssvif_default.onnx, and its model-card numbers.
+
+    bash scripts/build_default_model.sh [--data ../shared/data] [--output out/default_model]
+
+1. fusion: SSVIF on the 168 RoadScene pairs of ``train_split.txt``
+   (config/training/default_model.yaml; the 50 CDDFuse test pairs never
+   enter training);
+2. segmentation data: labelled synthetic captures (the only labels this
+   project can make), registered with the simulated rig's true calibration;
+3. segmenter: the compact CNN on fused images of those captures, scored on
+   a held-out synthetic set (mIoU: synthetic labels, say so);
+4. export: one ONNX graph (visible, thermal) -> (fused, class ids), written
+   to ``--model-out`` (default models/ssvif_default.onnx) with its labels file;
+5. evaluation: ``compare_fusion`` on VIFB-12, RoadScene-50 (test split) and
+   the SeAFusion test-12 set with the published methods where the shared
+   data has them and the one-line rules, and ``evaluate_drive`` (flicker,
+   ΔE) on a synthetic drive. Everything lands in ``--output``/report/.
+
+Deterministic on CPU: same seeds, same data, same numbers (within float
+noise of the BLAS threads). Runs in under an hour on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SEG_TRAIN_CAPTURES, SEG_TEST_CAPTURES = 240, 60
+
+
+class Step:
+    timings: dict[str, float] = {}
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __enter__(self):
+        print(f"\n=== {self.name} ===", flush=True)
+        self.t0 = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        Step.timings[self.name] = round(time.monotonic() - self.t0, 1)
+        print(f"--- {self.name}: {Step.timings[self.name]:.1f} s", flush=True)
+
+
+def train_fusion(data: Path, out: Path, progress: bool) -> tuple[Path, dict]:
+    from training.config import load_config
+    from training.trainer import train
+
+    cfg = load_config(REPO / "config" / "training" / "default_model.yaml",
+                      [f"data.root={data / 'ivf_roadscene221'}", f"output_dir={out / 'fusion'}"])
+    result = train(cfg, progress=progress, resume="auto")
+    ckpt = Path(result.best_checkpoint or result.last_checkpoint)
+    last = result.history[-1] if result.history else {}
+    return ckpt, {"epochs": len(result.history), "stage_switch_epoch": result.stage_switch_epoch,
+                  "best_epoch": next((h["epoch"] for h in result.history
+                                      if h.get("val_L_fusion") == last.get("best_val_L_fusion")), None),
+                  "best_val_L_fusion": last.get("best_val_L_fusion"), "checkpoint": str(ckpt)}
+
+
+def synthetic_sets(out: Path) -> dict[str, Path]:
+    from calibration.register_cli import main as register_main
+    from simulation.dataset import write_raw_captures
+    from simulation.registration_truth import truth_registration
+    from simulation.rig import default_rig
+
+    rig = default_rig()
+    reg = out / "synthetic" / "registration.yaml"
+    reg.parent.mkdir(parents=True, exist_ok=True)
+    truth_registration(rig).save(reg)
+    sets = {}
+    for name, n, seed in (("train", SEG_TRAIN_CAPTURES, 100), ("test", SEG_TEST_CAPTURES, 200)):
+        raw, dest = out / "synthetic" / f"raw_{name}", out / "synthetic" / name
+        if not (dest / "labels").is_dir():
+            shutil.rmtree(raw, ignore_errors=True)
+            shutil.rmtree(dest, ignore_errors=True)
+            write_raw_captures(raw, rig, n, seed=seed)
+            rc = register_main(["--calibration", str(reg), "--visible", str(raw / "visible"),
+                                "--thermal", str(raw / "thermal"), "--labels", str(raw / "labels"),
+                                "--output", str(dest)])
+            if rc != 0:
+                raise RuntimeError(f"register failed on the synthetic {name} captures")
+        sets[name] = dest
+    return sets
+
+
+def train_seg(fusion_ckpt: Path, sets: dict[str, Path], out: Path, progress: bool) -> tuple[Path, dict]:
+    import torch
+    from torch.utils.data import DataLoader, Subset
+
+    from training.checkpoint import load_fusion_model
+    from training.data.pairs import LabelledPairs, split_pairs
+    from training.segmenter import SegmenterConfig, _FusedBatches, evaluate, train_segmenter
+
+    torch.manual_seed(0)
+    fusion, _ = load_fusion_model(fusion_ckpt)
+    data = LabelledPairs.from_layout("synthetic_folder", sets["train"])
+    tr, va = split_pairs(list(range(len(data))), 0.1, seed=0)
+    cfg = SegmenterConfig(variant="compact", epochs=24, batch_size=8, freeze_epochs=0, lr=3e-3, crop=256,
+                          max_steps_per_epoch=25, patience=6, scale=0.5)
+    res = train_segmenter(fusion, Subset(data, tr), Subset(data, va), cfg, out / "segmenter.pt", progress=progress)
+    test = LabelledPairs.from_layout("synthetic_folder", sets["test"])
+    score = evaluate(res.model, _FusedBatches(fusion), DataLoader(test, batch_size=1), cfg.class_set)
+    return Path(res.checkpoint), {"epochs": len(res.history), "val_miou": res.best_miou,
+                                  "test_miou": score.miou(), "test_iou": score.per_class_iou(),
+                                  "config": {k: getattr(cfg, k) for k in ("variant", "scale", "epochs", "crop")}}
+
+
+def evaluate_all(model: Path, data: Path, out: Path, progress: bool) -> dict:
+    from evaluation.compare import compare
+
+    report = out / "report"
+    results = {}
+    sets = {
+        "vifb21": (data / "ivf_vifb21" / "VI", data / "ivf_vifb21" / "IR",
+                   {m: data / "ivf_vifb21" / "fused" / m for m in ("SeAFusion", "SwinFusion", "U2Fusion")}),
+        "roadscene50_test": (data / "ivf_roadscene50" / "vi", data / "ivf_roadscene50" / "ir", {}),
+        "seafusion_test12": (data / "ivf_seafusion_test12" / "vi", data / "ivf_seafusion_test12" / "ir", {}),
+    }
+    refs = os.environ.get("SSVIF_REFERENCE_OUTPUTS")  # optional: published outputs fetched by the user
+    for name, (vis, ir, methods) in sets.items():
+        methods = {k: v for k, v in methods.items() if v.is_dir()}
+        if refs:
+            for d in sorted((Path(refs) / name).glob("*")):
+                if d.is_dir():
+                    methods.setdefault(d.name, d)
+        means = compare(str(vis), str(ir), [("SSVIF-default", str(model))] + [(k, str(v)) for k, v in methods.items()],
+                        report / name, baselines=True, progress=progress)
+        results[name] = means
+    return results
+
+
+def evaluate_video(model: Path, out: Path) -> Path:
+    from evaluation.drive_quality import main as drive_main
+    from simulation.drive import write_drive_bag
+    from simulation.registration_truth import truth_registration
+    from simulation.rig import default_rig
+
+    rig = default_rig()
+    bag = out / "synthetic" / "drive"
+    if not bag.exists():
+        write_drive_bag(bag, rig, duration_s=8.0, rgb_hz=9.0, thermal_hz=9.0, storage="mcap", seed=3,
+                        conditions=("day", "night"))
+    reg = out / "synthetic" / "registration.yaml"
+    truth_registration(rig).save(reg)
+    rc = drive_main(["--bag", str(bag), "--model", str(model), "--registration", str(reg),
+                     "--normalization", "running", "percentile", "--output", str(out / "report" / "drive")])
+    if rc != 0:
+        raise RuntimeError("evaluate_drive failed")
+    return out / "report" / "drive" / "summary.md"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data"), help="the shared data folder")
+    ap.add_argument("--output", default=str(REPO / "out" / "default_model"), help="work and report folder")
+    ap.add_argument("--model-out", default=str(REPO / "models" / "ssvif_default.onnx"))
+    ap.add_argument("--skip-eval", action="store_true", help="build the model only")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    data, out, model = Path(args.data), Path(args.output), Path(args.model_out)
+    for need in ("ivf_roadscene221/train_split.txt", "ivf_vifb21", "ivf_roadscene50", "ivf_seafusion_test12"):
+        if not (data / need).exists():
+            print(f"build_default_model: {data / need} is missing (--data points at the shared data)", file=sys.stderr)
+            return 2
+    out.mkdir(parents=True, exist_ok=True)
+    progress = not args.no_progress
+    t0 = time.monotonic()
+    summary: dict = {}
+    with Step("1/5 fusion: SSVIF on RoadScene train split"):
+        fusion_ckpt, summary["fusion"] = train_fusion(data, out, progress)
+    with Step("2/5 labelled synthetic captures (segmentation only)"):
+        sets = synthetic_sets(out)
+    with Step("3/5 segmenter on fused synthetic images"):
+        seg_ckpt, summary["segmenter"] = train_seg(fusion_ckpt, sets, out, progress)
+    with Step("4/5 export"):
+        from training.export import main as export_main
+
+        model.parent.mkdir(parents=True, exist_ok=True)
+        if export_main(["--fusion", str(fusion_ckpt), "--segmenter", str(seg_ckpt), "--output", str(model)]) != 0:
+            return 1
+    if not args.skip_eval:
+        with Step("5/5 evaluation"):
+            summary["compare"] = evaluate_all(model, data, out, progress)
+            summary["drive_report"] = str(evaluate_video(model, out))
+    summary["stage_seconds"] = Step.timings
+    summary["total_seconds"] = round(time.monotonic() - t0, 1)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    print(f"\nbuild_default_model: {model} written; report in {out / 'report'}; "
+          f"total {summary['total_seconds'] / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

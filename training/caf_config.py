@@ -1,0 +1,156 @@
+"""Configuration of CAF's loss search (``ssvif_search_loss``), loaded from YAML.
+
+A separate dataclass tree from ``training.config.TrainConfig`` because the
+search trains three things SSVIF does not (the fusion network on a
+beta-weighted loss, a perception task network on labels, and beta itself)
+and then hands a *training* config to the ordinary trainer for the
+retraining. ``data`` and ``model`` reuse the trainer's ``DataConfig`` and
+``ModelConfig`` (and their validation), so a dataset or a backbone is
+named the same way everywhere. Unknown keys fail with the dotted key named;
+``--set a.b=value`` overrides work as for ``ssvif_train``; ``inherit`` is
+not supported (one file describes one search).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from training.config import (
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    apply_overrides,
+    coerce_number,
+    config_from_dict,
+)
+from training.losses.caf_space import FIXED_DEFAULT, SCALES_DEFAULT, SEARCHED_DEFAULT, TERMS
+
+__all__ = ["SpaceConfig", "TaskConfig", "SearchConfig", "RetrainConfig", "CAFConfig", "load_caf_config",
+           "caf_config_from_dict", "TASK_MODELS"]
+
+TASK_MODELS = ("compact", "tiny", "b0", "b3")
+
+
+@dataclass
+class SpaceConfig:
+    searched: list = field(default_factory=lambda: list(SEARCHED_DEFAULT))  # terms beta weights
+    fixed: dict = field(default_factory=lambda: dict(FIXED_DEFAULT))        # term -> fixed weight
+    scales: dict = field(default_factory=lambda: dict(SCALES_DEFAULT))      # term -> extra factor
+    perceptual_weights: str | None = None   # VGG-16 state dict file (needed by per_ir / per_vis)
+
+
+@dataclass
+class TaskConfig:
+    model: str = "compact"      # compact (CPU CNN) | tiny | b0 | b3 (SegFormer, paper)
+    width: int = 16             # compact only
+    num_classes: int = 15       # FMB classes (synthetic drives use the FMB ids)
+    lr: float = 1.0e-3          # Adam for the task network (Algorithm 1 line 3)
+
+
+@dataclass
+class SearchConfig:
+    lr: float = 5.0e-2          # Adam on beta's logits (paper 4.1)
+    lr_decay: float = 0.998     # step decay per beta step (paper 4.1)
+    fusion_lr: float = 1.0e-3   # SGD on the fusion net during the search; also eta of Eq. 2
+    fusion_momentum: float = 0.9
+    fd_radius: float = 1.0e-2   # d = radius / ||v|| in Eq. 3
+    epochs: int = 10            # paper 4.1
+    max_steps_per_epoch: int | None = None
+    check_every: int = 1        # re-measure the outer loss after each beta step (0: never)
+    seed: int = 0
+
+
+@dataclass
+class RetrainConfig:
+    config: str | None = None   # ssvif_train YAML for the retraining (relative to this file)
+    overrides: list = field(default_factory=list)
+
+
+@dataclass
+class CAFConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
+    output_dir: str = "out/caf"
+    device: str = "cpu"
+    log_every: int = 1
+    base_dir: str = "."         # folder of the YAML file (set by the loader)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> "CAFConfig":
+        def need(cond: bool, msg: str) -> None:
+            if not cond:
+                raise ConfigError(msg)
+
+        config_from_dict({"data": dataclasses.asdict(self.data), "model": dataclasses.asdict(self.model)})
+        s, t, o = self.space, self.task, self.search
+        unknown = sorted((set(s.searched) | set(s.fixed) | set(s.scales)) - set(TERMS))
+        need(not unknown, f"space: unknown loss term(s) {', '.join(unknown)}; known: {', '.join(TERMS)}")
+        need(len(s.searched) >= 1, "space.searched needs at least one term")
+        per = [x for x in (*s.searched, *s.fixed) if x.startswith("per_")]
+        need(not per or s.perceptual_weights,
+             f"space: {', '.join(per)} need VGG-16 weights: set space.perceptual_weights to a file")
+        need(t.model in TASK_MODELS, f"task.model must be one of {TASK_MODELS}, got {t.model!r}")
+        need(int(t.num_classes) >= 2, f"task.num_classes must be >= 2, got {t.num_classes}")
+        for key in ("lr", "fusion_lr", "fd_radius"):
+            need(float(getattr(o, key)) > 0, f"search.{key} must be > 0, got {getattr(o, key)}")
+        need(0 < float(o.lr_decay) <= 1, f"search.lr_decay must be in (0, 1], got {o.lr_decay}")
+        need(int(o.epochs) >= 1, f"search.epochs must be >= 1, got {o.epochs}")
+        need(o.max_steps_per_epoch is None or int(o.max_steps_per_epoch) >= 1,
+             "search.max_steps_per_epoch must be null or >= 1")
+        need(int(o.check_every) >= 0, "search.check_every must be >= 0")
+        need(self.data.kind != "pairs", "the loss search needs labels: data.kind pairs has none "
+                                        "(use synthetic_folder, fmb or msrs)")
+        return self
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "space": SpaceConfig, "task": TaskConfig,
+             "search": SearchConfig, "retrain": RetrainConfig}
+
+
+def _build(cls, values: Mapping[str, Any], prefix: str):
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {type(values).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; "
+                          f"known under {prefix.rstrip('.') or 'top level'}: {', '.join(sorted(known))}")
+    kwargs = {}
+    for k, v in values.items():
+        if cls is CAFConfig and k in _SECTIONS:
+            kwargs[k] = _build(_SECTIONS[k], v or {}, f"{k}.")
+        else:
+            kwargs[k] = coerce_number(v, getattr(cls(), k), prefix + k)
+    return cls(**kwargs)
+
+
+def caf_config_from_dict(values: Mapping[str, Any]) -> CAFConfig:
+    return _build(CAFConfig, dict(values), "").validate()
+
+
+def load_caf_config(path: str | Path | None = None, overrides: list[str] | None = None) -> CAFConfig:
+    """YAML file + dotted overrides -> validated CAFConfig (``base_dir`` = the file's folder)."""
+    values: dict = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{path}: top level must be a mapping")
+        values = dict(values)
+        values.setdefault("base_dir", str(path.parent))
+    return caf_config_from_dict(apply_overrides(values, overrides))

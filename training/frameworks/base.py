@@ -1,0 +1,163 @@
+"""The Framework base class, the step types and the registry (see the package docstring).
+
+Why a registry filled by importing every module of the package: a new
+framework is one new file, with no central list to edit, so frameworks
+written in parallel never touch the same file.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["Framework", "StepContext", "StepResult", "available_frameworks", "build_framework",
+           "framework_class", "register_framework"]
+
+
+@dataclass
+class StepResult:
+    """What one training step produced, before weighting.
+
+    ``losses``: task -> unweighted scalar loss entering L_total (one entry:
+    it is the total; several: the weighting strategy combines them).
+    ``terms``: ordered scalars checked for NaN/inf (the first bad one is
+    named) and logged. ``optimizers``: names of the optimizers that step.
+    ``shared``: parameters for per-task gradients (None: the framework's
+    ``shared_parameters``).
+    """
+
+    losses: dict[str, Tensor]
+    terms: dict[str, Tensor]
+    optimizers: tuple[str, ...] = ("fusion",)
+    shared: Sequence[nn.Parameter] | None = None
+
+
+@dataclass
+class StepContext:
+    """What the trainer lends a framework for one step or one validation batch."""
+
+    modules: Mapping[str, nn.Module | None]
+    optimizers: Mapping[str, torch.optim.Optimizer]
+    device: torch.device
+    stage: int
+    global_step: int
+    epoch: int                                  # completed epochs
+    apply: Callable[[StepResult], dict[str, float]] = None  # check, weight, backward, step
+    check_finite: Callable[[Mapping[str, Tensor]], None] = None
+    extra: dict = field(default_factory=dict)
+
+
+class Framework:
+    """Defaults describe a one-stage, label-free run of the fusion network with one optimizer."""
+
+    name: ClassVar[str] = ""
+    needs_labels: ClassVar[bool] = False
+    #: every task the weighting strategy may see, primary first (it is built once, for these)
+    weighting_tasks: ClassVar[tuple[str, ...]] = ("fusion",)
+
+    def __init__(self, cfg, **options: Any) -> None:
+        if options:
+            raise TypeError(f"framework {self.name!r} takes no option(s) {', '.join(sorted(options))}")
+        self.cfg = cfg
+
+    # -- configuration ------------------------------------------------------
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        """Raise ``training.config.ConfigError`` for a config this framework cannot train."""
+
+    # -- modules and optimizers -------------------------------------------
+    def build_modules(self) -> dict[str, nn.Module | None]:
+        from training.models import fusion_model_from_config
+
+        return {"fusion": fusion_model_from_config(self.cfg.model)}
+
+    def tasks(self, stage: int) -> tuple[str, ...]:
+        return ("fusion",)
+
+    def optimizer_params(self, modules: Mapping[str, nn.Module | None],
+                         stage: int) -> dict[str, list[nn.Parameter]]:
+        return {"fusion": list(modules["fusion"].parameters())}
+
+    def optimizer_lr(self, name: str) -> float | None:
+        """Learning rate of optimizer ``name``; None: ``cfg.optim.lr``."""
+        return None
+
+    def shared_parameters(self, modules: Mapping[str, nn.Module | None]) -> list[nn.Parameter]:
+        return list(modules["fusion"].parameters())
+
+    # -- stages --------------------------------------------------------------
+    def initial_stage(self) -> int:
+        return 1
+
+    def next_stage(self, history: Sequence[Mapping[str, Any]], stage: int) -> int:
+        return stage
+
+    def best_from_stage(self) -> int:
+        return 1
+
+    # -- steps -----------------------------------------------------------------
+    def train_step(self, batch: Mapping[str, Any], ctx: StepContext) -> dict[str, float]:
+        return ctx.apply(self.step_losses(batch, ctx))
+
+    def step_losses(self, batch: Mapping[str, Any], ctx: StepContext) -> StepResult:
+        raise NotImplementedError
+
+    def validation_losses(self, batch: Mapping[str, Any], ctx: StepContext) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    # -- own state -----------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        pass
+
+
+_REGISTRY: dict[str, type[Framework]] = {}
+_DISCOVERED = False
+
+
+def register_framework(name: str) -> Callable[[type[Framework]], type[Framework]]:
+    """Class decorator: register ``cls`` as ``framework: name``."""
+    def deco(cls: type[Framework]) -> type[Framework]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"framework {name!r} is registered twice")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+    return deco
+
+
+def _discover() -> None:
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    import training.frameworks as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"training.frameworks.{info.name}")
+    _DISCOVERED = True
+
+
+def available_frameworks() -> list[str]:
+    _discover()
+    return sorted(_REGISTRY)
+
+
+def framework_class(name: str) -> type[Framework]:
+    """The class registered as ``name``; KeyError listing the known names otherwise."""
+    _discover()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown framework {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def build_framework(cfg) -> Framework:
+    """The framework ``cfg.framework`` with ``cfg.framework_options``."""
+    return framework_class(cfg.framework)(cfg, **dict(cfg.framework_options or {}))

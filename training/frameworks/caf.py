@@ -1,0 +1,74 @@
+"""CAF's hierarchical training, step 1: the fusion network on the searched loss (seed paper 002).
+
+After the loss search (``ssvif_search_loss``, ``training.loss_search``)
+has found beta, CAF solves its coupled objective stage-wise (Sec. 3.4):
+first the fusion network alone on L^f = sum_i beta_i L_i, label-free,
+then the perception network on the fused images (here:
+``ssvif_train_segmenter`` on a checkpoint of this run). Training the two
+separately "circumvents the potential negative influence of task loss on
+the fusion network parameters" and needs no labels for the fusion step.
+
+Option ``loss_file``: the ``beta.yaml`` a search wrote (required). The
+terms, their beta, the fixed terms and scales all come from that file, so
+the retraining uses exactly the loss that was searched.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from training.frameworks.base import Framework, StepContext, StepResult, register_framework
+
+__all__ = ["CAFRetrain"]
+
+
+@register_framework("caf")
+class CAFRetrain(Framework):
+    """Label-free, one stage: F on the searched CAF loss."""
+
+    needs_labels = False
+
+    def __init__(self, cfg, loss_file: str | None = None, **options: Any) -> None:
+        super().__init__(cfg, **options)
+        from training.loss_search import read_beta_file
+
+        if not loss_file:
+            raise TypeError("framework caf needs framework_options.loss_file: the beta.yaml written "
+                            "by ssvif_search_loss")
+        try:
+            self.doc = read_beta_file(loss_file)
+        except ValueError as exc:
+            raise TypeError(str(exc)) from None
+        self.loss_file = Path(loss_file)
+        self.beta = torch.tensor([float(v) for v in self.doc["searched"].values()], dtype=torch.float32)
+        self._space = None
+
+    def space(self, device: torch.device):
+        """The CAFLossSpace of the loss file (built on first use: it may load VGG-16)."""
+        if self._space is None:
+            from training.loss_search import build_space
+
+            self._space = build_space({"searched": list(self.doc["searched"]),
+                                       "fixed": self.doc.get("fixed") or {},
+                                       "scales": self.doc.get("scales") or {},
+                                       "perceptual_weights": self.doc.get("perceptual_weights")},
+                                      self.loss_file.parent).to(device)
+        return self._space
+
+    def _loss(self, batch, ctx: StepContext):
+        vis, th = batch["visible"], batch["thermal"]
+        fused = ctx.modules["fusion"](vis, th).fused
+        space = self.space(fused.device)
+        terms = space.terms(fused, th, vis)
+        return space.total(terms, self.beta.to(fused.device)), terms
+
+    def step_losses(self, batch, ctx: StepContext) -> StepResult:
+        total, terms = self._loss(batch, ctx)
+        logged = {f"fusion.{k}": v for k, v in terms.items()}
+        logged["fusion"] = total
+        return StepResult({"fusion": total}, logged, ("fusion",))
+
+    def validation_losses(self, batch, ctx: StepContext) -> dict:
+        return {"fusion": self._loss(batch, ctx)[0]}

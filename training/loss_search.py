@@ -1,0 +1,331 @@
+"""CAF's automatic loss search (seed paper 002, Sec. 3.2, Algorithm 1).
+
+Per step, on a training batch B and a search-validation batch V (disjoint
+images, ``data.val_fraction`` of the labelled set, as DARTS splits its
+training data):
+
+1. task step (line 3): the perception network T takes an Adam step on
+   cross-entropy of T(F(B)) against B's labels (F frozen for it);
+2. fusion step (line 5): F takes an SGD step (lr eta, momentum) on
+   L^f(B; beta) = sum_i beta_i L_i (``training.losses.caf_space``);
+3. beta step (line 7): the one-step truncated hypergradient of
+   L^t(V) = CE(T(F(V; w - eta grad_w L^f(B; beta)))) with respect to beta's
+   logits, finite-difference Hessian-vector product
+   (``training.hypergrad.one_step_hypergradient``), then Adam (lr 5e-2,
+   decayed by 0.998 per step).
+
+beta = softmax(alpha) with alpha starting at zero: every term starts equal
+(the authors' code does the same), stays positive and sums to one. After
+each beta step the outer loss at the *new* beta is measured again on the
+same V (``search.check_every``), so the log shows whether the move went in
+a direction the outer loss prefers (``outer_after - outer_before < 0``).
+
+Outputs in ``output_dir``: ``beta.yaml`` (the found weights, rewritten
+after every epoch, atomically), ``scalars.csv`` (per step: every beta, the
+outer loss before/after, the task and fusion losses), ``last.pt`` (atomic,
+weights-only; ``resume="auto"`` continues a killed search bit-exactly:
+per-epoch reseeding as in the SSVIF trainer).
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+from torch.func import functional_call
+from torch.utils.data import DataLoader, RandomSampler
+
+from training.caf_config import CAFConfig
+from training.checkpoint import load_checkpoint, resolve_resume, rng_state, save_checkpoint, set_rng_state
+from training.data.transforms import IGNORE_INDEX
+from training.hypergrad import one_step_hypergradient, one_step_outer_loss
+from training.logging import ScalarLogger
+from training.losses.caf_space import CAFLossSpace
+
+__all__ = ["SearchResult", "LossSearch", "build_space", "build_task_model", "write_beta_file",
+           "read_beta_file"]
+
+
+@dataclass
+class SearchResult:
+    beta: dict[str, float]
+    beta_file: Path
+    history: list[dict]
+    output_dir: Path
+
+
+def build_space(space_cfg, base_dir: str | Path = ".") -> CAFLossSpace:
+    """The CAFLossSpace a SpaceConfig (or beta file's mapping) describes; loads VGG-16 if needed."""
+    get = space_cfg.get if isinstance(space_cfg, dict) else lambda k, d=None: getattr(space_cfg, k, d)
+    perceptual = None
+    if get("perceptual_weights"):
+        from training.losses.perceptual import PerceptualLoss, load_vgg16_features
+
+        p = Path(get("perceptual_weights"))
+        perceptual = PerceptualLoss(load_vgg16_features(p if p.is_absolute() else Path(base_dir) / p))
+    return CAFLossSpace(list(get("searched")), dict(get("fixed") or {}), dict(get("scales") or {}),
+                        perceptual)
+
+
+def build_task_model(task_cfg) -> torch.nn.Module:
+    """Perception network T: the compact CNN segmenter (CPU) or a SegFormer from scratch."""
+    if task_cfg.model == "compact":
+        from training.models.compact_segmenter import CompactSegmenter
+
+        return CompactSegmenter(int(task_cfg.num_classes), width=int(task_cfg.width))
+    from training.models.segformer import SegmentationModel
+
+    return SegmentationModel(task_cfg.model, int(task_cfg.num_classes))
+
+
+def write_beta_file(path: str | Path, space: CAFLossSpace, alpha: torch.Tensor, info: dict,
+                    perceptual_weights: str | None = None) -> Path:
+    """The found loss as YAML (atomic): what the ``caf`` framework retrains with."""
+    beta = CAFLossSpace.beta(alpha.detach().double())
+    doc = {"searched": {n: float(b) for n, b in zip(space.searched, beta)},
+           "alpha": {n: float(a) for n, a in zip(space.searched, alpha.detach())},
+           "fixed": dict(space.fixed), "scales": dict(space.scales),
+           "perceptual_weights": perceptual_weights, "search": info}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write("# CAF loss search result (ssvif_search_loss): beta = softmax(alpha) over the searched "
+                "terms,\n# fixed terms keep their weight; retrain with framework: caf.\n")
+        yaml.safe_dump(doc, f, sort_keys=False)
+    os.replace(tmp, path)
+    return path
+
+
+def read_beta_file(path: str | Path) -> dict:
+    """The mapping written by :func:`write_beta_file` (searched, fixed, scales, perceptual_weights)."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"loss file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("searched"), dict) or not doc["searched"]:
+        raise ValueError(f"{path}: not a loss search result (needs a 'searched' mapping of term: beta)")
+    return doc
+
+
+def _seed(seed: int, epoch: int) -> int:
+    return (int(seed) * 1_000_003 + int(epoch) * 7_919) % (2**31 - 1)
+
+
+def _collate(batch: list[dict]) -> dict:
+    return {"visible": torch.stack([b["visible"] for b in batch]),
+            "thermal": torch.stack([b["thermal"] for b in batch]),
+            "label": torch.stack([b["label"] for b in batch]), "name": [b["name"] for b in batch]}
+
+
+def labelled_datasets(cfg: CAFConfig):
+    """(train, search-val) LabelledPairs with random crops, split by ``data.val_fraction``."""
+    from ros2_ssvif.thermal import ThermalNormalizer
+    from training.data import DatasetError, LabelledPairs, Pair, RandomPairCrop, select_listed, split_pairs
+
+    d = cfg.data
+    full = LabelledPairs.from_layout(d.kind, d.root, d.split,
+                                     normalizer=ThermalNormalizer(**(d.thermal or {})).for_stills())
+    items = full.items
+    if d.list_file:
+        keep = {p.name for p in select_listed([Pair(n, v, t) for n, v, t, _ in items], d.root, d.list_file)}
+        items = [it for it in items if it[0] in keep]
+    if d.max_samples:
+        items = items[: int(d.max_samples)]
+    train, val = split_pairs(items, d.val_fraction, d.seed)
+    if not train or not val:
+        raise DatasetError(f"the loss search needs training and search-validation pairs; got "
+                           f"{len(train)} and {len(val)} from {d.root} (data.val_fraction {d.val_fraction})")
+    crop = RandomPairCrop(d.crop)
+    return (LabelledPairs(train, crop, full.normalizer), LabelledPairs(val, crop, full.normalizer))
+
+
+class LossSearch:
+    """Holds F, T, alpha and their optimizers; ``run(resume)`` searches and writes beta.yaml."""
+
+    def __init__(self, cfg: CAFConfig, datasets=None, progress: bool = False):
+        from training.models import fusion_model_from_config
+
+        self.cfg = cfg
+        self.progress = progress
+        self.device = torch.device(cfg.device if cfg.device != "auto" else
+                                   ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.out = Path(cfg.output_dir)
+        self.train_ds, self.val_ds = datasets if datasets is not None else labelled_datasets(cfg)
+        torch.manual_seed(int(cfg.search.seed))
+        self.space = build_space(cfg.space, cfg.base_dir).to(self.device)
+        self.fusion = fusion_model_from_config(cfg.model).to(self.device)
+        self.task = build_task_model(cfg.task).to(self.device)
+        s = cfg.search
+        self.alpha = torch.zeros(len(self.space.searched), device=self.device, requires_grad=True)
+        self.opt_alpha = torch.optim.Adam([self.alpha], lr=float(s.lr))
+        self.sched_alpha = torch.optim.lr_scheduler.ExponentialLR(self.opt_alpha, gamma=float(s.lr_decay))
+        self.opt_fusion = torch.optim.SGD(self.fusion.parameters(), lr=float(s.fusion_lr),
+                                          momentum=float(s.fusion_momentum))
+        self.opt_task = torch.optim.Adam(self.task.parameters(), lr=float(cfg.task.lr))
+        self.epoch = 0
+        self.global_step = 0
+        self.history: list[dict] = []
+        self.scalars = ScalarLogger(self.out / "scalars.csv")
+
+    # -- losses -----------------------------------------------------------------
+    def _fused(self, params: dict, batch: dict) -> torch.Tensor:
+        """F(batch) with ``params`` (buffers copied, so BN statistics are not touched by probes)."""
+        buffers = {k: v.clone() for k, v in self.fusion.named_buffers()}
+        return functional_call(self.fusion, {**params, **buffers}, (batch["visible"], batch["thermal"])).fused
+
+    def inner_loss(self, batch: dict):
+        def loss(w: dict, h: dict) -> torch.Tensor:
+            fused = self._fused(w, batch)
+            return self.space.loss(fused, batch["thermal"], batch["visible"], CAFLossSpace.beta(h["alpha"]))
+        return loss
+
+    def outer_loss(self, batch: dict):
+        def loss(w: dict, h: dict) -> torch.Tensor:
+            logits = self.task(self._fused(w, batch))
+            return F.cross_entropy(logits, batch["label"], ignore_index=IGNORE_INDEX)
+        return loss
+
+    # -- one step ---------------------------------------------------------------
+    def _to(self, batch: dict) -> dict:
+        return {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+
+    def step(self, b: dict, v: dict) -> dict[str, float]:
+        s = self.cfg.search
+        rec: dict[str, float] = {}
+        # line 3: task network on the fused training batch (F frozen)
+        with torch.no_grad():
+            fused = self.fusion(b["visible"], b["thermal"]).fused
+        task_loss = F.cross_entropy(self.task(fused), b["label"], ignore_index=IGNORE_INDEX)
+        self.opt_task.zero_grad(set_to_none=True)
+        task_loss.backward()
+        self.opt_task.step()
+        rec["L_task_train"] = float(task_loss.detach())
+        # line 5: fusion network on the beta-weighted loss
+        beta = CAFLossSpace.beta(self.alpha.detach())
+        terms = self.space.terms(self.fusion(b["visible"], b["thermal"]).fused, b["thermal"], b["visible"])
+        fusion_loss = self.space.total(terms, beta)
+        if not torch.isfinite(fusion_loss):
+            raise RuntimeError(f"fusion loss is {float(fusion_loss)} at search step {self.global_step}")
+        self.opt_fusion.zero_grad(set_to_none=True)
+        fusion_loss.backward()
+        self.opt_fusion.step()
+        rec["L_fusion"] = float(fusion_loss.detach())
+        rec.update({f"loss_{k}": float(t.detach()) for k, t in terms.items()})
+        # line 7: beta by the one-step truncated hypergradient (Eq. 2-3)
+        params = {k: p.detach() for k, p in self.fusion.named_parameters()}
+        inner, outer = self.inner_loss(b), self.outer_loss(v)
+        res = one_step_hypergradient(inner, outer, params, {"alpha": self.alpha.detach()},
+                                     lr=float(s.fusion_lr), radius=float(s.fd_radius))
+        grad = res.grad["alpha"]
+        if not torch.isfinite(grad).all():
+            raise RuntimeError(f"non-finite hypergradient at search step {self.global_step}")
+        self.opt_alpha.zero_grad(set_to_none=True)
+        self.alpha.grad = grad.clone()
+        self.opt_alpha.step()
+        rec["lr_beta"] = self.opt_alpha.param_groups[0]["lr"]
+        self.sched_alpha.step()
+        rec.update(L_outer_before=res.outer_loss, hypergrad_norm=float(grad.norm()), fd_delta=res.fd_delta)
+        if s.check_every and self.global_step % int(s.check_every) == 0:
+            after = one_step_outer_loss(inner, outer, params, {"alpha": self.alpha.detach()},
+                                        lr=float(s.fusion_lr))
+            rec.update(L_outer_after=after, L_outer_change=after - res.outer_loss)
+        for n, bv in zip(self.space.searched, CAFLossSpace.beta(self.alpha.detach())):
+            rec[f"beta_{n}"] = float(bv)
+        return rec
+
+    # -- epochs, checkpoints --------------------------------------------------------
+    def _loader(self, ds, epoch: int, salt: int) -> DataLoader:
+        g = torch.Generator().manual_seed(_seed(self.cfg.search.seed, epoch) + salt)
+        return DataLoader(ds, batch_size=int(self.cfg.data.batch_size), collate_fn=_collate,
+                          sampler=RandomSampler(ds, replacement=False, generator=g),
+                          num_workers=int(self.cfg.data.workers), drop_last=False, generator=g)
+
+    def _val_batches(self, epoch: int):
+        while True:  # the search-validation set is usually smaller: cycle it
+            for vb in self._loader(self.val_ds, epoch, 1):
+                yield vb
+            epoch += 1_000
+
+    def state(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "global_step": self.global_step, "alpha": self.alpha.detach().cpu(),
+                "models": {"fusion": self.fusion.state_dict(), "task": self.task.state_dict()},
+                "optimizers": {"alpha": self.opt_alpha.state_dict(), "fusion": self.opt_fusion.state_dict(),
+                               "task": self.opt_task.state_dict(), "alpha_sched": self.sched_alpha.state_dict()},
+                "history": self.history, "rng": rng_state(), "caf_config": self.cfg.to_dict()}
+
+    def load_state(self, st: dict) -> None:
+        if list(st["caf_config"]["space"]["searched"]) != list(self.space.searched):
+            raise ValueError("checkpoint and config search different loss terms (space.searched)")
+        self.fusion.load_state_dict(st["models"]["fusion"])
+        self.task.load_state_dict(st["models"]["task"])
+        with torch.no_grad():
+            self.alpha.copy_(st["alpha"].to(self.device))
+        o = st["optimizers"]
+        self.opt_alpha.load_state_dict(o["alpha"])
+        self.opt_fusion.load_state_dict(o["fusion"])
+        self.opt_task.load_state_dict(o["task"])
+        self.sched_alpha.load_state_dict(o["alpha_sched"])
+        self.epoch, self.global_step = int(st["epoch"]), int(st["global_step"])
+        self.history = [dict(h) for h in st["history"]]
+        set_rng_state(st["rng"])
+
+    def _info(self) -> dict:
+        d = self.cfg.data
+        return {"epochs": self.epoch, "steps": self.global_step, "data": f"{d.kind}:{d.root}",
+                "task": self.cfg.task.model, "backbone": self.cfg.model.backbone}
+
+    def run(self, resume: str | Path | None = None) -> SearchResult:
+        cfg, s = self.cfg, self.cfg.search
+        self.out.mkdir(parents=True, exist_ok=True)
+        ckpt = resolve_resume(resume, self.out)
+        if ckpt is not None:
+            self.load_state(load_checkpoint(ckpt))
+            self.scalars.truncate_after(self.epoch)
+        self.fusion.train()
+        self.task.train()
+        while self.epoch < int(s.epochs):
+            seed = _seed(s.seed, self.epoch)
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            random.seed(seed)
+            vals = self._val_batches(self.epoch)
+            loader = self._loader(self.train_ds, self.epoch, 0)
+            n = len(loader) if s.max_steps_per_epoch is None else min(len(loader), int(s.max_steps_per_epoch))
+            sums: dict[str, float] = {}
+            for i, b in enumerate(loader):
+                if i >= n:
+                    break
+                rec = self.step(self._to(b), self._to(next(vals)))
+                for k, val in rec.items():
+                    sums[k] = sums.get(k, 0.0) + val
+                if self.global_step % int(cfg.log_every) == 0:
+                    self.scalars.log("step", self.epoch + 1, self.global_step, rec)
+                self.global_step += 1
+            entry = {"epoch": self.epoch + 1, **{f"mean_{k}": val / max(n, 1) for k, val in sums.items()
+                                                  if not k.startswith("beta_")}}
+            entry.update({f"beta_{k}": float(b) for k, b in
+                          zip(self.space.searched, CAFLossSpace.beta(self.alpha.detach()))})
+            self.history.append(entry)
+            self.scalars.log("epoch", self.epoch + 1, self.global_step,
+                             {k: v for k, v in entry.items() if k != "epoch" and isinstance(v, float)
+                              and math.isfinite(v)})
+            self.epoch += 1
+            write_beta_file(self.out / "beta.yaml", self.space, self.alpha, self._info(),
+                            cfg.space.perceptual_weights)
+            save_checkpoint(self.out / "last.pt", self.state())
+        beta_file = write_beta_file(self.out / "beta.yaml", self.space, self.alpha, self._info(),
+                                    cfg.space.perceptual_weights)
+        beta = {n: float(b) for n, b in zip(self.space.searched, CAFLossSpace.beta(self.alpha.detach()))}
+        return SearchResult(beta=beta, beta_file=beta_file, history=self.history, output_dir=self.out)
