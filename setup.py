@@ -26,10 +26,10 @@ setup(
         # the shipped default model (models/README.md is its model card)
         (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.yaml") + glob("models/*.md")),
     ],
-    install_requires=["setuptools", "numpy", "PyYAML", "onnxruntime", "rosbags", "tqdm"],
+    install_requires=["setuptools", "numpy", "PyYAML", "onnxruntime", "rosbags", "tqdm", "scipy", "matplotlib"],
     extras_require={
         "training": ["torch", "kornia", "pytorch-msssim", "transformers", "onnx", "onnxscript",
-                     "matplotlib", "scikit-image", "scipy"],
+                     "scikit-image"],
     },
     zip_safe=True,
     maintainer="ros2_ssvif maintainers",
@@ -47,6 +47,7 @@ setup(
             "register = calibration.register_cli:main",
             "ssvif_make_synthetic = simulation.cli:main",
             "ssvif_train = training.cli:main",
+            "ssvif_search_loss = training.search_loss:main",
             "ssvif_train_segmenter = training.segmenter:main",
             "ssvif_export = training.export:main",
             "evaluate_fusion = evaluation.cli:main",

@@ -119,6 +119,9 @@ def parse_board(text: str) -> BoardSpec:
         raise BoardSpecError(f"board {text!r} needs at least {min_dim}x{min_dim}")
     if kind == "charuco":
         marker, dict_name = nums[1], parts[4].upper()
+        if not hasattr(cv2, "aruco"):  # before 4.7 ArUco lives in opencv-contrib only
+            raise BoardSpecError(f"{text!r} needs OpenCV's aruco module: install "
+                                 f"opencv-contrib-python(-headless), or OpenCV 4.7 or newer")
         if marker >= nums[0]:
             raise BoardSpecError(
                 f"ChArUco marker ({marker}) must be smaller than the square ({nums[0]})")

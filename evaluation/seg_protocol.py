@@ -19,10 +19,12 @@ row per method) and ``OUTPUT/summary.md`` (methods as rows, mIoU last; best
 **bold**, second <u>underlined</u>).
 
 The default config is the paper's (SegFormer-B3, 80 epochs, batch 12, crop
-512, encoder frozen for 30 epochs). Nothing is downloaded, so the encoder
-starts random: without a pretrained checkpoint pass ``--set freeze_epochs=0``;
-on a CPU pass ``--set variant=compact --set epochs=...``. Bad input prints
-one line to stderr and exits with 2.
+512, encoder frozen for 30 epochs). Nothing is downloaded: with a checkpoint
+of your own pass ``--set init_checkpoint=PATH`` (a Hugging Face SegFormer
+folder, or a MiT-named state dict such as SegMiF's), which every method's
+segmenter then starts from; without one the encoder starts random, so pass
+``--set freeze_epochs=0``; on a CPU pass ``--set variant=compact --set
+epochs=...``. Bad input prints one line to stderr and exits with 2.
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from evaluation.compare import BASELINES, _cell, parse_method, rank_marks
 from evaluation.io import InputError
-from evaluation.segmentation import SegmentationScore
+from evaluation.metrics.segmentation import SegmentationScore
 
 __all__ = ["DATA_KINDS", "BaselineFusion", "baseline_modules", "run_protocol", "load_splits", "write_reports",
            "main"]
@@ -84,7 +86,7 @@ def run_protocol(methods: Mapping[str, torch.nn.Module], train_set: Dataset, val
     """
     from tqdm import tqdm
 
-    from training.segmenter import _FusedBatches, evaluate, train_segmenter
+    from training.segmenter import FusedBatches, evaluate, train_segmenter
 
     if not methods:
         raise ValueError("no fusion method to compare")
@@ -94,7 +96,7 @@ def run_protocol(methods: Mapping[str, torch.nn.Module], train_set: Dataset, val
     scores = {}
     for name, fusion in tqdm(methods.items(), desc="compare_segmentation", unit="method", disable=not progress):
         res = train_segmenter(fusion, train_set, val_set, cfg, progress=progress)
-        scores[name] = evaluate(res.model, _FusedBatches(fusion), DataLoader(test_set, batch_size=1), class_set)
+        scores[name] = evaluate(res.model, FusedBatches(fusion), DataLoader(test_set, batch_size=1), class_set)
     return scores
 
 

@@ -34,6 +34,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 SEG_TRAIN_CAPTURES, SEG_TEST_CAPTURES = 240, 60
+# --smoke: the same steps at toy sizes (the test suite runs it; minutes -> seconds)
+SMOKE_FUSION = ["epochs=2", "max_steps_per_epoch=2", "data.crop=48", "data.batch_size=2", "stage1_max_epochs=1",
+                "model.backbone_kwargs={width: 8, context_width: 8, blocks: 1, context_blocks: 1}",
+                "model.seg_head_hidden=8", "grid_samples=0", "data.max_samples=12"]
 
 
 class Step:
@@ -52,12 +56,13 @@ class Step:
         print(f"--- {self.name}: {Step.timings[self.name]:.1f} s", flush=True)
 
 
-def train_fusion(data: Path, out: Path, progress: bool) -> tuple[Path, dict]:
+def train_fusion(data: Path, out: Path, progress: bool, smoke: bool = False) -> tuple[Path, dict]:
     from training.config import load_config
     from training.trainer import train
 
     cfg = load_config(REPO / "config" / "training" / "default_model.yaml",
-                      [f"data.root={data / 'ivf_roadscene221'}", f"output_dir={out / 'fusion'}"])
+                      [f"data.root={data / 'ivf_roadscene221'}", f"output_dir={out / 'fusion'}"]
+                      + (SMOKE_FUSION if smoke else []))
     result = train(cfg, progress=progress, resume="auto")
     ckpt = Path(result.best_checkpoint or result.last_checkpoint)
     last = result.history[-1] if result.history else {}
@@ -67,7 +72,7 @@ def train_fusion(data: Path, out: Path, progress: bool) -> tuple[Path, dict]:
                   "best_val_L_fusion": last.get("best_val_L_fusion"), "checkpoint": str(ckpt)}
 
 
-def synthetic_sets(out: Path) -> dict[str, Path]:
+def synthetic_sets(out: Path, smoke: bool = False) -> dict[str, Path]:
     from calibration.register_cli import main as register_main
     from simulation.dataset import write_raw_captures
     from simulation.registration_truth import truth_registration
@@ -78,7 +83,8 @@ def synthetic_sets(out: Path) -> dict[str, Path]:
     reg.parent.mkdir(parents=True, exist_ok=True)
     truth_registration(rig).save(reg)
     sets = {}
-    for name, n, seed in (("train", SEG_TRAIN_CAPTURES, 100), ("test", SEG_TEST_CAPTURES, 200)):
+    sizes = (8, 4) if smoke else (SEG_TRAIN_CAPTURES, SEG_TEST_CAPTURES)
+    for name, n, seed in (("train", sizes[0], 100), ("test", sizes[1], 200)):
         raw, dest = out / "synthetic" / f"raw_{name}", out / "synthetic" / name
         if not (dest / "labels").is_dir():
             shutil.rmtree(raw, ignore_errors=True)
@@ -93,7 +99,8 @@ def synthetic_sets(out: Path) -> dict[str, Path]:
     return sets
 
 
-def train_seg(fusion_ckpt: Path, sets: dict[str, Path], out: Path, progress: bool) -> tuple[Path, dict]:
+def train_seg(fusion_ckpt: Path, sets: dict[str, Path], out: Path, progress: bool,
+              smoke: bool = False) -> tuple[Path, dict]:
     import torch
     from torch.utils.data import DataLoader, Subset
 
@@ -107,6 +114,8 @@ def train_seg(fusion_ckpt: Path, sets: dict[str, Path], out: Path, progress: boo
     tr, va = split_pairs(list(range(len(data))), 0.1, seed=0)
     cfg = SegmenterConfig(variant="compact", epochs=24, batch_size=8, freeze_epochs=0, lr=3e-3, crop=256,
                           max_steps_per_epoch=25, patience=6, scale=0.5)
+    if smoke:
+        cfg.epochs, cfg.batch_size, cfg.max_steps_per_epoch, cfg.crop = 1, 2, 2, 64
     res = train_segmenter(fusion, Subset(data, tr), Subset(data, va), cfg, out / "segmenter.pt", progress=progress)
     test = LabelledPairs.from_layout("synthetic_folder", sets["test"])
     score = evaluate(res.model, _FusedBatches(fusion), DataLoader(test, batch_size=1), cfg.class_set)
@@ -115,7 +124,18 @@ def train_seg(fusion_ckpt: Path, sets: dict[str, Path], out: Path, progress: boo
                                   "config": {k: getattr(cfg, k) for k in ("variant", "scale", "epochs", "crop")}}
 
 
-def evaluate_all(model: Path, data: Path, out: Path, progress: bool) -> dict:
+def _first_pairs(vis: Path, ir: Path, dest: Path, n: int) -> tuple[Path, Path]:
+    """Links to the first ``n`` pairs (smoke runs score a few images, not the sets)."""
+    for src, sub in ((vis, "vi"), (ir, "ir")):
+        (dest / sub).mkdir(parents=True, exist_ok=True)
+        for f in sorted(p for p in src.iterdir() if p.is_file())[:n]:
+            link = dest / sub / f.name
+            if not link.exists():
+                link.symlink_to(f.resolve())
+    return dest / "vi", dest / "ir"
+
+
+def evaluate_all(model: Path, data: Path, out: Path, progress: bool, smoke: bool = False) -> dict:
     from evaluation.compare import compare
 
     report = out / "report"
@@ -129,17 +149,20 @@ def evaluate_all(model: Path, data: Path, out: Path, progress: bool) -> dict:
     refs = os.environ.get("SSVIF_REFERENCE_OUTPUTS")  # optional: published outputs fetched by the user
     for name, (vis, ir, methods) in sets.items():
         methods = {k: v for k, v in methods.items() if v.is_dir()}
+        if smoke:  # one pair, the model only: the plumbing, not the numbers
+            vis, ir = _first_pairs(vis, ir, out / "smoke_data" / name, 1)
+            methods = {}
         if refs:
             for d in sorted((Path(refs) / name).glob("*")):
                 if d.is_dir():
                     methods.setdefault(d.name, d)
         means = compare(str(vis), str(ir), [("SSVIF-default", str(model))] + [(k, str(v)) for k, v in methods.items()],
-                        report / name, baselines=True, progress=progress)
+                        report / name, baselines=not smoke, progress=progress, grid_rows=0 if smoke else 3)
         results[name] = means
     return results
 
 
-def evaluate_video(model: Path, out: Path) -> Path:
+def evaluate_video(model: Path, out: Path, smoke: bool = False) -> Path:
     from evaluation.drive_quality import main as drive_main
     from simulation.drive import write_drive_bag
     from simulation.registration_truth import truth_registration
@@ -148,8 +171,8 @@ def evaluate_video(model: Path, out: Path) -> Path:
     rig = default_rig()
     bag = out / "synthetic" / "drive"
     if not bag.exists():
-        write_drive_bag(bag, rig, duration_s=8.0, rgb_hz=9.0, thermal_hz=9.0, storage="mcap", seed=3,
-                        conditions=("day", "night"))
+        write_drive_bag(bag, rig, duration_s=0.5 if smoke else 8.0, rgb_hz=9.0, thermal_hz=9.0, storage="mcap",
+                        seed=3, conditions=("day", "night"))
     reg = out / "synthetic" / "registration.yaml"
     truth_registration(rig).save(reg)
     rc = drive_main(["--bag", str(bag), "--model", str(model), "--registration", str(reg),
@@ -166,6 +189,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model-out", default=str(REPO / "models" / "ssvif_default.onnx"))
     ap.add_argument("--skip-eval", action="store_true", help="build the model only")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--smoke", action="store_true", help="every step at toy sizes (tests the plumbing in seconds)")
     args = ap.parse_args(argv)
     data, out, model = Path(args.data), Path(args.output), Path(args.model_out)
     for need in ("ivf_roadscene221/train_split.txt", "ivf_vifb21", "ivf_roadscene50", "ivf_seafusion_test12"):
@@ -177,11 +201,11 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     summary: dict = {}
     with Step("1/5 fusion: SSVIF on RoadScene train split"):
-        fusion_ckpt, summary["fusion"] = train_fusion(data, out, progress)
+        fusion_ckpt, summary["fusion"] = train_fusion(data, out, progress, args.smoke)
     with Step("2/5 labelled synthetic captures (segmentation only)"):
-        sets = synthetic_sets(out)
+        sets = synthetic_sets(out, args.smoke)
     with Step("3/5 segmenter on fused synthetic images"):
-        seg_ckpt, summary["segmenter"] = train_seg(fusion_ckpt, sets, out, progress)
+        seg_ckpt, summary["segmenter"] = train_seg(fusion_ckpt, sets, out, progress, args.smoke)
     with Step("4/5 export"):
         from training.export import main as export_main
 
@@ -190,8 +214,8 @@ def main(argv=None) -> int:
             return 1
     if not args.skip_eval:
         with Step("5/5 evaluation"):
-            summary["compare"] = evaluate_all(model, data, out, progress)
-            summary["drive_report"] = str(evaluate_video(model, out))
+            summary["compare"] = evaluate_all(model, data, out, progress, args.smoke)
+            summary["drive_report"] = str(evaluate_video(model, out, args.smoke))
     summary["stage_seconds"] = Step.timings
     summary["total_seconds"] = round(time.monotonic() - t0, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))

@@ -26,6 +26,7 @@ from training.hypergrad import (  # noqa: E402
     gauss_newton_hypergradient,
     one_step_hypergradient,
     one_step_hypergradient_exact,
+    one_step_outer_loss,
     unrolled_hypergradient,
     unrolled_lower_hypergradient,
 )
@@ -69,8 +70,13 @@ def test_one_step_quadratic_matches_closed_form_and_autograd():
     assert rel_err(exact, {"beta": closed}) < 1e-12
     assert rel_err(approx.grad, {"beta": closed}) < 1e-8
     assert approx.direct["beta"] == pytest.approx((0.2 * h["beta"]).tolist(), rel=1e-12)
-    assert approx.outer_loss == pytest.approx(float(0.5 * ((C @ w1 - d) ** 2).sum() + 0.1 * (h["beta"] ** 2).sum()))
+    assert approx.outer_loss == pytest.approx(
+        float(0.5 * ((C @ w1 - d) ** 2).sum() + 0.1 * (h['beta'] ** 2).sum())
+    )
     assert approx.fd_delta == pytest.approx(1e-2 / float(v.norm()))
+    assert one_step_outer_loss(inner, outer, w, h, lr=eta) == pytest.approx(
+        approx.outer_loss, rel=1e-12
+    )
 
 
 def mlp_problem(seed: int = 1):
@@ -101,7 +107,7 @@ def exact_mixed_hvp(inner, w, h, v):
     h = {k: t.clone().requires_grad_(True) for k, t in h.items()}
     gw = torch.autograd.grad(inner(w, h), list(w.values()), create_graph=True)
     dot = sum((g * v[k]).sum() for g, k in zip(gw, w))
-    return {k: gg for k, gg in zip(h, torch.autograd.grad(dot, list(h.values())))}
+    return dict(zip(h, torch.autograd.grad(dot, list(h.values()))))
 
 
 def test_finite_difference_hvp_is_second_order_accurate():
@@ -115,7 +121,9 @@ def test_finite_difference_hvp_is_second_order_accurate():
     assert d2 == pytest.approx(1e-2 / float(flat(v).norm()))
     assert e2 < 1e-4
     assert e3 < e2 / 50  # O(d^2): 10x smaller d, ~100x smaller error
-    zero, d0 = finite_difference_mixed_hvp(inner, w, h, {k: torch.zeros_like(t) for k, t in v.items()})
+    zero, d0 = finite_difference_mixed_hvp(
+        inner, w, h, {k: torch.zeros_like(t) for k, t in v.items()}
+    )
     assert d0 == 0.0 and float(flat(zero).abs().max()) == 0.0
 
 
@@ -167,7 +175,11 @@ def rank_one_problem(seed: int = 4):
         return 0.5 * (a @ t["theta"] - c @ w["w"] - e) ** 2
 
     def upper(w, t):
-        return 0.5 * ((w["w"] - p) ** 2).sum() + (q @ t["theta"]) * (s @ w["w"]) + (t["theta"] ** 3).sum()
+        return (
+            0.5 * ((w['w'] - p) ** 2).sum()
+            + (q @ t['theta']) * (s @ w['w'])
+            + (t['theta'] ** 3).sum()
+        )
 
     w = {"w": torch.randn(2, generator=g, dtype=D)}
     t0 = {"theta": torch.randn(3, generator=g, dtype=D)}
@@ -199,7 +211,9 @@ def test_gauss_newton_hand_case():
     def upper(w, t):
         return w["w"] ** 2 + 5 * t["t"]
 
-    gn = gauss_newton_hypergradient(upper, lower, {"w": torch.tensor(1.0, dtype=D)}, {"t": torch.tensor(2.0, dtype=D)})
+    gn = gauss_newton_hypergradient(
+        upper, lower, {'w': torch.tensor(1.0, dtype=D)}, {'t': torch.tensor(2.0, dtype=D)}
+    )
     assert gn.coefficient == pytest.approx(2.5)
     assert float(gn.grad["w"]) == pytest.approx(9.5)
     assert float(gn.direct["w"]) == pytest.approx(2.0)

@@ -1,4 +1,4 @@
-"""Random loss weighting (training.weighting.rlw): distribution, reproducibility, resume, trainer."""
+"""Random loss weighting (training.weighting.rlw): distribution, seeding, resume, trainer."""
 from __future__ import annotations
 
 import math
@@ -62,13 +62,30 @@ def test_seeded_and_resumable():
 
 
 def test_ablation_config_trains_with_rlw(tmp_path):
-    from test_training_trainer import TINY, Pairs
+    from learning_to_learn_data import Pairs
     from training.logging import ScalarLogger
     from training.trainer import train
 
-    cfg = load_config(REPO / "config" / "training" / "ablations" / "rlw.yaml",
-                      TINY + [f"output_dir={tmp_path}", "epochs=1", "two_stage=false", "data.kind=pairs",
-                              "grad_analysis=false"])
+    cfg = load_config(
+        REPO / 'config' / 'training' / 'ablations' / 'rlw.yaml',
+        [
+            'model.backbone=realtime',
+            'model.backbone_kwargs={width: 8, context_width: 8, blocks: 1, context_blocks: 1}',
+            'model.segformer=tiny',
+            'model.seg_head_hidden=8',
+            'data.batch_size=2',
+            'data.crop=32',
+            'data.workers=0',
+            'log_every=1',
+            'grid_samples=0',
+            'device=cpu',
+            f'output_dir={tmp_path}',
+            'epochs=1',
+            'two_stage=false',
+            'data.kind=pairs',
+            'grad_analysis=false',
+        ],
+    )
     assert cfg.weighting.name == "rlw" and cfg.weighting.options == {"sigma": 1.0, "seed": 0}
     res = train(cfg, progress=False, datasets=(Pairs(4), Pairs(2, seed=1)))
     rows = ScalarLogger(res.scalars_csv).read()
@@ -77,4 +94,6 @@ def test_ablation_config_trains_with_rlw(tmp_path):
     ref = RLW(seed=0)
     expect = [ref.weights(L(1, 1)) for _ in wf]
     assert len(wf) == 2
-    assert wf == pytest.approx([e["fusion"] for e in expect]) and wc == pytest.approx([e["csc"] for e in expect])
+    assert wf == pytest.approx([e['fusion'] for e in expect]) and wc == pytest.approx(
+        [e['csc'] for e in expect]
+    )

@@ -130,6 +130,7 @@ EXPECTED = {
     "omega_fixed_0p1": dict(weighting="fixed", options={"omega_csc": 0.1}),
     "ucw": dict(weighting="ucw"), "dwa": dict(weighting="dwa"), "segmif": dict(weighting="segmif"),
     "gdwa": dict(weighting="gdwa"),
+    "rlw": dict(weighting="rlw", options={"sigma": 1.0, "seed": 0}),
     "no_csc": dict(csc=False, uses_branches=False),
     "no_two_stage": dict(two_stage=False, uses_branches=True),
     "classes_9": dict(seg_classes=9), "classes_15": dict(seg_classes=15),

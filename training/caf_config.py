@@ -29,8 +29,16 @@ from training.config import (
 )
 from training.losses.caf_space import FIXED_DEFAULT, SCALES_DEFAULT, SEARCHED_DEFAULT, TERMS
 
-__all__ = ["SpaceConfig", "TaskConfig", "SearchConfig", "RetrainConfig", "CAFConfig", "load_caf_config",
-           "caf_config_from_dict", "TASK_MODELS"]
+__all__ = [
+    'SpaceConfig',
+    'TaskConfig',
+    'SearchConfig',
+    'RetrainConfig',
+    'CAFConfig',
+    'load_caf_config',
+    'caf_config_from_dict',
+    'TASK_MODELS',
+]
 
 TASK_MODELS = ("compact", "tiny", "b0", "b3")
 
@@ -91,14 +99,21 @@ class CAFConfig:
             if not cond:
                 raise ConfigError(msg)
 
-        config_from_dict({"data": dataclasses.asdict(self.data), "model": dataclasses.asdict(self.model)})
+        config_from_dict(
+            {'data': dataclasses.asdict(self.data), 'model': dataclasses.asdict(self.model)}
+        )
         s, t, o = self.space, self.task, self.search
         unknown = sorted((set(s.searched) | set(s.fixed) | set(s.scales)) - set(TERMS))
-        need(not unknown, f"space: unknown loss term(s) {', '.join(unknown)}; known: {', '.join(TERMS)}")
+        need(
+            not unknown,
+            f'space: unknown loss term(s) {", ".join(unknown)}; known: {", ".join(TERMS)}',
+        )
         need(len(s.searched) >= 1, "space.searched needs at least one term")
         per = [x for x in (*s.searched, *s.fixed) if x.startswith("per_")]
-        need(not per or s.perceptual_weights,
-             f"space: {', '.join(per)} need VGG-16 weights: set space.perceptual_weights to a file")
+        need(
+            not per or s.perceptual_weights,
+            f'space: {", ".join(per)} need VGG-16 weights: set space.perceptual_weights to a file',
+        )
         need(t.model in TASK_MODELS, f"task.model must be one of {TASK_MODELS}, got {t.model!r}")
         need(int(t.num_classes) >= 2, f"task.num_classes must be >= 2, got {t.num_classes}")
         for key in ("lr", "fusion_lr", "fd_radius"):
@@ -119,12 +134,16 @@ _SECTIONS = {"data": DataConfig, "model": ModelConfig, "space": SpaceConfig, "ta
 
 def _build(cls, values: Mapping[str, Any], prefix: str):
     if not isinstance(values, Mapping):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {type(values).__name__}")
+        raise ConfigError(
+            f'{prefix.rstrip(".") or "config"} must be a mapping, got {type(values).__name__}'
+        )
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; "
-                          f"known under {prefix.rstrip('.') or 'top level'}: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f'unknown config key(s) {", ".join(prefix + k for k in unknown)}; '
+            f'known under {prefix.rstrip(".") or "top level"}: {", ".join(sorted(known))}'
+        )
     kwargs = {}
     for k, v in values.items():
         if cls is CAFConfig and k in _SECTIONS:
@@ -138,7 +157,9 @@ def caf_config_from_dict(values: Mapping[str, Any]) -> CAFConfig:
     return _build(CAFConfig, dict(values), "").validate()
 
 
-def load_caf_config(path: str | Path | None = None, overrides: list[str] | None = None) -> CAFConfig:
+def load_caf_config(
+    path: str | Path | None = None, overrides: list[str] | None = None
+) -> CAFConfig:
     """YAML file + dotted overrides -> validated CAFConfig (``base_dir`` = the file's folder)."""
     values: dict = {}
     if path is not None:

@@ -81,6 +81,7 @@ class ModelConfig:
     backbone: str = "swinfusion"    # swinfusion | seafusion | realtime | emma | segmif
     in_channels: int = 3            # 3 (SSVIF) | 1 (Table VIII: luma fused, visible chroma carried)
     output: str = "direct"          # direct (papers) | blend (weight map + residual on the sources)
+    refine_width: int = 0           # blend only: full-resolution 3x3 refinement channels (0 = off)
     backbone_kwargs: dict = field(default_factory=dict)
     decoder: str = "default"        # default (the backbone's image decoder) | mth (MultiTaskVIF)
     decoder_kwargs: dict = field(default_factory=dict)  # MultiTaskHead options (width, hia, heads)
@@ -156,6 +157,8 @@ class TrainConfig:
         need(d.val_mode in VAL_MODES, f"data.val_mode must be one of {VAL_MODES}, got {d.val_mode!r}")
         need(m.in_channels in (1, 3), f"model.in_channels must be 1 or 3, got {m.in_channels}")
         need(m.output in ("direct", "blend"), f"model.output must be direct or blend, got {m.output!r}")
+        need(int(m.refine_width) >= 0 and (int(m.refine_width) == 0 or m.output == "blend"),
+             f"model.refine_width must be >= 0 and needs model.output: blend, got {m.refine_width}")
         from training.models.backbones import available_backbones
 
         need(m.backbone in available_backbones(),

@@ -117,6 +117,9 @@ def export_onnx(fusion: nn.Module, segmenter: nn.Module, path: str | Path, class
         raise ExportError(f"the graph is not valid at IR version {model.ir_version}: "
                           f"{str(exc).splitlines()[0]}") from None
     onnx.save(model, str(path))
+    from ros2_ssvif.labels import write_labels_file
+
+    write_labels_file(path, names, palette)  # <model>.labels.yaml: class names for tools without the model
     # check at the sample size and, for dynamic graphs, at a second size
     sizes = [(h, w)] if fixed_hw else [(h, w), (h + size_divisor, w + 2 * size_divisor)]
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

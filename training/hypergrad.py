@@ -100,8 +100,9 @@ class OneStepResult:
     fd_delta: float               # d used by the central difference (0 if v = 0)
 
 
-def finite_difference_mixed_hvp(inner_loss: LossFn, weights: Params, hparams: Params,
-                                vector: Params, radius: float = 1e-2) -> tuple[dict[str, Tensor], float]:
+def finite_difference_mixed_hvp(
+    inner_loss: LossFn, weights: Params, hparams: Params, vector: Params, radius: float = 1e-2
+) -> tuple[dict[str, Tensor], float]:
     """(grad2_{h,w} L_in(w; h)) v by a central difference of grad_h (CAF Eq. 3).
 
     d = radius / ||v||; returns (estimate, d). The error is O(d^2) times
@@ -119,8 +120,14 @@ def finite_difference_mixed_hvp(inner_loss: LossFn, weights: Params, hparams: Pa
     return {k: (out[1.0][k] - out[-1.0][k]) / (2.0 * d) for k in h}, d
 
 
-def one_step_hypergradient(inner_loss: LossFn, outer_loss: LossFn, weights: Params, hparams: Params,
-                           lr: float, radius: float = 1e-2) -> OneStepResult:
+def one_step_hypergradient(
+    inner_loss: LossFn,
+    outer_loss: LossFn,
+    weights: Params,
+    hparams: Params,
+    lr: float,
+    radius: float = 1e-2,
+) -> OneStepResult:
     """CAF's approximate hypergradient (Eq. 2-3): one SGD step, finite-difference HVP.
 
     ``lr`` is eta, the lower problem's step; ``radius`` sets d = radius/||v||.
@@ -132,14 +139,22 @@ def one_step_hypergradient(inner_loss: LossFn, outer_loss: LossFn, weights: Para
     g = _grad(inner, w)
     w1 = {k: (w[k] - lr * g[k]).detach().requires_grad_(True) for k in w}
     outer = outer_loss(w1, h)
-    both = _grad(outer, {**{f"w.{k}": v for k, v in w1.items()}, **{f"h.{k}": v for k, v in h.items()}})
+    both = _grad(
+        outer, {**{f'w.{k}': v for k, v in w1.items()}, **{f'h.{k}': v for k, v in h.items()}}
+    )
     v = {k: both[f"w.{k}"] for k in w1}
     direct = {k: both[f"h.{k}"] for k in h}
     hvp, d = finite_difference_mixed_hvp(inner_loss, detached(weights), h, v, radius)
     implicit = {k: -lr * hvp[k] for k in h}
     grad = {k: direct[k] + implicit[k] for k in h}
-    return OneStepResult(grad=grad, direct=direct, implicit=implicit, outer_loss=float(outer.detach()),
-                         inner_loss=float(inner.detach()), fd_delta=d)
+    return OneStepResult(
+        grad=grad,
+        direct=direct,
+        implicit=implicit,
+        outer_loss=float(outer.detach()),
+        inner_loss=float(inner.detach()),
+        fd_delta=d,
+    )
 
 
 def one_step_outer_loss(inner_loss: LossFn, outer_loss: LossFn, weights: Params, hparams: Params,
@@ -158,8 +173,9 @@ def one_step_hypergradient_exact(inner_loss: LossFn, outer_loss: LossFn, weights
     return unrolled_hypergradient(inner_loss, outer_loss, weights, hparams, lr, steps=1)
 
 
-def unrolled_hypergradient(inner_loss: LossFn, outer_loss: LossFn, weights: Params, hparams: Params,
-                           lr: float, steps: int) -> dict[str, Tensor]:
+def unrolled_hypergradient(
+    inner_loss: LossFn, outer_loss: LossFn, weights: Params, hparams: Params, lr: float, steps: int
+) -> dict[str, Tensor]:
     """d L_out(w_K(h); h) / d h through ``steps`` differentiable SGD steps on L_in.
 
     With many steps on a lower problem that converges, this is the exact
@@ -198,9 +214,13 @@ def gauss_newton_hypergradient(upper_loss: LossFn, lower_loss: LossFn, weights: 
     w = detached(weights, requires_grad=True)
     t = detached(task_params, requires_grad=True)
     upper = upper_loss(w, t)
-    gu = _grad(upper, {**{f"w.{k}": v for k, v in w.items()}, **{f"t.{k}": v for k, v in t.items()}})
+    gu = _grad(
+        upper, {**{f'w.{k}': v for k, v in w.items()}, **{f't.{k}': v for k, v in t.items()}}
+    )
     lower = lower_loss(w, t)
-    gl = _grad(lower, {**{f"w.{k}": v for k, v in w.items()}, **{f"t.{k}": v for k, v in t.items()}})
+    gl = _grad(
+        lower, {**{f'w.{k}': v for k, v in w.items()}, **{f't.{k}': v for k, v in t.items()}}
+    )
     gu_t = {k: gu[f"t.{k}"] for k in t}
     gl_t = {k: gl[f"t.{k}"] for k in t}
     denom = float(_dot(gl_t, gl_t))

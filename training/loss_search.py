@@ -44,7 +44,13 @@ from torch.func import functional_call
 from torch.utils.data import DataLoader, RandomSampler
 
 from training.caf_config import CAFConfig
-from training.checkpoint import load_checkpoint, resolve_resume, rng_state, save_checkpoint, set_rng_state
+from training.checkpoint import (
+    load_checkpoint,
+    resolve_resume,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from training.data.transforms import IGNORE_INDEX
 from training.hypergrad import one_step_hypergradient, one_step_outer_loss
 from training.logging import ScalarLogger
@@ -63,14 +69,20 @@ class SearchResult:
 
 
 def build_space(space_cfg, base_dir: str | Path = ".") -> CAFLossSpace:
-    """The CAFLossSpace a SpaceConfig (or beta file's mapping) describes; loads VGG-16 if needed."""
-    get = space_cfg.get if isinstance(space_cfg, dict) else lambda k, d=None: getattr(space_cfg, k, d)
+    """The CAFLossSpace a SpaceConfig (or a beta file's mapping) describes; may load VGG-16."""
+    get = (
+        space_cfg.get
+        if isinstance(space_cfg, dict)
+        else lambda k, d=None: getattr(space_cfg, k, d)
+    )
     perceptual = None
     if get("perceptual_weights"):
         from training.losses.perceptual import PerceptualLoss, load_vgg16_features
 
         p = Path(get("perceptual_weights"))
-        perceptual = PerceptualLoss(load_vgg16_features(p if p.is_absolute() else Path(base_dir) / p))
+        perceptual = PerceptualLoss(
+            load_vgg16_features(p if p.is_absolute() else Path(base_dir) / p)
+        )
     return CAFLossSpace(list(get("searched")), dict(get("fixed") or {}), dict(get("scales") or {}),
                         perceptual)
 
@@ -98,15 +110,17 @@ def write_beta_file(path: str | Path, space: CAFLossSpace, alpha: torch.Tensor, 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w") as f:
-        f.write("# CAF loss search result (ssvif_search_loss): beta = softmax(alpha) over the searched "
-                "terms,\n# fixed terms keep their weight; retrain with framework: caf.\n")
+        f.write(
+            '# CAF loss search result (ssvif_search_loss): beta = softmax(alpha) over the\n'
+            '# searched terms, fixed terms keep their weight; retrain with framework: caf.\n'
+        )
         yaml.safe_dump(doc, f, sort_keys=False)
     os.replace(tmp, path)
     return path
 
 
 def read_beta_file(path: str | Path) -> dict:
-    """The mapping written by :func:`write_beta_file` (searched, fixed, scales, perceptual_weights)."""
+    """The mapping :func:`write_beta_file` wrote (searched, fixed, scales, perceptual_weights)."""
     path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -114,8 +128,14 @@ def read_beta_file(path: str | Path) -> dict:
         raise ValueError(f"loss file not found: {path}") from None
     except yaml.YAMLError as e:
         raise ValueError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("searched"), dict) or not doc["searched"]:
-        raise ValueError(f"{path}: not a loss search result (needs a 'searched' mapping of term: beta)")
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get('searched'), dict)
+        or not doc['searched']
+    ):
+        raise ValueError(
+            f"{path}: not a loss search result (needs a 'searched' mapping of term: beta)"
+        )
     return doc
 
 
@@ -132,21 +152,34 @@ def _collate(batch: list[dict]) -> dict:
 def labelled_datasets(cfg: CAFConfig):
     """(train, search-val) LabelledPairs with random crops, split by ``data.val_fraction``."""
     from ros2_ssvif.thermal import ThermalNormalizer
-    from training.data import DatasetError, LabelledPairs, Pair, RandomPairCrop, select_listed, split_pairs
+    from training.data import (
+        DatasetError,
+        LabelledPairs,
+        Pair,
+        RandomPairCrop,
+        select_listed,
+        split_pairs,
+    )
 
     d = cfg.data
-    full = LabelledPairs.from_layout(d.kind, d.root, d.split,
-                                     normalizer=ThermalNormalizer(**(d.thermal or {})).for_stills())
+    full = LabelledPairs.from_layout(
+        d.kind, d.root, d.split, normalizer=ThermalNormalizer(**(d.thermal or {})).for_stills()
+    )
     items = full.items
     if d.list_file:
-        keep = {p.name for p in select_listed([Pair(n, v, t) for n, v, t, _ in items], d.root, d.list_file)}
+        keep = {
+            p.name
+            for p in select_listed([Pair(n, v, t) for n, v, t, _ in items], d.root, d.list_file)
+        }
         items = [it for it in items if it[0] in keep]
     if d.max_samples:
         items = items[: int(d.max_samples)]
     train, val = split_pairs(items, d.val_fraction, d.seed)
     if not train or not val:
-        raise DatasetError(f"the loss search needs training and search-validation pairs; got "
-                           f"{len(train)} and {len(val)} from {d.root} (data.val_fraction {d.val_fraction})")
+        raise DatasetError(
+            f'the loss search needs training and search-validation pairs; got '
+            f'{len(train)} and {len(val)} from {d.root} (data.val_fraction {d.val_fraction})'
+        )
     crop = RandomPairCrop(d.crop)
     return (LabelledPairs(train, crop, full.normalizer), LabelledPairs(val, crop, full.normalizer))
 
@@ -170,7 +203,9 @@ class LossSearch:
         s = cfg.search
         self.alpha = torch.zeros(len(self.space.searched), device=self.device, requires_grad=True)
         self.opt_alpha = torch.optim.Adam([self.alpha], lr=float(s.lr))
-        self.sched_alpha = torch.optim.lr_scheduler.ExponentialLR(self.opt_alpha, gamma=float(s.lr_decay))
+        self.sched_alpha = torch.optim.lr_scheduler.ExponentialLR(
+            self.opt_alpha, gamma=float(s.lr_decay)
+        )
         self.opt_fusion = torch.optim.SGD(self.fusion.parameters(), lr=float(s.fusion_lr),
                                           momentum=float(s.fusion_momentum))
         self.opt_task = torch.optim.Adam(self.task.parameters(), lr=float(cfg.task.lr))
@@ -180,26 +215,32 @@ class LossSearch:
         self.scalars = ScalarLogger(self.out / "scalars.csv")
 
     # -- losses -----------------------------------------------------------------
-    def _fused(self, params: dict, batch: dict) -> torch.Tensor:
-        """F(batch) with ``params`` (buffers copied, so BN statistics are not touched by probes)."""
+    def fused_with(self, params: dict, batch: dict) -> torch.Tensor:
+        """F(batch) with ``params`` (buffers copied: probes leave the BN statistics alone)."""
         buffers = {k: v.clone() for k, v in self.fusion.named_buffers()}
-        return functional_call(self.fusion, {**params, **buffers}, (batch["visible"], batch["thermal"])).fused
+        return functional_call(
+            self.fusion, {**params, **buffers}, (batch['visible'], batch['thermal'])
+        ).fused
 
     def inner_loss(self, batch: dict):
         def loss(w: dict, h: dict) -> torch.Tensor:
-            fused = self._fused(w, batch)
-            return self.space.loss(fused, batch["thermal"], batch["visible"], CAFLossSpace.beta(h["alpha"]))
+            fused = self.fused_with(w, batch)
+            return self.space.loss(
+                fused, batch['thermal'], batch['visible'], CAFLossSpace.beta(h['alpha'])
+            )
         return loss
 
     def outer_loss(self, batch: dict):
         def loss(w: dict, h: dict) -> torch.Tensor:
-            logits = self.task(self._fused(w, batch))
+            logits = self.task(self.fused_with(w, batch))
             return F.cross_entropy(logits, batch["label"], ignore_index=IGNORE_INDEX)
         return loss
 
     # -- one step ---------------------------------------------------------------
     def _to(self, batch: dict) -> dict:
-        return {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+        return {
+            k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()
+        }
 
     def step(self, b: dict, v: dict) -> dict[str, float]:
         s = self.cfg.search
@@ -214,10 +255,14 @@ class LossSearch:
         rec["L_task_train"] = float(task_loss.detach())
         # line 5: fusion network on the beta-weighted loss
         beta = CAFLossSpace.beta(self.alpha.detach())
-        terms = self.space.terms(self.fusion(b["visible"], b["thermal"]).fused, b["thermal"], b["visible"])
+        terms = self.space.terms(
+            self.fusion(b['visible'], b['thermal']).fused, b['thermal'], b['visible']
+        )
         fusion_loss = self.space.total(terms, beta)
         if not torch.isfinite(fusion_loss):
-            raise RuntimeError(f"fusion loss is {float(fusion_loss)} at search step {self.global_step}")
+            raise RuntimeError(
+                f'fusion loss is {float(fusion_loss)} at search step {self.global_step}'
+            )
         self.opt_fusion.zero_grad(set_to_none=True)
         fusion_loss.backward()
         self.opt_fusion.step()
@@ -236,7 +281,9 @@ class LossSearch:
         self.opt_alpha.step()
         rec["lr_beta"] = self.opt_alpha.param_groups[0]["lr"]
         self.sched_alpha.step()
-        rec.update(L_outer_before=res.outer_loss, hypergrad_norm=float(grad.norm()), fd_delta=res.fd_delta)
+        rec.update(
+            L_outer_before=res.outer_loss, hypergrad_norm=float(grad.norm()), fd_delta=res.fd_delta
+        )
         if s.check_every and self.global_step % int(s.check_every) == 0:
             after = one_step_outer_loss(inner, outer, params, {"alpha": self.alpha.detach()},
                                         lr=float(s.fusion_lr))
@@ -259,11 +306,21 @@ class LossSearch:
             epoch += 1_000
 
     def state(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "global_step": self.global_step, "alpha": self.alpha.detach().cpu(),
-                "models": {"fusion": self.fusion.state_dict(), "task": self.task.state_dict()},
-                "optimizers": {"alpha": self.opt_alpha.state_dict(), "fusion": self.opt_fusion.state_dict(),
-                               "task": self.opt_task.state_dict(), "alpha_sched": self.sched_alpha.state_dict()},
-                "history": self.history, "rng": rng_state(), "caf_config": self.cfg.to_dict()}
+        return {
+            'epoch': self.epoch,
+            'global_step': self.global_step,
+            'alpha': self.alpha.detach().cpu(),
+            'models': {'fusion': self.fusion.state_dict(), 'task': self.task.state_dict()},
+            'optimizers': {
+                'alpha': self.opt_alpha.state_dict(),
+                'fusion': self.opt_fusion.state_dict(),
+                'task': self.opt_task.state_dict(),
+                'alpha_sched': self.sched_alpha.state_dict(),
+            },
+            'history': self.history,
+            'rng': rng_state(),
+            'caf_config': self.cfg.to_dict(),
+        }
 
     def load_state(self, st: dict) -> None:
         if list(st["caf_config"]["space"]["searched"]) != list(self.space.searched):
@@ -292,7 +349,7 @@ class LossSearch:
         ckpt = resolve_resume(resume, self.out)
         if ckpt is not None:
             self.load_state(load_checkpoint(ckpt))
-            self.scalars.truncate_after(self.epoch)
+        self.scalars.truncate_after(self.epoch)  # a fresh search starts a fresh log
         self.fusion.train()
         self.task.train()
         while self.epoch < int(s.epochs):
@@ -302,30 +359,64 @@ class LossSearch:
             random.seed(seed)
             vals = self._val_batches(self.epoch)
             loader = self._loader(self.train_ds, self.epoch, 0)
-            n = len(loader) if s.max_steps_per_epoch is None else min(len(loader), int(s.max_steps_per_epoch))
+            n = (
+                len(loader)
+                if s.max_steps_per_epoch is None
+                else min(len(loader), int(s.max_steps_per_epoch))
+            )
             sums: dict[str, float] = {}
+            bar = None
+            if self.progress:
+                from tqdm import tqdm
+
+                bar = tqdm(total=n, desc=f"search epoch {self.epoch + 1}/{s.epochs}", leave=False)
             for i, b in enumerate(loader):
                 if i >= n:
                     break
                 rec = self.step(self._to(b), self._to(next(vals)))
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(
+                        outer=f'{rec["L_outer_before"]:.3g}', fusion=f'{rec["L_fusion"]:.3g}'
+                    )
                 for k, val in rec.items():
                     sums[k] = sums.get(k, 0.0) + val
                 if self.global_step % int(cfg.log_every) == 0:
                     self.scalars.log("step", self.epoch + 1, self.global_step, rec)
                 self.global_step += 1
-            entry = {"epoch": self.epoch + 1, **{f"mean_{k}": val / max(n, 1) for k, val in sums.items()
-                                                  if not k.startswith("beta_")}}
+            if bar is not None:
+                bar.close()
+            entry = {
+                'epoch': self.epoch + 1,
+                **{
+                    f'mean_{k}': val / max(n, 1)
+                    for k, val in sums.items()
+                    if not k.startswith('beta_')
+                },
+            }
             entry.update({f"beta_{k}": float(b) for k, b in
                           zip(self.space.searched, CAFLossSpace.beta(self.alpha.detach()))})
             self.history.append(entry)
-            self.scalars.log("epoch", self.epoch + 1, self.global_step,
-                             {k: v for k, v in entry.items() if k != "epoch" and isinstance(v, float)
-                              and math.isfinite(v)})
+            self.scalars.log(
+                'epoch',
+                self.epoch + 1,
+                self.global_step,
+                {
+                    k: v
+                    for k, v in entry.items()
+                    if k != 'epoch' and isinstance(v, float) and math.isfinite(v)
+                },
+            )
             self.epoch += 1
             write_beta_file(self.out / "beta.yaml", self.space, self.alpha, self._info(),
                             cfg.space.perceptual_weights)
             save_checkpoint(self.out / "last.pt", self.state())
         beta_file = write_beta_file(self.out / "beta.yaml", self.space, self.alpha, self._info(),
                                     cfg.space.perceptual_weights)
-        beta = {n: float(b) for n, b in zip(self.space.searched, CAFLossSpace.beta(self.alpha.detach()))}
-        return SearchResult(beta=beta, beta_file=beta_file, history=self.history, output_dir=self.out)
+        beta = {
+            n: float(b)
+            for n, b in zip(self.space.searched, CAFLossSpace.beta(self.alpha.detach()))
+        }
+        return SearchResult(
+            beta=beta, beta_file=beta_file, history=self.history, output_dir=self.out
+        )

@@ -7,10 +7,16 @@ AdamW, encoder frozen for the first epochs, cosine schedule, early
 stopping. The fusion model is frozen here; fused images are made on the fly
 so augmentation and the fusion model can change without re-rendering.
 
-The paper fine-tunes a pretrained SegFormer; nothing is downloaded here, so
-the segmenter starts from scratch and ``freeze_epochs`` (30 in the paper)
-freezes a randomly initialised encoder. The option is kept for users with
-their own pretrained checkpoint; configs training from scratch set it to 0.
+The paper fine-tunes a pretrained SegFormer with its encoder frozen for the
+first ``freeze_epochs`` = 30 epochs. Nothing is downloaded here: a user with
+a checkpoint passes ``init_checkpoint`` (a Hugging Face folder, or a
+SegFormer state dict in the original MiT naming as SegMiF releases it; see
+``training.models.pretrained_segformer``), otherwise the segmenter starts
+from scratch and configs set ``freeze_epochs: 0`` (a frozen random encoder
+teaches nothing).
+
+Scores come from ``evaluation.metrics.segmentation`` (the public metrics
+module, the one part of evaluation training may import).
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from evaluation.segmentation import SegmentationScore
+from evaluation.metrics.segmentation import SegmentationScore
 from ros2_ssvif.classes import CLASS_SETS, IGNORE_INDEX
 from training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from training.models.segformer import SegmentationModel
@@ -32,6 +38,8 @@ from training.models.segformer import SegmentationModel
 @dataclass
 class SegmenterConfig:
     variant: str = "b3"  # SegFormer b3 / b0 / tiny, or "compact" (a small CNN for CPU vehicles)
+    # start from a user's checkpoint: a Hugging Face folder or a MiT-named .pth (variant ignored)
+    init_checkpoint: str | None = None
     class_set: str = "fmb"
     epochs: int = 80
     batch_size: int = 12
@@ -85,8 +93,9 @@ class SegmenterResult:
     checkpoint: Path | None = None
 
 
-class _FusedBatches:
-    """Wraps a frozen fusion model: (visible, thermal) -> fused image, no grad."""
+class FusedBatches:
+    """Wraps a frozen fusion model: (visible, thermal) -> fused image, no grad (shared with
+    the evaluation protocol, which trains and scores segmenters the same way)."""
 
     def __init__(self, fusion: torch.nn.Module):
         self.fusion = fusion.eval()
@@ -96,6 +105,9 @@ class _FusedBatches:
     @torch.no_grad()
     def __call__(self, visible: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
         return self.fusion(visible, thermal).fused
+
+
+_FusedBatches = FusedBatches  # the former private name; scripts/build_default_model.py still uses it
 
 
 def _random_crop(batch: dict, size: int | None, gen: torch.Generator) -> dict:
@@ -109,8 +121,12 @@ def _random_crop(batch: dict, size: int | None, gen: torch.Generator) -> dict:
     return {k: (v[..., y:y + size, x:x + size] if torch.is_tensor(v) and v.ndim >= 3 else v) for k, v in batch.items()}
 
 
-def build_segmenter_net(variant: str, num_classes: int) -> torch.nn.Module:
-    """SegFormer ('b3', 'b0', 'tiny') or the compact CNN ('compact')."""
+def build_segmenter_net(variant: str, num_classes: int, init_checkpoint: str | None = None) -> torch.nn.Module:
+    """SegFormer ('b3', 'b0', 'tiny'), the compact CNN ('compact'), or a user's checkpoint."""
+    if init_checkpoint:
+        from training.models.pretrained_segformer import load_pretrained_segformer
+
+        return load_pretrained_segformer(init_checkpoint, num_classes)
     if variant == "compact":
         from training.models.compact_segmenter import CompactSegmenter
 
@@ -125,7 +141,7 @@ def _set_encoder_trainable(model: ScaledSegmenter, trainable: bool) -> None:
         p.requires_grad_(trainable)
 
 
-def evaluate(model: ScaledSegmenter, fuse: _FusedBatches, loader, class_set: str) -> SegmentationScore:
+def evaluate(model: ScaledSegmenter, fuse: FusedBatches, loader, class_set: str) -> SegmentationScore:
     score = SegmentationScore(class_set)
     model.eval()
     with torch.no_grad():
@@ -141,8 +157,8 @@ def train_segmenter(fusion: torch.nn.Module, train_set: Dataset, val_set: Datase
     """Items of the datasets are dicts with visible (3,H,W), thermal (1,H,W) in [0,1], label (H,W) long."""
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = ScaledSegmenter(build_segmenter_net(cfg.variant, cfg.num_classes), cfg.scale)
-    fuse = _FusedBatches(fusion)
+    model = ScaledSegmenter(build_segmenter_net(cfg.variant, cfg.num_classes, cfg.init_checkpoint), cfg.scale)
+    fuse = FusedBatches(fusion)
     loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen,
                         num_workers=cfg.workers, drop_last=len(train_set) > cfg.batch_size)
     val_loader = DataLoader(val_set, batch_size=1) if val_set is not None and len(val_set) else None
@@ -203,8 +219,11 @@ def train_segmenter(fusion: torch.nn.Module, train_set: Dataset, val_set: Datase
 
 
 def save_segmenter(model: ScaledSegmenter, cfg: SegmenterConfig, history: list, path: str | Path) -> Path:
-    return save_checkpoint(path, {"kind": "segmenter", "segmenter": model.model.state_dict(), "config": asdict(cfg),
-                                  "history": history})
+    state = {"kind": "segmenter", "segmenter": model.model.state_dict(), "config": asdict(cfg),
+             "history": history}
+    if getattr(model.model, "variant", None) == "pretrained":  # rebuilt from its own architecture
+        state["segformer_config"] = model.model.config.to_dict()
+    return save_checkpoint(path, state)
 
 
 def load_segmenter(path: str | Path) -> tuple[ScaledSegmenter, SegmenterConfig]:
@@ -212,7 +231,15 @@ def load_segmenter(path: str | Path) -> tuple[ScaledSegmenter, SegmenterConfig]:
     if ckpt.get("kind") != "segmenter":
         raise CheckpointError(f"{path} is not a segmenter checkpoint (write one with ssvif_train_segmenter)")
     cfg = SegmenterConfig(**ckpt["config"])
-    model = build_segmenter_net(cfg.variant, cfg.num_classes)
+    if ckpt.get("segformer_config"):
+        from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+        from training.models.pretrained_segformer import wrap_segformer
+
+        hf_cfg = SegformerConfig.from_dict(ckpt["segformer_config"])
+        model = wrap_segformer(SegformerForSemanticSegmentation(hf_cfg))
+    else:
+        model = build_segmenter_net(cfg.variant, cfg.num_classes)
     model.load_state_dict(ckpt["segmenter"])
     return ScaledSegmenter(model, cfg.scale).eval(), cfg
 

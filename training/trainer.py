@@ -270,7 +270,7 @@ class Trainer:
         """Several task losses -> the weighting strategy's total (+ norms and gradient analysis)."""
         cfg, losses = self.cfg, res.losses
         aux = [t for t in losses if t != "fusion"]
-        want_norms = self.weighting.wants_grad_norms(self.global_step)
+        want_norms = res.weights is None and self.weighting.wants_grad_norms(self.global_step)
         want_analysis = (cfg.grad_analysis and len(aux) == 1 and "fusion" in losses
                          and self.global_step % int(cfg.grad_analysis_every) == 0)
         ctx = WeightingContext(step=self.global_step, epoch=self.epoch)
@@ -290,16 +290,20 @@ class Trainer:
                 rec.update({a_key: alpha, f"{a_key}_mean": self.alpha_mean.mean,
                             c_key: float(cosine(grads[aux[0]], grads["fusion"]))})
             del grads
-        step_losses = self.dist.mean_scalars({k: float(v.detach()) for k, v in losses.items()})
-        w = self.weighting.weights({k: torch.tensor(v) for k, v in step_losses.items()}, ctx)
-        total = self.weighting.total(losses, w)
+        if res.weights is not None:  # the method's own multipliers, not the strategy's
+            w = {k: float(res.weights[k]) for k in losses}
+            total = sum(w[k] * losses[k] for k in losses)
+        else:
+            step_losses = self.dist.mean_scalars({k: float(v.detach()) for k, v in losses.items()})
+            w = self.weighting.weights({k: torch.tensor(v) for k, v in step_losses.items()}, ctx)
+            total = self.weighting.total(losses, w)
         w_float = {k: float(torch.as_tensor(v).detach()) for k, v in w.items()}
         rec.update({f"w_{k}": v for k, v in w_float.items()})
         if "fusion" in w_float:
             wf = w_float["fusion"]
             for t in aux:
                 rec[f"omega_{t}"] = w_float[t] / wf if wf else float("inf")
-        last = getattr(self.weighting, "last", None) or {}
+        last = (getattr(self.weighting, "last", None) or {}) if res.weights is None else {}
         for k, v in (last.get("lam") or {}).items():
             rec[f"lam_{k}"] = float(v)
         return total

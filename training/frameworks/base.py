@@ -27,13 +27,16 @@ class StepResult:
     ``terms``: ordered scalars checked for NaN/inf (the first bad one is
     named) and logged. ``optimizers``: names of the optimizers that step.
     ``shared``: parameters for per-task gradients (None: the framework's
-    ``shared_parameters``).
+    ``shared_parameters``). ``weights``: the method's own multipliers
+    (e.g. SeAFusion's round-dependent beta); given, they replace the
+    configured weighting strategy for this step.
     """
 
     losses: dict[str, Tensor]
     terms: dict[str, Tensor]
     optimizers: tuple[str, ...] = ("fusion",)
     shared: Sequence[nn.Parameter] | None = None
+    weights: Mapping[str, float] | None = None
 
 
 @dataclass

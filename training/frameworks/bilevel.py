@@ -11,7 +11,7 @@ pseudo-fused image, and a perception network T_P (segmentation). Per step
 2. task gradients for F (line 7): G_k = grad_w Phi_k - c_k grad_w phi_k,
    the Gauss-Newton hypergradient (Eq. 4-5,
    ``training.hypergrad.gauss_newton_hypergradient``), with the upper
-   objectives Phi_V = sum_j mean(m_j (u - s_j)^2) - E T_V(u) (Eq. 7, read
+   objectives Phi_V = sum_j ||sqrt(m_j) (u - s_j)||^2 - E T_V(u) (Eq. 7, read
    as saliency-weighted pixel errors, see below) and Phi_P cross-entropy;
 3. random loss weighting (line 8): (lambda_V, lambda_P) = softmax(z),
    z ~ N(0, 1) (``training.weighting.rlw.RLW``; ``weighting: equal`` gives
@@ -29,8 +29,9 @@ Decisions on what the paper leaves open:
   upper objectives (disjoint images within every step).
 * **Eq. 7's pixel term** prints ||u - m_1 x||^2 + ||u - m_2 y||^2, whose
   minimiser is u_m / 2; the intent (keep each source where it is salient)
-  is the saliency-weighted error mean(m_1 (u - x)^2) + mean(m_2 (u - y)^2),
-  as in CAF's masked terms. It is also the warm-start loss and the
+  is the saliency-weighted error sum m_1 (u - x)^2 + sum m_2 (u - y)^2 per
+  image (squared norms, so the term scales with the crop as the paper's
+  does), as in CAF's masked terms. It is also the warm-start loss and the
   validation metric (``val_L_fusion``).
 * **Optimisers.** SGD (momentum ``momentum``) for every module, learning
   rate ``lr`` decayed by 10x at each of ``milestones`` (epochs), so the
@@ -45,6 +46,7 @@ Decisions on what the paper leaves open:
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -63,14 +65,19 @@ IGNORE_INDEX = 255
 
 
 def saliency_pixel_loss(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-    """mean(m_1 (u - x)^2) + mean(m_2 (u - y)^2) on luma (Eq. 7's pixel part, see module doc)."""
+    """Eq. 7's pixel part: ||sqrt(m_1)(u - x)||^2 + ||sqrt(m_2)(u - y)||^2 per image, batch mean.
+
+    Squared norms (sums over the pixels) as printed, not means: they set the balance against
+    the critic's score, whose input gradient the penalty holds near unit norm per image.
+    """
     u, x, y = to_luma(fused), to_luma(ir), to_luma(vis)
     m_ir, m_vis = vsm_weights(x, y)
-    return (m_ir * (u - x) ** 2).mean() + (m_vis * (u - y) ** 2).mean()
+    per_image = (m_ir * (u - x) ** 2 + m_vis * (u - y) ** 2).flatten(1).sum(1)
+    return per_image.mean()
 
 
 def _fn(module: nn.Module, params: Mapping[str, torch.Tensor]):
-    """``module`` as a function of ``params`` (buffers copied: probes leave BN statistics alone)."""
+    """``module`` as a function of ``params`` (buffers copied: probes leave BN statistics be)."""
     buffers = {k: v.clone() for k, v in module.named_buffers()}
     return lambda *args: functional_call(module, {**params, **buffers}, args)
 
@@ -82,12 +89,26 @@ class BilevelDynamic(Framework):
     needs_labels = True
     perception = True
 
-    def __init__(self, cfg, warm_start_epochs: int = 2, lr: float = 2e-4,
-                 milestones: Sequence[int] | None = None, momentum: float = 0.9, lower_steps: int = 1,
-                 gp_weight: float = 10.0, gp_at: str = "interpolates", adversarial: float = 1.0,
-                 critic_width: int = 16, critic_depth: int = 3, task_model: str = "compact",
-                 task_width: int = 16, weighting: str = "rlw", rlw_sigma: float = 1.0, rlw_seed: int = 0,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        cfg,
+        warm_start_epochs: int = 2,
+        lr: float = 2e-4,
+        milestones: Sequence[int] | None = None,
+        momentum: float = 0.9,
+        lower_steps: int = 1,
+        gp_weight: float = 10.0,
+        gp_at: str = 'interpolates',
+        adversarial: float = 1.0,
+        critic_width: int = 16,
+        critic_depth: int = 3,
+        task_model: str = 'compact',
+        task_width: int = 16,
+        weighting: str = 'rlw',
+        rlw_sigma: float = 1.0,
+        rlw_seed: int = 0,
+        **options: Any,
+    ) -> None:
         super().__init__(cfg, **options)
         from training.weighting.rlw import RLW
 
@@ -115,7 +136,10 @@ class BilevelDynamic(Framework):
 
     def _default_milestones(self, cfg) -> list[int]:
         """Two 10x decays (2e-4 -> 2e-6) at half and three quarters of the run."""
-        return [max(1, math.ceil(0.5 * int(cfg.epochs))), max(1, math.ceil(0.75 * int(cfg.epochs)))]
+        return [
+            max(1, math.ceil(0.5 * int(cfg.epochs))),
+            max(1, math.ceil(0.75 * int(cfg.epochs))),
+        ]
 
     @classmethod
     def check_config(cls, cfg) -> None:
@@ -130,19 +154,27 @@ class BilevelDynamic(Framework):
         from training.models import fusion_model_from_config
         from training.models.discriminator import PatchCritic
 
-        mods: dict[str, nn.Module | None] = {"fusion": fusion_model_from_config(self.cfg.model),
-                                             "critic": PatchCritic(1, self.critic_width, self.critic_depth),
-                                             "task": None}
+        mods: dict[str, nn.Module | None] = {
+            'fusion': fusion_model_from_config(self.cfg.model),
+            'critic': PatchCritic(1, self.critic_width, self.critic_depth),
+            'task': None,
+        }
         if self.perception:
             from training.loss_search import build_task_model
 
-            spec = type("TaskSpec", (), {"model": self.task_model, "width": self.task_width,
-                                         "num_classes": self.cfg.model.seg_classes})
-            mods["task"] = build_task_model(spec)
+            mods['task'] = build_task_model(
+                SimpleNamespace(
+                    model=self.task_model,
+                    width=self.task_width,
+                    num_classes=self.cfg.model.seg_classes,
+                )
+            )
         return mods
 
     def optimizer_params(self, modules, stage: int) -> dict[str, list[nn.Parameter]]:
-        return {"fusion": list(modules["fusion"].parameters())}  # the trainer's; never stepped here
+        return {
+            'fusion': list(modules['fusion'].parameters())
+        }  # the trainer's; never stepped here
 
     # -- stages -------------------------------------------------------------------------
     def initial_stage(self) -> int:
@@ -163,7 +195,9 @@ class BilevelDynamic(Framework):
             for name in ("fusion", "critic", "task"):
                 m = ctx.modules.get(name)
                 if m is not None:
-                    self.sgd[name] = torch.optim.SGD(m.parameters(), lr=self.lr, momentum=self.momentum)
+                    self.sgd[name] = torch.optim.SGD(
+                        m.parameters(), lr=self.lr, momentum=self.momentum
+                    )
             for name, state in self._pending.items():
                 self.sgd[name].load_state_dict(state)
             self._pending = {}
@@ -182,8 +216,7 @@ class BilevelDynamic(Framework):
     def _halves(batch: Mapping[str, Any]) -> tuple[dict, dict]:
         n = batch["visible"].shape[0]
         k = (n + 1) // 2
-        cut = lambda sl: {key: (v[sl] if torch.is_tensor(v) else v[sl]) for key, v in batch.items()}  # noqa: E731
-        return cut(slice(0, k)), cut(slice(k, n))
+        return ({key: v[:k] for key, v in batch.items()}, {key: v[k:] for key, v in batch.items()})
 
     def train_step(self, batch, ctx: StepContext) -> dict[str, float]:
         opts = self._sgd(ctx)
@@ -193,8 +226,9 @@ class BilevelDynamic(Framework):
 
     def _warm_step(self, batch, ctx, opts) -> dict[str, float]:
         fusion = ctx.modules["fusion"]
-        loss = saliency_pixel_loss(fusion(batch["visible"], batch["thermal"]).fused, batch["thermal"],
-                                   batch["visible"])
+        loss = saliency_pixel_loss(
+            fusion(batch['visible'], batch['thermal']).fused, batch['thermal'], batch['visible']
+        )
         ctx.check_finite({"fusion": loss})
         opts["fusion"].zero_grad(set_to_none=True)
         loss.backward()
@@ -206,9 +240,8 @@ class BilevelDynamic(Framework):
         """Lines 5-6: the critic and the perception network on the lower half."""
         fusion, critic, task = ctx.modules["fusion"], ctx.modules["critic"], ctx.modules["task"]
         with torch.no_grad():
-            u = to_luma(fusion(low["visible"], low["thermal"]).fused)
-            real = to_luma(self._pseudo(low))
-            fused_rgb = fusion(low["visible"], low["thermal"]).fused if task is not None else None
+            fused_rgb = fusion(low["visible"], low["thermal"]).fused
+            u, real = to_luma(fused_rgb), to_luma(self._pseudo(low))
         for _ in range(self.lower_steps):
             cl = critic_loss(critic, real, u, eta=self.gp_weight, at=self.gp_at)
             ctx.check_finite({"critic": cl["total"]})
@@ -221,8 +254,11 @@ class BilevelDynamic(Framework):
                 opts["task"].zero_grad(set_to_none=True)
                 tl.backward()
                 opts["task"].step()
-        rec.update(loss_critic=float(cl["total"].detach()), loss_critic_wasserstein=float(cl["wasserstein"].detach()),
-                   loss_critic_penalty=float(cl["penalty"].detach()))
+        rec.update(
+            loss_critic=float(cl['total'].detach()),
+            loss_critic_wasserstein=float(cl['wasserstein'].detach()),
+            loss_critic_penalty=float(cl['penalty'].detach()),
+        )
         if task is not None:
             rec["loss_task_train"] = float(tl.detach())
 
@@ -256,8 +292,12 @@ class BilevelDynamic(Framework):
             u = _fn(fusion, w)(b["visible"], b["thermal"]).fused
             return F.cross_entropy(_fn(task, t)(u), b["label"], ignore_index=IGNORE_INDEX)
 
-        return gauss_newton_hypergradient(lambda w, t: ce(w, t, up), lambda w, t: ce(w, t, low),
-                                          dict(fusion.named_parameters()), dict(task.named_parameters()))
+        return gauss_newton_hypergradient(
+            lambda w, t: ce(w, t, up),
+            lambda w, t: ce(w, t, low),
+            dict(fusion.named_parameters()),
+            dict(task.named_parameters()),
+        )
 
     def _bilevel_step(self, batch, ctx, opts) -> dict[str, float]:
         low, up = self._halves(batch)
@@ -281,7 +321,9 @@ class BilevelDynamic(Framework):
         opts["fusion"].step()
         opts["fusion"].zero_grad(set_to_none=True)
         with torch.no_grad():
-            pixel = saliency_pixel_loss(fusion(up["visible"], up["thermal"]).fused, up["thermal"], up["visible"])
+            pixel = saliency_pixel_loss(
+                fusion(up['visible'], up['thermal']).fused, up['thermal'], up['visible']
+            )
         rec.update(L_fusion=float(pixel), L_visual=gv.upper_loss, gn_coef_visual=gv.coefficient,
                    lam_visual=lam["visual"])
         upper_total = gv.upper_loss

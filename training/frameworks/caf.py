@@ -35,14 +35,18 @@ class CAFRetrain(Framework):
         from training.loss_search import read_beta_file
 
         if not loss_file:
-            raise TypeError("framework caf needs framework_options.loss_file: the beta.yaml written "
-                            "by ssvif_search_loss")
+            raise TypeError(
+                'framework caf needs framework_options.loss_file: the beta.yaml written '
+                'by ssvif_search_loss'
+            )
         try:
             self.doc = read_beta_file(loss_file)
         except ValueError as exc:
             raise TypeError(str(exc)) from None
         self.loss_file = Path(loss_file)
-        self.beta = torch.tensor([float(v) for v in self.doc["searched"].values()], dtype=torch.float32)
+        self.beta = torch.tensor(
+            [float(v) for v in self.doc['searched'].values()], dtype=torch.float32
+        )
         self._space = None
 
     def space(self, device: torch.device):

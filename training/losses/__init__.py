@@ -1,5 +1,7 @@
-"""SSVIF losses: fusion loss (Eq. 3) and cross-segmentation consistency (Eq. 4-6)."""
+"""Losses: SSVIF's fusion loss (Eq. 3) and L_csc (Eq. 4-6); supervised CE + Dice
+(MultiTaskVIF); SegMiF's fusion loss; EMMA's sensing and equivariance losses."""
 from training.losses.csc import CSCLoss, dice_loss, hybrid_loss, match_resolution, pseudo_label
+from training.losses.emma import equivariant_views, sensing_loss
 from training.losses.fusion import (
     FusionLoss,
     color_loss,
@@ -8,6 +10,8 @@ from training.losses.fusion import (
     sobel_magnitude,
     ssim_loss,
 )
+from training.losses.segmentation import masked_dice_loss, supervised_seg_loss
+from training.losses.segmif import SegMiFFusionLoss, visual_saliency
 
 __all__ = [
     "FusionLoss",
@@ -21,4 +25,10 @@ __all__ = [
     "hybrid_loss",
     "dice_loss",
     "match_resolution",
+    "supervised_seg_loss",
+    "masked_dice_loss",
+    "SegMiFFusionLoss",
+    "visual_saliency",
+    "sensing_loss",
+    "equivariant_views",
 ]

@@ -25,8 +25,14 @@ __all__ = ["PENALTY_AT", "gradient_penalty", "critic_loss", "generator_adversari
 PENALTY_AT = ("interpolates", "fake")
 
 
-def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, at: str = "interpolates",
-                     alpha: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+def gradient_penalty(
+    critic: nn.Module,
+    real: Tensor,
+    fake: Tensor,
+    at: str = 'interpolates',
+    alpha: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """E[(||grad_s critic(s)||_2 - 1)^2] over the batch (differentiable for the critic's step).
 
     ``alpha`` (B,) fixes the interpolation weights (tests); otherwise they
@@ -39,7 +45,9 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, at: str = "i
         s = fake
     else:
         if alpha is None:
-            alpha = torch.rand(real.shape[0], generator=generator, dtype=real.dtype).to(real.device)
+            alpha = torch.rand(real.shape[0], generator=generator, dtype=real.dtype).to(
+                real.device
+            )
         a = alpha.reshape(-1, *([1] * (real.dim() - 1))).to(real)
         s = a * real.detach() + (1.0 - a) * fake
     s = s.clone().requires_grad_(True)
@@ -49,10 +57,16 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, at: str = "i
 
 
 def critic_loss(critic: nn.Module, real: Tensor, fake: Tensor, eta: float = 10.0,
-                at: str = "interpolates", generator: torch.Generator | None = None) -> dict[str, Tensor]:
-    """phi_V (Eq. 6) and its parts; ``fake`` is detached (only the critic learns here)."""
-    fake = fake.detach()
-    w_fake, w_real = critic(fake).mean(), critic(real).mean()
+                at: str = "interpolates", generator: torch.Generator | None = None,
+                detach_fake: bool = True) -> dict[str, Tensor]:
+    """phi_V (Eq. 6) and its parts.
+
+    ``fake`` is detached unless ``detach_fake=False`` (a hypergradient that
+    needs d phi_V / d omega through E T_V(u)); the penalty always sees it
+    detached: it regularises the critic, not the fusion network.
+    """
+    w_fake = critic(fake.detach() if detach_fake else fake).mean()
+    w_real = critic(real).mean()
     gp = gradient_penalty(critic, real, fake, at=at, generator=generator)
     return {"total": w_fake - w_real + eta * gp, "wasserstein": w_real - w_fake, "penalty": gp}
 

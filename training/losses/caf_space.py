@@ -70,10 +70,14 @@ class CAFLossSpace(nn.Module):
             raise ValueError("the search space needs at least one searched term")
         unknown = sorted((set(self.searched) | set(fixed) | set(scales)) - set(TERMS))
         if unknown:
-            raise ValueError(f"unknown loss term(s) {', '.join(unknown)}; known: {', '.join(TERMS)}")
+            raise ValueError(
+                f'unknown loss term(s) {", ".join(unknown)}; known: {", ".join(TERMS)}'
+            )
         dup = sorted(set(self.searched) & set(fixed))
         if dup or len(set(self.searched)) != len(self.searched):
-            raise ValueError(f"a term is searched twice or both searched and fixed: {dup or self.searched}")
+            raise ValueError(
+                f'a term is searched twice or both searched and fixed: {dup or self.searched}'
+            )
         needs_per = [t for t in (*self.searched, *fixed) if t.startswith("per_")]
         if needs_per and perceptual is None:
             raise ValueError(f"terms {needs_per} need VGG-16 weights (space.perceptual_weights)")
@@ -118,8 +122,12 @@ class CAFLossSpace(nn.Module):
     def total(self, terms: Mapping[str, Tensor], beta: Tensor) -> Tensor:
         """sum_i beta_i s_i L_i over the searched terms + sum_j c_j L_j over the fixed ones."""
         if beta.shape != (len(self.searched),):
-            raise ValueError(f"beta must have {len(self.searched)} entries, got {tuple(beta.shape)}")
-        out = sum(beta[i] * self.scales.get(n, 1.0) * terms[n] for i, n in enumerate(self.searched))
+            raise ValueError(
+                f'beta must have {len(self.searched)} entries, got {tuple(beta.shape)}'
+            )
+        out = sum(
+            beta[i] * self.scales.get(n, 1.0) * terms[n] for i, n in enumerate(self.searched)
+        )
         return out + sum(c * terms[n] for n, c in self.fixed.items())
 
     @staticmethod

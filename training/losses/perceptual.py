@@ -31,7 +31,26 @@ __all__ = ["VGG16_CFG", "VGG16_TAPS", "PerceptualError", "vgg16_features", "load
            "PerceptualLoss"]
 
 #: torchvision's VGG-16 "D" configuration (conv widths, "M" = 2x2 max pool).
-VGG16_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+VGG16_CFG = (
+    64,
+    64,
+    'M',
+    128,
+    128,
+    'M',
+    256,
+    256,
+    256,
+    'M',
+    512,
+    512,
+    512,
+    'M',
+    512,
+    512,
+    512,
+    'M',
+)
 #: Indices in ``features`` of the ReLUs after conv layers 1, 3, 5, 9 and 13.
 VGG16_TAPS = (1, 6, 11, 20, 29)
 
@@ -57,14 +76,16 @@ def vgg16_features() -> nn.Sequential:
 
 
 def load_vgg16_features(path: str | Path) -> nn.Sequential:
-    """VGG-16 features with the weights of ``path`` (torchvision vgg16 or features-only state dict)."""
+    """VGG-16 features with the weights of ``path`` (a torchvision vgg16 or features-only dict)."""
     path = Path(path)
     if not path.is_file():
         raise PerceptualError(f"VGG-16 weight file not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated / not a torch file
-        raise PerceptualError(f"cannot read VGG-16 weights {path}: {str(exc).splitlines()[0]}") from None
+        raise PerceptualError(
+            f'cannot read VGG-16 weights {path}: {str(exc).splitlines()[0]}'
+        ) from None
     if not isinstance(state, dict):
         raise PerceptualError(f"{path}: expected a state dict, got {type(state).__name__}")
     feats = {k[len("features."):] if k.startswith("features.") else k: v for k, v in state.items()
@@ -73,14 +94,18 @@ def load_vgg16_features(path: str | Path) -> nn.Sequential:
     try:
         net.load_state_dict(feats, strict=True)
     except RuntimeError as exc:
-        raise PerceptualError(f"{path} is not a VGG-16 state dict: {str(exc).splitlines()[0]}") from None
+        raise PerceptualError(
+            f'{path} is not a VGG-16 state dict: {str(exc).splitlines()[0]}'
+        ) from None
     return net
 
 
 class PerceptualLoss(nn.Module):
     """sum over taps of mean squared feature differences; the extractor is frozen."""
 
-    def __init__(self, features: nn.Sequential, taps: Sequence[int] = VGG16_TAPS, normalize: bool = True):
+    def __init__(
+        self, features: nn.Sequential, taps: Sequence[int] = VGG16_TAPS, normalize: bool = True
+    ):
         super().__init__()
         taps = sorted(int(t) for t in taps)
         if not taps or taps[0] < 0 or taps[-1] >= len(features):

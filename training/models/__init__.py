@@ -20,6 +20,7 @@ __all__ = [
     "SegHead",
     "available_backbones",
     "build_fusion_model",
+    "build_multitask_model",
     "fusion_model_from_config",
     "OUTPUTS",
     "count_macs",
@@ -29,20 +30,35 @@ __all__ = [
 ]
 
 
-def build_fusion_model(name: str, in_channels: int = 3, output: str = "direct", **kw) -> FusionModel:
+def build_fusion_model(name: str, in_channels: int = 3, output: str = "direct", refine_width: int = 0,
+                       **kw) -> FusionModel:
     """Fusion model for backbone ``name`` ('swinfusion', 'seafusion', 'realtime').
 
     ``in_channels`` is 3 (RGB fusion, SSVIF default) or 1 (luma fused,
     visible chroma carried); ``output`` is 'direct' (the papers') or
-    'blend' (see ``FusionModel``); extra keywords go to the backbone.
+    'blend' (see ``FusionModel``, also for ``refine_width``); extra keywords go to the backbone.
     """
     spec = get_backbone(name)
     backbone = spec.backbone(in_channels=in_channels, **kw)
     decoder = spec.decoder(backbone.out_channels, decoder_channels(in_channels, output))
-    return FusionModel(backbone, decoder, in_channels=in_channels, output=output)
+    return FusionModel(backbone, decoder, in_channels=in_channels, output=output, refine_width=refine_width)
 
 
 def fusion_model_from_config(model_cfg) -> FusionModel:
     """The fusion model a ``training.config.ModelConfig`` describes (trainer, checkpoints, export)."""
+    if getattr(model_cfg, "decoder", "default") == "mth":
+        return build_multitask_model(model_cfg)
     return build_fusion_model(model_cfg.backbone, in_channels=model_cfg.in_channels,
-                              output=model_cfg.output, **(model_cfg.backbone_kwargs or {}))
+                              output=model_cfg.output, refine_width=int(model_cfg.refine_width),
+                              **(model_cfg.backbone_kwargs or {}))
+
+
+def build_multitask_model(model_cfg) -> FusionModel:
+    """MultiTaskVIF: the backbone with its decoder replaced by the multi-task head (MTH)."""
+    from .multitask import MultiTaskFusionModel, MultiTaskHead
+
+    spec = get_backbone(model_cfg.backbone)
+    backbone = spec.backbone(in_channels=model_cfg.in_channels, **(model_cfg.backbone_kwargs or {}))
+    head = MultiTaskHead(backbone.out_channels, decoder_channels(model_cfg.in_channels, model_cfg.output),
+                         model_cfg.seg_classes, spec.decoder, **(model_cfg.decoder_kwargs or {}))
+    return MultiTaskFusionModel(backbone, head, in_channels=model_cfg.in_channels, output=model_cfg.output)

@@ -31,9 +31,12 @@ class DilatedResidualDenseBlock(nn.Module):
     def __init__(self, channels: int, growth: int = 16, layers: int = 4, dilation: int = 2):
         super().__init__()
         self.dense = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(channels + i * growth, growth, 3, padding=dilation, dilation=dilation),
-                          nn.ReLU(inplace=True))
-            for i in range(layers))
+            nn.Sequential(
+                nn.Conv2d(channels + i * growth, growth, 3, padding=dilation, dilation=dilation),
+                nn.ReLU(inplace=True),
+            )
+            for i in range(layers)
+        )
         self.fuse = nn.Conv2d(channels + layers * growth, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -53,7 +56,9 @@ class DenseResidualBackbone(nn.Module):
             raise ValueError(f"blocks and layers must be >= 1, got {blocks}, {layers}")
         self.in_channels = in_channels
         self.out_channels = width
-        self.stem = nn.Sequential(nn.Conv2d(2 * in_channels, width, 3, padding=1), nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(2 * in_channels, width, 3, padding=1), nn.ReLU(inplace=True)
+        )
         self.blocks = nn.Sequential(*(DilatedResidualDenseBlock(width, growth, layers, dilation)
                                       for _ in range(blocks)))
 

@@ -19,7 +19,11 @@ Two output parameterisations (``output``):
   zero-initialised it starts as the mean rule instead of a grey image, so a
   short CPU run does not spend its steps relearning the sources. The
   logit-space residual keeps the output in (0, 1) without a clamp that
-  would cut gradients.
+  would cut gradients. ``refine_width`` > 0 adds two full-resolution 3x3
+  convolutions on (V, T, blend) whose output joins the residual: a few
+  hundred multiply-adds per pixel that let a low-resolution backbone still
+  place edges to the pixel (the gradient term asks for the stronger source
+  edge everywhere).
 
 In single-channel mode the YCbCr -> RGB conversion is clamped to [0, 1],
 which keeps the visible chroma exactly wherever the colour is in gamut.
@@ -55,18 +59,29 @@ class FusionOutput(NamedTuple):
 class FusionModel(nn.Module):
     """Backbone + image decoder; ``forward(visible, thermal) -> FusionOutput``."""
 
-    def __init__(self, backbone: nn.Module, decoder: nn.Module, in_channels: int = 3, output: str = "direct"):
+    def __init__(self, backbone: nn.Module, decoder: nn.Module, in_channels: int = 3, output: str = "direct",
+                 refine_width: int = 0):
         super().__init__()
         if in_channels not in (1, 3):
             raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
         decoder_channels(in_channels, output)  # validates output
+        if refine_width and output != "blend":
+            raise ValueError("refine_width needs output='blend'")
         self.backbone = backbone
         self.decoder = decoder
         self.in_channels = in_channels
         self.output = output
+        self.refiner = None
+        lasts = []
         if output == "blend":
-            last = [m for m in decoder.modules() if isinstance(m, nn.Conv2d)][-1]
-            nn.init.zeros_(last.weight)  # start as the mean rule: w = 0.5, r = 0
+            lasts.append([m for m in decoder.modules() if isinstance(m, nn.Conv2d)][-1])
+        if refine_width:
+            c = in_channels
+            self.refiner = nn.Sequential(nn.Conv2d(3 * c, refine_width, 3, padding=1), nn.LeakyReLU(0.2, inplace=True),
+                                         nn.Conv2d(refine_width, c, 3, padding=1))
+            lasts.append(self.refiner[-1])
+        for last in lasts:  # start as the mean rule: w = 0.5, r = 0
+            nn.init.zeros_(last.weight)
             if last.bias is not None:
                 nn.init.zeros_(last.bias)
 
@@ -75,7 +90,10 @@ class FusionModel(nn.Module):
             return torch.sigmoid(raw)
         w = torch.sigmoid(raw[:, :1])
         base = (w * src_v + (1.0 - w) * src_t).clamp(_EPS, 1.0 - _EPS)
-        return torch.sigmoid(torch.logit(base) + raw[:, 1:])
+        residual = raw[:, 1:]
+        if self.refiner is not None:
+            residual = residual + self.refiner(torch.cat([src_v, src_t, base], dim=1))
+        return torch.sigmoid(torch.logit(base) + residual)
 
     @property
     def out_channels(self) -> int:

@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from kornia.color import rgb_to_ycbcr, ycbcr_to_rgb
 from torch import Tensor, nn
 
@@ -96,9 +97,17 @@ class MultiTaskHead(nn.Module):
         return self.image_decoder(f_re), self.classifier(f_seg)
 
 
+def _logits_like(seg: Tensor, raw: Tensor, h: int, w: int) -> Tensor:
+    """Segmentation logits resized like the image (half-resolution features) and cropped like it
+    (backbones that pad their input)."""
+    if seg.shape[-2:] != raw.shape[-2:]:
+        seg = F.interpolate(seg, size=raw.shape[-2:], mode="bilinear", align_corners=False)
+    return seg[..., :h, :w]
+
+
 class MultiTaskFusionModel(FusionModel):
     """A FusionModel whose decoder is an MTH; ``forward`` is the deployed fusion, ``forward_tasks``
-    also returns the segmentation logits (training only).
+    also returns the segmentation logits at image size (training only).
 
     The input conventions (3-channel RGB, or luma fused with the visible
     chroma carried) are FusionModel's; they are repeated here rather than
@@ -114,11 +123,13 @@ class MultiTaskFusionModel(FusionModel):
             thermal = thermal.expand(-1, 3, -1, -1) if thermal.shape[1] == 1 else thermal
             features = self.backbone(visible, thermal)
             raw, seg = self.decoder(features)
+            seg = _logits_like(seg, raw, h, w)
             return FusionOutput(self._image(raw[..., :h, :w], visible, thermal), features), seg
         vis_ycbcr = rgb_to_ycbcr(visible)
         thermal_y = thermal if thermal.shape[1] == 1 else rgb_to_ycbcr(thermal)[:, :1]
         features = self.backbone(vis_ycbcr[:, :1], thermal_y)
         raw, seg = self.decoder(features)
+        seg = _logits_like(seg, raw, h, w)
         fused_y = self._image(raw[..., :h, :w], vis_ycbcr[:, :1], thermal_y)
         fused = ycbcr_to_rgb(torch.cat([fused_y, vis_ycbcr[:, 1:]], dim=1)).clamp(0.0, 1.0)
         return FusionOutput(fused, features), seg

@@ -44,7 +44,10 @@ class RLW(LossWeighting):
 
     def draw(self) -> dict[str, float]:
         """One draw of the weights over all tasks (advances the generator)."""
-        z = torch.randn(len(self.tasks), generator=self.generator, dtype=torch.float64) * self.sigma
+        z = (
+            torch.randn(len(self.tasks), generator=self.generator, dtype=torch.float64)
+            * self.sigma
+        )
         lam = torch.softmax(z, dim=0)
         return {t: float(v) for t, v in zip(self.tasks, lam)}
 

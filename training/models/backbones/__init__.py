@@ -14,15 +14,19 @@ from torch import nn
 
 from ..decoder import ConvDecoder
 from ..dense_residual import DenseResidualBackbone
+from .emma import EMMABackbone
 from .realtime import RealtimeBackbone
 from .seafusion import SeAFusionBackbone
+from .segmif import SegMiFBackbone
 from .swinfusion import SwinFusionBackbone
 
 __all__ = [
     "BACKBONES",
     "BackboneSpec",
+    "EMMABackbone",
     "RealtimeBackbone",
     "SeAFusionBackbone",
+    "SegMiFBackbone",
     "SwinFusionBackbone",
     "available_backbones",
     "get_backbone",
@@ -74,3 +78,7 @@ register_backbone("realtime", RealtimeBackbone,
 # Bi-level dynamic learning's two dilated residual dense blocks (seed paper 003); CAF: blocks=3.
 register_backbone("dense_residual", DenseResidualBackbone,
                   lambda c, out: ConvDecoder(c, (c // 2,), out))
+# EMMA's U-Fuser ends in one 3x3 conv to the image.
+register_backbone("emma", EMMABackbone, lambda c, out: ConvDecoder(c, (), out))
+# SegMiF: 3x3 conv 2C -> C, then 3x3 conv to the image.
+register_backbone("segmif", SegMiFBackbone, lambda c, out: ConvDecoder(c, (max(c // 2, 1),), out))

@@ -1,0 +1,60 @@
+"""One-way floors between training and evaluation (house rules, issue 12).
+
+Training sits below evaluation: it may use the public metrics module
+(``evaluation.metrics``, shared scoring such as mIoU) and nothing else of
+evaluation; evaluation may use training, but only its public names.
+Imports inside functions count as imports.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _imports(path: Path):
+    """(module, [imported names]) for every absolute import in ``path``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                yield a.name, []
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module, [a.name for a in node.names]
+
+
+def _files(room: str):
+    return sorted((REPO / room).rglob("*.py"))
+
+
+def test_training_imports_only_the_public_metrics_module_of_evaluation():
+    bad = []
+    for py in _files("training"):
+        for mod, names in _imports(py):
+            if mod == "evaluation" or mod.startswith("evaluation."):
+                public_metrics = mod == "evaluation.metrics" or mod.startswith("evaluation.metrics.")
+                private = any(p.startswith("_") for p in mod.split(".")) or any(n.startswith("_") for n in names)
+                if not public_metrics or private or (mod == "evaluation" and names != ["metrics"]):
+                    bad.append(f"{py.relative_to(REPO)}: {mod} {names}")
+    assert not bad, "training reaches into evaluation:\n" + "\n".join(bad)
+
+
+def test_evaluation_uses_only_public_names_of_training():
+    bad = []
+    for py in _files("evaluation"):
+        for mod, names in _imports(py):
+            if mod == "training" or mod.startswith("training."):
+                private = [n for n in names if n.startswith("_")]
+                private += [p for p in mod.split(".") if p.startswith("_") and p != "__init__"]
+                if private:
+                    bad.append(f"{py.relative_to(REPO)}: {mod} {private}")
+    assert not bad, "evaluation imports private names of training:\n" + "\n".join(bad)
+
+
+def test_the_rule_sees_function_level_imports(tmp_path):
+    """The checker itself: an import inside a function is found, a private name is flagged."""
+    f = tmp_path / "m.py"
+    f.write_text("def g():\n    from training.segmenter import _Hidden\n    import evaluation.compare\n")
+    found = list(_imports(f))
+    assert ("training.segmenter", ["_Hidden"]) in found and ("evaluation.compare", []) in found

@@ -1,0 +1,45 @@
+"""Labelled (train, val) datasets for the supervised frameworks (MultiTaskVIF, SegMiF, SeAFusion).
+
+The same split and crops as ``training.data.build_datasets`` (9:1 by
+``data.seed``, random crops for training, centre crops or full images for
+validation), but from :class:`training.data.LabelledPairs`, so every sample
+carries its ``label``; crops pad labels with the ignore id 255. Only the
+labelled layouts (fmb, msrs, synthetic_folder) qualify; ``data.list_file``
+is refused here rather than silently ignored.
+"""
+from __future__ import annotations
+
+from torch.utils.data import Dataset
+
+from ros2_ssvif.thermal import ThermalNormalizer
+from training.data import (
+    CenterPairCrop,
+    DatasetError,
+    LabelledPairs,
+    NoCrop,
+    RandomPairCrop,
+    split_pairs,
+)
+
+__all__ = ["build_labelled_datasets"]
+
+
+def build_labelled_datasets(data_cfg) -> tuple[Dataset, Dataset]:
+    if data_cfg.kind not in ("fmb", "msrs", "synthetic_folder"):
+        raise DatasetError(f"data.kind {data_cfg.kind!r} has no labels; a supervised framework needs "
+                           "fmb, msrs or synthetic_folder")
+    if data_cfg.list_file:
+        raise DatasetError("data.list_file is not supported for labelled training")
+    try:
+        normalizer = ThermalNormalizer(**(data_cfg.thermal or {})).for_stills()
+    except TypeError as e:
+        raise DatasetError(f"data.thermal: {e}") from None
+    items = LabelledPairs.from_layout(data_cfg.kind, data_cfg.root, data_cfg.split).items
+    if data_cfg.max_samples:
+        items = items[: int(data_cfg.max_samples)]
+    train, val = split_pairs(items, data_cfg.val_fraction, data_cfg.seed)
+    if not train:
+        raise DatasetError(f"no labelled training pairs under {data_cfg.root}")
+    val_tf = NoCrop() if data_cfg.val_mode == "full" else CenterPairCrop(data_cfg.val_crop or data_cfg.crop)
+    return (LabelledPairs(train, transform=RandomPairCrop(data_cfg.crop), normalizer=normalizer),
+            LabelledPairs(val, transform=val_tf, normalizer=normalizer))

@@ -1,0 +1,155 @@
+"""``ssvif_search_loss``: CAF's loss search, then the hierarchical retraining with the found loss.
+
+    ssvif_search_loss --config config/training/caf_search.yaml --data-root LABELLED_SET \\
+        --retrain-data-root PAIRS --output out/caf [--resume auto] [--no-retrain]
+
+1. Search (``training.loss_search``): beta over the configured terms on a
+   labelled set, written to ``OUTPUT/search/beta.yaml``; the log
+   ``OUTPUT/search/scalars.csv`` has beta and the outer loss before/after
+   every beta step.
+2. Retrain (unless ``--no-retrain``): the ordinary trainer with
+   ``framework: caf`` and that beta file, from ``retrain.config`` (plus
+   ``--retrain-set`` overrides), into ``OUTPUT/retrain``; the checkpoint is
+   an ``ssvif_train`` checkpoint (``ssvif_fuse``, ``compare_fusion``,
+   ``ssvif_export`` take it as is).
+
+``--resume auto`` continues whichever part was interrupted (a finished
+search is not repeated). Exit codes: 0 done, 2 bad input, 3 diverged,
+130 interrupted; errors print one line, no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ssvif_search_loss", description=__doc__.splitlines()[0])
+    p.add_argument(
+        '--config',
+        type=Path,
+        default=None,
+        help='search YAML (default: built-in settings; see config/training/caf_search.yaml)',
+    )
+    p.add_argument("--data-root", default=None, help="labelled search set (overrides data.root)")
+    p.add_argument("--output", default=None, help="output folder (overrides output_dir)")
+    p.add_argument(
+        '--set',
+        dest='overrides',
+        action='append',
+        default=[],
+        metavar='KEY=VALUE',
+        help='dotted override of the search config, e.g. --set search.epochs=2 (repeatable)',
+    )
+    p.add_argument("--retrain-data-root", default=None, help="data.root of the retraining")
+    p.add_argument(
+        '--retrain-set',
+        dest='retrain_overrides',
+        action='append',
+        default=[],
+        metavar='KEY=VALUE',
+        help='dotted override of the retraining config (repeatable)',
+    )
+    p.add_argument("--no-retrain", action="store_true", help="search only")
+    p.add_argument("--resume", default=None, metavar="auto", choices=["auto"],
+                   help="continue an interrupted search and/or retraining in OUTPUT")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bars in the retraining")
+    return p
+
+
+def retrain_config(cfg, beta_file: Path, out: Path, data_root: str | None, extra: list[str]):
+    """The TrainConfig of the retraining: ``retrain.config`` + overrides + framework caf."""
+    from training.config import ConfigError, load_config
+
+    path = cfg.retrain.config
+    if path is not None and not Path(path).is_absolute():
+        path = Path(cfg.base_dir) / path
+    overrides = list(cfg.retrain.overrides) + list(extra)
+    if data_root is not None:
+        overrides.append(f"data.root={data_root}")
+    overrides += ["framework=caf", f"framework_options={{loss_file: '{beta_file}'}}",
+                  f"output_dir={out / 'retrain'}"]
+    if path is None:
+        raise ConfigError(
+            'retrain.config is not set: name an ssvif_train YAML (or use --no-retrain)'
+        )
+    return load_config(path, overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = list(args.overrides)
+    if args.data_root is not None:
+        overrides.append(f"data.root={args.data_root}")
+    if args.output is not None:
+        overrides.append(f"output_dir={args.output}")
+    try:
+        import torch  # noqa: F401
+
+        from training.caf_config import load_caf_config
+        from training.checkpoint import CheckpointError, load_checkpoint
+        from training.config import ConfigError
+        from training.data import DatasetError
+        from training.loss_search import LossSearch
+        from training.losses.perceptual import PerceptualError
+        from training.trainer import TrainingDiverged, train
+    except ImportError as e:
+        print(
+            f"ssvif_search_loss: missing training dependency ({e}); install the 'training' extra",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        cfg = load_caf_config(args.config, overrides)
+        out = Path(cfg.output_dir)
+        cfg.output_dir = str(out / "search")
+        search_dir = Path(cfg.output_dir)
+        done = False
+        if args.resume and (search_dir / "last.pt").is_file():
+            done = int(load_checkpoint(search_dir / "last.pt")["epoch"]) >= int(cfg.search.epochs)
+        if done:
+            beta_file = search_dir / "beta.yaml"
+            print(f"ssvif_search_loss: search already finished, using {beta_file}")
+        else:
+            result = LossSearch(cfg, progress=not args.no_progress).run(resume=args.resume)
+            beta_file = result.beta_file
+            top = sorted(result.beta.items(), key=lambda kv: -kv[1])[:5]
+            print("ssvif_search_loss: beta " + ", ".join(f"{k} {v:.4f}" for k, v in top) + " ...")
+        print(f"beta: {beta_file}; log: {search_dir / 'scalars.csv'}")
+        if args.no_retrain:
+            return 0
+        tcfg = retrain_config(
+            cfg, beta_file.resolve(), out, args.retrain_data_root, args.retrain_overrides
+        )
+        res = train(tcfg, progress=not args.no_progress, resume=args.resume)
+        h = res.history[-1] if res.history else {}
+        print(f"ssvif_search_loss: retrained {len(res.history)} epoch(s), last val L_fusion "
+              f"{h.get('val_L_fusion', float('nan')):.4g}")
+        print(f"checkpoints: last {res.last_checkpoint}, best {res.best_checkpoint}")
+    except TrainingDiverged as e:
+        print(f'ssvif_search_loss: training diverged: {e}', file=sys.stderr)
+        return 3
+    except (
+        ConfigError,
+        DatasetError,
+        CheckpointError,
+        PerceptualError,
+        OSError,
+        KeyError,
+        ValueError,
+        RuntimeError,
+    ) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f'ssvif_search_loss: error: {msg}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print('ssvif_search_loss: interrupted; continue with --resume auto', file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
