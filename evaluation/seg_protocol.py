@@ -96,7 +96,8 @@ def run_protocol(methods: Mapping[str, torch.nn.Module], train_set: Dataset, val
     scores = {}
     for name, fusion in tqdm(methods.items(), desc="compare_segmentation", unit="method", disable=not progress):
         res = train_segmenter(fusion, train_set, val_set, cfg, progress=progress)
-        scores[name] = evaluate(res.model, FusedBatches(fusion), DataLoader(test_set, batch_size=1), class_set)
+        scores[name] = evaluate(res.model, FusedBatches(fusion), DataLoader(test_set, batch_size=1),
+                                class_set)
     return scores
 
 

@@ -106,7 +106,7 @@ def train_seg(fusion_ckpt: Path, sets: dict[str, Path], out: Path, progress: boo
 
     from training.checkpoint import load_fusion_model
     from training.data.pairs import LabelledPairs, split_pairs
-    from training.segmenter import SegmenterConfig, _FusedBatches, evaluate, train_segmenter
+    from training.segmenter import FusedBatches, SegmenterConfig, evaluate, train_segmenter
 
     torch.manual_seed(0)
     fusion, _ = load_fusion_model(fusion_ckpt)
@@ -118,7 +118,7 @@ def train_seg(fusion_ckpt: Path, sets: dict[str, Path], out: Path, progress: boo
         cfg.epochs, cfg.batch_size, cfg.max_steps_per_epoch, cfg.crop = 1, 2, 2, 64
     res = train_segmenter(fusion, Subset(data, tr), Subset(data, va), cfg, out / "segmenter.pt", progress=progress)
     test = LabelledPairs.from_layout("synthetic_folder", sets["test"])
-    score = evaluate(res.model, _FusedBatches(fusion), DataLoader(test, batch_size=1), cfg.class_set)
+    score = evaluate(res.model, FusedBatches(fusion), DataLoader(test, batch_size=1), cfg.class_set)
     return Path(res.checkpoint), {"epochs": len(res.history), "val_miou": res.best_miou,
                                   "test_miou": score.miou(), "test_iou": score.per_class_iou(),
                                   "config": {k: getattr(cfg, k) for k in ("variant", "scale", "epochs", "crop")}}

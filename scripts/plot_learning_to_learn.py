@@ -91,17 +91,21 @@ def upper_report(run: Path, out: Path) -> Path:
     ]
     name = run.name
     write_csv(out / f"upper_loss_{name}.csv", ["epoch", "stage"] + keys, rows)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for k in keys:
-        pts = [(e, ep[e][k]) for e in epochs if k in ep[e]]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=k)
+    groups = [[k for k in keys if "perception" not in k], [k for k in keys if "perception" in k]]
+    groups = [g for g in groups if g]
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
     warm = [e for e in epochs if ep[e].get("stage") == 1]
-    if warm:
-        ax.axvspan(min(warm) - 0.5, max(warm) + 0.5, color="0.9", label="warm start")
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.legend(fontsize=7)
-    ax.set_title(f"bi-level run {name}")
+    for ax, group in zip(axes[0], groups):
+        for k in group:
+            pts = [(e, ep[e][k]) for e in epochs if k in ep[e]]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=k)
+        if warm:
+            ax.axvspan(min(warm) - 0.5, max(warm) + 0.5, color="0.9", label="warm start")
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    axes[0][0].set_title(f"bi-level run {name}: pixel / visual upper loss")
+    if len(groups) > 1:
+        axes[0][1].set_title("perception upper loss (cross-entropy)")
     fig.tight_layout()
     fig.savefig(out / f"upper_loss_{name}.png", dpi=80)
     plt.close(fig)

@@ -17,9 +17,13 @@ class LabelledScenes(torch.utils.data.Dataset):
             lab[y:y + size // 3, x:x + size // 2] = 1
             lab[0, :] = 255  # an ignored row
             checker = ((torch.arange(size)[:, None] + torch.arange(size)[None]) % 4 < 2).float()
-            vis = torch.stack([0.3 + 0.4 * checker * (lab == 1), 0.35 + 0.1 * (lab == 2), 0.4 + 0 * checker])
+            vis = torch.stack(
+                [0.3 + 0.4 * checker * (lab == 1), 0.35 + 0.1 * (lab == 2), 0.4 + 0 * checker]
+            )
             vis = (vis + 0.03 * torch.rand(3, size, size, generator=g)).clamp(0, 1)
-            th = (0.2 + 0.6 * (lab == 2).float() + 0.03 * torch.rand(size, size, generator=g))[None]
+            th = (0.2 + 0.6 * (lab == 2).float() + 0.03 * torch.rand(size, size, generator=g))[
+                None
+            ]
             self.items.append((vis.float(), th.clamp(0, 1), lab))
         self.labels = labels
 

@@ -1,14 +1,15 @@
 """In-memory datasets and tiny settings shared by the CAF and bi-level tests (no files)."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 TINY_DENSE = [
     'model.backbone=dense_residual',
-    'model.backbone_kwargs={width: 8, growth: 4, layers: 2}',
+    'model.backbone_kwargs={width: 4, growth: 4, layers: 1, blocks: 1}',
     'model.in_channels=1',
-    'data.batch_size=4',
-    'data.crop=32',
+    'data.batch_size=2',
+    'data.crop=24',
     'data.workers=0',
     'log_every=1',
     'grid_samples=0',
@@ -43,3 +44,12 @@ class Pairs(torch.utils.data.Dataset):
         if self.labels:
             s["label"] = (self.t[i, 0] > 0.5).long()
         return s
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: one intra-op thread avoids thread start/spin costs on a shared CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

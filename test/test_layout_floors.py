@@ -33,8 +33,12 @@ def test_training_imports_only_the_public_metrics_module_of_evaluation():
     for py in _files("training"):
         for mod, names in _imports(py):
             if mod == "evaluation" or mod.startswith("evaluation."):
-                public_metrics = mod == "evaluation.metrics" or mod.startswith("evaluation.metrics.")
-                private = any(p.startswith("_") for p in mod.split(".")) or any(n.startswith("_") for n in names)
+                public_metrics = mod == 'evaluation.metrics' or mod.startswith(
+                    'evaluation.metrics.'
+                )
+                private = any(p.startswith('_') for p in mod.split('.')) or any(
+                    n.startswith('_') for n in names
+                )
                 if not public_metrics or private or (mod == "evaluation" and names != ["metrics"]):
                     bad.append(f"{py.relative_to(REPO)}: {mod} {names}")
     assert not bad, "training reaches into evaluation:\n" + "\n".join(bad)
@@ -55,6 +59,8 @@ def test_evaluation_uses_only_public_names_of_training():
 def test_the_rule_sees_function_level_imports(tmp_path):
     """The checker itself: an import inside a function is found, a private name is flagged."""
     f = tmp_path / "m.py"
-    f.write_text("def g():\n    from training.segmenter import _Hidden\n    import evaluation.compare\n")
+    f.write_text(
+        'def g():\n    from training.segmenter import _Hidden\n    import evaluation.compare\n'
+    )
     found = list(_imports(f))
     assert ("training.segmenter", ["_Hidden"]) in found and ("evaluation.compare", []) in found

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from learning_to_learn_data import TINY_DENSE, Pairs  # noqa: E402
+from learning_to_learn_data import TINY_DENSE, Pairs, one_thread  # noqa: E402,F401
 from training.caf_config import load_caf_config  # noqa: E402
 from training.config import ConfigError, load_config  # noqa: E402
 from training.losses.caf_space import SEARCHED_DEFAULT, TERMS, CAFLossSpace  # noqa: E402
@@ -20,6 +20,7 @@ from training.losses.perceptual import (  # noqa: E402
 )
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors on a shared CPU
 C1 = 0.01 ** 2  # SSIM's K1^2 (data range 1)
 
 
@@ -110,14 +111,20 @@ def test_vgg16_weights_load_from_a_user_file(tmp_path):
 
 
 # ---------------------------------------------------------------------------- search
+# The search tests use a smaller space (no SSIM: its Gaussian filters dominate a CPU step);
+# the command test below runs the full default space.
+SMALL = ["l1_ir", "l1_vis", "l1_max", "mse_ir", "mse_vis", "mse_max", "grad_max", "l1_mask_ir"]
+SMALL_SPACE = [f"space.searched=[{', '.join(SMALL)}]", "space.fixed={}"]
+
+
 def _search_cfg(tmp_path, *extra):
     return load_caf_config(
         REPO / 'config' / 'training' / 'caf_search.yaml',
         [
-            'data.crop=32',
+            'data.crop=24',
             'data.batch_size=2',
-            'model.backbone_kwargs={width: 8, growth: 4, layers: 2}',
-            'task.width=8',
+            'model.backbone_kwargs={width: 4, growth: 4, layers: 1, blocks: 1}',
+            'task.width=4',
             'task.num_classes=2',
             'search.max_steps_per_epoch=2',
             'search.epochs=1',
@@ -143,17 +150,18 @@ def test_search_config_file_and_errors():
 
 def test_search_moves_beta_writes_it_and_resumes_bit_exactly(tmp_path):
     from training.logging import ScalarLogger
-    from training.loss_search import LossSearch, read_beta_file
+    from training.caf_build import read_beta_file
+    from training.loss_search import LossSearch
 
     data = (Pairs(4, labels=True), Pairs(4, seed=1, labels=True))
-    full = LossSearch(_search_cfg(tmp_path / "full", "search.epochs=2"), datasets=data).run()
+    space = SMALL_SPACE + ["space.fixed={mse_mask_ir: 0.5}", "search.max_steps_per_epoch=1"]
+    cfg = _search_cfg(tmp_path / "full", "search.epochs=2", *space)
+    full = LossSearch(cfg, datasets=data).run()
     doc = read_beta_file(full.beta_file)
     beta = list(doc["searched"].values())
-    assert list(doc["searched"]) == list(SEARCHED_DEFAULT) and sum(beta) == pytest.approx(1.0)
-    assert max(abs(b - 1 / 13) for b in beta) > 1e-3  # moved from the uniform start
-    assert (
-        doc['fixed'] == {'mse_mask_ir': 0.5, 'mse_mask_vis': 0.5} and doc['search']['steps'] == 4
-    )
+    assert list(doc["searched"]) == SMALL and sum(beta) == pytest.approx(1.0)
+    assert max(abs(b - 1 / len(SMALL)) for b in beta) > 1e-3  # moved from the uniform start
+    assert doc['fixed'] == {'mse_mask_ir': 0.5} and doc['search']['steps'] == 2
     rows = ScalarLogger(full.output_dir / "scalars.csv").read()
     steps = [r for r in rows if r["scope"] == "step"]
     keys = {r["key"] for r in steps}
@@ -162,12 +170,11 @@ def test_search_moves_beta_writes_it_and_resumes_bit_exactly(tmp_path):
     before = [r["value"] for r in steps if r["key"] == "L_outer_before"]
     after = [r["value"] for r in steps if r["key"] == "L_outer_after"]
     change = [r["value"] for r in steps if r["key"] == "L_outer_change"]
-    assert len(change) == 4 and change == pytest.approx([a - b for a, b in zip(after, before)])
+    assert len(change) == 2 and change == pytest.approx([a - b for a, b in zip(after, before)])
     # interrupted after one epoch, resumed: the same alpha as the uninterrupted search
-    LossSearch(_search_cfg(tmp_path / "cut"), datasets=data).run()
-    resumed = LossSearch(_search_cfg(tmp_path / 'cut', 'search.epochs=2'), datasets=data).run(
-        resume='auto'
-    )
+    LossSearch(_search_cfg(tmp_path / "cut", *space), datasets=data).run()
+    resumed = LossSearch(_search_cfg(tmp_path / "cut", "search.epochs=2", *space),
+                         datasets=data).run(resume="auto")
     assert resumed.beta == full.beta
 
 
@@ -186,7 +193,7 @@ def test_search_prefers_the_terms_that_agree_with_the_outer_objective(tmp_path):
                 return (grey - batch['thermal']).abs().mean()
             return loss
 
-    cfg = _search_cfg(tmp_path, "search.epochs=3")
+    cfg = _search_cfg(tmp_path, "search.epochs=3", *SMALL_SPACE)
     data = (
         Pairs(4, labels=True, levels=(0.8, 0.2)),
         Pairs(4, seed=1, labels=True, levels=(0.8, 0.2)),
@@ -194,7 +201,7 @@ def test_search_prefers_the_terms_that_agree_with_the_outer_objective(tmp_path):
     res = L1Outer(cfg, datasets=data).run()
     towards_ir = [res.beta[k] for k in ("l1_ir", "mse_ir", "l1_max", "mse_max")]
     towards_vis = [res.beta[k] for k in ("l1_vis", "mse_vis")]
-    assert min(towards_ir) > 1 / 13 > max(towards_vis)
+    assert min(towards_ir) > 1 / len(SMALL) > max(towards_vis)
     assert all(h["mean_L_outer_change"] < 0 for h in res.history)
 
 
@@ -202,7 +209,7 @@ def test_search_prefers_the_terms_that_agree_with_the_outer_objective(tmp_path):
 def test_caf_framework_trains_with_the_searched_loss(tmp_path):
     from training.frameworks.caf import CAFRetrain
     from training.frameworks.base import StepContext
-    from training.loss_search import write_beta_file
+    from training.caf_build import write_beta_file
     from training.trainer import train
 
     space = CAFLossSpace(searched=["l1_ir", "ssim_vis"], fixed={"mse_mask_ir": 0.5})
@@ -231,12 +238,18 @@ def test_caf_framework_trains_with_the_searched_loss(tmp_path):
     fused = net(batch["visible"], batch["thermal"]).fused
     t = space.terms(fused, batch["thermal"], batch["visible"])
     expect = fw.beta[0] * t["l1_ir"] + fw.beta[1] * t["ssim_vis"] + 0.5 * t["mse_mask_ir"]
-    assert float(res.losses["fusion"]) == pytest.approx(float(expect), rel=1e-6)
+    assert float(res.losses["fusion"].detach()) == pytest.approx(float(expect.detach()), rel=1e-6)
     assert set(res.terms) == {"fusion.l1_ir", "fusion.ssim_vis", "fusion.mse_mask_ir", "fusion"}
     out = train(cfg, progress=False, datasets=(Pairs(4), Pairs(2, seed=1)))
     assert out.history[0]["train_loss_l1_ir"] > 0 and "val_L_fusion" in out.history[0]
     with pytest.raises(ConfigError, match="loss_file"):
         load_config(None, TINY_DENSE + ["framework=caf"])
+    inline = CAFRetrain(cfg, loss={"searched": {"l1_ir": 1.0}, "fixed": {}})
+    assert inline.beta.tolist() == [1.0]
+    with pytest.raises(TypeError, match="not a loss search result"):
+        CAFRetrain(cfg, loss={"fixed": {"l1_ir": 1.0}})
+    with pytest.raises(TypeError, match="one of"):
+        CAFRetrain(cfg, loss_file=str(loss_file), loss={"searched": {"l1_ir": 1.0}})
 
 
 # ---------------------------------------------------------------------------- command
@@ -261,7 +274,7 @@ def _write_sets(root: Path, n: int = 4, size: int = 40) -> tuple[Path, Path]:
 
 
 def test_search_loss_command_searches_then_retrains_and_resumes(tmp_path, capsys):
-    from training.checkpoint import load_fusion_model
+    from training.checkpoint import load_checkpoint, load_fusion_model
     from training.search_loss import main
 
     lab, pairs = _write_sets(tmp_path)
@@ -276,15 +289,15 @@ def test_search_loss_command_searches_then_retrains_and_resumes(tmp_path, capsys
         str(pairs),
         '--no-progress',
         '--set',
-        'data.crop=32',
+        'data.crop=24',
         '--set',
         'data.batch_size=2',
         '--set',
         'task.num_classes=2',
         '--set',
-        'model.backbone_kwargs={width: 8, growth: 4, layers: 2}',
+        'model.backbone_kwargs={width: 4, growth: 4, layers: 1, blocks: 1}',
         '--set',
-        'task.width=8',
+        'task.width=4',
         '--set',
         'search.epochs=1',
         '--set',
@@ -292,7 +305,7 @@ def test_search_loss_command_searches_then_retrains_and_resumes(tmp_path, capsys
         '--retrain-set',
         'data.list_file=null',
         '--retrain-set',
-        'data.crop=32',
+        'data.crop=24',
         '--retrain-set',
         'data.batch_size=2',
         '--retrain-set',
@@ -301,13 +314,20 @@ def test_search_loss_command_searches_then_retrains_and_resumes(tmp_path, capsys
         'max_steps_per_epoch=1',
         '--retrain-set',
         'grid_samples=0',
+        '--retrain-set',
+        'model.backbone_kwargs={width: 4, growth: 4, layers: 1, blocks: 1}',
     ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "ssvif_search_loss: beta" in out and "retrained 1 epoch(s)" in out
     assert (tmp_path / "out" / "search" / "beta.yaml").is_file()
+    beta_yaml = tmp_path / "out" / "search" / "beta.yaml"
+    beta_yaml.rename(tmp_path / "moved.yaml")  # the checkpoint carries its loss inline
     model, spec = load_fusion_model(tmp_path / "out" / "retrain" / "last.pt")
     assert spec["backbone"] == "dense_residual" and spec["in_channels"] == 1
+    ckpt_cfg = load_checkpoint(tmp_path / "out" / "retrain" / "last.pt")["config"]
+    assert ckpt_cfg["framework"] == "caf" and list(ckpt_cfg["framework_options"]) == ["loss"]
+    (tmp_path / "moved.yaml").rename(beta_yaml)
     assert main(args + ["--resume", "auto"]) == 0
     assert "search already finished" in capsys.readouterr().out
     assert main(args[:2] + ["--set", "search.epochs=0"]) == 2

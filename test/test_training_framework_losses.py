@@ -33,13 +33,16 @@ def test_supervised_seg_loss_by_hand_with_an_ignored_pixel():
     assert float(out["ce"]) == pytest.approx(float(ce), abs=1e-6)
     assert float(out["dice"]) == pytest.approx(float(1 - (d0 + d1) / 2), abs=1e-6)
     assert float(out["total"]) == pytest.approx(float(out["ce"] + out["dice"]), abs=1e-7)
-    assert float(supervised_seg_loss(logits, label, dice=False)["total"]) == pytest.approx(float(ce), abs=1e-6)
+    assert float(supervised_seg_loss(logits, label, dice=False)['total']) == pytest.approx(
+        float(ce), abs=1e-6
+    )
     # all ignored: zero, still differentiable
     none = supervised_seg_loss(logits.requires_grad_(), torch.full((1, 1, 3), 255))
     assert float(none["total"].detach()) == 0.0 and none["total"].requires_grad
     # logits at half resolution are resized to the label
-    assert supervised_seg_loss(torch.zeros(1, 2, 2, 2), torch.zeros(1, 4, 4, dtype=torch.long))["ce"] == \
-        pytest.approx(math.log(2), abs=1e-6)
+    assert supervised_seg_loss(torch.zeros(1, 2, 2, 2), torch.zeros(1, 4, 4, dtype=torch.long))[
+        'ce'
+    ] == pytest.approx(math.log(2), abs=1e-6)
     assert float(masked_dice_loss(logits, torch.tensor([[[0, 1, 1]]]))) != float(out["dice"])
 
 
@@ -78,11 +81,15 @@ def test_segmif_fusion_loss_is_the_sum_of_its_terms():
     vis, ir, fused = torch.rand(2, 3, 24, 24), torch.rand(2, 1, 24, 24), torch.rand(2, 3, 24, 24)
     loss = SegMiFFusionLoss(grad_weight=3.0)
     t = loss(fused, ir, vis)
-    assert float(t["total"]) == pytest.approx(float(t["ssim"] + t["mse"] + 3.0 * t["grad"]), rel=1e-6)
+    assert float(t['total']) == pytest.approx(
+        float(t['ssim'] + t['mse'] + 3.0 * t['grad']), rel=1e-6
+    )
     y = lambda x: 0.299 * x[:, :1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:]  # noqa: E731
     assert float(t["ssim"]) == pytest.approx(float(ssim_loss(y(fused), ir, y(vis))), rel=1e-4)
     per = SegMiFFusionLoss(channels="per_channel")(fused, ir, vis)
-    assert float(per["ssim"]) == pytest.approx(float(ssim_loss(fused, ir.expand(-1, 3, -1, -1), vis)), rel=1e-6)
+    assert float(per['ssim']) == pytest.approx(
+        float(ssim_loss(fused, ir.expand(-1, 3, -1, -1), vis)), rel=1e-6
+    )
     with pytest.raises(ValueError):
         SegMiFFusionLoss(channels="rgb")
 
@@ -106,8 +113,9 @@ def test_emma_sensing_loss_and_views():
 
 def test_alternating_schedule_by_hand():
     s = AlternatingSchedule(fusion_steps=2, seg_steps=3)
-    assert [s.phase(i) for i in range(11)] == ["fusion"] * 2 + ["seg"] * 3 + ["fusion"] * 2 + ["seg"] * 3 + \
-        ["fusion"]
+    assert [s.phase(i) for i in range(11)] == ['fusion'] * 2 + ['seg'] * 3 + ['fusion'] * 2 + [
+        'seg'
+    ] * 3 + ['fusion']
     assert [s.round(i) for i in range(11)] == [0] * 5 + [1] * 5 + [2]
     with pytest.raises(ValueError):
         AlternatingSchedule(0, 3)

@@ -7,7 +7,12 @@ import torch
 from torch import nn
 
 from training.config import load_config
-from training.models import build_fusion_model, count_macs, count_parameters, fusion_model_from_config
+from training.models import (
+    build_fusion_model,
+    count_macs,
+    count_parameters,
+    fusion_model_from_config,
+)
 from training.models.attention import ContextCrossAttention, to_map, to_tokens
 from training.models.backbones.segmif import DRDB, HIA, SegMiFBackbone
 from training.models.multitask import HIAF, MultiTaskFusionModel
@@ -32,7 +37,9 @@ def test_context_attention_matches_the_formula_by_hand():
     k1 = torch.tensor([1.0, 1.0, e3]) / (2 + e3)
     # G[i, j] = sum_n softmax_n(k)[n, i] * v[n, j]; v = ctx
     g = torch.tensor([[0.0, 3.0 / 3], [0.0, 3.0 * k1[2]]])
-    qs = torch.tensor([[0.5, 0.5], [torch.e / (1 + torch.e), 1 / (1 + torch.e)]])  # softmax over channels
+    qs = torch.tensor(
+        [[0.5, 0.5], [torch.e / (1 + torch.e), 1 / (1 + torch.e)]]
+    )  # softmax over channels
     expected = qs @ g
     assert torch.allclose(att(q, ctx)[0], expected, atol=1e-6)
 
@@ -77,15 +84,19 @@ def test_hiaf_queries_and_keys_in_the_papers_order():
 
 
 def _mtl(backbone, extra=()):
-    cfg = load_config(None, [f"model.backbone={backbone}", "model.decoder=mth", "model.seg_classes=5",
-                             *extra])
+    cfg = load_config(
+        None, [f'model.backbone={backbone}', 'model.decoder=mth', 'model.seg_classes=5', *extra]
+    )
     return fusion_model_from_config(cfg.model)
 
 
 def test_multitask_head_outputs_image_and_logits_at_image_size():
     rt = "model.backbone_kwargs={width: 8, context_width: 8, blocks: 1, context_blocks: 1}"
-    for backbone, extra in (("realtime", [rt]), ("emma", ["model.backbone_kwargs={widths: [4, 4, 8, 8]}"]),
-                            ("seafusion", ["model.backbone_kwargs={widths: [4, 8, 8]}"])):
+    for backbone, extra in (
+        ('realtime', [rt]),
+        ('emma', ['model.backbone_kwargs={widths: [4, 4, 8, 8]}']),
+        ('seafusion', ['model.backbone_kwargs={widths: [4, 8, 8]}']),
+    ):
         m = _mtl(backbone, extra)
         assert isinstance(m, MultiTaskFusionModel) and m.decoder.hia is not None
         out, seg = m.forward_tasks(torch.rand(2, 3, 34, 30), torch.rand(2, 1, 34, 30))
@@ -134,7 +145,10 @@ def test_segmif_hia_semantic_queries_and_modality_queries():
     f = [torch.randn(1, 8, 4, 5) for _ in range(3)]
     ir, vis = hia(*f)
     assert ir.shape == vis.shape == (1, 8, 4, 5)
-    for k in ("ir", "vis"):  # SoAM: Q from F_seg^s, K/V from F_k^s; MoAM: Q from F_k^m, K/V from F_seg^m
+    for k in (
+        'ir',
+        'vis',
+    ):  # SoAM: Q from F_seg^s, K/V from F_k^s; MoAM: Q from F_k^m, K/V from F_seg^m
         assert seen[f"soam_{k}"][0] is seen["seg"][0] and seen[f"soam_{k}"][1] is seen[k][0]
         assert seen[f"moam_{k}"][0] is seen[k][1] and seen[f"moam_{k}"][1] is seen["seg"][1]
 

@@ -12,28 +12,63 @@ from training.frameworks import Framework, StepResult, available_frameworks, reg
 from training.logging import ScalarLogger
 from training.trainer import build_models, train
 
-BASE = ["data.batch_size=2", "data.crop=32", "log_every=1", "grid_samples=0", "device=cpu",
-        "early_stopping_patience=null", "model.seg_classes=3", "model.segformer=tiny", "optim.lr=2e-3",
-        "grad_analysis=false"]
+BASE = [
+    'data.batch_size=2',
+    'data.crop=32',
+    'log_every=1',
+    'grid_samples=0',
+    'device=cpu',
+    'early_stopping_patience=null',
+    'model.seg_classes=3',
+    'model.segformer=tiny',
+    'optim.lr=2e-3',
+    'grad_analysis=false',
+]
 REALTIME = "model.backbone_kwargs={width: 8, context_width: 8, blocks: 1, context_blocks: 1}"
-SEGMIF_NET = ("model.backbone_kwargs={semantic: segformer, segformer: tiny, num_classes: 3, width: 8, "
-              "growth: 4, layers: 2, heads: 2}")
+SEGMIF_NET = (
+    'model.backbone_kwargs={semantic: segformer, segformer: tiny, num_classes: 3, width: 8, '
+    'growth: 4, layers: 2, heads: 2}'
+)
 RUNS = {
-    "multitaskvif": ["framework=multitaskvif", "model.decoder=mth", "model.backbone=realtime", REALTIME,
-                     "model.decoder_kwargs={width: 8, heads: 2}", "weighting.name=fixed",
-                     "weighting.options={omega_csc: 1.0}"],
-    "segmif": ["framework=segmif", "model.backbone=segmif", "model.in_channels=1", SEGMIF_NET,
-               "weighting.name=segmif", "weighting.options={relative: false}",
-               "framework_options={fusion_steps: 3, seg_steps: 3}"],
-    "original_seafusion": ["framework=original_seafusion", "model.backbone=seafusion", "model.in_channels=1",
-                           "model.backbone_kwargs={widths: [4, 8, 8]}",
-                           "framework_options={fusion_steps: 3, seg_steps: 3}"],
-    "original_swinfusion": ["framework=original_swinfusion", "model.backbone=realtime", "model.in_channels=1",
-                            REALTIME],
-    "original_emma": ["framework=original_emma", "model.backbone=emma", "model.in_channels=1",
-                      "model.backbone_kwargs={widths: [4, 4, 8, 8], heads: 2}",
-                      "framework_options={sensing_epochs: 1, sensing_width: 4, sensing_depth: 2, shifts: 1, "
-                      "rotations: 1, flips: 1}"],
+    'multitaskvif': [
+        'framework=multitaskvif',
+        'model.decoder=mth',
+        'model.backbone=realtime',
+        REALTIME,
+        'model.decoder_kwargs={width: 8, heads: 2}',
+        'weighting.name=fixed',
+        'weighting.options={omega_csc: 1.0}',
+    ],
+    'segmif': [
+        'framework=segmif',
+        'model.backbone=segmif',
+        'model.in_channels=1',
+        SEGMIF_NET,
+        'weighting.name=segmif',
+        'weighting.options={relative: false}',
+        'framework_options={fusion_steps: 3, seg_steps: 3}',
+    ],
+    'original_seafusion': [
+        'framework=original_seafusion',
+        'model.backbone=seafusion',
+        'model.in_channels=1',
+        'model.backbone_kwargs={widths: [4, 8, 8]}',
+        'framework_options={fusion_steps: 3, seg_steps: 3}',
+    ],
+    'original_swinfusion': [
+        'framework=original_swinfusion',
+        'model.backbone=realtime',
+        'model.in_channels=1',
+        REALTIME,
+    ],
+    'original_emma': [
+        'framework=original_emma',
+        'model.backbone=emma',
+        'model.in_channels=1',
+        'model.backbone_kwargs={widths: [4, 4, 8, 8], heads: 2}',
+        'framework_options={sensing_epochs: 1, sensing_width: 4, sensing_depth: 2, shifts: 1, '
+        'rotations: 1, flips: 1}',
+    ],
 }
 LABELLED = {"multitaskvif", "segmif", "original_seafusion"}
 
@@ -83,7 +118,7 @@ def test_label_rules_are_enforced(tmp_path):
 
 
 def test_a_framework_added_from_outside_trains(tmp_path):
-    """The interface as the package docstring describes it: one class, registered, selected by name."""
+    """The interface as the package docstring tells it: one class, registered, chosen by name."""
 
     @register_framework("test_mean_target")
     class MeanTarget(Framework):
@@ -95,10 +130,21 @@ def test_a_framework_added_from_outside_trains(tmp_path):
 
         def validation_losses(self, batch, ctx):
             out = ctx.modules["fusion"](batch["visible"], batch["thermal"])
-            return {"fusion": ((out.fused - 0.5 * (batch["visible"] + batch["thermal"])) ** 2).mean()}
+            return {
+                'fusion': ((out.fused - 0.5 * (batch['visible'] + batch['thermal'])) ** 2).mean()
+            }
 
-    cfg = load_config(None, BASE + ["framework=test_mean_target", "model.backbone=realtime", REALTIME,
-                                    "epochs=3", f"output_dir={tmp_path}"])
+    cfg = load_config(
+        None,
+        BASE
+        + [
+            'framework=test_mean_target',
+            'model.backbone=realtime',
+            REALTIME,
+            'epochs=3',
+            f'output_dir={tmp_path}',
+        ],
+    )
     res = train(cfg, progress=False, datasets=_data("original_swinfusion"))
     h = res.history
     assert h[-1]["train_L_fusion"] < h[0]["train_L_fusion"] and "train_loss_mse" in h[0]
@@ -113,8 +159,12 @@ def test_framework_trains_and_its_losses_fall(tmp_path, name):
     if name in ("segmif", "original_seafusion"):
         # 3 steps per epoch = one phase per epoch: fusion, seg, fusion(+seg), seg
         rows = ScalarLogger(res.scalars_csv).read()
-        opt_steps = [(r["step"], r["value"]) for r in rows if r["scope"] == "step" and r["key"] == "L_seg"]
-        assert {s for s, _ in opt_steps} == set(range(3, 12))  # no seg loss in round 0's fusion phase
+        opt_steps = [
+            (r['step'], r['value']) for r in rows if r['scope'] == 'step' and r['key'] == 'L_seg'
+        ]
+        assert {s for s, _ in opt_steps} == set(
+            range(3, 12)
+        )  # no seg loss in round 0's fusion phase
         seg_epochs = [e["train_L_seg"] for e in h if "train_L_seg" in e]
         assert seg_epochs[-1] < seg_epochs[0], seg_epochs
     if name == "original_emma":
@@ -122,7 +172,12 @@ def test_framework_trains_and_its_losses_fall(tmp_path, name):
         assert load_checkpoint(res.best_checkpoint)["best"]["epoch"] >= 2  # best from stage 2 only
     if name == "multitaskvif":
         assert h[-1]["train_L_seg"] < h[0]["train_L_seg"]
-        assert {"train_loss_int", "train_loss_seg_ce", "train_loss_seg_dice", "train_omega_seg"} <= set(h[0])
+        assert {
+            'train_loss_int',
+            'train_loss_seg_ce',
+            'train_loss_seg_dice',
+            'train_omega_seg',
+        } <= set(h[0])
         assert h[0]["train_omega_seg"] == 1.0  # beta_1 = beta_2 = 1
 
 
@@ -134,7 +189,9 @@ def test_multitaskvif_gradient_analysis_over_the_backbone(tmp_path):
 
 
 def test_segmif_optimizers_split_fusion_and_segformer(tmp_path):
-    cfg = _cfg(tmp_path, "segmif", "framework_options={fusion_steps: 3, seg_steps: 3, seg_lr: 1.0e-4}")
+    cfg = _cfg(
+        tmp_path, 'segmif', 'framework_options={fusion_steps: 3, seg_steps: 3, seg_lr: 1.0e-4}'
+    )
     from training.trainer import Trainer
 
     tr = Trainer(cfg, datasets=_data("segmif", 2), progress=False)
@@ -159,11 +216,17 @@ def test_checkpoint_rebuilds_the_deployed_network(tmp_path, name):
 
 
 def test_segmif_resume_across_phases_matches_uninterrupted(tmp_path):
-    full = train(_cfg(tmp_path / "a", "segmif", "epochs=3"), progress=False, datasets=_data("segmif"))
+    full = train(
+        _cfg(tmp_path / 'a', 'segmif', 'epochs=3'), progress=False, datasets=_data('segmif')
+    )
     cut = _cfg(tmp_path / "b", "segmif", "epochs=2")
     train(cut, progress=False, datasets=_data("segmif"))
-    resumed = train(_cfg(tmp_path / "b", "segmif", "epochs=3"), progress=False, datasets=_data("segmif"),
-                    resume="auto")
+    resumed = train(
+        _cfg(tmp_path / 'b', 'segmif', 'epochs=3'),
+        progress=False,
+        datasets=_data('segmif'),
+        resume='auto',
+    )
     a = load_checkpoint(full.last_checkpoint)
     b = load_checkpoint(resumed.last_checkpoint)
     for k, v in a["models"]["fusion"].items():

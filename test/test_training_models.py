@@ -46,8 +46,8 @@ def _pair(h: int, w: int, b: int = 1, seed: int = 1):
 
 
 def test_registry_names():
-    assert available_backbones() == sorted(NAMES)
-    with pytest.raises(KeyError, match="known: realtime, seafusion, swinfusion"):
+    assert set(NAMES) | {"emma", "segmif"} <= set(available_backbones())  # + other issues' own
+    with pytest.raises(KeyError, match="unknown backbone 'unet'; known: .*realtime, seafusion"):
         build_fusion_model("unet")
 
 
@@ -152,6 +152,23 @@ def test_blend_output_is_weight_map_and_logit_residual():
         torch.testing.assert_close(y, torch.full_like(y, 0.75), rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="output must be one of"):
         build_fusion_model("realtime", output="residual")
+
+
+def test_refiner_starts_silent_and_adds_a_full_resolution_residual():
+    torch.manual_seed(0)
+    plain = build_fusion_model("realtime", in_channels=1, output="blend").eval()
+    refined = build_fusion_model("realtime", in_channels=1, output="blend", refine_width=4).eval()
+    refined.backbone.load_state_dict(plain.backbone.state_dict())
+    refined.decoder.load_state_dict(plain.decoder.state_dict())
+    vis, th = _pair(32, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(refined(vis, th).fused, plain(vis, th).fused)  # zero-initialised
+        # a hand-set refiner: +ln 3 on the logit everywhere -> 0.5 becomes 0.75
+        refined.refiner[-1].bias.fill_(float(np.log(3.0)))
+        y = rgb_to_ycbcr(refined(torch.full((1, 3, 8, 8), 0.5), torch.full((1, 1, 8, 8), 0.5)).fused)[:, :1]
+    torch.testing.assert_close(y, torch.full_like(y, 0.75), rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="refine_width needs output='blend'"):
+        build_fusion_model("realtime", refine_width=4)
 
 
 def test_blend_luma_model_exports_to_onnx(tmp_path):

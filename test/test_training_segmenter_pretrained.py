@@ -15,13 +15,22 @@ from training.segmenter import SegmenterConfig, load_segmenter, train_segmenter
 def _to_mit(sd: dict) -> dict:
     """transformers names -> MiT names, as SegMiF's WeTr saves them (under ``denoise_net.``)."""
     out = {}
-    block = {"layernorm_before": "norm1", "layernorm_after": "norm2", "attention.q_proj": "attn.q",
-             "attention.o_proj": "attn.proj", "attention.sequence_reduction.sequence_reduction": "attn.sr",
-             "attention.sequence_reduction.layer_norm": "attn.norm", "mlp.fc1": "mlp.fc1",
-             "mlp.fc2": "mlp.fc2", "mlp.dwconv.dwconv": "mlp.dwconv.dwconv"}
+    block = {
+        'layernorm_before': 'norm1',
+        'layernorm_after': 'norm2',
+        'attention.q_proj': 'attn.q',
+        'attention.o_proj': 'attn.proj',
+        'attention.sequence_reduction.sequence_reduction': 'attn.sr',
+        'attention.sequence_reduction.layer_norm': 'attn.norm',
+        'mlp.fc1': 'mlp.fc1',
+        'mlp.fc2': 'mlp.fc2',
+        'mlp.dwconv.dwconv': 'mlp.dwconv.dwconv',
+    }
     for k, v in sd.items():
         if m := re.match(r"segformer\.stages\.(\d)\.patch_embeddings\.(proj|layer_norm)\.(.*)", k):
-            out[f"encoder.patch_embed{int(m[1]) + 1}.{'proj' if m[2] == 'proj' else 'norm'}.{m[3]}"] = v
+            out[
+                f'encoder.patch_embed{int(m[1]) + 1}.{"proj" if m[2] == "proj" else "norm"}.{m[3]}'
+            ] = v
         elif m := re.match(r"segformer\.stages\.(\d)\.blocks\.(\d+)\.(.*)\.(weight|bias)$", k):
             pre = f"encoder.block{int(m[1]) + 1}.{m[2]}."
             if m[3] == "attention.k_proj":
@@ -57,7 +66,9 @@ def test_hugging_face_folder(tmp_path, source):
     loaded = load_pretrained_segformer(tmp_path / "hf", num_classes=4).eval()
     with torch.no_grad():
         assert torch.allclose(loaded(x), source(x), atol=1e-6)
-    other = load_pretrained_segformer(tmp_path / "hf", num_classes=7)  # new classifier, same encoder
+    other = load_pretrained_segformer(
+        tmp_path / 'hf', num_classes=7
+    )  # new classifier, same encoder
     assert other.num_classes == 7 and other(x).shape == (1, 7, 64, 64)
     enc = "segformer.stages.1.blocks.0.attention.q_proj.weight"
     assert torch.equal(other.segformer.state_dict()[enc], source.segformer.state_dict()[enc])
@@ -87,8 +98,15 @@ def test_protocol_starts_from_the_checkpoint_with_the_encoder_frozen(tmp_path, s
 
     fusion = torch.nn.Module()
     fusion.forward = lambda v, t: type("O", (), {"fused": v})()  # visible-only "fusion"
-    cfg = SegmenterConfig(init_checkpoint=str(tmp_path / "hf"), class_set="msrs", epochs=2, freeze_epochs=1,
-                          batch_size=2, crop=None, max_steps_per_epoch=1)
+    cfg = SegmenterConfig(
+        init_checkpoint=str(tmp_path / 'hf'),
+        class_set='msrs',
+        epochs=2,
+        freeze_epochs=1,
+        batch_size=2,
+        crop=None,
+        max_steps_per_epoch=1,
+    )
     encoder_before = {k: v.clone() for k, v in source.segformer.segformer.state_dict().items()}
     torch.manual_seed(0)
     data = LabelledScenes(2, size=64)

@@ -162,7 +162,8 @@ class TrainConfig:
         from training.models.backbones import available_backbones
 
         need(m.backbone in available_backbones(),
-             f"model.backbone must be one of {', '.join(available_backbones())}, got {m.backbone!r}")
+             f"model.backbone must be one of {', '.join(available_backbones())}, "
+             f"got {m.backbone!r}")
         need(m.decoder in DECODERS, f"model.decoder must be one of {DECODERS}, got {m.decoder!r}")
         need(m.segformer in ("b3", "b0", "tiny"), f"model.segformer must be b3, b0 or tiny, got {m.segformer!r}")
         need(int(m.seg_classes) >= 2, f"model.seg_classes must be >= 2, got {m.seg_classes}")
@@ -173,7 +174,8 @@ class TrainConfig:
         from training.frameworks import available_frameworks, framework_class
 
         need(self.framework in available_frameworks(),
-             f"framework must be one of {', '.join(available_frameworks())}, got {self.framework!r}")
+             f"framework must be one of {', '.join(available_frameworks())}, "
+             f"got {self.framework!r}")
         need(self.optim.lr > 0, f"optim.lr must be > 0, got {self.optim.lr}")
         need(int(self.epochs) >= 1, f"epochs must be >= 1, got {self.epochs}")
         need(self.stage1_max_epochs is None or int(self.stage1_max_epochs) >= 1,

@@ -29,9 +29,7 @@ per-epoch reseeding as in the SSVIF trainer).
 from __future__ import annotations
 
 import math
-import os
 import random
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,10 +37,16 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-import yaml
 from torch.func import functional_call
 from torch.utils.data import DataLoader, RandomSampler
 
+from training.caf_build import (
+    build_space,
+    build_task_model,
+    collate_labelled,
+    labelled_datasets,
+    write_beta_file,
+)
 from training.caf_config import CAFConfig
 from training.checkpoint import (
     load_checkpoint,
@@ -56,8 +60,7 @@ from training.hypergrad import one_step_hypergradient, one_step_outer_loss
 from training.logging import ScalarLogger
 from training.losses.caf_space import CAFLossSpace
 
-__all__ = ["SearchResult", "LossSearch", "build_space", "build_task_model", "write_beta_file",
-           "read_beta_file"]
+__all__ = ["SearchResult", "LossSearch"]
 
 
 @dataclass
@@ -68,120 +71,8 @@ class SearchResult:
     output_dir: Path
 
 
-def build_space(space_cfg, base_dir: str | Path = ".") -> CAFLossSpace:
-    """The CAFLossSpace a SpaceConfig (or a beta file's mapping) describes; may load VGG-16."""
-    get = (
-        space_cfg.get
-        if isinstance(space_cfg, dict)
-        else lambda k, d=None: getattr(space_cfg, k, d)
-    )
-    perceptual = None
-    if get("perceptual_weights"):
-        from training.losses.perceptual import PerceptualLoss, load_vgg16_features
-
-        p = Path(get("perceptual_weights"))
-        perceptual = PerceptualLoss(
-            load_vgg16_features(p if p.is_absolute() else Path(base_dir) / p)
-        )
-    return CAFLossSpace(list(get("searched")), dict(get("fixed") or {}), dict(get("scales") or {}),
-                        perceptual)
-
-
-def build_task_model(task_cfg) -> torch.nn.Module:
-    """Perception network T: the compact CNN segmenter (CPU) or a SegFormer from scratch."""
-    if task_cfg.model == "compact":
-        from training.models.compact_segmenter import CompactSegmenter
-
-        return CompactSegmenter(int(task_cfg.num_classes), width=int(task_cfg.width))
-    from training.models.segformer import SegmentationModel
-
-    return SegmentationModel(task_cfg.model, int(task_cfg.num_classes))
-
-
-def write_beta_file(path: str | Path, space: CAFLossSpace, alpha: torch.Tensor, info: dict,
-                    perceptual_weights: str | None = None) -> Path:
-    """The found loss as YAML (atomic): what the ``caf`` framework retrains with."""
-    beta = CAFLossSpace.beta(alpha.detach().double())
-    doc = {"searched": {n: float(b) for n, b in zip(space.searched, beta)},
-           "alpha": {n: float(a) for n, a in zip(space.searched, alpha.detach())},
-           "fixed": dict(space.fixed), "scales": dict(space.scales),
-           "perceptual_weights": perceptual_weights, "search": info}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(
-            '# CAF loss search result (ssvif_search_loss): beta = softmax(alpha) over the\n'
-            '# searched terms, fixed terms keep their weight; retrain with framework: caf.\n'
-        )
-        yaml.safe_dump(doc, f, sort_keys=False)
-    os.replace(tmp, path)
-    return path
-
-
-def read_beta_file(path: str | Path) -> dict:
-    """The mapping :func:`write_beta_file` wrote (searched, fixed, scales, perceptual_weights)."""
-    path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"loss file not found: {path}") from None
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if (
-        not isinstance(doc, dict)
-        or not isinstance(doc.get('searched'), dict)
-        or not doc['searched']
-    ):
-        raise ValueError(
-            f"{path}: not a loss search result (needs a 'searched' mapping of term: beta)"
-        )
-    return doc
-
-
 def _seed(seed: int, epoch: int) -> int:
     return (int(seed) * 1_000_003 + int(epoch) * 7_919) % (2**31 - 1)
-
-
-def _collate(batch: list[dict]) -> dict:
-    return {"visible": torch.stack([b["visible"] for b in batch]),
-            "thermal": torch.stack([b["thermal"] for b in batch]),
-            "label": torch.stack([b["label"] for b in batch]), "name": [b["name"] for b in batch]}
-
-
-def labelled_datasets(cfg: CAFConfig):
-    """(train, search-val) LabelledPairs with random crops, split by ``data.val_fraction``."""
-    from ros2_ssvif.thermal import ThermalNormalizer
-    from training.data import (
-        DatasetError,
-        LabelledPairs,
-        Pair,
-        RandomPairCrop,
-        select_listed,
-        split_pairs,
-    )
-
-    d = cfg.data
-    full = LabelledPairs.from_layout(
-        d.kind, d.root, d.split, normalizer=ThermalNormalizer(**(d.thermal or {})).for_stills()
-    )
-    items = full.items
-    if d.list_file:
-        keep = {
-            p.name
-            for p in select_listed([Pair(n, v, t) for n, v, t, _ in items], d.root, d.list_file)
-        }
-        items = [it for it in items if it[0] in keep]
-    if d.max_samples:
-        items = items[: int(d.max_samples)]
-    train, val = split_pairs(items, d.val_fraction, d.seed)
-    if not train or not val:
-        raise DatasetError(
-            f'the loss search needs training and search-validation pairs; got '
-            f'{len(train)} and {len(val)} from {d.root} (data.val_fraction {d.val_fraction})'
-        )
-    crop = RandomPairCrop(d.crop)
-    return (LabelledPairs(train, crop, full.normalizer), LabelledPairs(val, crop, full.normalizer))
 
 
 class LossSearch:
@@ -295,7 +186,8 @@ class LossSearch:
     # -- epochs, checkpoints --------------------------------------------------------
     def _loader(self, ds, epoch: int, salt: int) -> DataLoader:
         g = torch.Generator().manual_seed(_seed(self.cfg.search.seed, epoch) + salt)
-        return DataLoader(ds, batch_size=int(self.cfg.data.batch_size), collate_fn=_collate,
+        return DataLoader(ds, batch_size=int(self.cfg.data.batch_size),
+                          collate_fn=collate_labelled,
                           sampler=RandomSampler(ds, replacement=False, generator=g),
                           num_workers=int(self.cfg.data.workers), drop_last=False, generator=g)
 
@@ -337,6 +229,13 @@ class LossSearch:
         self.epoch, self.global_step = int(st["epoch"]), int(st["global_step"])
         self.history = [dict(h) for h in st["history"]]
         set_rng_state(st["rng"])
+
+    def _perceptual_path(self) -> str | None:
+        """The VGG-16 file as an absolute path (beta.yaml may be read from anywhere)."""
+        pw = self.cfg.space.perceptual_weights
+        if not pw or Path(pw).is_absolute():
+            return pw
+        return str((Path(self.cfg.base_dir) / pw).resolve())
 
     def _info(self) -> dict:
         d = self.cfg.data
@@ -409,10 +308,10 @@ class LossSearch:
             )
             self.epoch += 1
             write_beta_file(self.out / "beta.yaml", self.space, self.alpha, self._info(),
-                            cfg.space.perceptual_weights)
+                            self._perceptual_path())
             save_checkpoint(self.out / "last.pt", self.state())
         beta_file = write_beta_file(self.out / "beta.yaml", self.space, self.alpha, self._info(),
-                                    cfg.space.perceptual_weights)
+                                    self._perceptual_path())
         beta = {
             n: float(b)
             for n, b in zip(self.space.searched, CAFLossSpace.beta(self.alpha.detach()))

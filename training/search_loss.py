@@ -61,22 +61,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def retrain_config(cfg, beta_file: Path, out: Path, data_root: str | None, extra: list[str]):
-    """The TrainConfig of the retraining: ``retrain.config`` + overrides + framework caf."""
+    """The TrainConfig of the retraining: ``retrain.config`` + overrides + framework caf.
+
+    The found loss goes into ``framework_options.loss`` inline (perceptual weights as an
+    absolute path), so the retrained checkpoint carries it and loads without beta.yaml.
+    """
     from training.config import ConfigError, load_config
+    from training.caf_build import read_beta_file
 
     path = cfg.retrain.config
-    if path is not None and not Path(path).is_absolute():
+    if path is None:
+        raise ConfigError("retrain.config is not set: name an ssvif_train YAML "
+                          "(or use --no-retrain)")
+    if not Path(path).is_absolute():
         path = Path(cfg.base_dir) / path
     overrides = list(cfg.retrain.overrides) + list(extra)
     if data_root is not None:
         overrides.append(f"data.root={data_root}")
     overrides += ["framework=caf", f"framework_options={{loss_file: '{beta_file}'}}",
                   f"output_dir={out / 'retrain'}"]
-    if path is None:
-        raise ConfigError(
-            'retrain.config is not set: name an ssvif_train YAML (or use --no-retrain)'
-        )
-    return load_config(path, overrides)
+    tcfg = load_config(path, overrides)
+    doc = read_beta_file(beta_file)
+    loss = {k: doc.get(k) for k in ("searched", "fixed", "scales", "perceptual_weights")}
+    if loss["perceptual_weights"] and not Path(loss["perceptual_weights"]).is_absolute():
+        loss["perceptual_weights"] = str(
+            (Path(beta_file).parent / loss["perceptual_weights"]).resolve())
+    tcfg.framework_options = {"loss": loss}
+    return tcfg.validate()
 
 
 def main(argv: list[str] | None = None) -> int:

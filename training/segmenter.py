@@ -107,7 +107,6 @@ class FusedBatches:
         return self.fusion(visible, thermal).fused
 
 
-_FusedBatches = FusedBatches  # the former private name; scripts/build_default_model.py still uses it
 
 
 def _random_crop(batch: dict, size: int | None, gen: torch.Generator) -> dict:
@@ -121,7 +120,8 @@ def _random_crop(batch: dict, size: int | None, gen: torch.Generator) -> dict:
     return {k: (v[..., y:y + size, x:x + size] if torch.is_tensor(v) and v.ndim >= 3 else v) for k, v in batch.items()}
 
 
-def build_segmenter_net(variant: str, num_classes: int, init_checkpoint: str | None = None) -> torch.nn.Module:
+def build_segmenter_net(variant: str, num_classes: int,
+                        init_checkpoint: str | None = None) -> torch.nn.Module:
     """SegFormer ('b3', 'b0', 'tiny'), the compact CNN ('compact'), or a user's checkpoint."""
     if init_checkpoint:
         from training.models.pretrained_segformer import load_pretrained_segformer
@@ -141,7 +141,8 @@ def _set_encoder_trainable(model: ScaledSegmenter, trainable: bool) -> None:
         p.requires_grad_(trainable)
 
 
-def evaluate(model: ScaledSegmenter, fuse: FusedBatches, loader, class_set: str) -> SegmentationScore:
+def evaluate(model: ScaledSegmenter, fuse: FusedBatches, loader,
+             class_set: str) -> SegmentationScore:
     score = SegmentationScore(class_set)
     model.eval()
     with torch.no_grad():
@@ -157,7 +158,8 @@ def train_segmenter(fusion: torch.nn.Module, train_set: Dataset, val_set: Datase
     """Items of the datasets are dicts with visible (3,H,W), thermal (1,H,W) in [0,1], label (H,W) long."""
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    model = ScaledSegmenter(build_segmenter_net(cfg.variant, cfg.num_classes, cfg.init_checkpoint), cfg.scale)
+    net = build_segmenter_net(cfg.variant, cfg.num_classes, cfg.init_checkpoint)
+    model = ScaledSegmenter(net, cfg.scale)
     fuse = FusedBatches(fusion)
     loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen,
                         num_workers=cfg.workers, drop_last=len(train_set) > cfg.batch_size)

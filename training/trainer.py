@@ -52,23 +52,33 @@ import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
 from torch.utils.data.distributed import DistributedSampler
 
-from training.checkpoint import load_checkpoint, resolve_resume, rng_state, save_checkpoint, set_rng_state
+from training.checkpoint import (
+    load_checkpoint,
+    resolve_resume,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from training.config import TrainConfig
 from training.distributed import DistContext, init_distributed
-from training.frameworks import Framework, StepContext, StepResult, build_framework
+from training.frameworks import Framework, StepContext, build_framework
 from training.frameworks.ssvif import stage_switch_due
-from training.gradients import RunningMean, cosine, grad_norm, projection_coefficient, task_gradients
+from training.gradients import RunningMean
 from training.logging import ScalarLogger, save_picture_grid
-from training.weighting import LossWeighting, WeightingContext, build_weighting
+from training.trainer_step import StepApplication, TrainingDiverged, analysis_keys
+from training.weighting import LossWeighting, build_weighting
 
-__all__ = ["TrainingDiverged", "TrainResult", "stage_switch_due", "train", "Trainer", "build_models"]
+__all__ = [
+    'TrainingDiverged',
+    'TrainResult',
+    'stage_switch_due',
+    'train',
+    'Trainer',
+    'build_models',
+]
 
 # step-record keys averaged over an epoch (besides the L_<task> losses and loss_<term> terms)
 _EPOCH_MEAN_PREFIXES = ("omega_", "g_", "alpha_", "cos_")
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss term became NaN or infinite; the message names the term and the step."""
 
 
 @dataclass
@@ -84,7 +94,7 @@ class TrainResult:
 
 
 def build_models(cfg: TrainConfig) -> dict[str, torch.nn.Module | None]:
-    """The framework's modules: ``fusion`` plus what it trains alongside (SSVIF: ``head``, ``seg``)."""
+    """The framework's modules: ``fusion`` and what trains alongside (SSVIF: ``head``, ``seg``)."""
     return build_framework(cfg).build_modules()
 
 
@@ -97,11 +107,6 @@ def _weighting_options(cfg: TrainConfig) -> dict:
 
 def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
     return (int(seed) * 1_000_003 + int(epoch) * 7_919 + int(rank) * 104_729) % (2**31 - 1)
-
-
-def _analysis_keys(aux: str) -> tuple[str, str]:
-    """Names of the projection coefficient and cosine of ``aux``'s gradient onto the fusion gradient."""
-    return ("alpha_cf", "cos_cf") if aux == "csc" else (f"alpha_{aux}_f", f"cos_{aux}_f")
 
 
 def _epoch_mean_key(key: str) -> bool:
@@ -119,9 +124,13 @@ class _Collate:
     def __call__(self, batch: list[dict]) -> dict:
         has = [("label" in b) for b in batch]
         if any(has) and not self.labels:
-            raise RuntimeError(f"{self.framework} training is label-free: the dataset returned a 'label' key")
+            raise RuntimeError(
+                f"{self.framework} training is label-free: the dataset returned a 'label' key"
+            )
         if self.labels and not all(has):
-            raise RuntimeError(f"{self.framework} training needs labels: a sample has no 'label' key")
+            raise RuntimeError(
+                f"{self.framework} training needs labels: a sample has no 'label' key"
+            )
         out = {"visible": torch.stack([b["visible"] for b in batch]),
                "thermal": torch.stack([b["thermal"] for b in batch]),
                "name": [b["name"] for b in batch]}
@@ -130,8 +139,8 @@ class _Collate:
         return out
 
 
-class Trainer:
-    """Holds the framework, its modules, optimizers and state; ``run()`` trains and returns a TrainResult."""
+class Trainer(StepApplication):
+    """The framework, its modules, optimizers and run state; ``run()`` returns a TrainResult."""
 
     def __init__(self, cfg: TrainConfig, datasets: tuple[Dataset, Dataset] | None = None,
                  progress: bool = True, dist: DistContext | None = None):
@@ -224,8 +233,14 @@ class Trainer:
         d = self.cfg.data
         g = torch.Generator().manual_seed(_epoch_seed(self.cfg.seed, epoch, 0))
         if self.dist.enabled:
-            sampler = DistributedSampler(ds, num_replicas=self.dist.world_size, rank=self.dist.rank,
-                                         shuffle=train, seed=int(self.cfg.seed), drop_last=False)
+            sampler = DistributedSampler(
+                ds,
+                num_replicas=self.dist.world_size,
+                rank=self.dist.rank,
+                shuffle=train,
+                seed=int(self.cfg.seed),
+                drop_last=False,
+            )
             sampler.set_epoch(epoch)
         else:
             sampler = RandomSampler(ds, generator=g) if train else SequentialSampler(ds)
@@ -252,85 +267,10 @@ class Trainer:
                 for k, v in batch.items()}
 
     # -- one step ---------------------------------------------------------
-    def _check_finite(self, terms: Mapping[str, torch.Tensor]) -> None:
-        bad = next((k for k, v in terms.items() if not torch.isfinite(v.detach()).all()), None)
-        if not self.dist.all_true(bad is None):
-            if bad is None:
-                raise TrainingDiverged(f"non-finite loss on another rank at step {self.global_step} "
-                                       f"(epoch {self.epoch + 1})")
-            raise TrainingDiverged(f"loss term {bad!r} is {float(terms[bad].detach()):g} at step "
-                                   f"{self.global_step} (epoch {self.epoch + 1}, stage {self.stage})")
-
     def _step(self, batch: dict) -> dict[str, float]:
         for m in self.modules.values():
             self.dist.broadcast_module(m, buffers_only=True)
         return self.framework.train_step(self._to_device(batch), self._context())
-
-    def _weighted_total(self, res: StepResult, rec: dict) -> torch.Tensor:
-        """Several task losses -> the weighting strategy's total (+ norms and gradient analysis)."""
-        cfg, losses = self.cfg, res.losses
-        aux = [t for t in losses if t != "fusion"]
-        want_norms = res.weights is None and self.weighting.wants_grad_norms(self.global_step)
-        want_analysis = (cfg.grad_analysis and len(aux) == 1 and "fusion" in losses
-                         and self.global_step % int(cfg.grad_analysis_every) == 0)
-        ctx = WeightingContext(step=self.global_step, epoch=self.epoch)
-        if want_norms or want_analysis:
-            shared = res.shared if res.shared is not None else \
-                self.framework.shared_parameters(self.modules)
-            grads = task_gradients(losses, shared)
-            grads = {k: self.dist.all_reduce_mean(g) for k, g in grads.items()}
-            norms = {k: float(grad_norm(g)) for k, g in grads.items()}
-            rec.update({f"g_{k}": v for k, v in norms.items()})
-            if want_norms:
-                ctx.grad_norms = norms
-            if want_analysis:
-                a_key, c_key = _analysis_keys(aux[0])
-                alpha = float(projection_coefficient(grads[aux[0]], grads["fusion"]))
-                self.alpha_mean.update(alpha)
-                rec.update({a_key: alpha, f"{a_key}_mean": self.alpha_mean.mean,
-                            c_key: float(cosine(grads[aux[0]], grads["fusion"]))})
-            del grads
-        if res.weights is not None:  # the method's own multipliers, not the strategy's
-            w = {k: float(res.weights[k]) for k in losses}
-            total = sum(w[k] * losses[k] for k in losses)
-        else:
-            step_losses = self.dist.mean_scalars({k: float(v.detach()) for k, v in losses.items()})
-            w = self.weighting.weights({k: torch.tensor(v) for k, v in step_losses.items()}, ctx)
-            total = self.weighting.total(losses, w)
-        w_float = {k: float(torch.as_tensor(v).detach()) for k, v in w.items()}
-        rec.update({f"w_{k}": v for k, v in w_float.items()})
-        if "fusion" in w_float:
-            wf = w_float["fusion"]
-            for t in aux:
-                rec[f"omega_{t}"] = w_float[t] / wf if wf else float("inf")
-        last = (getattr(self.weighting, "last", None) or {}) if res.weights is None else {}
-        for k, v in (last.get("lam") or {}).items():
-            rec[f"lam_{k}"] = float(v)
-        return total
-
-    def _apply(self, res: StepResult) -> dict[str, float]:
-        """Check every term, weight the task losses, back-propagate and step ``res.optimizers``."""
-        self._check_finite(res.terms)
-        rec: dict[str, float] = {}
-        for k, v in res.terms.items():
-            task, dot, sub = k.partition(".")
-            if dot:
-                rec["loss_" + (sub if task == "fusion" else f"{task}_{sub}")] = float(v.detach())
-        rec.update({f"L_{k}": float(v.detach()) for k, v in res.losses.items()})
-        if len(res.losses) > 1:
-            total = self._weighted_total(res, rec)
-        else:
-            total = next(iter(res.losses.values()))
-        rec["L_total"] = float(total.detach())
-        self._check_finite({"total": total.detach()})
-        opts = [self.optimizers[name] for name in res.optimizers]
-        for o in opts:
-            o.zero_grad(set_to_none=True)
-        total.backward()
-        for o in opts:
-            self.dist.average_gradients(p for g in o.param_groups for p in g["params"])
-            o.step()
-        return rec
 
     # -- epochs -----------------------------------------------------------
     def _seed_epoch(self, epoch: int) -> None:
@@ -344,15 +284,23 @@ class Trainer:
         self._seed_epoch(self.epoch)
         self._train_mode(True)
         loader = self._loader(self.train_ds, True, self.epoch)
-        n_steps = len(loader) if cfg.max_steps_per_epoch is None else min(len(loader), int(cfg.max_steps_per_epoch))
+        n_steps = (
+            len(loader)
+            if cfg.max_steps_per_epoch is None
+            else min(len(loader), int(cfg.max_steps_per_epoch))
+        )
         sums: dict[str, float] = {}
         count = 0
         bar = None
         if self.progress and self.dist.is_main:
             from tqdm import tqdm
 
-            bar = tqdm(total=n_steps, desc=f"epoch {self.epoch + 1}/{cfg.epochs} stage {self.stage}",
-                       leave=False, dynamic_ncols=True)
+            bar = tqdm(
+                total=n_steps,
+                desc=f'epoch {self.epoch + 1}/{cfg.epochs} stage {self.stage}',
+                leave=False,
+                dynamic_ncols=True,
+            )
         t_epoch = time.perf_counter()
         for i, batch in enumerate(loader):
             if i >= n_steps:
@@ -381,8 +329,11 @@ class Trainer:
             self.dist.broadcast_module(m, buffers_only=True)
         elapsed = time.perf_counter() - t_epoch
         totals = self.dist.sum_scalars({**sums, "_count": count})
-        means = {f"train_{k}": totals[k] / totals[f"_n_{k}"] for k in sums if not k.startswith("_n_")
-                 and totals.get(f"_n_{k}", 0) > 0}
+        means = {
+            f'train_{k}': totals[k] / totals[f'_n_{k}']
+            for k in sums
+            if not k.startswith('_n_') and totals.get(f'_n_{k}', 0) > 0
+        }
         means["train_samples_per_s"] = totals["_count"] / max(elapsed, 1e-9)
         return means
 
@@ -411,29 +362,42 @@ class Trainer:
         self.fusion.eval()
         rows = []
         for s in self._grid_samples:
-            fused = self.fusion(s["visible"][None].to(self.device), s["thermal"][None].to(self.device)).fused[0]
+            fused = self.fusion(
+                s['visible'][None].to(self.device), s['thermal'][None].to(self.device)
+            ).fused[0]
             rows.append({"visible": s["visible"], "thermal": s["thermal"], "fused": fused})
         self.fusion.train()
-        self.grids.append(save_picture_grid(self.out / "grids" / f"epoch_{self.epoch + 1:03d}.png", rows,
-                                            [s["name"] for s in self._grid_samples],
-                                            title=f"epoch {self.epoch + 1} (stage {self.stage})"))
+        self.grids.append(
+            save_picture_grid(
+                self.out / 'grids' / f'epoch_{self.epoch + 1:03d}.png',
+                rows,
+                [s['name'] for s in self._grid_samples],
+                title=f'epoch {self.epoch + 1} (stage {self.stage})',
+            )
+        )
 
     # -- checkpoints --------------------------------------------------------
     def state(self) -> dict[str, Any]:
         sd = lambda m: None if m is None else m.state_dict()  # noqa: E731
         optimizers = {k: o.state_dict() for k, o in self.optimizers.items()}
         return {
-            "epoch": self.epoch, "global_step": self.global_step, "stage": self.stage,
-            "stage_switch_epoch": self.stage_switch_epoch,
-            "models": {k: sd(m) for k, m in self.modules.items()},
-            "optimizers": optimizers,
-            "weighting": self.weighting.state_dict(),
-            "framework": self.framework.state_dict(),
-            "history": self.history,
-            "best": {"val": self.best_val, "epoch": self.best_epoch, "bad_epochs": self.bad_epochs},
-            "alpha_mean": self.alpha_mean.state_dict(),
-            "rng": rng_state(),
-            "config": self.cfg.to_dict(),
+            'epoch': self.epoch,
+            'global_step': self.global_step,
+            'stage': self.stage,
+            'stage_switch_epoch': self.stage_switch_epoch,
+            'models': {k: sd(m) for k, m in self.modules.items()},
+            'optimizers': optimizers,
+            'weighting': self.weighting.state_dict(),
+            'framework': self.framework.state_dict(),
+            'history': self.history,
+            'best': {
+                'val': self.best_val,
+                'epoch': self.best_epoch,
+                'bad_epochs': self.bad_epochs,
+            },
+            'alpha_mean': self.alpha_mean.state_dict(),
+            'rng': rng_state(),
+            'config': self.cfg.to_dict(),
         }
 
     def load_state(self, st: Mapping[str, Any]) -> None:
@@ -451,7 +415,9 @@ class Trainer:
             if osd is None:
                 continue
             if name not in self.optimizers:
-                raise ValueError(f"checkpoint has an optimizer {name!r} the framework does not use")
+                raise ValueError(
+                    f'checkpoint has an optimizer {name!r} the framework does not use'
+                )
             self.optimizers[name].load_state_dict(osd)
         self.weighting.load_state_dict(st["weighting"])
         self.framework.load_state_dict(st.get("framework") or {})
@@ -459,7 +425,11 @@ class Trainer:
         self.stage_switch_epoch = st["stage_switch_epoch"]
         self.history = [dict(h) for h in st["history"]]
         b = st["best"]
-        self.best_val, self.best_epoch, self.bad_epochs = b["val"], b["epoch"], int(b["bad_epochs"])
+        self.best_val, self.best_epoch, self.bad_epochs = (
+            b['val'],
+            b['epoch'],
+            int(b['bad_epochs']),
+        )
         self.alpha_mean.load_state_dict(st["alpha_mean"])
         set_rng_state(st["rng"])
 
@@ -488,21 +458,34 @@ class Trainer:
             entry = {"epoch": self.epoch + 1, "stage": self.stage, **means}
             tasks = self.framework.tasks(self.stage)
             if len(tasks) == 2 and cfg.grad_analysis and self.alpha_mean.mean is not None:
-                entry[f"{_analysis_keys(tasks[1])[0]}_run_mean"] = self.alpha_mean.mean
+                entry[f"{analysis_keys(tasks[1])[0]}_run_mean"] = self.alpha_mean.mean
             epoch_losses = {t: means[f"train_L_{t}"] for t in tasks if f"train_L_{t}" in means}
             self.weighting.epoch_end(epoch_losses)
             improved = False
             val = means.get("val_L_fusion", means.get("train_L_fusion"))
             if self.stage >= eligible_stage and val is not None:
                 if self.best_val is None or val < self.best_val:
-                    self.best_val, self.best_epoch, self.bad_epochs, improved = val, self.epoch + 1, 0, True
+                    self.best_val, self.best_epoch, self.bad_epochs, improved = (
+                        val,
+                        self.epoch + 1,
+                        0,
+                        True,
+                    )
                 else:
                     self.bad_epochs += 1
             entry["best_val_L_fusion"] = self.best_val
             self.history.append(entry)
             if self.dist.is_main:
-                self.scalars.log("epoch", self.epoch + 1, self.global_step,
-                                 {k: v for k, v in entry.items() if k != "epoch" and isinstance(v, (int, float))})
+                self.scalars.log(
+                    'epoch',
+                    self.epoch + 1,
+                    self.global_step,
+                    {
+                        k: v
+                        for k, v in entry.items()
+                        if k != 'epoch' and isinstance(v, (int, float))
+                    },
+                )
                 self._grid()
             # decide the switch before saving so a resume continues in the right stage
             next_stage = self.framework.next_stage(self.history, self.stage)
@@ -520,15 +503,21 @@ class Trainer:
                     last = self._save("last.pt")
                 break
         self.dist.barrier()
-        return TrainResult(history=self.history, best_checkpoint=best, last_checkpoint=last,
-                           stage_switch_epoch=self.stage_switch_epoch, output_dir=self.out,
-                           stopped_early=stopped, scalars_csv=self.scalars.path if self.dist.is_main else None,
-                           grids=list(self.grids))
+        return TrainResult(
+            history=self.history,
+            best_checkpoint=best,
+            last_checkpoint=last,
+            stage_switch_epoch=self.stage_switch_epoch,
+            output_dir=self.out,
+            stopped_early=stopped,
+            scalars_csv=self.scalars.path if self.dist.is_main else None,
+            grids=list(self.grids),
+        )
 
 
 def train(cfg: TrainConfig, progress: bool = True, resume: str | Path | None = None,
           datasets: tuple[Dataset, Dataset] | None = None) -> TrainResult:
-    """Train the configured framework; ``resume`` = checkpoint path or ``"auto"`` (output_dir/last.pt).
+    """Train the configured framework; ``resume``: a checkpoint or ``"auto"`` (output_dir/last.pt).
 
     ``datasets`` = (train, val) overrides ``cfg.data`` (tests, custom data):
     items must be dicts with ``visible`` (3,H,W), ``thermal`` (1,H,W) in

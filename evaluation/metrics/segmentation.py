@@ -23,7 +23,9 @@ from ros2_ssvif.classes import CLASS_SETS, IGNORE_INDEX
 __all__ = ["SegmentationScore", "confusion_matrix", "iou_from_confusion"]
 
 
-def confusion_matrix(label, pred, num_classes: int, ignore_index: int = IGNORE_INDEX) -> np.ndarray:
+def confusion_matrix(
+    label, pred, num_classes: int, ignore_index: int = IGNORE_INDEX
+) -> np.ndarray:
     """num_classes x num_classes int64 confusion matrix of one image (rows: label)."""
     t, p = np.asarray(label), np.asarray(pred)
     if t.shape != p.shape:
@@ -39,8 +41,12 @@ def confusion_matrix(label, pred, num_classes: int, ignore_index: int = IGNORE_I
                          f"{np.unique(t[bad_t])[:10].tolist()}")
     bad_p = (p < 0) | (p >= num_classes)
     if bad_p.any():
-        raise ValueError(f"prediction has ids outside 0..{num_classes - 1}: {np.unique(p[bad_p])[:10].tolist()}")
-    return np.bincount(t * num_classes + p, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+        raise ValueError(
+            f'prediction has ids outside 0..{num_classes - 1}: {np.unique(p[bad_p])[:10].tolist()}'
+        )
+    return np.bincount(t * num_classes + p, minlength=num_classes**2).reshape(
+        num_classes, num_classes
+    )
 
 
 def iou_from_confusion(conf: np.ndarray) -> np.ndarray:
@@ -65,7 +71,9 @@ class SegmentationScore:
             try:
                 classes = CLASS_SETS[classes.lower()][0]
             except KeyError:
-                raise ValueError(f"unknown class set {classes!r}; known: {', '.join(CLASS_SETS)}") from None
+                raise ValueError(
+                    f'unknown class set {classes!r}; known: {", ".join(CLASS_SETS)}'
+                ) from None
         self.classes = tuple(classes)
         self.ignore_index = ignore_index
         self.confusion = np.zeros((len(self.classes),) * 2, dtype=np.int64)
@@ -82,5 +90,7 @@ class SegmentationScore:
     def miou(self) -> float:
         iou = self.iou()
         if np.all(np.isnan(iou)):
-            raise ValueError("no pixels scored yet: call update() with at least one non-ignored pixel")
+            raise ValueError(
+                'no pixels scored yet: call update() with at least one non-ignored pixel'
+            )
         return float(np.nanmean(iou))

@@ -48,7 +48,8 @@ How to add a framework
      task losses of one step, every scalar term to check and log (terms
      named ``"fusion.int"`` are logged as ``loss_int``, others as
      ``loss_<task>_<term>``), and which optimizers step. One loss: it is
-     the total; two or more: the weighting strategy combines them.
+     the total; two or more: the weighting strategy combines them, unless
+     ``StepResult.weights`` gives the method's own multipliers.
    * ``train_step(batch, ctx)``: the default is
      ``ctx.apply(self.step_losses(batch, ctx))`` (check, weight, backward,
      step, and return the logged record). Override it for steps that are

@@ -1,4 +1,4 @@
-"""Cascaded fusion + segmentation trained in alternating rounds: SegMiF and SeAFusion's own training.
+"""Cascaded fusion + segmentation in alternating rounds: SegMiF, and SeAFusion's own training.
 
 Both methods alternate (``training.frameworks.schedule``): a fusion phase
 trains the fusion network with its fusion loss plus the cross-entropy of a
@@ -67,7 +67,10 @@ class CascadedFramework(Framework):
         return [p for p in modules["fusion"].parameters() if id(p) not in seg_ids]
 
     def optimizer_params(self, modules, stage: int) -> dict[str, list[nn.Parameter]]:
-        return {"fusion": self._fusion_params(modules), "seg": list(self.segmenter(modules).parameters())}
+        return {
+            'fusion': self._fusion_params(modules),
+            'seg': list(self.segmenter(modules).parameters()),
+        }
 
     def optimizer_lr(self, name: str) -> float | None:
         return self.seg_lr if name == "seg" else None
@@ -92,7 +95,9 @@ class CascadedFramework(Framework):
         segmenter.requires_grad_(False)  # frozen: its gradients would be computed for nothing
         fused = ctx.modules["fusion"](batch["visible"], batch["thermal"]).fused
         fterms = self.fusion_terms(fused, batch)
-        return self.fusion_step(fterms, lambda: self._seg_ce(segmenter, fused, batch["label"]), round_)
+        return self.fusion_step(
+            fterms, lambda: self._seg_ce(segmenter, fused, batch['label']), round_
+        )
 
     def validation_losses(self, batch, ctx: StepContext) -> dict:
         fused = ctx.modules["fusion"](batch["visible"], batch["thermal"]).fused
@@ -129,10 +134,14 @@ class SegMiF(CascadedFramework):
             raise ConfigError("framework segmif needs model.backbone: segmif with "
                               "model.backbone_kwargs.semantic: segformer")
         if int(kw.get("num_classes", 15)) != int(m.seg_classes):
-            raise ConfigError(f"model.backbone_kwargs.num_classes ({kw.get('num_classes', 15)}) must "
-                              f"equal model.seg_classes ({m.seg_classes})")
+            raise ConfigError(
+                f'model.backbone_kwargs.num_classes ({kw.get("num_classes", 15)}) must '
+                f'equal model.seg_classes ({m.seg_classes})'
+            )
         if m.decoder != "default":
-            raise ConfigError("framework segmif uses SegMiF's own decoder (model.decoder: default)")
+            raise ConfigError(
+                "framework segmif uses SegMiF's own decoder (model.decoder: default)"
+            )
 
     def segmenter(self, modules) -> nn.Module:
         return modules["fusion"].backbone.segmenter
@@ -144,7 +153,9 @@ class SegMiF(CascadedFramework):
         if round_ == 0 and self.first_round_fusion_only:
             return StepResult({"fusion": fterms["total"]}, self._terms(fterms), ("fusion",))
         ce = seg_loss()
-        return StepResult({"fusion": fterms["total"], "seg": ce}, self._terms(fterms, ce), ("fusion",))
+        return StepResult(
+            {'fusion': fterms['total'], 'seg': ce}, self._terms(fterms, ce), ('fusion',)
+        )
 
 
 @register_framework("original_seafusion")
@@ -174,5 +185,9 @@ class OriginalSeAFusion(CascadedFramework):
         if round_ == 0:  # beta = 0: SeAFusion's first round is the fusion loss alone
             return StepResult({"fusion": fterms["total"]}, self._terms(fterms), ("fusion",))
         ce = seg_loss()
-        return StepResult({"fusion": fterms["total"], "seg": ce}, self._terms(fterms, ce), ("fusion",),
-                          weights={"fusion": 1.0, "seg": float(round_)})
+        return StepResult(
+            {'fusion': fterms['total'], 'seg': ce},
+            self._terms(fterms, ce),
+            ('fusion',),
+            weights={'fusion': 1.0, 'seg': float(round_)},
+        )

@@ -64,7 +64,9 @@ class Framework:
 
     def __init__(self, cfg, **options: Any) -> None:
         if options:
-            raise TypeError(f"framework {self.name!r} takes no option(s) {', '.join(sorted(options))}")
+            raise TypeError(
+                f'framework {self.name!r} takes no option(s) {", ".join(sorted(options))}'
+            )
         self.cfg = cfg
 
     # -- configuration ------------------------------------------------------
@@ -158,7 +160,9 @@ def framework_class(name: str) -> type[Framework]:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown framework {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+        raise KeyError(
+            f'unknown framework {name!r}; known: {", ".join(sorted(_REGISTRY))}'
+        ) from None
 
 
 def build_framework(cfg) -> Framework:

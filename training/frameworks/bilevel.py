@@ -34,8 +34,13 @@ Decisions on what the paper leaves open:
   does), as in CAF's masked terms. It is also the warm-start loss and the
   validation metric (``val_L_fusion``).
 * **Optimisers.** SGD (momentum ``momentum``) for every module, learning
-  rate ``lr`` decayed by 10x at each of ``milestones`` (epochs), so the
-  paper's 2e-4 -> 2e-6 is two milestones. The trainer's own optimiser for
+  rate ``lr`` decayed by 10x at each of ``milestones`` (epoch indices from
+  0: the rate drops once that many epochs are done), so the paper's
+  2e-4 -> 2e-6 is two milestones. ``lower_lr`` (default: ``lr``, the
+  paper's "same learning rate") sets the critic's and the perception
+  network's rate, with the same decay: their losses are means, while the
+  fusion network's pixel term is a sum over pixels, and a short CPU run
+  cannot wait for a mean loss at 2e-4. The trainer's own optimiser for
   "fusion" (Adam) is created but never stepped; its logged ``lr`` is kept
   equal to the SGD rate. SGD states live in this framework's checkpoint
   state.
@@ -57,23 +62,11 @@ from torch.func import functional_call
 from training.frameworks.base import Framework, StepContext, register_framework
 from training.hypergrad import gauss_newton_hypergradient
 from training.losses.adversarial import PENALTY_AT, critic_loss, generator_adversarial
-from training.losses.saliency import to_luma, vsm_weights
+from training.losses.saliency import pseudo_fused, saliency_pixel_loss, to_luma
 
-__all__ = ["BilevelDynamic", "BilevelVisual", "saliency_pixel_loss"]
+__all__ = ["BilevelDynamic", "BilevelVisual"]
 
 IGNORE_INDEX = 255
-
-
-def saliency_pixel_loss(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-    """Eq. 7's pixel part: ||sqrt(m_1)(u - x)||^2 + ||sqrt(m_2)(u - y)||^2 per image, batch mean.
-
-    Squared norms (sums over the pixels) as printed, not means: they set the balance against
-    the critic's score, whose input gradient the penalty holds near unit norm per image.
-    """
-    u, x, y = to_luma(fused), to_luma(ir), to_luma(vis)
-    m_ir, m_vis = vsm_weights(x, y)
-    per_image = (m_ir * (u - x) ** 2 + m_vis * (u - y) ** 2).flatten(1).sum(1)
-    return per_image.mean()
 
 
 def _fn(module: nn.Module, params: Mapping[str, torch.Tensor]):
@@ -94,6 +87,7 @@ class BilevelDynamic(Framework):
         cfg,
         warm_start_epochs: int = 2,
         lr: float = 2e-4,
+        lower_lr: float | None = None,
         milestones: Sequence[int] | None = None,
         momentum: float = 0.9,
         lower_steps: int = 1,
@@ -112,8 +106,9 @@ class BilevelDynamic(Framework):
         super().__init__(cfg, **options)
         from training.weighting.rlw import RLW
 
-        if int(warm_start_epochs) < 0 or int(lower_steps) < 1 or not float(lr) > 0:
-            raise TypeError("warm_start_epochs must be >= 0, lower_steps >= 1 and lr > 0")
+        if int(warm_start_epochs) < 0 or int(lower_steps) < 1 or not float(lr) > 0 \
+                or (lower_lr is not None and not float(lower_lr) > 0):
+            raise TypeError("warm_start_epochs must be >= 0, lower_steps >= 1 and the rates > 0")
         if gp_at not in PENALTY_AT:
             raise TypeError(f"gp_at must be one of {PENALTY_AT}, got {gp_at!r}")
         if weighting not in ("rlw", "equal"):
@@ -122,6 +117,7 @@ class BilevelDynamic(Framework):
             raise TypeError(f"task_model must be compact, tiny, b0 or b3, got {task_model!r}")
         self.warm_start_epochs = int(warm_start_epochs)
         self.lr = float(lr)
+        self.lower_lr = float(lr if lower_lr is None else lower_lr)
         self.milestones = sorted(int(m) for m in (milestones if milestones is not None else
                                                   self._default_milestones(cfg)))
         self.momentum = float(momentum)
@@ -160,7 +156,7 @@ class BilevelDynamic(Framework):
             'task': None,
         }
         if self.perception:
-            from training.loss_search import build_task_model
+            from training.caf_build import build_task_model
 
             mods['task'] = build_task_model(
                 SimpleNamespace(
@@ -187,8 +183,10 @@ class BilevelDynamic(Framework):
         return 2
 
     # -- optimisers -------------------------------------------------------------------------
-    def current_lr(self, epoch: int) -> float:
-        return self.lr * 0.1 ** sum(1 for m in self.milestones if epoch >= m)
+    def current_lr(self, epoch: int, base: float | None = None) -> float:
+        """``base`` (default ``lr``) after the 10x decays of the milestones passed by ``epoch``."""
+        passed = sum(1 for m in self.milestones if epoch >= m)
+        return (self.lr if base is None else base) * 0.1 ** passed
 
     def _sgd(self, ctx: StepContext) -> dict[str, torch.optim.SGD]:
         if not self.sgd:
@@ -202,9 +200,9 @@ class BilevelDynamic(Framework):
                 self.sgd[name].load_state_dict(state)
             self._pending = {}
         lr = self.current_lr(ctx.epoch)
-        for o in self.sgd.values():
+        for name, o in self.sgd.items():
             for g in o.param_groups:
-                g["lr"] = lr
+                g["lr"] = lr if name == "fusion" else self.current_lr(ctx.epoch, self.lower_lr)
         trainer_opt = ctx.optimizers.get("fusion")
         if trainer_opt is not None:  # the trainer logs this optimiser's rate: keep it true
             for g in trainer_opt.param_groups:
@@ -264,8 +262,6 @@ class BilevelDynamic(Framework):
 
     @staticmethod
     def _pseudo(batch: Mapping[str, Any]) -> torch.Tensor:
-        from training.losses.saliency import pseudo_fused
-
         return pseudo_fused(batch["thermal"], batch["visible"])
 
     def _visual_gradient(self, low, up, ctx):

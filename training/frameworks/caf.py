@@ -8,14 +8,16 @@ then the perception network on the fused images (here:
 separately "circumvents the potential negative influence of task loss on
 the fusion network parameters" and needs no labels for the fusion step.
 
-Option ``loss_file``: the ``beta.yaml`` a search wrote (required). The
-terms, their beta, the fixed terms and scales all come from that file, so
-the retraining uses exactly the loss that was searched.
+Options: ``loss_file``, the ``beta.yaml`` a search wrote, or ``loss``, its
+content inline (what ``ssvif_search_loss`` passes, so a checkpoint carries
+its loss and loads without the file). The terms, their beta, the fixed
+terms and scales all come from there, so the retraining uses exactly the
+loss that was searched.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
@@ -30,20 +32,20 @@ class CAFRetrain(Framework):
 
     needs_labels = False
 
-    def __init__(self, cfg, loss_file: str | None = None, **options: Any) -> None:
+    def __init__(self, cfg, loss_file: str | None = None, loss: Mapping | None = None,
+                 **options: Any) -> None:
         super().__init__(cfg, **options)
-        from training.loss_search import read_beta_file
+        from training.caf_build import check_beta_doc, read_beta_file
 
-        if not loss_file:
-            raise TypeError(
-                'framework caf needs framework_options.loss_file: the beta.yaml written '
-                'by ssvif_search_loss'
-            )
+        if (loss_file is None) == (loss is None):
+            raise TypeError('framework caf needs one of framework_options.loss_file (the '
+                            'beta.yaml written by ssvif_search_loss) or framework_options.loss '
+                            '(its content)')
         try:
-            self.doc = read_beta_file(loss_file)
+            self.doc = read_beta_file(loss_file) if loss is None else check_beta_doc(loss, 'loss')
         except ValueError as exc:
             raise TypeError(str(exc)) from None
-        self.loss_file = Path(loss_file)
+        self.base_dir = Path(loss_file).parent if loss is None else Path('.')
         self.beta = torch.tensor(
             [float(v) for v in self.doc['searched'].values()], dtype=torch.float32
         )
@@ -52,13 +54,13 @@ class CAFRetrain(Framework):
     def space(self, device: torch.device):
         """The CAFLossSpace of the loss file (built on first use: it may load VGG-16)."""
         if self._space is None:
-            from training.loss_search import build_space
+            from training.caf_build import build_space
 
             self._space = build_space({"searched": list(self.doc["searched"]),
                                        "fixed": self.doc.get("fixed") or {},
                                        "scales": self.doc.get("scales") or {},
                                        "perceptual_weights": self.doc.get("perceptual_weights")},
-                                      self.loss_file.parent).to(device)
+                                      self.base_dir).to(device)
         return self._space
 
     def _loss(self, batch, ctx: StepContext):

@@ -26,8 +26,10 @@ __all__ = ["build_labelled_datasets"]
 
 def build_labelled_datasets(data_cfg) -> tuple[Dataset, Dataset]:
     if data_cfg.kind not in ("fmb", "msrs", "synthetic_folder"):
-        raise DatasetError(f"data.kind {data_cfg.kind!r} has no labels; a supervised framework needs "
-                           "fmb, msrs or synthetic_folder")
+        raise DatasetError(
+            f'data.kind {data_cfg.kind!r} has no labels; a supervised framework needs '
+            'fmb, msrs or synthetic_folder'
+        )
     if data_cfg.list_file:
         raise DatasetError("data.list_file is not supported for labelled training")
     try:
@@ -40,6 +42,10 @@ def build_labelled_datasets(data_cfg) -> tuple[Dataset, Dataset]:
     train, val = split_pairs(items, data_cfg.val_fraction, data_cfg.seed)
     if not train:
         raise DatasetError(f"no labelled training pairs under {data_cfg.root}")
-    val_tf = NoCrop() if data_cfg.val_mode == "full" else CenterPairCrop(data_cfg.val_crop or data_cfg.crop)
+    val_tf = (
+        NoCrop()
+        if data_cfg.val_mode == 'full'
+        else CenterPairCrop(data_cfg.val_crop or data_cfg.crop)
+    )
     return (LabelledPairs(train, transform=RandomPairCrop(data_cfg.crop), normalizer=normalizer),
             LabelledPairs(val, transform=val_tf, normalizer=normalizer))

@@ -49,7 +49,9 @@ class MultiTaskVIF(Framework):
         from training.config import ConfigError
 
         if cfg.model.decoder != "mth":
-            raise ConfigError("framework multitaskvif needs model.decoder: mth (the multi-task head)")
+            raise ConfigError(
+                'framework multitaskvif needs model.decoder: mth (the multi-task head)'
+            )
 
     def tasks(self, stage: int) -> tuple[str, ...]:
         return ("fusion", "seg") if self.use_seg_loss else ("fusion",)

@@ -43,14 +43,25 @@ class OriginalSwinFusion(FusionLossOnly):
         from training.losses import FusionLoss
 
         single = cfg.model.in_channels == 1
-        self.fusion_loss = FusionLoss((20.0, 20.0, 10.0, 0.0), channels="single" if single else "per_channel")
+        self.fusion_loss = FusionLoss(
+            (20.0, 20.0, 10.0, 0.0), channels='single' if single else 'per_channel'
+        )
 
 
 @register_framework("original_emma")
 class OriginalEMMA(Framework):
-    def __init__(self, cfg, sensing_epochs: int = 1, sensing_width: int = 64, sensing_depth: int = 5,
-                 alpha: float = 0.1, shifts: int = 3, rotations: int = 3, flips: int = 3,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        cfg,
+        sensing_epochs: int = 1,
+        sensing_width: int = 64,
+        sensing_depth: int = 5,
+        alpha: float = 0.1,
+        shifts: int = 3,
+        rotations: int = 3,
+        flips: int = 3,
+        **options: Any,
+    ) -> None:
         super().__init__(cfg, **options)
         if int(sensing_epochs) < 1:
             raise TypeError(f"sensing_epochs must be >= 1, got {sensing_epochs}")
@@ -69,7 +80,10 @@ class OriginalEMMA(Framework):
         return modules
 
     def optimizer_params(self, modules, stage: int) -> dict[str, list[nn.Parameter]]:
-        params = {"sensing": list(modules["sense_vis"].parameters()) + list(modules["sense_ir"].parameters())}
+        params = {
+            'sensing': list(modules['sense_vis'].parameters())
+            + list(modules['sense_ir'].parameters())
+        }
         if stage == 2:
             params["fusion"] = list(modules["fusion"].parameters())
         return params
@@ -81,7 +95,7 @@ class OriginalEMMA(Framework):
         return 2
 
     def _sources(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(visible, thermal) in the model's channel space: luma for 1-channel models, RGB for 3."""
+        """(visible, thermal) in the model's channel space: luma (1-channel models) or RGB."""
         vis, th = batch["visible"], batch["thermal"]
         if self.cfg.model.in_channels == 1:
             return rgb_to_ycbcr(vis)[:, :1], th[:, :1]
@@ -114,9 +128,15 @@ class OriginalEMMA(Framework):
             lv = F.mse_loss(a_v(rules), torch.cat([vis, vis]))
             li = F.mse_loss(a_i(rules), torch.cat([th, th]))
             total = lv + li
-            return StepResult({"sensing": total}, {"sensing.vis": lv, "sensing.ir": li, "sensing": total},
-                              ("sensing",))
-        for m in (a_v, a_i):  # frozen in stage 2 (eval: BatchNorm statistics stay those of stage 1)
+            return StepResult(
+                {'sensing': total},
+                {'sensing.vis': lv, 'sensing.ir': li, 'sensing': total},
+                ('sensing',),
+            )
+        for m in (
+            a_v,
+            a_i,
+        ):  # frozen in stage 2 (eval: BatchNorm statistics stay those of stage 1)
             m.eval().requires_grad_(False)
         terms = self._fusion_terms(ctx.modules, vis, th)
         out = {f"fusion.{k}": v for k, v in terms.items() if k != "total"}

@@ -31,9 +31,9 @@ class AlternatingSchedule:
         return int(self.fusion_steps) + int(self.seg_steps)
 
     def phase(self, step: int) -> str:
-        """``"fusion"`` or ``"seg"`` at global step ``step`` (0-based); each round starts with fusion."""
+        """``"fusion"`` or ``"seg"`` at global step ``step`` (0-based); rounds open with fusion."""
         return "fusion" if int(step) % self.period < int(self.fusion_steps) else "seg"
 
     def round(self, step: int) -> int:
-        """0-based round of ``step`` (round 0 = the first fusion phase and the seg phase after it)."""
+        """0-based round of ``step`` (round 0: the first fusion phase and the seg phase next)."""
         return int(step) // self.period

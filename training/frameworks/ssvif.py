@@ -18,7 +18,7 @@ __all__ = ["SSVIF", "FusionLossOnly", "stage_switch_due"]
 
 
 def stage_switch_due(stage1_means: list[float], stage1_max_epochs: int | None = None) -> bool:
-    """Paper rule after a Stage-I epoch: last epoch-mean fusion loss > the one before (or cap hit)."""
+    """Paper rule after a Stage-I epoch: last epoch-mean fusion loss > the one before (or cap)."""
     if stage1_max_epochs is not None and len(stage1_means) >= int(stage1_max_epochs):
         return True
     return len(stage1_means) >= 2 and stage1_means[-1] > stage1_means[-2]
@@ -68,7 +68,9 @@ class SSVIF(Framework):
     def optimizer_params(self, modules, stage: int) -> dict[str, list[nn.Parameter]]:
         params = {"fusion": list(modules["fusion"].parameters())}
         if stage == 2:
-            params["branches"] = list(modules["head"].parameters()) + list(modules["seg"].parameters())
+            params['branches'] = list(modules['head'].parameters()) + list(
+                modules['seg'].parameters()
+            )
         return params
 
     def initial_stage(self) -> int:
@@ -97,7 +99,9 @@ class SSVIF(Framework):
             logits_b = ctx.modules["seg"](out.fused)
             csc = self.csc_loss(logits_a, logits_b)
             losses["csc"] = csc["total"]
-            terms.update({"csc.hyb_a": csc["hyb_a"], "csc.hyb_b": csc["hyb_b"], "csc": csc["total"]})
+            terms.update(
+                {'csc.hyb_a': csc['hyb_a'], 'csc.hyb_b': csc['hyb_b'], 'csc': csc['total']}
+            )
             optimizers = ("fusion", "branches")
         return StepResult(losses, terms, optimizers)
 

@@ -35,7 +35,7 @@ def sensing_loss(pred: Tensor, target: Tensor) -> Tensor:
 
 
 def equivariant_views(x: Tensor, shifts: int = 3, rotations: int = 3, flips: int = 3) -> Tensor:
-    """[x, shifts, rotations, flips] along the batch: (1 + shifts + rotations + flips) * B images."""
+    """[x, shifts, rotations, flips] on the batch axis: (1 + shifts + rotations + flips) * B."""
     if not 0 <= flips <= 3:
         raise ValueError(f"flips must be 0..3, got {flips}")
     h, w = x.shape[-2:]
@@ -45,7 +45,9 @@ def equivariant_views(x: Tensor, shifts: int = 3, rotations: int = 3, flips: int
         dx = int(torch.randint(1, max(w, 2), (1,))) * (1 if torch.rand(1).item() < 0.5 else -1)
         views.append(torch.roll(x, shifts=(dy, dx), dims=(-2, -1)))
     for j in range(int(rotations)):
-        angle = torch.full((x.shape[0],), 10.0 + j * 360.0 / rotations, dtype=x.dtype, device=x.device)
+        angle = torch.full(
+            (x.shape[0],), 10.0 + j * 360.0 / rotations, dtype=x.dtype, device=x.device
+        )
         views.append(rotate(x, angle))
     flipped = [x.flip(-1), x.flip(-2), x.flip(-1).flip(-2)]
     views.extend(flipped[:int(flips)])

@@ -16,6 +16,9 @@ infrared image and m_2 = 1 - W for the visible one: a pixel more salient in
 the infrared image leans to the infrared image, and equal saliency gives
 the plain average.
 
+:func:`saliency_pixel_loss` is paper 003's saliency-weighted pixel error
+(the warm-start loss and the pixel part of its upper objective).
+
 Written by hand because no library in the stack computes it (OpenCV's
 saliency module lives in opencv-contrib, which is not a dependency); the
 histogram form costs one 256x256 table per image, on any device. Inputs
@@ -29,7 +32,8 @@ import torch
 from kornia.color import rgb_to_ycbcr
 from torch import Tensor
 
-__all__ = ["LEVELS", "to_luma", "vsm_saliency", "vsm_weights", "pseudo_fused"]
+__all__ = ["LEVELS", "to_luma", "vsm_saliency", "vsm_weights", "pseudo_fused",
+           "saliency_pixel_loss"]
 
 LEVELS = 256
 
@@ -71,3 +75,16 @@ def pseudo_fused(ir: Tensor, vis: Tensor) -> Tensor:
     """u_m = m_1 x + m_2 y on luma (the discriminator's "real" sample in paper 003)."""
     m_ir, m_vis = vsm_weights(ir, vis)
     return m_ir * to_luma(ir) + m_vis * to_luma(vis)
+
+
+def saliency_pixel_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """Paper 003 Eq. 7's pixel part: ||sqrt(m_1)(u - x)||^2 + ||sqrt(m_2)(u - y)||^2, batch mean.
+
+    Per image squared norms (sums over the pixels) as printed, not means: they set the balance
+    against the critic's score, whose input gradient the penalty holds near unit norm per
+    image. Weights as in :func:`vsm_weights`; differentiable in ``fused`` (the weights are not).
+    """
+    u, x, y = to_luma(fused), to_luma(ir), to_luma(vis)
+    m_ir, m_vis = vsm_weights(x, y)
+    per_image = (m_ir * (u - x) ** 2 + m_vis * (u - y) ** 2).flatten(1).sum(1)
+    return per_image.mean()

@@ -37,7 +37,7 @@ def masked_dice_loss(logits: Tensor, label: Tensor, ignore_index: int = IGNORE_I
 
 def supervised_seg_loss(logits: Tensor, label: Tensor, dice: bool = True,
                         ignore_index: int = IGNORE_INDEX, eps: float = 1.0) -> dict[str, Tensor]:
-    """``{"ce", "dice", "total"}`` for logits (B, n, H, W) and labels (B, H, W) (``dice`` 0 if off).
+    """``{"ce", "dice", "total"}`` for logits (B, n, H, W), labels (B, H, W); dice 0 when off.
 
     Logits at another resolution than the labels are resized bilinearly first.
     """

@@ -28,8 +28,13 @@ from torch import Tensor, nn
 
 from training.losses.fusion import ssim_loss
 
-__all__ = ["SegMiFFusionLoss", "gaussian_difference", "multiscale_gradient_loss", "saliency_mse_loss",
-           "visual_saliency"]
+__all__ = [
+    'SegMiFFusionLoss',
+    'gaussian_difference',
+    'multiscale_gradient_loss',
+    'saliency_mse_loss',
+    'visual_saliency',
+]
 
 KERNELS = (3, 5, 7)
 
@@ -52,7 +57,7 @@ def visual_saliency(image: Tensor, levels: int = 256) -> Tensor:
 
 
 def saliency_mse_loss(fused: Tensor, vis: Tensor, ir: Tensor, eps: float = 1e-6) -> Tensor:
-    """mean(m1 (u - x)^2) + mean(m2 (u - y)^2), m1 = S_x / (S_x + S_y), m2 = 1 - m1 (no gradient)."""
+    """mean(m1 (u - x)^2) + mean(m2 (u - y)^2); m1 = S_x / (S_x + S_y), m2 = 1 - m1 (no grad)."""
     s_vis, s_ir = visual_saliency(vis), visual_saliency(ir)
     m1 = (s_vis + eps) / (s_vis + s_ir + 2 * eps)
     return (m1 * (fused - vis) ** 2).mean() + ((1 - m1) * (fused - ir) ** 2).mean()
@@ -74,7 +79,7 @@ def multiscale_gradient_loss(fused: Tensor, vis: Tensor, ir: Tensor,
 
 
 class SegMiFFusionLoss(nn.Module):
-    """``forward(fused, ir, vis)`` -> ``{"ssim", "mse", "grad", "total"}`` (argument order as FusionLoss)."""
+    """``forward(fused, ir, vis)`` -> ``{"ssim", "mse", "grad", "total"}`` (FusionLoss's order)."""
 
     def __init__(self, grad_weight: float = 1.0, channels: str = "single"):
         super().__init__()

@@ -58,7 +58,9 @@ def build_multitask_model(model_cfg) -> FusionModel:
     from .multitask import MultiTaskFusionModel, MultiTaskHead
 
     spec = get_backbone(model_cfg.backbone)
-    backbone = spec.backbone(in_channels=model_cfg.in_channels, **(model_cfg.backbone_kwargs or {}))
-    head = MultiTaskHead(backbone.out_channels, decoder_channels(model_cfg.in_channels, model_cfg.output),
-                         model_cfg.seg_classes, spec.decoder, **(model_cfg.decoder_kwargs or {}))
-    return MultiTaskFusionModel(backbone, head, in_channels=model_cfg.in_channels, output=model_cfg.output)
+    ch, out = model_cfg.in_channels, model_cfg.output
+    backbone = spec.backbone(in_channels=ch, **(model_cfg.backbone_kwargs or {}))
+    head = MultiTaskHead(backbone.out_channels, decoder_channels(ch, out), model_cfg.seg_classes,
+                         spec.decoder, **(model_cfg.decoder_kwargs or {}))
+    return MultiTaskFusionModel(backbone, head, in_channels=ch, output=out,
+                                refine_width=int(getattr(model_cfg, "refine_width", 0)))

@@ -70,7 +70,9 @@ class ContextCrossAttention(nn.Module):
         b, n, c = x.shape
         return x.reshape(b, n, self.heads, c // self.heads).transpose(1, 2)  # (B, h, N, d)
 
-    def forward(self, query: Tensor, context: Tensor, context_mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, query: Tensor, context: Tensor, context_mask: Tensor | None = None
+    ) -> Tensor:
         if query.shape[0] != context.shape[0] or query.shape[-1] != context.shape[-1]:
             raise ValueError(f"query {tuple(query.shape)} and context {tuple(context.shape)} "
                              "need the same batch and channels")

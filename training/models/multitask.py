@@ -64,7 +64,11 @@ class HIAF(nn.Module):
 
 
 def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+    return [
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    ]
 
 
 class MultiTaskHead(nn.Module):
@@ -80,7 +84,9 @@ class MultiTaskHead(nn.Module):
                  hia: bool = True, heads: int = 4):
         super().__init__()
         width = int(width or max(16, in_channels))
-        self.seg_branch = nn.Sequential(*_conv_bn_relu(in_channels, width), *_conv_bn_relu(width, width))
+        self.seg_branch = nn.Sequential(
+            *_conv_bn_relu(in_channels, width), *_conv_bn_relu(width, width)
+        )
         self.classifier = nn.Conv2d(width, num_classes, 1)
         self.fusion_branch = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1),
                                            nn.LeakyReLU(0.2, inplace=True))
@@ -114,7 +120,8 @@ class MultiTaskFusionModel(FusionModel):
     changing FusionModel, whose forward must return the image alone.
     """
 
-    def forward_tasks(self, visible: Tensor, thermal: Tensor) -> tuple[FusionOutput, Tensor]:
+    def _run(self, visible: Tensor, thermal: Tensor) -> tuple[FusionOutput, Tensor, Tensor]:
+        """(output, segmentation logits at feature resolution, image logits before cropping)."""
         if visible.shape[1] != 3 or thermal.shape[1] not in (1, 3):
             raise ValueError(f"visible must be (B, 3, H, W) and thermal (B, 1|3, H, W), got "
                              f"{tuple(visible.shape)} and {tuple(thermal.shape)}")
@@ -123,16 +130,18 @@ class MultiTaskFusionModel(FusionModel):
             thermal = thermal.expand(-1, 3, -1, -1) if thermal.shape[1] == 1 else thermal
             features = self.backbone(visible, thermal)
             raw, seg = self.decoder(features)
-            seg = _logits_like(seg, raw, h, w)
-            return FusionOutput(self._image(raw[..., :h, :w], visible, thermal), features), seg
+            return FusionOutput(self._image(raw[..., :h, :w], visible, thermal), features), seg, raw
         vis_ycbcr = rgb_to_ycbcr(visible)
         thermal_y = thermal if thermal.shape[1] == 1 else rgb_to_ycbcr(thermal)[:, :1]
         features = self.backbone(vis_ycbcr[:, :1], thermal_y)
         raw, seg = self.decoder(features)
-        seg = _logits_like(seg, raw, h, w)
         fused_y = self._image(raw[..., :h, :w], vis_ycbcr[:, :1], thermal_y)
         fused = ycbcr_to_rgb(torch.cat([fused_y, vis_ycbcr[:, 1:]], dim=1)).clamp(0.0, 1.0)
-        return FusionOutput(fused, features), seg
+        return FusionOutput(fused, features), seg, raw
+
+    def forward_tasks(self, visible: Tensor, thermal: Tensor) -> tuple[FusionOutput, Tensor]:
+        out, seg, raw = self._run(visible, thermal)
+        return out, _logits_like(seg, raw, *visible.shape[-2:])
 
     def forward(self, visible: Tensor, thermal: Tensor) -> FusionOutput:
-        return self.forward_tasks(visible, thermal)[0]
+        return self._run(visible, thermal)[0]

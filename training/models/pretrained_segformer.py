@@ -35,10 +35,15 @@ __all__ = ["load_pretrained_segformer", "mit_to_hf", "wrap_segformer"]
 
 # MiT block parameter -> transformers (5.x) block parameter; the fused kv is split apart
 _BLOCK = [
-    ("attn.q.", "attention.q_proj."), ("attn.sr.", "attention.sequence_reduction.sequence_reduction."),
-    ("attn.norm.", "attention.sequence_reduction.layer_norm."), ("attn.proj.", "attention.o_proj."),
-    ("norm1.", "layernorm_before."), ("norm2.", "layernorm_after."), ("mlp.fc1.", "mlp.fc1."),
-    ("mlp.dwconv.dwconv.", "mlp.dwconv.dwconv."), ("mlp.fc2.", "mlp.fc2."),
+    ('attn.q.', 'attention.q_proj.'),
+    ('attn.sr.', 'attention.sequence_reduction.sequence_reduction.'),
+    ('attn.norm.', 'attention.sequence_reduction.layer_norm.'),
+    ('attn.proj.', 'attention.o_proj.'),
+    ('norm1.', 'layernorm_before.'),
+    ('norm2.', 'layernorm_after.'),
+    ('mlp.fc1.', 'mlp.fc1.'),
+    ('mlp.dwconv.dwconv.', 'mlp.dwconv.dwconv.'),
+    ('mlp.fc2.', 'mlp.fc2.'),
 ]
 
 
@@ -92,14 +97,23 @@ def _config_from_weights(sd: dict[str, Tensor], num_classes: int):
     """A SegformerConfig whose widths, depths and heads match the weights' shapes."""
     from training.models.segformer import segformer_config
 
-    hidden = [int(sd[f"segformer.stages.{i}.patch_embeddings.proj.weight"].shape[0]) for i in range(4)]
-    depths = [1 + max(int(k.split(".")[4]) for k in sd if k.startswith(f"segformer.stages.{i}.blocks."))
-              for i in range(4)]
+    hidden = [
+        int(sd[f'segformer.stages.{i}.patch_embeddings.proj.weight'].shape[0]) for i in range(4)
+    ]
+    depths = [
+        1 + max(int(k.split('.')[4]) for k in sd if k.startswith(f'segformer.stages.{i}.blocks.'))
+        for i in range(4)
+    ]
     dec = int(sd["decode_head.linear_fuse.weight"].shape[0])
     known = next((v for v in SEGFORMER_VARIANTS.values() if v["hidden_sizes"] == hidden), None)
     heads = known["num_attention_heads"] if known else [max(1, h // 64) for h in hidden]
     cfg = segformer_config("b0", num_classes)
-    cfg.hidden_sizes, cfg.depths, cfg.num_attention_heads, cfg.decoder_hidden_size = hidden, depths, heads, dec
+    cfg.hidden_sizes, cfg.depths, cfg.num_attention_heads, cfg.decoder_hidden_size = (
+        hidden,
+        depths,
+        heads,
+        dec,
+    )
     return cfg
 
 
@@ -119,8 +133,13 @@ def load_pretrained_segformer(path: str | Path, num_classes: int) -> Segmentatio
         if not (p / "config.json").is_file():
             raise ValueError(f"{p}: a Hugging Face checkpoint folder needs config.json")
         hf = SegformerForSemanticSegmentation.from_pretrained(
-            str(p), local_files_only=True, num_labels=num_classes, ignore_mismatched_sizes=True,
-            id2label={i: str(i) for i in range(num_classes)}, label2id={str(i): i for i in range(num_classes)})
+            str(p),
+            local_files_only=True,
+            num_labels=num_classes,
+            ignore_mismatched_sizes=True,
+            id2label={i: str(i) for i in range(num_classes)},
+            label2id={str(i): i for i in range(num_classes)},
+        )
         return wrap_segformer(hf)
     if not p.is_file():
         raise ValueError(f"segmenter checkpoint not found: {p}")
@@ -128,8 +147,12 @@ def load_pretrained_segformer(path: str | Path, num_classes: int) -> Segmentatio
     if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
         sd = sd["state_dict"]
     mapped = mit_to_hf(sd) if isinstance(sd, dict) else {}
-    if "decode_head.linear_fuse.weight" not in mapped or not any("stages.3.patch" in k for k in mapped):
-        raise ValueError(f"{p}: not a SegFormer state dict in MiT naming (encoder.* / decoder.* keys)")
+    if 'decode_head.linear_fuse.weight' not in mapped or not any(
+        'stages.3.patch' in k for k in mapped
+    ):
+        raise ValueError(
+            f'{p}: not a SegFormer state dict in MiT naming (encoder.* / decoder.* keys)'
+        )
     hf = SegformerForSemanticSegmentation(_config_from_weights(mapped, num_classes))
     own = hf.state_dict()
     keep = {k: v for k, v in mapped.items() if k in own and own[k].shape == v.shape}

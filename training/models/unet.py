@@ -16,8 +16,14 @@ __all__ = ["UNet"]
 
 
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-                         nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
 
 
 class UNet(nn.Module):
@@ -27,10 +33,18 @@ class UNet(nn.Module):
             raise ValueError(f"depth must be >= 2, got {depth}")
         widths = [width * 2 ** i for i in range(depth)]
         self.depth = depth
-        self.down = nn.ModuleList(_double_conv(a, b) for a, b in zip([channels] + widths[:-1], widths))
-        self.up = nn.ModuleList(nn.Sequential(nn.ConvTranspose2d(widths[i + 1], widths[i], 4, 2, 1, bias=False),
-                                              nn.ReLU()) for i in reversed(range(depth - 1)))
-        self.merge = nn.ModuleList(_double_conv(2 * widths[i], widths[i]) for i in reversed(range(depth - 1)))
+        self.down = nn.ModuleList(
+            _double_conv(a, b) for a, b in zip([channels] + widths[:-1], widths)
+        )
+        self.up = nn.ModuleList(
+            nn.Sequential(
+                nn.ConvTranspose2d(widths[i + 1], widths[i], 4, 2, 1, bias=False), nn.ReLU()
+            )
+            for i in reversed(range(depth - 1))
+        )
+        self.merge = nn.ModuleList(
+            _double_conv(2 * widths[i], widths[i]) for i in reversed(range(depth - 1))
+        )
         self.last = nn.Conv2d(widths[0], channels, 3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ local branch (two residual 3x3 conv blocks), joined by a 3x3 conv on their
 concatenation. Widths (8, 16, 32, 32) and 8 heads by default, as released.
 
 The three stride-2 downsamplings need sizes divisible by 8: the input is
-reflect-padded at the bottom/right and the features keep the padded size
+replicate-padded at the bottom/right and the features keep the padded size
 (``FusionModel`` crops the decoded image back).
 """
 from __future__ import annotations
@@ -56,7 +56,9 @@ class TransposedAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
-        q, k, v = (t.reshape(b, self.heads, c // self.heads, h * w) for t in self.qkv(x).chunk(3, dim=1))
+        q, k, v = (
+            t.reshape(b, self.heads, c // self.heads, h * w) for t in self.qkv(x).chunk(3, dim=1)
+        )
         q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
         attn = ((q @ k.transpose(-2, -1)) * self.temperature).softmax(dim=-1)
         return self.proj((attn @ v).reshape(b, c, h, w))
@@ -69,7 +71,9 @@ class _GatedFeedForward(nn.Module):
         super().__init__()
         hidden = int(channels * expansion)
         self.project_in = nn.Conv2d(channels, 2 * hidden, 1, bias=False)
-        self.dwconv = nn.Conv2d(2 * hidden, 2 * hidden, 3, padding=1, groups=2 * hidden, bias=False)
+        self.dwconv = nn.Conv2d(
+            2 * hidden, 2 * hidden, 3, padding=1, groups=2 * hidden, bias=False
+        )
         self.project_out = nn.Conv2d(hidden, channels, 1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -118,7 +122,9 @@ def _up(cin: int, cout: int) -> nn.Sequential:
 class EMMABackbone(nn.Module):
     """U-Fuser without its last layer: (visible, thermal) -> (B, widths[0], H', W') features."""
 
-    def __init__(self, in_channels: int = 1, widths: Sequence[int] = (8, 16, 32, 32), heads: int = 8):
+    def __init__(
+        self, in_channels: int = 1, widths: Sequence[int] = (8, 16, 32, 32), heads: int = 8
+    ):
         super().__init__()
         w = [int(c) for c in widths]
         if len(w) != 4:
@@ -145,11 +151,10 @@ class EMMABackbone(nn.Module):
 
     def forward(self, visible: Tensor, thermal: Tensor) -> Tensor:
         h, w = visible.shape[-2:]
-        ph, pw = (-h) % 8, (-w) % 8
-        if ph or pw:
-            mode = "reflect" if (h > ph and w > pw) else "replicate"
-            visible = F.pad(visible, (0, pw, 0, ph), mode=mode)
-            thermal = F.pad(thermal, (0, pw, 0, ph), mode=mode)
+        ph, pw = (8 - h % 8) % 8, (8 - w % 8) % 8
+        # always pad (possibly by 0): a size-dependent branch would pin an ONNX export to one size
+        visible = F.pad(visible, (0, pw, 0, ph), mode="replicate")
+        thermal = F.pad(thermal, (0, pw, 0, ph), mode="replicate")
         fv = self._encode(visible, self.enc_vis, self.down_vis)
         fi = self._encode(thermal, self.enc_ir, self.down_ir)
         f = [fuse(torch.cat([a, b], dim=1)) for fuse, a, b in zip(self.fuse, fi, fv)]

@@ -67,8 +67,12 @@ class HIA(nn.Module):
     def __init__(self, channels: int, heads: int = 8):
         super().__init__()
         self.embed = nn.ModuleDict({k: ChannelEmbedding(channels) for k in ("ir", "vis", "seg")})
-        self.soam = nn.ModuleDict({k: ContextCrossAttention(channels, heads) for k in ("ir", "vis")})
-        self.moam = nn.ModuleDict({k: ContextCrossAttention(channels, heads) for k in ("ir", "vis")})
+        self.soam = nn.ModuleDict(
+            {k: ContextCrossAttention(channels, heads) for k in ('ir', 'vis')}
+        )
+        self.moam = nn.ModuleDict(
+            {k: ContextCrossAttention(channels, heads) for k in ('ir', 'vis')}
+        )
         self.mlp = nn.ModuleDict({k: nn.Linear(2 * channels, channels) for k in ("ir", "vis")})
         self.norm = nn.ModuleDict({k: nn.LayerNorm(channels) for k in ("ir", "vis")})
 
@@ -92,8 +96,12 @@ class _ConvSemantics(nn.Module):
 
     def __init__(self, widths: tuple[int, int] = (32, 64)):
         super().__init__()
-        self.stage1 = nn.Sequential(nn.Conv2d(3, widths[0], 7, stride=4, padding=3), nn.ReLU(inplace=True),
-                                    nn.Conv2d(widths[0], widths[0], 3, padding=1), nn.ReLU(inplace=True))
+        self.stage1 = nn.Sequential(
+            nn.Conv2d(3, widths[0], 7, stride=4, padding=3),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(widths[0], widths[0], 3, padding=1),
+            nn.ReLU(inplace=True),
+        )
         self.stage2 = nn.Sequential(nn.Conv2d(widths[0], widths[1], 3, stride=2, padding=1),
                                     nn.ReLU(inplace=True))
         self.channels = widths
@@ -115,7 +123,9 @@ class _SegFormerSemantics(nn.Module):
 
     def forward(self, image: Tensor) -> tuple[Tensor, Tensor]:
         x = (image - self.model.mean) / self.model.std
-        hidden = self.model.segformer.segformer(pixel_values=x, output_hidden_states=True).hidden_states
+        hidden = self.model.segformer.segformer(
+            pixel_values=x, output_hidden_states=True
+        ).hidden_states
         return hidden[0], hidden[1]
 
 
@@ -124,8 +134,17 @@ class SegMiFBackbone(nn.Module):
 
     SEMANTICS = ("conv", "segformer")
 
-    def __init__(self, in_channels: int = 1, width: int = 32, growth: int = 32, layers: int = 5,
-                 heads: int = 8, semantic: str = "conv", segformer: str = "b3", num_classes: int = 15):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        width: int = 32,
+        growth: int = 32,
+        layers: int = 5,
+        heads: int = 8,
+        semantic: str = 'conv',
+        segformer: str = 'b3',
+        num_classes: int = 15,
+    ):
         super().__init__()
         if semantic not in self.SEMANTICS:
             raise ValueError(f"semantic must be one of {self.SEMANTICS}, got {semantic!r}")
@@ -136,8 +155,12 @@ class SegMiFBackbone(nn.Module):
                           else _ConvSemantics())
         c1, c2 = self.semantics.channels
         self.seg_proj = nn.ModuleList([nn.Conv2d(c1, width, 1), nn.Conv2d(c2, width, 1)])
-        self.stem = nn.ModuleDict({k: nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), nn.PReLU())
-                                   for k in ("ir", "vis")})
+        self.stem = nn.ModuleDict(
+            {
+                k: nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), nn.PReLU())
+                for k in ('ir', 'vis')
+            }
+        )
         self.drdb1 = nn.ModuleDict({k: DRDB(width, growth, layers) for k in ("ir", "vis")})
         self.drdb2 = nn.ModuleDict({k: DRDB(width, growth, layers) for k in ("ir", "vis")})
         self.hia = nn.ModuleList([HIA(width, heads), HIA(width, heads)])

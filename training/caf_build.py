@@ -1,0 +1,141 @@
+"""Building CAF's parts: the loss space, the task network, the labelled data, the beta file.
+
+Shared by the search (``training.loss_search``), its command
+(``training.search_loss``), the retraining framework
+(``training.frameworks.caf``) and bi-level dynamic learning (which uses
+the same task networks), so none of them imports another's internals.
+
+``beta.yaml`` (the search's result) holds ``searched`` (term: beta),
+``alpha`` (the logits), ``fixed`` (term: weight), ``scales``,
+``perceptual_weights`` (absolute path or null) and ``search`` (where it
+came from); :func:`write_beta_file` writes it atomically.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import yaml
+
+from training.caf_config import CAFConfig
+from training.losses.caf_space import CAFLossSpace
+
+__all__ = ["build_space", "build_task_model", "labelled_datasets", "collate_labelled",
+           "write_beta_file", "read_beta_file", "check_beta_doc"]
+
+
+def build_space(space_cfg, base_dir: str | Path = ".") -> CAFLossSpace:
+    """The CAFLossSpace a SpaceConfig (or a beta file's mapping) describes; may load VGG-16."""
+    get = (
+        space_cfg.get
+        if isinstance(space_cfg, dict)
+        else lambda k, d=None: getattr(space_cfg, k, d)
+    )
+    perceptual = None
+    if get("perceptual_weights"):
+        from training.losses.perceptual import PerceptualLoss, load_vgg16_features
+
+        p = Path(get("perceptual_weights"))
+        perceptual = PerceptualLoss(
+            load_vgg16_features(p if p.is_absolute() else Path(base_dir) / p)
+        )
+    return CAFLossSpace(list(get("searched")), dict(get("fixed") or {}), dict(get("scales") or {}),
+                        perceptual)
+
+
+def build_task_model(task_cfg) -> torch.nn.Module:
+    """Perception network T: the compact CNN segmenter (CPU) or a SegFormer from scratch."""
+    if task_cfg.model == "compact":
+        from training.models.compact_segmenter import CompactSegmenter
+
+        return CompactSegmenter(int(task_cfg.num_classes), width=int(task_cfg.width))
+    from training.models.segformer import SegmentationModel
+
+    return SegmentationModel(task_cfg.model, int(task_cfg.num_classes))
+
+
+def write_beta_file(path: str | Path, space: CAFLossSpace, alpha: torch.Tensor, info: dict,
+                    perceptual_weights: str | None = None) -> Path:
+    """The found loss as YAML (atomic): what the ``caf`` framework retrains with."""
+    beta = CAFLossSpace.beta(alpha.detach().double())
+    doc = {"searched": {n: float(b) for n, b in zip(space.searched, beta)},
+           "alpha": {n: float(a) for n, a in zip(space.searched, alpha.detach())},
+           "fixed": dict(space.fixed), "scales": dict(space.scales),
+           "perceptual_weights": perceptual_weights, "search": info}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(
+            '# CAF loss search result (ssvif_search_loss): beta = softmax(alpha) over the\n'
+            '# searched terms, fixed terms keep their weight; retrain with framework: caf.\n'
+        )
+        yaml.safe_dump(doc, f, sort_keys=False)
+    os.replace(tmp, path)
+    return path
+
+
+def check_beta_doc(doc: Any, where: str) -> dict:
+    """``doc`` if it is a loss search result (a non-empty ``searched`` mapping of term: beta)."""
+    if not isinstance(doc, Mapping) or not isinstance(doc.get('searched'), Mapping) \
+            or not doc['searched']:
+        raise ValueError(
+            f"{where}: not a loss search result (needs a 'searched' mapping of term: beta)"
+        )
+    return dict(doc)
+
+
+def read_beta_file(path: str | Path) -> dict:
+    """The mapping :func:`write_beta_file` wrote (searched, fixed, scales, perceptual_weights)."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except FileNotFoundError:
+        raise ValueError(f'loss file not found: {path}') from None
+    except yaml.YAMLError as e:
+        raise ValueError(f'{path}: not valid YAML ({str(e).splitlines()[0]})') from None
+    return check_beta_doc(doc, str(path))
+
+
+def collate_labelled(batch: list[dict]) -> dict:
+    return {"visible": torch.stack([b["visible"] for b in batch]),
+            "thermal": torch.stack([b["thermal"] for b in batch]),
+            "label": torch.stack([b["label"] for b in batch]), "name": [b["name"] for b in batch]}
+
+
+def labelled_datasets(cfg: CAFConfig):
+    """(train, search-val) LabelledPairs with random crops, split by ``data.val_fraction``."""
+    from ros2_ssvif.thermal import ThermalNormalizer
+    from training.data import (
+        DatasetError,
+        LabelledPairs,
+        Pair,
+        RandomPairCrop,
+        select_listed,
+        split_pairs,
+    )
+
+    d = cfg.data
+    full = LabelledPairs.from_layout(
+        d.kind, d.root, d.split, normalizer=ThermalNormalizer(**(d.thermal or {})).for_stills()
+    )
+    items = full.items
+    if d.list_file:
+        keep = {
+            p.name
+            for p in select_listed([Pair(n, v, t) for n, v, t, _ in items], d.root, d.list_file)
+        }
+        items = [it for it in items if it[0] in keep]
+    if d.max_samples:
+        items = items[: int(d.max_samples)]
+    train, val = split_pairs(items, d.val_fraction, d.seed)
+    if not train or not val:
+        raise DatasetError(
+            f'the loss search needs training and search-validation pairs; got '
+            f'{len(train)} and {len(val)} from {d.root} (data.val_fraction {d.val_fraction})'
+        )
+    crop = RandomPairCrop(d.crop)
+    return (LabelledPairs(train, crop, full.normalizer), LabelledPairs(val, crop, full.normalizer))
