@@ -1,4 +1,19 @@
-"""Calibration board specifications, parsed from short strings.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Calibration board specifications, parsed from short strings.
 
 One string names the board on the command line and in reports, e.g.
 ``chessboard:9x6:0.04`` (inner corners, square size in metres),
@@ -11,12 +26,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from calibration import cv_compat
 import cv2
 import numpy as np
 
-from calibration import cv_compat
 
-KINDS = ("chessboard", "circles", "acircles", "charuco")
+KINDS = ('chessboard', 'circles', 'acircles', 'charuco')
 
 
 class BoardSpecError(ValueError):
@@ -32,14 +47,14 @@ class BoardSpec:
     rows: int
     spacing: float  # square size or centre distance (metres)
     marker: float = 0.0  # charuco marker side
-    dictionary: str = ""  # charuco ArUco dictionary name
+    dictionary: str = ''  # charuco ArUco dictionary name
     radius: float = 0.0  # circle radius (rendering only)
 
     def __str__(self) -> str:
-        base = f"{self.kind}:{self.cols}x{self.rows}:{self.spacing:g}"
-        if self.kind == "charuco":
-            return f"{base}:{self.marker:g}:{self.dictionary}"
-        return f"{base}:{self.radius:g}" if self.radius else base
+        base = f'{self.kind}:{self.cols}x{self.rows}:{self.spacing:g}'
+        if self.kind == 'charuco':
+            return f'{base}:{self.marker:g}:{self.dictionary}'
+        return f'{base}:{self.radius:g}' if self.radius else base
 
     @property
     def pattern_size(self) -> tuple[int, int]:
@@ -51,15 +66,18 @@ class BoardSpec:
         if self.radius > 0:
             return self.radius
         # a third of the spacing keeps neighbouring blobs apart in blur
-        return self.spacing / 3.0 if self.kind == "circles" else self.spacing / 2.0
+        return self.spacing / 3.0 if self.kind == 'circles' else self.spacing / 2.0
 
     def object_points(self) -> np.ndarray:
-        """All board points (N,3) in the order the detector reports them
-        (charuco: indexed by chessboard-corner id)."""
-        if self.kind == "charuco":
+        """
+        Return all board points (N,3) in the order the detector reports them.
+
+        Charuco: indexed by chessboard-corner id.
+        """
+        if self.kind == 'charuco':
             return cv_compat.charuco_corners(self.charuco_board())
-        i, j = np.meshgrid(np.arange(self.rows), np.arange(self.cols), indexing="ij")
-        if self.kind == "acircles":
+        i, j = np.meshgrid(np.arange(self.rows), np.arange(self.cols), indexing='ij')
+        if self.kind == 'acircles':
             x = (2 * j + i % 2) * self.spacing
         else:
             x = j * self.spacing
@@ -68,68 +86,68 @@ class BoardSpec:
 
     def board_extent(self) -> tuple[float, float]:
         """Width and height (metres) of the printed target, margins excluded."""
-        if self.kind == "charuco":
+        if self.kind == 'charuco':
             return self.cols * self.spacing, self.rows * self.spacing
-        if self.kind == "chessboard":
+        if self.kind == 'chessboard':
             return (self.cols + 1) * self.spacing, (self.rows + 1) * self.spacing
         pts = self.object_points()
         r = self.circle_radius
         return float(pts[:, 0].max() + 2 * r), float(pts[:, 1].max() + 2 * r)
 
     def charuco_board(self):
-        if self.kind != "charuco":
-            raise BoardSpecError(f"{self} is not a ChArUco board")
+        if self.kind != 'charuco':
+            raise BoardSpecError(f'{self} is not a ChArUco board')
         return cv_compat.charuco_board(self.cols, self.rows, self.spacing, self.marker,
                                        self.dictionary)
 
     @property
     def min_points(self) -> int:
         """Fewest points a view must have to constrain a pose well."""
-        return 6 if self.kind == "charuco" else self.cols * self.rows
+        return 6 if self.kind == 'charuco' else self.cols * self.rows
 
 
-_USAGE = ("expected chessboard:COLSxROWS:SQUARE, circles:COLSxROWS:SPACING[:RADIUS], "
-          "acircles:COLSxROWS:SPACING[:RADIUS] or charuco:SQX x SQY:SQUARE:MARKER:DICT_NAME")
+_USAGE = ('expected chessboard:COLSxROWS:SQUARE, circles:COLSxROWS:SPACING[:RADIUS], '
+          'acircles:COLSxROWS:SPACING[:RADIUS] or charuco:SQX x SQY:SQUARE:MARKER:DICT_NAME')
 
 
 def parse_board(text: str) -> BoardSpec:
     """Parse a board string; raise :class:`BoardSpecError` with a usage hint."""
     if not isinstance(text, str) or not text.strip():
-        raise BoardSpecError(f"empty board spec; {_USAGE}")
-    parts = [p.strip() for p in text.strip().split(":")]
+        raise BoardSpecError(f'empty board spec; {_USAGE}')
+    parts = [p.strip() for p in text.strip().split(':')]
     kind = parts[0].lower()
     if kind not in KINDS:
-        raise BoardSpecError(f"unknown board kind {parts[0]!r} in {text!r}; {_USAGE}")
-    want = {"chessboard": (3, 3), "circles": (3, 4), "acircles": (3, 4), "charuco": (5, 5)}[kind]
+        raise BoardSpecError(f'unknown board kind {parts[0]!r} in {text!r}; {_USAGE}')
+    want = {'chessboard': (3, 3), 'circles': (3, 4), 'acircles': (3, 4), 'charuco': (5, 5)}[kind]
     if not want[0] <= len(parts) <= want[1]:
-        raise BoardSpecError(f"board spec {text!r} has {len(parts)} fields; {_USAGE}")
+        raise BoardSpecError(f'board spec {text!r} has {len(parts)} fields; {_USAGE}')
     try:
-        cols_s, rows_s = parts[1].lower().split("x")
+        cols_s, rows_s = parts[1].lower().split('x')
         cols, rows = int(cols_s), int(rows_s)
     except ValueError:
-        raise BoardSpecError(f"board size {parts[1]!r} in {text!r} must look like 9x6") from None
+        raise BoardSpecError(f'board size {parts[1]!r} in {text!r} must look like 9x6') from None
     try:
-        nums = [float(p) for p in parts[2:4 if kind == "charuco" else None]]
+        nums = [float(p) for p in parts[2:4 if kind == 'charuco' else None]]
     except ValueError:
-        raise BoardSpecError(f"board sizes in {text!r} must be numbers in metres") from None
+        raise BoardSpecError(f'board sizes in {text!r} must be numbers in metres') from None
     if any(not np.isfinite(v) or v <= 0 for v in nums):
-        raise BoardSpecError(f"board sizes in {text!r} must be positive")
-    min_dim = 2 if kind == "charuco" else 2
+        raise BoardSpecError(f'board sizes in {text!r} must be positive')
+    min_dim = 2 if kind == 'charuco' else 2
     if cols < min_dim or rows < min_dim:
-        raise BoardSpecError(f"board {text!r} needs at least {min_dim}x{min_dim}")
-    if kind == "charuco":
+        raise BoardSpecError(f'board {text!r} needs at least {min_dim}x{min_dim}')
+    if kind == 'charuco':
         marker, dict_name = nums[1], parts[4].upper()
-        if not hasattr(cv2, "aruco"):  # before 4.7 ArUco lives in opencv-contrib only
+        if not hasattr(cv2, 'aruco'):  # before 4.7 ArUco lives in opencv-contrib only
             raise BoardSpecError(f"{text!r} needs OpenCV's aruco module: install "
-                                 f"opencv-contrib-python(-headless), or OpenCV 4.7 or newer")
+                                 f'opencv-contrib-python(-headless), or OpenCV 4.7 or newer')
         if marker >= nums[0]:
             raise BoardSpecError(
-                f"ChArUco marker ({marker}) must be smaller than the square ({nums[0]})")
-        if not dict_name.startswith("DICT_") or not hasattr(cv2.aruco, dict_name):
+                f'ChArUco marker ({marker}) must be smaller than the square ({nums[0]})')
+        if not dict_name.startswith('DICT_') or not hasattr(cv2.aruco, dict_name):
             raise BoardSpecError(
-                f"unknown ArUco dictionary {parts[4]!r}; use a name like DICT_5X5_100")
+                f'unknown ArUco dictionary {parts[4]!r}; use a name like DICT_5X5_100')
         return BoardSpec(kind, cols, rows, nums[0], marker=marker, dictionary=dict_name)
     radius = nums[1] if len(nums) > 1 else 0.0
-    if kind == "circles" and radius and radius * 2 >= nums[0]:
-        raise BoardSpecError(f"circle diameter must be below the spacing in {text!r}")
+    if kind == 'circles' and radius and radius * 2 >= nums[0]:
+        raise BoardSpecError(f'circle diameter must be below the spacing in {text!r}')
     return BoardSpec(kind, cols, rows, nums[0], radius=radius)

@@ -1,4 +1,19 @@
-"""ChArUco corners, in either polarity, with any OpenCV 4.5-5.x.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+ChArUco corners, in either polarity, with any OpenCV 4.5-5.x.
 
 The markers are found by the ArUco detector (through
 :mod:`calibration.cv_compat`), the chessboard corners between them
@@ -7,23 +22,24 @@ with ``cornerSubPix``.
 """
 from __future__ import annotations
 
-import cv2
-import numpy as np
-
 from calibration.boards import BoardSpec
 from calibration.cv_compat import CharucoFinder
 from calibration.normalize import candidates
+import cv2
+import numpy as np
 
 
 def repair_local_outliers(pts: np.ndarray, obj_xy: np.ndarray) -> np.ndarray:
-    """Move corners that disagree with their neighbours onto the neighbours' prediction.
+    """
+    Move corners that disagree with their neighbours onto the neighbours' prediction.
 
     OpenCV 4.5/4.6 interpolate ChArUco corners several pixels off, and
     ``cornerSubPix`` occasionally settles on a marker's corner instead.
     Around one corner lens distortion is close to projective, so a
     homography fitted (RANSAC) to the neighbours within 2.3 squares
     predicts it to a fraction of a pixel; a corner a sixth of a square off
-    that prediction starts again from it."""
+    that prediction starts again from it.
+    """
     out = pts.astype(np.float64).copy()
     if len(pts) < 5:
         return out
@@ -44,13 +60,15 @@ def repair_local_outliers(pts: np.ndarray, obj_xy: np.ndarray) -> np.ndarray:
 
 
 def refine_saddles(gray8: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sub-pixel ChArUco corners, and a mask of those that stayed put.
+    """
+    Sub-pixel ChArUco corners, and a mask of those that stayed put.
 
     The detector places corners by a homography from the markers, which
     lens distortion bends by pixels. ``cornerSubPix`` fixes that, but its
     window must stay clear of the markers inside the white squares, an
     eighth of a square away: a wide pass pulls far guesses in, a narrow
-    pass (~0.12 square) settles them without the marker edges."""
+    pass (~0.12 square) settles them without the marker edges.
+    """
     if len(pts) < 2:
         return pts, np.ones(len(pts), bool)
     d = np.linalg.norm(pts[:, None] - pts[None], axis=2)
@@ -66,10 +84,14 @@ def refine_saddles(gray8: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def detect_charuco(gray: np.ndarray, board: BoardSpec):
-    """ChArUco corners. Reliable in the visible band; on blurred thermal
-    frames the small markers often decode in neither polarity, so expect
-    fewer corners (or none) there and prefer a chessboard or circle grid
-    for the thermal camera (``--thermal-board``)."""
+    """
+    Detect ChArUco corners.
+
+    Reliable in the visible band; on blurred thermal frames the small markers
+    often decode in neither polarity, so expect fewer corners (or none) there
+    and prefer a chessboard or circle grid for the thermal camera
+    (``--thermal-board``).
+    """
     finder = CharucoFinder(board.charuco_board(), min_markers=1)
     best = None
     for name, img in candidates(gray):

@@ -1,4 +1,19 @@
-"""Board detections gathered from every capture set of one calibration.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Board detections gathered from every capture set of one calibration.
 
 A calibration sees up to three sets (FMB, SegMiF section 4): each sensor's
 own intrinsic captures, on a board of its own, and the joint captures of
@@ -12,20 +27,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-import numpy as np
-from tqdm import tqdm
-
 from calibration.boards import BoardSpec
-from calibration.detect import Detection, detect_board
+from calibration.detect import detect_board, Detection
 from calibration.intrinsics import CalibrationError
 from calibration.normalize import to_gray
 from calibration.refine import REFINABLE
+import numpy as np
+from tqdm import tqdm
 
-CAMERAS = ("visible", "thermal")
+
+CAMERAS = ('visible', 'thermal')
 
 
 def is_new_view(det: Detection, kept: list[Detection], min_move_px: float) -> bool:
-    """A view adds information only if the board moved since every kept view."""
+    """Tell whether a view adds information: only if the board moved since every kept view."""
     for k in kept:
         if len(k) == len(det) and np.array_equal(k.ids, det.ids):
             if np.median(np.linalg.norm(k.image_points - det.image_points, axis=1)) < min_move_px:
@@ -53,8 +68,8 @@ class Captures:
     def _size(self, cam: str, img: np.ndarray) -> None:
         self.sizes[cam].add((img.shape[1], img.shape[0]))
         if len(self.sizes[cam]) > 1:
-            raise CalibrationError(f"{cam} images have mixed sizes {sorted(self.sizes[cam])}; "
-                                   f"one camera gives one size")
+            raise CalibrationError(f'{cam} images have mixed sizes {sorted(self.sizes[cam])}; '
+                                   f'one camera gives one size')
 
     def _keep(self, cam: str, name: str, det: Detection | None, img: np.ndarray,
               board: BoardSpec) -> None:
@@ -71,20 +86,20 @@ class Captures:
                   min_move_px: float = 15.0, progress: bool = True) -> None:
         """(name, visible, thermal[, det_v, det_t]) of ``board``, seen by both cameras."""
         kept: list[Detection] = []
-        bar = tqdm(pairs, desc="detecting boards", unit="pair", disable=not progress)
+        bar = tqdm(pairs, desc='detecting boards', unit='pair', disable=not progress)
         for name, vis, th, *found in bar:
-            self._size("visible", vis)
-            self._size("thermal", th)
+            self._size('visible', vis)
+            self._size('thermal', th)
             self.joint_pairs += 1
             a, b = found if found else (detect_board(vis, board), detect_board(th, board))
             if diverse_only and a is not None and not is_new_view(a, kept, min_move_px):
                 continue
             if a is not None:
                 kept.append(a)
-            self._keep("visible", name, a, vis, board)
-            self._keep("thermal", name, b, th, board)
+            self._keep('visible', name, a, vis, board)
+            self._keep('thermal', name, b, th, board)
             if a is not None and b is not None:
-                self.first.setdefault("pair", (name, vis, th))
+                self.first.setdefault('pair', (name, vis, th))
 
     def add_single(self, cam: str, views: Iterable[tuple[str, np.ndarray]], board: BoardSpec,
                    diverse_only: bool = False, min_move_px: float = 15.0,
@@ -92,7 +107,7 @@ class Captures:
         """One camera's own intrinsic captures of ``board``; returns how many views were read."""
         kept: list[Detection] = []
         n = 0
-        bar = tqdm(views, desc=f"detecting {cam} boards", unit="view", disable=not progress)
+        bar = tqdm(views, desc=f'detecting {cam} boards', unit='view', disable=not progress)
         for name, img in bar:
             self._size(cam, img)
             n += 1
@@ -101,22 +116,22 @@ class Captures:
                 continue
             if det is not None:
                 kept.append(det)
-            self._keep(cam, f"{cam}-intrinsics/{name}", det, img, board)
+            self._keep(cam, f'{cam}-intrinsics/{name}', det, img, board)
         if n == 0:
-            raise CalibrationError(f"the {cam} intrinsic captures hold no images")
+            raise CalibrationError(f'the {cam} intrinsic captures hold no images')
         return n
 
     def joint_views(self) -> list[str]:
-        return sorted(set(self.dets["visible"]) & set(self.dets["thermal"]))
+        return sorted(set(self.dets['visible']) & set(self.dets['thermal']))
 
     def check(self, board: BoardSpec) -> None:
         """Refuse calibrations that cannot work, with what was tried."""
         if not any(self.sizes[c] for c in CAMERAS) or self.joint_pairs == 0:
-            raise CalibrationError("no image pairs to calibrate from")
+            raise CalibrationError('no image pairs to calibrate from')
         if not any(self.dets[c] for c in CAMERAS):
             raise CalibrationError(
-                f"the board {board} was found in none of the {self.joint_pairs} pairs")
+                f'the board {board} was found in none of the {self.joint_pairs} pairs')
         for cam in CAMERAS:
             if not self.dets[cam]:
                 raise CalibrationError(
-                    f"the board was found in no {cam} image (tried {len(self.missing[cam])})")
+                    f'the board was found in no {cam} image (tried {len(self.missing[cam])})')

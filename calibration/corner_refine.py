@@ -1,4 +1,19 @@
-"""Blur-robust chessboard corners, re-measured in fronto-parallel unwarps.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Blur-robust chessboard corners, re-measured in fronto-parallel unwarps.
 
 Why: ``findChessboardCornersSB`` places corners on blurred thermal boards
 with an error that follows the board's tilt, not noise: on the
@@ -47,11 +62,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from calibration.boards import BoardSpec
+from calibration.detect import Detection
 import cv2
 import numpy as np
 
-from calibration.boards import BoardSpec
-from calibration.detect import Detection
 
 WINDOW_SQUARES = 0.6  # half-width of the cornerSubPix window, in squares
 PX_PER_SQUARE = 32  # sampling of the unwarped board plane
@@ -61,7 +76,8 @@ CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-4)
 def refine_corner_view(gray: np.ndarray, det: Detection, board: BoardSpec, K, D, rvec, tvec,
                        window: float = WINDOW_SQUARES,
                        px_per_square: int = PX_PER_SQUARE) -> Detection:
-    """Re-measure every detected corner of one view in its fronto-parallel unwarp.
+    """
+    Re-measure every detected corner of one view in its fronto-parallel unwarp.
 
     A corner whose window leaves the image, or whose fit wanders more than a
     quarter square from where the model put the window, keeps its first position.
@@ -89,4 +105,4 @@ def refine_corner_view(gray: np.ndarray, det: Detection, board: BoardSpec, K, D,
             continue
         q, _ = cv2.projectPoints(np.array([[X + d[0], Y + d[1], 0.0]]), rvec, tvec, K, D)
         pts[k] = q.reshape(2)
-    return replace(det, image_points=pts, variant=det.variant + "+unwarped")
+    return replace(det, image_points=pts, variant=det.variant + '+unwarped')

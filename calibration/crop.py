@@ -1,21 +1,40 @@
-"""The crop of the registered pair: the largest axis-aligned rectangle of
-undistorted visible pixels that both cameras really see, shrunk to the
-requested output aspect, plus the default output size."""
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The crop of the registered pair and the default output size.
+
+The largest axis-aligned rectangle of undistorted visible pixels that both
+cameras really see, shrunk to the requested output aspect, plus the default
+output size.
+"""
 from __future__ import annotations
 
-import numpy as np
-
 from calibration.intrinsics import CalibrationError
+import numpy as np
 from ros2_ssvif.camera_info import CameraInfo
 from ros2_ssvif.registration import apply_homography, distort_pixels
 
 
 def _inside_raw(p_und: np.ndarray, cam: CameraInfo) -> np.ndarray:
-    """Undistorted pixels whose raw position lies inside the sensor.
+    """
+    Undistorted pixels whose raw position lies inside the sensor.
 
     Far outside the field of view polynomial distortion folds back into the
     image, so points beyond the undistorted radius of the sensor corners
-    are invalid whatever the polynomial says."""
+    are invalid whatever the polynomial says.
+    """
     K = cam.camera_matrix
     n = (p_und - K[:2, 2]) / np.diag(K)[:2]
     w, h = cam.width - 1, cam.height - 1
@@ -40,8 +59,11 @@ def valid_mask(vis: CameraInfo, th: CameraInfo, H: np.ndarray, step: int = 2) ->
 
 
 def largest_rectangle(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """Largest all-True axis-aligned rectangle (x, y, w, h) in cells, by the
-    row-histogram / stack method (O(rows*cols))."""
+    """
+    Find the largest all-True axis-aligned rectangle (x, y, w, h) in cells.
+
+    By the row-histogram / stack method (O(rows*cols)).
+    """
     rows, cols = mask.shape
     heights = np.zeros(cols, int)
     best = (0, 0, 0, 0, 0)
@@ -66,11 +88,11 @@ def compute_crop(vis: CameraInfo, th: CameraInfo, H: np.ndarray, output_size=Non
     mask = valid_mask(vis, th, H, step)
     x, y, w, h = largest_rectangle(mask)
     if w * h == 0:
-        raise CalibrationError("the cameras share no field of view under this homography")
+        raise CalibrationError('the cameras share no field of view under this homography')
     # cells are ``step`` px apart: the rectangle spans from first to last valid sample
     x, y, w, h = x * step, y * step, (w - 1) * step + 1, (h - 1) * step + 1
     if w < 16 or h < 16:
-        raise CalibrationError(f"the common field of view is only {w}x{h} px")
+        raise CalibrationError(f'the common field of view is only {w}x{h} px')
     if output_size is None:
         return (float(x), float(y), float(w), float(h)), (int(w), int(h))
     ow, oh = output_size

@@ -1,4 +1,19 @@
-"""One face for the OpenCV calls whose signature changed between 4.5 and 5.x.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+One face for the OpenCV calls whose signature changed between 4.5 and 5.x.
 
 ROS 2 Humble/Jazzy and JetPack 6 install OpenCV 4.5/4.6 with numpy 1.x;
 pip gives 4.10+ or 5.x. Between them the ``*Extended`` calibration calls
@@ -16,10 +31,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-VERSION = tuple(int(p) for p in cv2.__version__.split(".")[:2])
-NEW_ARUCO = hasattr(cv2, "aruco") and hasattr(cv2.aruco, "CharucoDetector")
+
+VERSION = tuple(int(p) for p in cv2.__version__.split('.')[:2])
+NEW_ARUCO = hasattr(cv2, 'aruco') and hasattr(cv2.aruco, 'CharucoDetector')
 # MAGSAC++ arrived with USAC in 4.5; plain RANSAC before it
-ROBUST_HOMOGRAPHY = getattr(cv2, "USAC_MAGSAC", cv2.RANSAC)
+ROBUST_HOMOGRAPHY = getattr(cv2, 'USAC_MAGSAC', cv2.RANSAC)
 
 
 def calibrate_camera(object_points, image_points, size, flags: int, criteria, K=None, D=None):
@@ -31,10 +47,12 @@ def calibrate_camera(object_points, image_points, size, flags: int, criteria, K=
 
 
 def stereo_calibrate(object_points, points1, points2, K1, D1, K2, D2, size, flags: int, criteria):
-    """``stereoCalibrateExtended`` -> (rms, K1, D1, K2, D2, R, T (1-D), per-view (n, 2) RMS).
+    """
+    ``stereoCalibrateExtended`` -> (rms, K1, D1, K2, D2, R, T (1-D), per-view (n, 2) RMS).
 
     4.5/4.6 return 10 values, 4.7+ 12 (per-view rvecs/tvecs before the
-    per-view errors); the leading seven and the last one mean the same."""
+    per-view errors); the leading seven and the last one mean the same.
+    """
     R0, T0 = np.eye(3), np.zeros((3, 1))
     out = cv2.stereoCalibrateExtended(object_points, points1, points2, K1, D1, K2, D2, size,
                                       R0, T0, flags=flags, criteria=criteria)
@@ -45,11 +63,14 @@ def stereo_calibrate(object_points, points1, points2, K1, D1, K2, D2, size, flag
 
 
 def undistort_points(points, K, D, criteria, P=None) -> np.ndarray:
-    """``undistortPoints`` with an iteration ``criteria``: 4.x spells it
-    ``undistortPointsIter`` (4.5/4.6 reject ``criteria=``), 5.x merged the two.
-    Normalised coordinates unless ``P`` is given; (N,2)."""
+    """
+    Run ``undistortPoints`` with an iteration ``criteria``.
+
+    4.x spells it ``undistortPointsIter`` (4.5/4.6 reject ``criteria=``), 5.x
+    merged the two. Normalised coordinates unless ``P`` is given; (N,2).
+    """
     pts = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 1, 2)
-    if hasattr(cv2, "undistortPointsIter"):
+    if hasattr(cv2, 'undistortPointsIter'):
         out = cv2.undistortPointsIter(pts, K, D, None, P, criteria)
     else:
         out = cv2.undistortPoints(pts, K, D, P=P, criteria=criteria)
@@ -68,13 +89,17 @@ def charuco_board(cols: int, rows: int, square: float, marker: float, dictionary
 
 
 def charuco_corners(board) -> np.ndarray:
-    """The board's chessboard corners (N,3), in ChArUco id order."""
+    """Return the board's chessboard corners (N,3), in ChArUco id order."""
     pts = board.getChessboardCorners() if NEW_ARUCO else board.chessboardCorners
     return np.asarray(pts, np.float64).reshape(-1, 3)
 
 
 def charuco_image(board, size: tuple[int, int]) -> np.ndarray:
-    """The printed board, 8-bit, ``size`` = (width, height), no margin, 1-bit marker borders."""
+    """
+    Draw the printed board, 8-bit, ``size`` = (width, height).
+
+    No margin, 1-bit marker borders.
+    """
     if NEW_ARUCO:
         return board.generateImage(size, marginSize=0, borderBits=1)
     return board.draw(size, marginSize=0, borderBits=1)
@@ -117,10 +142,13 @@ class CharucoFinder:
 
 
 def chessboard_sharpness(gray8: np.ndarray, pattern_size, corners: np.ndarray) -> float | None:
-    """Mean width (px) of the black-white transition along the board's edges,
-    from ``estimateChessboardSharpness`` (OpenCV >= 4.3); None where unavailable
-    or not measurable."""
-    if not hasattr(cv2, "estimateChessboardSharpness"):
+    """
+    Measure the mean width (px) of the black-white transition along the board's edges.
+
+    From ``estimateChessboardSharpness`` (OpenCV >= 4.3); None where unavailable
+    or not measurable.
+    """
+    if not hasattr(cv2, 'estimateChessboardSharpness'):
         return None
     try:
         val, _ = cv2.estimateChessboardSharpness(gray8, tuple(pattern_size),

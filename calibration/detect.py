@@ -1,4 +1,19 @@
-"""Find a calibration board in one image, visible or thermal.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Find a calibration board in one image, visible or thermal.
 
 Thermal boards are blurry, low-contrast and of either polarity, so each
 image is tried in several normalisations (see :mod:`calibration.normalize`)
@@ -11,13 +26,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
-
 from calibration.boards import BoardSpec
 from calibration.charuco import detect_charuco
-from calibration.cv_compat import ROBUST_HOMOGRAPHY, chessboard_sharpness
+from calibration.cv_compat import chessboard_sharpness, ROBUST_HOMOGRAPHY
 from calibration.normalize import candidates, to_gray
+import cv2
+import numpy as np
 
 
 @dataclass
@@ -36,11 +50,14 @@ class Detection:
 
 
 def _canonical_order(pts: np.ndarray, cols: int, rows: int) -> np.ndarray:
-    """Break the labelling ambiguity of symmetric grids (180-degree turn,
-    mirror, transpose for square grids) the same way in every camera, so
-    joint views pair the same physical points: rows run rightwards and
-    columns downwards in the image. Any of these labellings is a rigid
-    motion of the planar board, so intrinsics are unaffected."""
+    """
+    Break the labelling ambiguity of symmetric grids the same way in every camera.
+
+    The ambiguity: 180-degree turn, mirror, transpose for square grids. Broken
+    the same way everywhere, joint views pair the same physical points: rows
+    run rightwards and columns downwards in the image. Any of these labellings
+    is a rigid motion of the planar board, so intrinsics are unaffected.
+    """
     g = pts.reshape(rows, cols, 2)
     options = [g, g[::-1, ::-1], g[::-1, :], g[:, ::-1]]
     if rows == cols:
@@ -53,8 +70,11 @@ def _canonical_order(pts: np.ndarray, cols: int, rows: int) -> np.ndarray:
 
 
 def blob_detector(image_area: int, dark: bool = True) -> cv2.SimpleBlobDetector:
-    """A blob detector for soft, large, possibly foreshortened thermal blobs:
-    fine threshold steps, loose shape filters, areas up to a tenth of the frame."""
+    """
+    Build a blob detector for soft, large, possibly foreshortened thermal blobs.
+
+    Fine threshold steps, loose shape filters, areas up to a tenth of the frame.
+    """
     p = cv2.SimpleBlobDetector_Params()
     p.minThreshold, p.maxThreshold, p.thresholdStep = 10, 246, 8
     p.minRepeatability = 2
@@ -68,7 +88,8 @@ def blob_detector(image_area: int, dark: bool = True) -> cv2.SimpleBlobDetector:
 
 
 def refine_blob_centres(gray8: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Grey-level centroid of each dark blob (fractional coverage weights).
+    """
+    Grey-level centroid of each dark blob (fractional coverage weights).
 
     The blob detector's centres come from binarised shapes, a fraction of a
     pixel off on blurred edges; weighting every pixel by how dark it is
@@ -115,9 +136,12 @@ def refine_blob_centres(gray8: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 
 def grid_is_regular(pts: np.ndarray, cols: int, rows: int, tol: float = 0.18) -> bool:
-    """Reject grids that took the board's border for a row of corners:
-    neighbouring steps along a row/column of a real grid change slowly
-    (perspective and lens distortion are smooth), a border step does not."""
+    """
+    Reject grids that took the board's border for a row of corners.
+
+    Neighbouring steps along a row/column of a real grid change slowly
+    (perspective and lens distortion are smooth), a border step does not.
+    """
     g = pts.reshape(rows, cols, 2)
     for a in (g, g.transpose(1, 0, 2)):
         if a.shape[1] < 3:
@@ -131,9 +155,12 @@ def grid_is_regular(pts: np.ndarray, cols: int, rows: int, tol: float = 0.18) ->
 
 
 def _find_sb(img: np.ndarray, board: BoardSpec, flags: int, upsample: int = 1):
-    """``findChessboardCornersSB`` on ``img`` (optionally upsampled: on small,
-    blurred thermal boards the finder's fixed kernels miss corners that a 2x
-    image shows), corners in ``img``'s pixels or None."""
+    """
+    Run ``findChessboardCornersSB`` on ``img``; corners in ``img``'s pixels or None.
+
+    ``img`` is optionally upsampled: on small, blurred thermal boards the
+    finder's fixed kernels miss corners that a 2x image shows.
+    """
     src = img if upsample == 1 else cv2.resize(img, None, fx=upsample, fy=upsample,
                                                interpolation=cv2.INTER_CUBIC)
     ok, corners = cv2.findChessboardCornersSB(src, board.pattern_size, flags=flags)
@@ -156,13 +183,14 @@ def _detect_chessboard(gray: np.ndarray, board: BoardSpec):
         pts = _find_sb(img, board, flags, up)
         if pts is not None and grid_is_regular(pts, board.cols, board.rows):
             sharp = chessboard_sharpness(img, board.pattern_size, pts)
-            name = name if up == 1 else f"{name}-x{up}"
+            name = name if up == 1 else f'{name}-x{up}'
             return name, _canonical_order(pts, board.cols, board.rows), sharp
     return None
 
 
 def order_symmetric_grid(points: np.ndarray, cols: int, rows: int) -> np.ndarray | None:
-    """Label exactly cols*rows blob centres as a symmetric grid, row-major.
+    """
+    Label exactly cols*rows blob centres as a symmetric grid, row-major.
 
     ``findCirclesGrid`` gives up when wide-angle distortion bends the rows;
     here the four hull corners fix a homography to the ideal grid, each
@@ -182,7 +210,7 @@ def order_symmetric_grid(points: np.ndarray, cols: int, rows: int) -> np.ndarray
     corner_idx = np.sort(np.argsort(cosang)[-4:])  # sharpest turns: largest cos of inner angle
     corners = hp[corner_idx]
     ideal = np.array([[0, 0], [cols - 1, 0], [cols - 1, rows - 1], [0, rows - 1]], np.float64)
-    gi, gj = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    gi, gj = np.meshgrid(np.arange(rows), np.arange(cols), indexing='ij')
     grid = np.stack([gj.ravel(), gi.ravel()], axis=1).astype(np.float64)
     best, best_err = None, np.inf
     for start in range(4):
@@ -205,7 +233,7 @@ def order_symmetric_grid(points: np.ndarray, cols: int, rows: int) -> np.ndarray
 
 
 def _largest_blobs(gray8: np.ndarray, det, n: int) -> np.ndarray | None:
-    """The n largest blobs, if they stand clearly apart from the rest (speckle)."""
+    """Return the n largest blobs, if they stand clearly apart from the rest (speckle)."""
     kp = []
     for k in sorted(det.detect(gray8), key=lambda k: -k.size):
         # textured blobs split across thresholds: keep the biggest of overlapping ones
@@ -220,7 +248,7 @@ def _largest_blobs(gray8: np.ndarray, det, n: int) -> np.ndarray | None:
 
 def _detect_circles(gray: np.ndarray, board: BoardSpec):
     det = blob_detector(gray.shape[0] * gray.shape[1])
-    sym = board.kind == "circles"
+    sym = board.kind == 'circles'
     grid = cv2.CALIB_CB_SYMMETRIC_GRID if sym else cv2.CALIB_CB_ASYMMETRIC_GRID
     n = board.cols * board.rows
     for name, img in candidates(gray):
@@ -242,7 +270,7 @@ def _detect_circles(gray: np.ndarray, board: BoardSpec):
             pts = None if blobs is None else order_symmetric_grid(blobs, board.cols, board.rows)
             if pts is not None:
                 pts = refine_blob_centres(img, pts)
-                return name + "+hull", _canonical_order(pts, board.cols, board.rows)
+                return name + '+hull', _canonical_order(pts, board.cols, board.rows)
     return None
 
 
@@ -252,11 +280,11 @@ def detect_board(image: np.ndarray, board: BoardSpec) -> Detection | None:
     size = (gray.shape[1], gray.shape[0])
     objp = board.object_points()
     sharp = None
-    if board.kind == "chessboard":
+    if board.kind == 'chessboard':
         found = _detect_chessboard(gray, board)
         if found is not None:
             found, sharp = found[:2], found[2]
-    elif board.kind in ("circles", "acircles"):
+    elif board.kind in ('circles', 'acircles'):
         found = _detect_circles(gray, board)
     else:
         found = detect_charuco(gray, board)
@@ -275,12 +303,14 @@ def detect_board(image: np.ndarray, board: BoardSpec) -> Detection | None:
 
 
 def consistent_points(objp: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """Mask of points that agree with a board-to-image homography.
+    """
+    Mask of points that agree with a board-to-image homography.
 
     A blob merged with the board edge or a speck can shift one centre by
     several pixels; lens distortion bends the grid smoothly, so a point far
     off the common homography (relative to the typical residual) is dropped
-    rather than spoiling the view."""
+    rather than spoiling the view.
+    """
     H, _ = cv2.findHomography(objp[:, :2], pts, ROBUST_HOMOGRAPHY, 3.0)
     if H is None:
         return np.ones(len(pts), bool)

@@ -1,4 +1,19 @@
-"""Measured alignment at the working distance: the number a user cares about.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Measured alignment at the working distance: the number a user cares about.
 
 The expected-misalignment table (:func:`calibration.homography.misalignment_by_depth`)
 is what the calibrated model predicts; this is what images say. A pair
@@ -14,14 +29,14 @@ working distance is not mistaken for a bad calibration.
 """
 from __future__ import annotations
 
-import cv2
-import numpy as np
-
 from calibration.boards import BoardSpec
-from calibration.detect import Detection, detect_board
+from calibration.detect import detect_board, Detection
 from calibration.homography import misalignment_by_depth
 from calibration.refine import refine_points
+import cv2
+import numpy as np
 from ros2_ssvif.registration import Registration
+
 
 NEAR_PX = 0.25  # joint views whose expected parallax is below this count as "at" the working plane
 
@@ -47,28 +62,31 @@ def expected_px(reg: Registration, distance: float | None) -> float | None:
     """Median misalignment (px) the model expects for a plane at ``distance``."""
     if distance is None:
         return None
-    R = np.asarray(reg.info["R_visible_to_thermal"])
-    t = np.asarray(reg.info["t_visible_to_thermal_m"])
+    R = np.asarray(reg.info['R_visible_to_thermal'])
+    t = np.asarray(reg.info['t_visible_to_thermal_m'])
     m = misalignment_by_depth(reg.homography, reg.visible, reg.thermal, R, t, depths=(distance,))
-    return float(next(iter(m.values()))["median_px"])
+    return float(next(iter(m.values()))['median_px'])
 
 
 def _summary(reg: Registration, e: np.ndarray, distance: float | None) -> dict:
     exp = expected_px(reg, distance)
-    return {"board distance m": None if distance is None else round(distance, 2),
-            "points": int(len(e)), "median px": round(float(np.median(e)), 3),
-            "p95 px": round(float(np.percentile(e, 95)), 3), "max px": round(float(e.max()), 3),
-            "expected px": None if exp is None else round(exp, 3)}
+    return {'board distance m': None if distance is None else round(distance, 2),
+            'points': int(len(e)), 'median px': round(float(np.median(e)), 3),
+            'p95 px': round(float(np.percentile(e, 95)), 3), 'max px': round(float(e.max()), 3),
+            'expected px': None if exp is None else round(exp, 3)}
 
 
 def measure_far_pairs(reg: Registration, pairs, board: BoardSpec) -> dict[str, dict]:
-    """Alignment of user-given far pairs ``(name, visible, thermal)``; a pair
-    whose board is not found in both images says so instead of a number."""
+    """
+    Measure the alignment of user-given far pairs ``(name, visible, thermal)``.
+
+    A pair whose board is not found in both images says so instead of a number.
+    """
     out: dict[str, dict] = {}
     for name, vis, th in pairs:
         a, b = detect_board(vis, board), detect_board(th, board)
         if a is None or b is None:
-            out[name] = {"error": f"board {board} not found in the "
+            out[name] = {'error': f'board {board} not found in the '
                                   f"{'visible' if a is None else 'thermal'} image"}
             continue
         Kv, Dv = reg.visible.camera_matrix, reg.visible.distortion_coefficients
@@ -81,8 +99,11 @@ def measure_far_pairs(reg: Registration, pairs, board: BoardSpec) -> dict[str, d
 
 def measure_joint_views(reg: Registration, dv: dict[str, Detection], dt: dict[str, Detection],
                         plane_distance: float | None) -> dict[str, dict]:
-    """Alignment of the joint views whose board lies at the working plane
-    (the homography's expected parallax there under ``NEAR_PX``)."""
+    """
+    Measure the alignment of the joint views whose board lies at the working plane.
+
+    That is, the homography's expected parallax there is under ``NEAR_PX``.
+    """
     if plane_distance is None:
         return {}
     out = {}

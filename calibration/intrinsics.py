@@ -1,4 +1,19 @@
-"""Intrinsics of one camera from its board views.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Intrinsics of one camera from its board views.
 
 Beyond ``calibrateCameraExtended``: choose the distortion model by
 held-out error (k3 is fitted only when views the model did not see are
@@ -11,14 +26,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
-import numpy as np
-
 from calibration.cv_compat import calibrate_camera
 from calibration.detect import Detection
+import cv2
+import numpy as np
 from ros2_ssvif.camera_info import CameraInfo
 
-MODELS = {"k1,k2,p1,p2": cv2.CALIB_FIX_K3, "k1,k2,p1,p2,k3": 0}
+
+MODELS = {'k1,k2,p1,p2': cv2.CALIB_FIX_K3, 'k1,k2,p1,p2,k3': 0}
 CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
 
 
@@ -59,7 +74,7 @@ def _view_rms(det: Detection, K, D) -> float:
     ok, rv, tv = cv2.solvePnP(det.object_points, det.image_points, K, D,
                               flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok:
-        return float("inf")
+        return float('inf')
     rv, tv = cv2.solvePnPRefineLM(det.object_points, det.image_points, K, D, rv, tv)
     proj, _ = cv2.projectPoints(det.object_points, rv, tv, K, D)
     return float(np.sqrt(np.mean(np.sum((proj.reshape(-1, 2) - det.image_points) ** 2, axis=1))))
@@ -74,11 +89,11 @@ def heldout_error(dets: list[Detection], size, flags: int, folds: int = 3) -> fl
         test = [d for i, d in enumerate(dets) if i % folds == f]
         train = [d for i, d in enumerate(dets) if i % folds != f]
         if len(train) < 3:
-            return float("nan")
+            return float('nan')
         try:
             _, K, D, *_ = _solve(train, size, flags)
         except cv2.error:
-            return float("inf")
+            return float('inf')
         errs += [_view_rms(d, K, D) ** 2 for d in test]
     return float(np.sqrt(np.mean(errs)))
 
@@ -92,23 +107,23 @@ def coverage_fraction(dets: list[Detection], size) -> float:
     return float(mask.mean())
 
 
-def calibrate_intrinsics(detections: dict[str, Detection], camera_name: str = "camera",
+def calibrate_intrinsics(detections: dict[str, Detection], camera_name: str = 'camera',
                          min_views: int = 4, outlier_factor: float = 3.0) -> IntrinsicsResult:
     """Calibrate one camera; ``detections`` maps view name -> Detection."""
     names = sorted(detections)
     if len(names) < min_views:
         raise CalibrationError(
-            f"{camera_name}: the board was found in {len(names)} view(s); at least {min_views} "
-            f"views at different angles and positions are needed")
+            f'{camera_name}: the board was found in {len(names)} view(s); at least {min_views} '
+            f'views at different angles and positions are needed')
     dets = [detections[n] for n in names]
     size = dets[0].image_size
     if any(d.image_size != size for d in dets):
-        raise CalibrationError(f"{camera_name}: images have different sizes; one camera, one size")
+        raise CalibrationError(f'{camera_name}: images have different sizes; one camera, one size')
     heldout = {m: heldout_error(dets, size, f) for m, f in MODELS.items()}
-    model = "k1,k2,p1,p2"
-    k3, no_k3 = heldout["k1,k2,p1,p2,k3"], heldout["k1,k2,p1,p2"]
+    model = 'k1,k2,p1,p2'
+    k3, no_k3 = heldout['k1,k2,p1,p2,k3'], heldout['k1,k2,p1,p2']
     if np.isfinite(k3) and k3 < 0.95 * no_k3:
-        model = "k1,k2,p1,p2,k3"
+        model = 'k1,k2,p1,p2,k3'
     flags = MODELS[model]
     rejected: dict[str, float] = {}
     keep = list(names)
@@ -128,14 +143,14 @@ def calibrate_intrinsics(detections: dict[str, Detection], camera_name: str = "c
     tilt = np.degrees(np.arccos(np.clip(np.abs(normals @ mean_normal), 0, 1)))
     if tilt.max() < 5.0:
         raise CalibrationError(
-            f"{camera_name}: the {len(keep)} views are too similar (board tilt varies by under "
-            f"5 degrees); "
-            f"tilt the board 20-40 degrees in different directions")
+            f'{camera_name}: the {len(keep)} views are too similar (board tilt varies by under '
+            f'5 degrees); '
+            f'tilt the board 20-40 degrees in different directions')
     cov = coverage_fraction([detections[n] for n in keep], size)
     warnings = []
     if cov < 0.3:
-        warnings.append(f"{camera_name}: boards cover only {cov:.0%} of the image; distortion "
-                        f"near the edges is extrapolated")
+        warnings.append(f'{camera_name}: boards cover only {cov:.0%} of the image; distortion '
+                        f'near the edges is extrapolated')
     info = CameraInfo(camera_name, size[0], size[1], K,
                       D[:5] if D.size >= 5 else np.r_[D, np.zeros(5 - D.size)])
     return IntrinsicsResult(

@@ -1,5 +1,22 @@
-"""Joint refinement: both cameras' intrinsics, every board pose and the rig
-pose in one least-squares problem, and the baseline's uncertainty.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Joint refinement of both cameras, every board pose and the rig, with its uncertainty.
+
+Both cameras' intrinsics, every board pose and the rig pose in one
+least-squares problem, and the baseline's uncertainty.
 
 Why by hand (``scipy.optimize.least_squares`` on an analytic Jacobian from
 ``cv2.projectPoints`` and ``cv2.composeRT``): ``cv2.stereoCalibrate`` only
@@ -21,15 +38,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
-from scipy.optimize import least_squares
-
 from calibration.cv_compat import calibrate_camera
 from calibration.detect import Detection
 from calibration.intrinsics import CRITERIA, MODELS
 from calibration.stereo import calibrate_pair
+import cv2
+import numpy as np
 from ros2_ssvif.camera_info import CameraInfo
+from scipy.optimize import least_squares
+
 
 N_INTR = 9  # fx, fy, cx, cy, k1, k2, p1, p2, k3
 
@@ -92,7 +109,7 @@ class _Problem:
 
     def unpack(self, x):
         a, b = int(self.free_v.sum()), int(self.free_t.sum())
-        iv, it = self.full["v"].copy(), self.full["t"].copy()
+        iv, it = self.full['v'].copy(), self.full['t'].copy()
         iv[self.free_v], it[self.free_t] = x[:a], x[a:a + b]
         rig = x[a + b:a + b + 6]
         poses = {n: x[a + b + 6 + 6 * k:a + b + 12 + 6 * k] for k, n in enumerate(self.names)}
@@ -177,15 +194,19 @@ def _initial_poses(views: _Views, vis: CameraInfo, th: CameraInfo) -> dict[str, 
 
 
 def _views(dv: dict[str, Detection], dt: dict[str, Detection], joint: list[str]) -> _Views:
-    """Joint views keep one pose (board -> visible); every other thermal view
-    gets its own (board -> thermal), under a distinct name if the visible
-    camera saw that view too."""
+    """
+    Give each view its board poses.
+
+    Joint views keep one pose (board -> visible); every other thermal view gets
+    its own (board -> thermal), under a distinct name if the visible camera saw
+    that view too.
+    """
     joint = sorted(n for n in joint if n in dv and n in dt)
     th = {n: dt[n] for n in joint}
     th_only = []
     for n, d in dt.items():
         if n not in th:
-            key = n if n not in dv else f"{n} (thermal)"
+            key = n if n not in dv else f'{n} (thermal)'
             th[key] = d
             th_only.append(key)
     return _Views(dict(dv), th, joint, sorted(th_only))
@@ -193,18 +214,22 @@ def _views(dv: dict[str, Detection], dt: dict[str, Detection], joint: list[str])
 
 def solve_joint(dv, dt, joint: list[str], vis: CameraInfo, th: CameraInfo, R, t, models,
                 free_intrinsics: bool = True) -> JointResult:
-    """Least squares over every view; ``free_intrinsics=False`` only evaluates
-    the covariance at the given solution (intrinsics and rig as they are)."""
+    """
+    Solve the least squares over every view.
+
+    ``free_intrinsics=False`` only evaluates the covariance at the given
+    solution (intrinsics and rig as they are).
+    """
     views = _views(dv, dt, joint)
     iv0, it0 = _intr_vec(vis), _intr_vec(th)
     free_v, free_t = _free(models[0]), _free(models[1])
-    prob = _Problem(views, free_v, free_t, {"v": iv0, "t": it0})
+    prob = _Problem(views, free_v, free_t, {'v': iv0, 't': it0})
     rig0 = np.r_[cv2.Rodrigues(np.asarray(R, float))[0].ravel(), np.asarray(t, float).ravel()]
     poses = _initial_poses(views, vis, th)
     x0 = prob.pack(iv0, it0, rig0, poses)
     if free_intrinsics:
         memo = _Memo(prob.residuals_and_jacobian)
-        sol = least_squares(memo.residuals, x0, jac=memo.jacobian, method="lm", x_scale="jac",
+        sol = least_squares(memo.residuals, x0, jac=memo.jacobian, method='lm', x_scale='jac',
                             xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=200)
         x = sol.x
     else:
@@ -226,8 +251,12 @@ def solve_joint(dv, dt, joint: list[str], vis: CameraInfo, th: CameraInfo, R, t,
 
 
 def _refine_poses(prob: _Problem, x0: np.ndarray) -> np.ndarray:
-    """Board poses only (intrinsics and rig held), so the covariance of a
-    fixed-intrinsics solution is evaluated where its residuals are smallest."""
+    """
+    Refine the board poses only (intrinsics and rig held).
+
+    So the covariance of a fixed-intrinsics solution is evaluated where its
+    residuals are smallest.
+    """
     a = int(prob.free_v.sum() + prob.free_t.sum()) + 6
     fixed = x0[:a]
 
@@ -237,7 +266,7 @@ def _refine_poses(prob: _Problem, x0: np.ndarray) -> np.ndarray:
     def jac(y):
         return prob.residuals_and_jacobian(np.r_[fixed, y])[1][:, a:]
 
-    sol = least_squares(fun, x0[a:], jac=jac, method="lm", x_scale="jac", max_nfev=50)
+    sol = least_squares(fun, x0[a:], jac=jac, method='lm', x_scale='jac', max_nfev=50)
     return np.r_[fixed, sol.x]
 
 
@@ -275,7 +304,8 @@ def _intrinsics(dets: dict[str, Detection], ci: CameraInfo, model: str) -> Camer
 
 def transfer_heldout(dv, dt, joint: list[str], vis: CameraInfo, th: CameraInfo, models,
                      folds: int = 4) -> dict[str, float]:
-    """RMS (px) of predicting left-out joint views across the rig, per method.
+    """
+    RMS (px) of predicting left-out joint views across the rig, per method.
 
     Each fold leaves some joint views out of everything (both cameras'
     intrinsics and the rig), fits "fixed intrinsics" (per-camera
@@ -284,9 +314,9 @@ def transfer_heldout(dv, dt, joint: list[str], vis: CameraInfo, th: CameraInfo, 
     in each camera from the other camera's view of the board.
     """
     folds = min(folds, len(joint))
-    errs: dict[str, list[float]] = {"fixed intrinsics": [], "joint": []}
+    errs: dict[str, list[float]] = {'fixed intrinsics': [], 'joint': []}
     if folds < 2 or len(joint) < 4:
-        return {k: float("nan") for k in errs}
+        return {k: float('nan') for k in errs}
     for f in range(folds):
         test = [n for i, n in enumerate(joint) if i % folds == f]
         train = [n for n in joint if n not in test]
@@ -297,7 +327,7 @@ def transfer_heldout(dv, dt, joint: list[str], vis: CameraInfo, th: CameraInfo, 
             st = calibrate_pair({n: dv_f[n] for n in train}, {n: dt_f[n] for n in train}, vi, ti)
             jr = solve_joint(dv_f, dt_f, st.views, vi, ti, st.R, st.t, models)
         except (cv2.error, np.linalg.LinAlgError, ValueError):
-            return {k: float("nan") for k in errs}
-        errs["fixed intrinsics"] += _transfer_rms(test, dv, dt, vi, ti, st.R, st.t)
-        errs["joint"] += _transfer_rms(test, dv, dt, jr.visible, jr.thermal, jr.R, jr.t)
-    return {k: float(np.sqrt(np.mean(v))) if v else float("nan") for k, v in errs.items()}
+            return {k: float('nan') for k in errs}
+        errs['fixed intrinsics'] += _transfer_rms(test, dv, dt, vi, ti, st.R, st.t)
+        errs['joint'] += _transfer_rms(test, dv, dt, jr.visible, jr.thermal, jr.R, jr.t)
+    return {k: float(np.sqrt(np.mean(v))) if v else float('nan') for k, v in errs.items()}

@@ -1,4 +1,19 @@
-"""Board views from live camera topics (``calibrate --live``).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Board views from live camera topics (``calibrate --live``).
 
 The only calibration module that imports rclpy, and only when called, so
 folders and bags calibrate on machines without ROS. Frames are paired by
@@ -11,15 +26,14 @@ view. Collection stops at ``views`` views or after ``timeout`` seconds.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-
-import numpy as np
+import time
 
 from calibration.boards import BoardSpec
 from calibration.detect import detect_board
 from calibration.intrinsics import CalibrationError
 from calibration.stereo import check_same_board
+import numpy as np
 
 
 @dataclass
@@ -32,22 +46,24 @@ class LiveStats:
 
 
 def collect_live_views(board: BoardSpec, thermal_board: BoardSpec | None = None,
-                       rgb_topic: str = "rgb/image_raw", thermal_topic: str = "thermal/image_raw",
+                       rgb_topic: str = 'rgb/image_raw', thermal_topic: str = 'thermal/image_raw',
                        views: int = 20, timeout: float = 120.0, max_dt: float = 0.02,
                        min_move_px: float = 15.0, stats: LiveStats | None = None,
                        log=None) -> list[tuple]:
-    """Subscribe, pair, detect; return ``(name, vis, th, det_v, det_t)``
-    tuples that ``calibrate_pairs`` takes without detecting again."""
+    """
+    Subscribe, pair, detect; return ``(name, vis, th, det_v, det_t)`` tuples.
+
+    ``calibrate_pairs`` takes these without detecting again.
+    """
     if thermal_board is not None:  # joint views: one board, points paired by id
         check_same_board(board, thermal_board)
+    from calibration.collect import is_new_view
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data
-    from sensor_msgs.msg import Image
-
-    from calibration.collect import is_new_view
-    from ros2_ssvif.image_codec import ImageDecodeError, image_to_array, stamp_seconds
+    from ros2_ssvif.image_codec import image_to_array, ImageDecodeError, stamp_seconds
     from ros2_ssvif.pairing import ApproximatePairer
+    from sensor_msgs.msg import Image
 
     tboard = board
     stats = stats if stats is not None else LiveStats()
@@ -73,10 +89,10 @@ def collect_live_views(board: BoardSpec, thermal_board: BoardSpec | None = None,
         if not is_new_view(a, [k[3] for k in kept], min_move_px):
             stats.repeated += 1
             return
-        kept.append((f"live_{len(kept):03d}", vis, th, a, b))
+        kept.append((f'live_{len(kept):03d}', vis, th, a, b))
         stats.kept = len(kept)
         if log:
-            log(f"view {len(kept)}/{views}")
+            log(f'view {len(kept)}/{views}')
 
     pairer = ApproximatePairer(queue_size=10, slop=max_dt, on_pair=on_pair)
     own_init = not rclpy.ok()
@@ -84,8 +100,8 @@ def collect_live_views(board: BoardSpec, thermal_board: BoardSpec | None = None,
         rclpy.init()
     node = executor = None
     try:
-        node = rclpy.create_node("ssvif_calibrate_live")
-        for topic, stream in ((rgb_topic, "visible"), (thermal_topic, "thermal")):
+        node = rclpy.create_node('ssvif_calibrate_live')
+        for topic, stream in ((rgb_topic, 'visible'), (thermal_topic, 'thermal')):
             node.create_subscription(Image, topic,
                                      lambda m, s=stream: pairer.add(s, stamp_seconds(m.header), m),
                                      qos_profile_sensor_data)
@@ -95,8 +111,8 @@ def collect_live_views(board: BoardSpec, thermal_board: BoardSpec | None = None,
         while len(kept) < views and time.monotonic() < end and rclpy.ok():
             executor.spin_once(timeout_sec=0.1)
             if errors:
-                raise CalibrationError(f"cannot decode a live image: {errors[0]}")
-        stats.dropped = {f"{s} {r}": n for (s, r), n in pairer.dropped.items()}
+                raise CalibrationError(f'cannot decode a live image: {errors[0]}')
+        stats.dropped = {f'{s} {r}': n for (s, r), n in pairer.dropped.items()}
     finally:
         if executor is not None and node is not None:
             executor.remove_node(node)
@@ -106,7 +122,7 @@ def collect_live_views(board: BoardSpec, thermal_board: BoardSpec | None = None,
             rclpy.try_shutdown()
     if not kept:
         raise CalibrationError(
-            f"no synchronised view with the board in both cameras within {timeout:g} s on "
-            f"{rgb_topic} + "
-            f"{thermal_topic} ({stats.pairs} pairs, {stats.no_board} without the board in both)")
+            f'no synchronised view with the board in both cameras within {timeout:g} s on '
+            f'{rgb_topic} + '
+            f'{thermal_topic} ({stats.pairs} pairs, {stats.no_board} without the board in both)')
     return kept

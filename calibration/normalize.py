@@ -1,4 +1,19 @@
-"""Turn any camera frame into 8-bit grey images a board finder can use.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Turn any camera frame into 8-bit grey images a board finder can use.
 
 Thermal frames arrive as 16-bit raw counts with a few hundred useful levels
 or as 8-bit AGC output, and a heated board appears inverted; the finders
@@ -19,7 +34,7 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     if img.ndim == 3:
         img = cv2.cvtColor(img[:, :, :3], cv2.COLOR_RGB2GRAY)
     if img.ndim != 2:
-        raise ValueError(f"expected an HxW or HxWx3 image, got shape {img.shape}")
+        raise ValueError(f'expected an HxW or HxWx3 image, got shape {img.shape}')
     return img
 
 
@@ -43,4 +58,4 @@ def candidates(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
     if base is g and (int(g.max()) - int(g.min())) < 128:
         base = stretch(g)
     eq = clahe(base)
-    return [("plain", base), ("inverted", 255 - base), ("clahe", eq), ("clahe-inverted", 255 - eq)]
+    return [('plain', base), ('inverted', 255 - base), ('clahe', eq), ('clahe-inverted', 255 - eq)]

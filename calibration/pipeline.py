@@ -1,4 +1,19 @@
-"""One call from board images to a registration folder.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+One call from board images to a registration folder.
 
 detect (joint captures, and each sensor's own intrinsic captures) ->
 point refinement + per-sensor intrinsics -> joint pose (intrinsics fixed,
@@ -12,27 +27,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
-
 from calibration.boards import BoardSpec, parse_board
 from calibration.collect import Captures
 from calibration.crop import compute_crop
 from calibration.far_plane import measure_far_pairs, measure_joint_views
 from calibration.homography import (
-    homography_from_corners, homography_from_plane, misalignment_by_depth,
+    homography_from_corners,
+    homography_from_plane,
+    misalignment_by_depth,
 )
 from calibration.intrinsics import CalibrationError, IntrinsicsResult
 from calibration.joint import JointResult, solve_joint, transfer_heldout
 from calibration.refine import refine_and_calibrate
 from calibration.report import write_outputs
 from calibration.sources import load_image, paired_files
-from calibration.stereo import StereoResult, calibrate_pair, check_same_board, joint_points
+from calibration.stereo import calibrate_pair, check_same_board, joint_points, StereoResult
+import numpy as np
 from ros2_ssvif.registration import Registration
+
 
 # edge width (10-90 % rise) of a chessboard: OpenCV wants SB's boards below ~3 px; corners
 # re-measured in unwarps held 0.03-0.05 px up to 5.4 px (thermal blur sigma 2) and degrade past it
 SHARP_PX, SHARPNESS_WARN_PX = 3.0, 5.0
-JOINT_MODES = ("auto", "on", "off")
+JOINT_MODES = ('auto', 'on', 'off')
 
 
 @dataclass
@@ -45,7 +62,7 @@ class CalibrationResult:
     missing: dict[str, list[str]] = field(default_factory=dict)  # camera -> views without a board
     output_dir: Path | None = None
     joint: JointResult | None = None  # the joint problem at the chosen solution (uncertainty)
-    joint_mode: str = "fixed intrinsics"  # or "joint"
+    joint_mode: str = 'fixed intrinsics'  # or "joint"
     joint_heldout: dict = field(default_factory=dict)  # method -> held-out transfer RMS (px)
     far_plane: dict = field(default_factory=dict)  # source -> alignment at the working distance
 
@@ -55,12 +72,12 @@ def _board(b) -> BoardSpec | None:
 
 
 def _boards(board, visible_board, thermal_board, visible_views, thermal_views):
-    """The board of each capture set; refuse pairing two boards' points by index."""
+    """Return the board of each capture set; refuse pairing two boards' points by index."""
     vb, tb = _board(visible_board) or board, _board(thermal_board) or board
-    for cam, b, views in (("visible", vb, visible_views), ("thermal", tb, thermal_views)):
+    for cam, b, views in (('visible', vb, visible_views), ('thermal', tb, thermal_views)):
         if b != board and views is None:
             # the joint views would show one board to each camera
-            check_same_board(*((b, board) if cam == "visible" else (board, b)))
+            check_same_board(*((b, board) if cam == 'visible' else (board, b)))
     return vb, tb
 
 
@@ -69,26 +86,30 @@ def _sharpness(intr: IntrinsicsResult, dets, cam: str) -> None:
     intr.sharpness = sharp
     if sharp and np.median(list(sharp.values())) > SHARPNESS_WARN_PX:
         intr.warnings.append(
-            f"{cam}: the board is too blurred: its edges are "
-            f"{np.median(list(sharp.values())):.1f} px wide (median; sharp is below "
-            f"{SHARP_PX:g} px, corners were verified up to about 5.5 px): focus the lens or "
-            f"bring the board closer")
+            f'{cam}: the board is too blurred: its edges are '
+            f'{np.median(list(sharp.values())):.1f} px wide (median; sharp is below '
+            f'{SHARP_PX:g} px, corners were verified up to about 5.5 px): focus the lens or '
+            f'bring the board closer')
 
 
 def _joint_pose(dv, dt, iv: IntrinsicsResult, it: IntrinsicsResult, mode: str):
-    """Fixed-intrinsics pose, then the joint solution where it is asked for or
-    predicts left-out joint views better (``mode`` auto)."""
+    """
+    Solve the fixed-intrinsics pose, then the joint solution where it helps.
+
+    The joint solution is taken where it is asked for or predicts left-out
+    joint views better (``mode`` auto).
+    """
     kv = {n: dv[n] for n in iv.per_view_rms}
     kt = {n: dt[n] for n in it.per_view_rms}
     vis_ci, th_ci = iv.camera_info, it.camera_info
     st = calibrate_pair(kv, kt, vis_ci, th_ci)
     models = (iv.model, it.model)
-    heldout = transfer_heldout(kv, kt, st.views, vis_ci, th_ci, models) if mode == "auto" else {}
-    use = mode == "on" or (mode == "auto" and heldout["joint"] < heldout["fixed intrinsics"])
+    heldout = transfer_heldout(kv, kt, st.views, vis_ci, th_ci, models) if mode == 'auto' else {}
+    use = mode == 'on' or (mode == 'auto' and heldout['joint'] < heldout['fixed intrinsics'])
     jr = solve_joint(kv, kt, st.views, vis_ci, th_ci, st.R, st.t, models, free_intrinsics=use)
     if not use:
         jr.visible, jr.thermal, jr.R, jr.t = vis_ci, th_ci, st.R, st.t
-    return st, jr, ("joint" if use else "fixed intrinsics"), heldout
+    return st, jr, ('joint' if use else 'fixed intrinsics'), heldout
 
 
 def calibrate_pairs(pairs: Iterable[tuple], board, output_dir=None, thermal_board=None,
@@ -98,9 +119,11 @@ def calibrate_pairs(pairs: Iterable[tuple], board, output_dir=None, thermal_boar
                     refine_iterations: int = 10, visible_board=None, visible_views=None,
                     thermal_views=None,
                     intrinsic_diverse_only: bool = False, far_pairs=None, far_board=None,
-                    joint_refinement: str = "auto") -> CalibrationResult:
-    """Calibrate from joint (name, visible RGB, thermal) triples of ``board``;
-    write outputs if ``output_dir``.
+                    joint_refinement: str = 'auto') -> CalibrationResult:
+    """
+    Calibrate from joint (name, visible RGB, thermal) triples of ``board``.
+
+    Write outputs if ``output_dir``.
 
     A source that already detected the board (``--live``) passes
     (name, visible, thermal, visible detection, thermal detection) instead.
@@ -120,41 +143,41 @@ def calibrate_pairs(pairs: Iterable[tuple], board, output_dir=None, thermal_boar
     caps = Captures(refine=refine_centres)
     caps.add_joint(pairs, board, diverse_only, min_move_px, progress)
     caps.check(board)
-    for cam, views, b in (("visible", visible_views, vboard), ("thermal", thermal_views, tboard)):
+    for cam, views, b in (('visible', visible_views, vboard), ('thermal', thermal_views, tboard)):
         if views is not None:
             caps.add_single(cam, views, b, intrinsic_diverse_only, min_move_px, progress)
     n_it = refine_iterations if refine_centres else 0
-    iv, dv = refine_and_calibrate(caps.dets["visible"], caps.grays["visible"],
-                                  caps.boards["visible"],
-                                  "visible", n_it)
-    it, dt = refine_and_calibrate(caps.dets["thermal"], caps.grays["thermal"],
-                                  caps.boards["thermal"],
-                                  "thermal", n_it)
-    _sharpness(iv, dv, "visible")
-    _sharpness(it, dt, "thermal")
+    iv, dv = refine_and_calibrate(caps.dets['visible'], caps.grays['visible'],
+                                  caps.boards['visible'],
+                                  'visible', n_it)
+    it, dt = refine_and_calibrate(caps.dets['thermal'], caps.grays['thermal'],
+                                  caps.boards['thermal'],
+                                  'thermal', n_it)
+    _sharpness(iv, dv, 'visible')
+    _sharpness(it, dt, 'thermal')
     st, jr, mode, heldout = _joint_pose(dv, dt, iv, it, joint_refinement)
     vis_ci, th_ci, R, t = jr.visible, jr.thermal, jr.R, jr.t
     if plane_distance is not None:
         H = homography_from_plane(vis_ci, th_ci, R, t, plane_distance)
-        h_info = {"homography_source": "plane",
-                  "plane_distance_m": "inf" if np.isinf(plane_distance) else float(plane_distance)}
+        h_info = {'homography_source': 'plane',
+                  'plane_distance_m': 'inf' if np.isinf(plane_distance) else float(plane_distance)}
     else:
         jp = [joint_points(dv[n], dt[n])[1:] for n in st.views]
         H, h_rms = homography_from_corners(jp, vis_ci, th_ci)
-        h_info = {"homography_source": "board corners (RANSAC)", "homography_fit_rms_px": h_rms}
+        h_info = {'homography_source': 'board corners (RANSAC)', 'homography_fit_rms_px': h_rms}
     crop, out_size = compute_crop(vis_ci, th_ci, H, output_size)
     mis = misalignment_by_depth(H, vis_ci, th_ci, R, t)
     info = {
-        **h_info, "board": str(board), "visible_board": str(vboard), "thermal_board": str(tboard),
-        "visible_rms_px": iv.rms, "thermal_rms_px": it.rms, "stereo_rms_px": st.rms,
-        "epipolar_rms_px": st.epipolar_rms, "visible_model": iv.model, "thermal_model": it.model,
-        "views": {"visible": len(iv.per_view_rms), "thermal": len(it.per_view_rms),
-                  "joint": len(st.views)},
-        "joint_refinement": mode, "joint_heldout_px": heldout,
-        "R_visible_to_thermal": np.asarray(R).tolist(),
-        "t_visible_to_thermal_m": np.asarray(t).tolist(),
-        "t_std_m": jr.t_std.tolist(), "baseline_m": float(np.linalg.norm(t)),
-        "misalignment_px_by_depth_m": mis,
+        **h_info, 'board': str(board), 'visible_board': str(vboard), 'thermal_board': str(tboard),
+        'visible_rms_px': iv.rms, 'thermal_rms_px': it.rms, 'stereo_rms_px': st.rms,
+        'epipolar_rms_px': st.epipolar_rms, 'visible_model': iv.model, 'thermal_model': it.model,
+        'views': {'visible': len(iv.per_view_rms), 'thermal': len(it.per_view_rms),
+                  'joint': len(st.views)},
+        'joint_refinement': mode, 'joint_heldout_px': heldout,
+        'R_visible_to_thermal': np.asarray(R).tolist(),
+        't_visible_to_thermal_m': np.asarray(t).tolist(),
+        't_std_m': jr.t_std.tolist(), 'baseline_m': float(np.linalg.norm(t)),
+        'misalignment_px_by_depth_m': mis,
     }
     reg = Registration(vis_ci, th_ci, H, crop, out_size, info)
     far = measure_joint_views(reg, dv, dt, plane_distance)
@@ -175,8 +198,12 @@ def _iter_folder_pairs(visible_dir, thermal_dir):
 def calibrate_folders(visible_dir, thermal_dir, board, output_dir, plane_distance=None,
                       output_size=None, thermal_board=None, progress: bool = True,
                       refine_centres: bool = True, **kw) -> CalibrationResult:
-    """Calibrate from two folders of images paired by file stem (``kw`` as
-    :func:`calibrate_pairs`: intrinsic captures, far pairs, joint refinement)."""
+    """
+    Calibrate from two folders of images paired by file stem.
+
+    ``kw`` as :func:`calibrate_pairs`: intrinsic captures, far pairs, joint
+    refinement.
+    """
     paired_files(visible_dir, thermal_dir)  # fail early on empty / unpaired folders
     return calibrate_pairs(_iter_folder_pairs(visible_dir, thermal_dir), board, output_dir,
                            thermal_board, plane_distance, output_size, progress=progress,

@@ -1,4 +1,19 @@
-"""Iterative refinement of circle-grid centres (after Datta et al., 2009).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Iterative refinement of circle-grid centres (after Datta et al., 2009).
 
 The image of a circle is an ellipse whose centroid is *not* the image of the
 circle's centre under perspective, and wide-angle distortion bends it
@@ -16,21 +31,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import cv2
-import numpy as np
-
 from calibration.boards import BoardSpec
 from calibration.corner_refine import refine_corner_view
 from calibration.detect import Detection
-from calibration.intrinsics import IntrinsicsResult, calibrate_intrinsics
+from calibration.intrinsics import calibrate_intrinsics, IntrinsicsResult
 from calibration.normalize import to_gray
+import cv2
+import numpy as np
 
-REFINABLE = ("circles", "acircles", "chessboard")
+
+REFINABLE = ('circles', 'acircles', 'chessboard')
 
 
 def _circle_geometry(board: BoardSpec) -> tuple[float, float, float]:
-    """Radius, the outer edge of the background ring, and the nearest-neighbour
-    distance (metres): the ring must stop before the neighbouring circle."""
+    """
+    Return the radius, the outer edge of the background ring and the neighbour distance.
+
+    The nearest-neighbour distance (metres): the ring must stop before the
+    neighbouring circle.
+    """
     obj = board.object_points()[:, :2]
     d = np.linalg.norm(obj[:, None] - obj[None], axis=2)
     np.fill_diagonal(d, np.inf)
@@ -40,10 +59,14 @@ def _circle_geometry(board: BoardSpec) -> tuple[float, float, float]:
 
 
 def _centre_in_window(win: np.ndarray, r_px: float, ring_out: float):
-    """Centre of the circle in a fronto-parallel window (coverage-weighted
-    centroid against a planar background fitted on a ring around it) and the
-    circle's apparent area over the expected one; None where the circle
-    itself leaves the image or shows no contrast."""
+    """
+    Measure the centre of the circle in a fronto-parallel window, and its area ratio.
+
+    The centre is the coverage-weighted centroid against a planar background
+    fitted on a ring around it; the ratio is the circle's apparent area over
+    the expected one. None where the circle itself leaves the image or shows no
+    contrast.
+    """
     n = win.shape[0]
     c = (n - 1) / 2.0
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float64)
@@ -82,7 +105,8 @@ def _raw_radius_px(det: Detection, board: BoardSpec) -> float:
 
 def refine_view(gray: np.ndarray, det: Detection, board: BoardSpec, K, D, rvec, tvec,
                 px_per_radius: float | None = None) -> Detection:
-    """Re-measure every circle of one view in its fronto-parallel unwarp.
+    """
+    Re-measure every circle of one view in its fronto-parallel unwarp.
 
     A circle is kept when its unwarped image looks like a whole circle (area
     within 15 % of the expected one), so circles the first detection missed
@@ -120,7 +144,7 @@ def refine_view(gray: np.ndarray, det: Detection, board: BoardSpec, K, D, rvec, 
             pts.append(new)
     ids = np.asarray(ids, int)
     return replace(det, image_points=np.asarray(pts, np.float64).reshape(-1, 2), ids=ids,
-                   object_points=objp[ids], variant=det.variant + "+refined")
+                   object_points=objp[ids], variant=det.variant + '+refined')
 
 
 def _pose(det: Detection, K, D):
@@ -132,23 +156,27 @@ def _pose(det: Detection, K, D):
 
 
 def _refine(gray, det, board, K, D, rv, tv) -> Detection:
-    if board.kind == "chessboard":
+    if board.kind == 'chessboard':
         return refine_corner_view(gray, det, board, K, D, rv, tv)
     return refine_view(gray, det, board, K, D, rv, tv)
 
 
 def refine_points(image: np.ndarray, det: Detection, board: BoardSpec, K, D) -> Detection:
-    """One view's points re-measured through a known lens model (its pose from
-    PnP); boards that cannot be refined, or a failed pose, keep their points."""
+    """
+    Re-measure one view's points through a known lens model (its pose from PnP).
+
+    Boards that cannot be refined, or a failed pose, keep their points.
+    """
     pose = _pose(det, K, D) if board.kind in REFINABLE else None
     return det if pose is None else _refine(to_gray(image), det, board, K, D, *pose)
 
 
 def refine_and_calibrate(detections: dict[str, Detection], images: dict[str, np.ndarray],
-                         board: BoardSpec | dict[str, BoardSpec], camera_name: str = "camera",
+                         board: BoardSpec | dict[str, BoardSpec], camera_name: str = 'camera',
                          iterations: int = 10, tol_px: float = 0.01,
                          **kw) -> tuple[IntrinsicsResult, dict[str, Detection]]:
-    """Calibrate, then alternate point refinement and re-calibration.
+    """
+    Calibrate, then alternate point refinement and re-calibration.
 
     ``board`` is the board of every view, or a board per view name (a
     camera's own intrinsic board and the joint board). Views whose board
@@ -162,7 +190,7 @@ def refine_and_calibrate(detections: dict[str, Detection], images: dict[str, np.
     detector's points (``IntrinsicsResult.points_heldout``); otherwise the
     first calibration and the detector's points are returned.
     """
-    boards = board if isinstance(board, dict) else {n: board for n in detections}
+    boards = board if isinstance(board, dict) else dict.fromkeys(detections, board)
     res = calibrate_intrinsics(detections, camera_name, **kw)
     history = [res.rms]
     todo = [n for n in detections if boards[n].kind in REFINABLE and n in images]
@@ -189,9 +217,9 @@ def refine_and_calibrate(detections: dict[str, Detection], images: dict[str, np.
         if moved < tol_px:
             break
     before, after = first.heldout[first.model], res.heldout[res.model]
-    scores = {"detector": before, "refined": after, "rounds": len(history) - 1}
+    scores = {'detector': before, 'refined': after, 'rounds': len(history) - 1}
     if np.isfinite(before) and np.isfinite(after) and after > before:  # unknown: keep refining
-        first.refinement, first.points_heldout = history, {**scores, "kept": "detector"}
+        first.refinement, first.points_heldout = history, {**scores, 'kept': 'detector'}
         return first, detections
-    res.refinement, res.points_heldout = history, {**scores, "kept": "refined"}
+    res.refinement, res.points_heldout = history, {**scores, 'kept': 'refined'}
     return res, current

@@ -1,13 +1,30 @@
-"""Where calibration images come from: two folders paired by file stem, or
-a rosbag2 (sqlite3 / mcap) with synchronised RGB + thermal topics."""
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Where calibration images come from: two folders or a rosbag2.
+
+Two folders paired by file stem, or a rosbag2 (sqlite3 / mcap) with
+synchronised RGB + thermal topics.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
+from calibration.intrinsics import CalibrationError
 import cv2
 import numpy as np
-
-from calibration.intrinsics import CalibrationError
 from ros2_ssvif.image_files import ImageFolderError, images_by_stem
 
 
@@ -15,7 +32,7 @@ def load_image(path: str | Path) -> np.ndarray:
     """Colour as RGB uint8, grey in its own depth (16-bit thermal kept)."""
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise CalibrationError(f"cannot read image {path}")
+        raise CalibrationError(f'cannot read image {path}')
     if img.ndim == 3 and img.shape[2] == 4:
         img = img[:, :, :3]
     if img.ndim == 3:
@@ -34,14 +51,16 @@ def paired_files(visible_dir, thermal_dir) -> list[tuple[str, Path, Path]]:
     v, t = list_images(visible_dir), list_images(thermal_dir)
     names = sorted(set(v) & set(t))
     if not names:
-        raise CalibrationError(f"no file stems in common between {visible_dir} and {thermal_dir}")
+        raise CalibrationError(f'no file stems in common between {visible_dir} and {thermal_dir}')
     return [(n, v[n], t[n]) for n in names]
 
 
 def check_sizes(images: list[np.ndarray], what: str) -> tuple[int, int]:
     sizes = {(im.shape[1], im.shape[0]) for im in images}
     if len(sizes) != 1:
-        raise CalibrationError(f"{what} images have mixed sizes {sorted(sizes)}; one camera gives one size")
+        raise CalibrationError(
+            f'{what} images have mixed sizes {sorted(sizes)}; one camera gives one size'
+        )
     return sizes.pop()
 
 
@@ -49,9 +68,15 @@ def _as_rgb(arr: np.ndarray) -> np.ndarray:
     return arr if arr.ndim == 3 else cv2.cvtColor(arr, cv2.COLOR_GRAY2RGB)
 
 
-def read_bag_pairs(path, rgb_topic="/rgb/image_raw", thermal_topic="/thermal/image_raw", max_dt=0.02,
-                   stats: dict | None = None):
-    """Yield (name, visible RGB, thermal) for frames paired by header stamp.
+def read_bag_pairs(
+    path,
+    rgb_topic='/rgb/image_raw',
+    thermal_topic='/thermal/image_raw',
+    max_dt=0.02,
+    stats: dict | None = None,
+):
+    """
+    Yield (name, visible RGB, thermal) for frames paired by header stamp.
 
     Pairing is the project's :class:`ros2_ssvif.pairing.ApproximatePairer`
     (mutual nearest neighbours within ``max_dt`` s), the same as the fusion
@@ -59,20 +84,24 @@ def read_bag_pairs(path, rgb_topic="/rgb/image_raw", thermal_topic="/thermal/ima
     Frames are decoded only once paired. ``stats`` (if given) receives the
     pairer's drop counts by reason.
     """
-    from ros2_ssvif.bag_io import BagError, bag_topics, iter_messages, resolve_image_topic
+    from ros2_ssvif.bag_io import bag_topics, BagError, iter_messages, resolve_image_topic
     from ros2_ssvif.compressed import message_to_array
     from ros2_ssvif.image_codec import ImageDecodeError, stamp_seconds
 
     try:  # raw Image topics, or their image_transport /compressed topics
         have = bag_topics(path)
-        rgb_topic, thermal_topic = (resolve_image_topic(have, t, Path(path).name) for t in (rgb_topic, thermal_topic))
+        rgb_topic, thermal_topic = (
+            resolve_image_topic(have, t, Path(path).name) for t in (rgb_topic, thermal_topic)
+        )
     except BagError as exc:
         raise CalibrationError(str(exc)) from None
     from ros2_ssvif.pairing import ApproximatePairer
 
     ready: list[tuple] = []
-    pairer = ApproximatePairer(queue_size=30, slop=max_dt, on_pair=lambda v, t: ready.append((v, t)))
-    stream = {rgb_topic: "visible", thermal_topic: "thermal"}
+    pairer = ApproximatePairer(
+        queue_size=30, slop=max_dt, on_pair=lambda v, t: ready.append((v, t))
+    )
+    stream = {rgb_topic: 'visible', thermal_topic: 'thermal'}
     k = 0
 
     def emit():
@@ -82,8 +111,8 @@ def read_bag_pairs(path, rgb_topic="/rgb/image_raw", thermal_topic="/thermal/ima
             try:
                 vis, th = _as_rgb(message_to_array(v[1])), message_to_array(t[1])
             except ImageDecodeError as exc:
-                raise CalibrationError(f"{v[0]} / {t[0]}: {exc}") from None
-            yield f"frame_{k:05d}", vis, th
+                raise CalibrationError(f'{v[0]} / {t[0]}: {exc}') from None
+            yield f'frame_{k:05d}', vis, th
             k += 1
 
     try:
@@ -95,4 +124,4 @@ def read_bag_pairs(path, rgb_topic="/rgb/image_raw", thermal_topic="/thermal/ima
     except BagError as exc:
         raise CalibrationError(str(exc)) from None
     if stats is not None:
-        stats.update({f"{s} {r}": n for (s, r), n in pairer.dropped.items()}, pairs=pairer.pairs)
+        stats.update({f'{s} {r}': n for (s, r), n in pairer.dropped.items()}, pairs=pairer.pairs)

@@ -1,4 +1,19 @@
-"""Relative pose of the thermal camera to the visible one, intrinsics fixed.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Relative pose of the thermal camera to the visible one, intrinsics fixed.
 
 Each sensor was calibrated on its own views, which are more and better
 spread than the joint ones, so only R, t are solved here, in the rig
@@ -13,13 +28,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
-
 from calibration.boards import BoardSpec
 from calibration.cv_compat import stereo_calibrate
 from calibration.detect import Detection
 from calibration.intrinsics import CalibrationError
+import cv2
+import numpy as np
 from ros2_ssvif.camera_info import CameraInfo
 from ros2_ssvif.registration import undistort_pixels
 
@@ -38,10 +52,10 @@ def check_same_board(visible_board: BoardSpec, thermal_board: BoardSpec) -> None
     """Points of two different boards cannot be paired by index."""
     if visible_board != thermal_board:
         raise CalibrationError(
-            f"the joint views show {visible_board} to the visible camera but {thermal_board} "
-            f"to the thermal camera; points of different boards cannot be paired by index "
-            f"(give each sensor its own captures with --visible-intrinsics/--thermal-intrinsics "
-            f"and one --board both see)")
+            f'the joint views show {visible_board} to the visible camera but {thermal_board} '
+            f'to the thermal camera; points of different boards cannot be paired by index '
+            f'(give each sensor its own captures with --visible-intrinsics/--thermal-intrinsics '
+            f'and one --board both see)')
 
 
 def joint_points(vis: Detection, th: Detection):
@@ -66,7 +80,7 @@ def epipolar_rms(pv: list, pt: list, vis: CameraInfo, th: CameraInfo, R, t) -> f
 
 def calibrate_pair(vis_dets: dict[str, Detection], th_dets: dict[str, Detection],
                    vis: CameraInfo, th: CameraInfo, min_points: int = 6) -> StereoResult:
-    names = [n for n in sorted(set(vis_dets) & set(th_dets))]
+    names = sorted(set(vis_dets) & set(th_dets))
     obj, pv, pt, used = [], [], [], []
     for n in names:
         o, a, b = joint_points(vis_dets[n], th_dets[n])
@@ -77,7 +91,7 @@ def calibrate_pair(vis_dets: dict[str, Detection], th_dets: dict[str, Detection]
             used.append(n)
     if not used:
         raise CalibrationError(
-            "no view shows the board to both cameras; the relative pose needs at least one")
+            'no view shows the board to both cameras; the relative pose needs at least one')
     rms, _, _, _, _, R, t, per_view = stereo_calibrate(
         obj, pv, pt, vis.camera_matrix, vis.distortion_coefficients, th.camera_matrix,
         th.distortion_coefficients, (vis.width, vis.height), cv2.CALIB_FIX_INTRINSIC,

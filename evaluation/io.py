@@ -1,4 +1,20 @@
-"""Reading image folders and pairing IR, visible and fused files by stem.
+# noqa: A005 (always imported as evaluation.io, never run from its folder)
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Reading image folders and pairing IR, visible and fused files by stem.
 
 One job: go from three directories to a list of (stem, ir_path, vis_path,
 fused_path) and from a path to an 8-bit RGB or grayscale array, with a
@@ -10,10 +26,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from ros2_ssvif.image_files import IMAGE_SUFFIXES, ImageFolderError, images_by_stem  # noqa: F401
 
-_SEPARATORS = ("_", "-", ".")
+
+_SEPARATORS = ('_', '-', '.')
 
 
 class InputError(ValueError):
@@ -21,13 +37,13 @@ class InputError(ValueError):
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """An 8-bit image as HxW (grayscale) or HxWx3 RGB uint8."""
+    """Return an 8-bit image as HxW (grayscale) or HxWx3 RGB uint8."""
     path = Path(path)
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise InputError(f"cannot read image {path}")
+        raise InputError(f'cannot read image {path}')
     if img.dtype != np.uint8:
-        raise InputError(f"{path}: expected an 8-bit image, got {img.dtype}")
+        raise InputError(f'{path}: expected an 8-bit image, got {img.dtype}')
     if img.ndim == 3:
         if img.shape[2] == 4:
             img = img[..., :3]  # drop alpha
@@ -38,26 +54,30 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def read_ir_image(path: str | Path) -> np.ndarray:
-    """An infrared image as 8-bit grey (or RGB); 16-bit thermal (as ``register`` writes it)
-    mapped to 8 bits through the runtime's ThermalNormalizer for stills, the same
-    mapping training applies, so a score judges the image the network saw."""
+    """
+    Read an infrared image as 8-bit grey (or RGB).
+
+    16-bit thermal (as ``register`` writes it) is mapped to 8 bits through the runtime's
+    ThermalNormalizer for stills, the same mapping training applies, so a score judges
+    the image the network saw.
+    """
     from ros2_ssvif.thermal import ThermalNormalizer
 
     path = Path(path)
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise InputError(f"cannot read image {path}")
+        raise InputError(f'cannot read image {path}')
     if img.dtype == np.uint16 and img.ndim == 2:
         return (ThermalNormalizer().for_stills()(img) * 255.0 + 0.5).astype(np.uint8)
     return read_image(path)
 
 
 def list_images(folder: str | Path, role: str) -> dict[str, Path]:
-    """stem -> path of every image file directly in ``folder``."""
+    """Map stem -> path of every image file directly in ``folder``."""
     try:
         return images_by_stem(folder)
     except ImageFolderError as exc:
-        raise InputError(f"--{role}: {exc}") from None
+        raise InputError(f'--{role}: {exc}') from None
 
 
 def _source_of(fused_stem: str, stems: list[str], suffix: str | None) -> str | None:
@@ -76,30 +96,39 @@ def _source_of(fused_stem: str, stems: list[str], suffix: str | None) -> str | N
 
 def match_triplets(ir_dir, vis_dir, fused_dir, fused_suffix: str | None = None
                    ) -> tuple[list[tuple[str, Path, Path, Path]], list[str]]:
-    """Pair images by stem: ([(stem, ir, vis, fused), ...], [stems without a fused image]).
+    """
+    Pair images by stem: ([(stem, ir, vis, fused), ...], [stems without a fused image]).
 
     IR and visible files must have the same stem.  A fused file matches a
     stem exactly, as stem + ``fused_suffix`` when that is given, or else as
     stem + '_'/'-'/'.' + anything (e.g. ``man_SeAFusion.jpg`` for ``man``;
     the longest matching stem wins, so ``walking2_X`` is not ``walking``).
     """
-    ir, vis, fused = list_images(ir_dir, "ir"), list_images(vis_dir, "visible"), list_images(fused_dir, "fused")
+    ir, vis, fused = (
+        list_images(ir_dir, 'ir'),
+        list_images(vis_dir, 'visible'),
+        list_images(fused_dir, 'fused'),
+    )
     stems = sorted(set(ir) & set(vis))
     if not stems:
-        raise InputError(f"no file stem is in both --ir ({len(ir)} images) and --visible ({len(vis)} images)")
+        raise InputError(
+            f'no file stem is in both --ir ({len(ir)} images) and --visible ({len(vis)} images)'
+        )
     chosen: dict[str, Path] = {}
     for fstem, fpath in fused.items():
         s = _source_of(fstem, stems, fused_suffix)
         if s is None:
             continue
         if s in chosen:
-            raise InputError(f"--fused: more than one image matches {s!r}: {chosen[s].name}, {fpath.name} "
-                             f"(use --fused-suffix)")
+            raise InputError(
+                f'--fused: more than one image matches {s!r}: {chosen[s].name}, {fpath.name} '
+                f'(use --fused-suffix)'
+            )
         chosen[s] = fpath
     if not chosen:
-        hint = f" with suffix {fused_suffix!r}" if fused_suffix is not None else ""
-        raise InputError(f"no fused image in {fused_dir} matches a source stem{hint} "
-                         f"(e.g. {stems[0]!r}; fused files look like {next(iter(fused))!r})")
+        hint = f' with suffix {fused_suffix!r}' if fused_suffix is not None else ''
+        raise InputError(f'no fused image in {fused_dir} matches a source stem{hint} '
+                         f'(e.g. {stems[0]!r}; fused files look like {next(iter(fused))!r})')
     triplets = [(s, ir[s], vis[s], chosen[s]) for s in stems if s in chosen]
     missing = [s for s in stems if s not in chosen]
     return triplets, missing

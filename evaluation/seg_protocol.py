@@ -1,4 +1,19 @@
-"""``compare_segmentation``: the SSVIF segmentation protocol (Table I, Appendix A-B).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``compare_segmentation``: the SSVIF segmentation protocol (Table I, Appendix A-B).
 
     compare_segmentation --data-root DIR --data-kind fmb|msrs|synthetic_folder
                          --method NAME=CKPT.pt [--method ...] [--baselines] --output DIR
@@ -30,28 +45,39 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
-import sys
 from dataclasses import replace
+import math
 from pathlib import Path
+import sys
 from types import SimpleNamespace
 from typing import Mapping, Sequence
 
+from evaluation.compare import _cell, BASELINES, parse_method, rank_marks
+from evaluation.io import InputError
+from evaluation.metrics.segmentation import SegmentationScore
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from evaluation.compare import BASELINES, _cell, parse_method, rank_marks
-from evaluation.io import InputError
-from evaluation.metrics.segmentation import SegmentationScore
 
-__all__ = ["DATA_KINDS", "BaselineFusion", "baseline_modules", "run_protocol", "load_splits", "write_reports",
-           "main"]
+__all__ = [
+    'DATA_KINDS',
+    'BaselineFusion',
+    'baseline_modules',
+    'run_protocol',
+    'load_splits',
+    'write_reports',
+    'main',
+]
 
-DATA_KINDS = ("fmb", "msrs", "synthetic_folder")
+DATA_KINDS = ('fmb', 'msrs', 'synthetic_folder')
 
 
 class BaselineFusion(torch.nn.Module):
-    """A trivial fusion with the FusionModel interface, so baselines go through the same segmenter code."""
+    """
+    A trivial fusion with the FusionModel interface.
+
+    So baselines go through the same segmenter code.
+    """
 
     def __init__(self, kind: str):
         super().__init__()
@@ -60,61 +86,81 @@ class BaselineFusion(torch.nn.Module):
         self.kind = kind
 
     def forward(self, visible: torch.Tensor, thermal: torch.Tensor) -> SimpleNamespace:
-        t = thermal.expand(-1, 3, -1, -1)  # grey thermal as 3 channels, like compare_fusion's baselines
-        if self.kind == "max-luminance":  # Y = max(Y_vis, T), visible chroma kept
+        t = thermal.expand(
+            -1, 3, -1, -1
+        )  # grey thermal as 3 channels, like compare_fusion's baselines
+        if self.kind == 'max-luminance':  # Y = max(Y_vis, T), visible chroma kept
             from kornia.color import rgb_to_ycbcr, ycbcr_to_rgb
 
             ycc = rgb_to_ycbcr(visible)
             y = torch.maximum(ycc[:, :1], thermal[:, :1])
-            return SimpleNamespace(fused=ycbcr_to_rgb(torch.cat([y, ycc[:, 1:]], 1)).clamp(0.0, 1.0))
-        fused = {"visible-only": visible, "thermal-only": t, "average": (visible + t) / 2,
-                 "max": torch.maximum(visible, t)}[self.kind]
+            return SimpleNamespace(
+                fused=ycbcr_to_rgb(torch.cat([y, ycc[:, 1:]], 1)).clamp(0.0, 1.0)
+            )
+        fused = {'visible-only': visible, 'thermal-only': t, 'average': (visible + t) / 2,
+                 'max': torch.maximum(visible, t)}[self.kind]
         return SimpleNamespace(fused=fused)
 
 
 def baseline_modules() -> dict[str, torch.nn.Module]:
-    """The baselines, named as in compare_fusion."""
+    """Return the baselines, named as in compare_fusion."""
     return {name: BaselineFusion(name) for name in BASELINES}
 
 
-def run_protocol(methods: Mapping[str, torch.nn.Module], train_set: Dataset, val_set: Dataset | None,
-                 test_set: Dataset, cfg, class_set: str, progress: bool = True) -> dict[str, SegmentationScore]:
-    """Train one fresh segmenter per method with the same ``cfg``; score each on ``test_set``.
+def run_protocol(
+    methods: Mapping[str, torch.nn.Module],
+    train_set: Dataset,
+    val_set: Dataset | None,
+    test_set: Dataset,
+    cfg,
+    class_set: str,
+    progress: bool = True,
+) -> dict[str, SegmentationScore]:
+    """
+    Train one fresh segmenter per method with the same ``cfg``; score each on ``test_set``.
 
     ``cfg.class_set`` is set to ``class_set`` so the segmenter's outputs and
     the score use the same classes.
     """
     from tqdm import tqdm
-
-    from training.segmenter import FusedBatches, evaluate, train_segmenter
+    from training.segmenter import evaluate, FusedBatches, train_segmenter
 
     if not methods:
-        raise ValueError("no fusion method to compare")
+        raise ValueError('no fusion method to compare')
     if len(train_set) == 0 or len(test_set) == 0:
-        raise ValueError(f"need training and test images, got {len(train_set)} and {len(test_set)}")
+        raise ValueError(
+            f'need training and test images, got {len(train_set)} and {len(test_set)}'
+        )
     cfg = replace(cfg, class_set=class_set)
     scores = {}
-    for name, fusion in tqdm(methods.items(), desc="compare_segmentation", unit="method", disable=not progress):
+    for name, fusion in tqdm(
+        methods.items(), desc='compare_segmentation', unit='method', disable=not progress
+    ):
         res = train_segmenter(fusion, train_set, val_set, cfg, progress=progress)
-        scores[name] = evaluate(res.model, FusedBatches(fusion), DataLoader(test_set, batch_size=1),
-                                class_set)
+        scores[name] = evaluate(
+            res.model, FusedBatches(fusion), DataLoader(test_set, batch_size=1), class_set
+        )
     return scores
 
 
-def load_splits(kind: str, root: str | Path, seed: int, test_split: str = "test",
+def load_splits(kind: str, root: str | Path, seed: int, test_split: str = 'test',
                 test_fraction: float = 0.2) -> tuple[Dataset, Dataset, Dataset]:
-    """(train, val, test): 9:1 train/val of the training images; test from ``test_split`` or a seeded fraction."""
+    """
+    Load the (train, val, test) splits.
+
+    9:1 train/val of the training images; test from ``test_split`` or a seeded fraction.
+    """
     from training.data.pairs import LabelledPairs, split_pairs
 
     if kind not in DATA_KINDS:
         raise InputError(f"unknown --data-kind {kind!r}; choose from {', '.join(DATA_KINDS)}")
-    if kind == "synthetic_folder":  # no splits on disk: hold out a fraction for the test
+    if kind == 'synthetic_folder':  # no splits on disk: hold out a fraction for the test
         if not 0.0 < test_fraction < 1.0:
-            raise InputError(f"--test-fraction must be in (0, 1), got {test_fraction}")
+            raise InputError(f'--test-fraction must be in (0, 1), got {test_fraction}')
         data = test_data = LabelledPairs.from_layout(kind, root)
         rest, test_idx = split_pairs(list(range(len(data))), test_fraction, seed=seed)
     else:
-        data = LabelledPairs.from_layout(kind, root, "train")
+        data = LabelledPairs.from_layout(kind, root, 'train')
         test_data = LabelledPairs.from_layout(kind, root, test_split)
         rest, test_idx = list(range(len(data))), list(range(len(test_data)))
     tr, va = split_pairs(rest, 0.1, seed=seed)
@@ -122,47 +168,67 @@ def load_splits(kind: str, root: str | Path, seed: int, test_split: str = "test"
 
 
 def _scored_classes(scores: Mapping[str, SegmentationScore]) -> list[str]:
-    """Classes with an IoU for some method (the others are NaN everywhere and do not enter mIoU)."""
+    """
+    Return the classes with an IoU for some method.
+
+    The others are NaN everywhere and do not enter mIoU.
+    """
     first = next(iter(scores.values()))
     ious = [s.per_class_iou() for s in scores.values()]
     return [c for c in first.classes if any(not math.isnan(i[c]) for i in ious)]
 
 
-def write_reports(scores: Mapping[str, SegmentationScore], output: str | Path,
-                  sources: Mapping[str, str] | None = None, n_test: int | None = None) -> tuple[Path, Path]:
+def write_reports(
+    scores: Mapping[str, SegmentationScore],
+    output: str | Path,
+    sources: Mapping[str, str] | None = None,
+    n_test: int | None = None,
+) -> tuple[Path, Path]:
     """miou.csv and summary.md in ``output``."""
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     classes = _scored_classes(scores)
     ious = {m: s.per_class_iou() for m, s in scores.items()}
     mious = {m: s.miou() for m, s in scores.items()}
-    csv_path = out / "miou.csv"
-    with csv_path.open("w", newline="") as fh:
+    csv_path = out / 'miou.csv'
+    with csv_path.open('w', newline='') as fh:
         w = csv.writer(fh)
-        w.writerow(["method", "class", "IoU"])
+        w.writerow(['method', 'class', 'IoU'])
         for m in scores:
-            w.writerows([m, c, f"{ious[m][c]:.6f}"] for c in classes)
-            w.writerow([m, "mIoU", f"{mious[m]:.6f}"])
+            w.writerows([m, c, f'{ious[m][c]:.6f}'] for c in classes)
+            w.writerow([m, 'mIoU', f'{mious[m]:.6f}'])
     columns = {c: {m: ious[m][c] for m in scores} for c in classes}
-    columns["mIoU"] = mious
+    columns['mIoU'] = mious
     # rank what the reader sees: values equal to 4 decimals share a mark (as compare_fusion does)
     marks = {k: rank_marks({m: round(v, 4) for m, v in col.items()}) for k, col in columns.items()}
-    lines = ["Per-class IoU of the same segmenter trained on each method's fused images"
-             + (f", scored on {n_test} test image(s)" if n_test is not None else "")
-             + ". **Bold**: best, <u>underlined</u>: second best. Classes in no label and no prediction are "
-             "left out (they do not enter mIoU either).", ""]
+    lines = [
+        "Per-class IoU of the same segmenter trained on each method's fused images"
+        + (f', scored on {n_test} test image(s)' if n_test is not None else '')
+        + '. **Bold**: best, <u>underlined</u>: second best. '
+        'Classes in no label and no prediction are '
+        'left out (they do not enter mIoU either).',
+        '',
+    ]
     if sources:
-        lines += [f"- {m}: `{s}`" for m, s in sources.items()] + [""]
-    lines += ["| Method | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+        lines += [f'- {m}: `{s}`' for m, s in sources.items()] + ['']
+    lines += ['| Method | ' + ' | '.join(columns) + ' |', '|---|' + '---:|' * len(columns)]
     for m in scores:
-        lines.append(f"| {m} | " + " | ".join(_cell(col[m], marks[k][m]) for k, col in columns.items()) + " |")
-    md_path = out / "summary.md"
-    md_path.write_text("\n".join(lines) + "\n")
+        lines.append(
+            f'| {m} | '
+            + ' | '.join(_cell(col[m], marks[k][m]) for k, col in columns.items())
+            + ' |'
+        )
+    md_path = out / 'summary.md'
+    md_path.write_text('\n'.join(lines) + '\n')
     return csv_path, md_path
 
 
 def _config(sets: Sequence[str], data_kind: str):
-    """SegmenterConfig from ``--set KEY=VALUE`` items, parsed as ``ssvif_train_segmenter`` does."""
+    """
+    Build a SegmenterConfig from ``--set KEY=VALUE`` items.
+
+    Parsed as ``ssvif_train_segmenter`` does.
+    """
     from training.segmenter import config_from_sets
 
     try:
@@ -172,19 +238,30 @@ def _config(sets: Sequence[str], data_kind: str):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="compare_segmentation", description=__doc__.splitlines()[0])
-    p.add_argument("--data-root", required=True, help="labelled dataset root")
-    p.add_argument("--data-kind", default="fmb", help=f"dataset layout: {', '.join(DATA_KINDS)} (default fmb)")
-    p.add_argument("--method", action="append", default=[], metavar="NAME=CKPT.pt",
-                   help="an ssvif_train checkpoint (repeatable)")
-    p.add_argument("--baselines", action="store_true", help="add visible-only, thermal-only, average, max")
-    p.add_argument("--output", required=True, help="report folder (miou.csv, summary.md)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+    p = argparse.ArgumentParser(prog='compare_segmentation',
+                                description=__doc__.strip().splitlines()[0])
+    p.add_argument('--data-root', required=True, help='labelled dataset root')
+    p.add_argument(
+        '--data-kind', default='fmb', help=f'dataset layout: {", ".join(DATA_KINDS)} (default fmb)'
+    )
+    p.add_argument('--method', action='append', default=[], metavar='NAME=CKPT.pt',
+                   help='an ssvif_train checkpoint (repeatable)')
+    p.add_argument(
+        '--baselines', action='store_true', help='add visible-only, thermal-only, average, max'
+    )
+    p.add_argument('--output', required=True, help='report folder (miou.csv, summary.md)')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help="override a SegmenterConfig field (default: the paper's b3 setup)")
-    p.add_argument("--test-split", default="test", help="fmb/msrs split to score on (default test)")
-    p.add_argument("--test-fraction", type=float, default=0.2,
-                   help="synthetic_folder: seeded fraction of the images held out for the test (default 0.2)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        '--test-split', default='test', help='fmb/msrs split to score on (default test)'
+    )
+    p.add_argument(
+        '--test-fraction',
+        type=float,
+        default=0.2,
+        help='synthetic_folder: seeded fraction of the images held out for the test (default 0.2)',
+    )
+    p.add_argument('--no-progress', action='store_true', help='no progress bars')
     return p
 
 
@@ -195,36 +272,51 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.data_kind not in DATA_KINDS:
-            raise InputError(f"unknown --data-kind {args.data_kind!r}; choose from {', '.join(DATA_KINDS)}")
+            raise InputError(
+                f'unknown --data-kind {args.data_kind!r}; choose from {", ".join(DATA_KINDS)}'
+            )
         cfg = _config(args.set, args.data_kind)
         methods: dict[str, torch.nn.Module] = {}
         sources: dict[str, str] = {}
         for name, src in (parse_method(t) for t in args.method):
             if name in methods:
-                raise InputError(f"method name used twice: {name}")
+                raise InputError(f'method name used twice: {name}')
             methods[name], _ = load_fusion_model(src)
             sources[name] = src
         if args.baselines:
             for name, module in baseline_modules().items():
                 if name in methods:
                     raise InputError(f"method name {name!r} is also a baseline's")
-                methods[name], sources[name] = module, "baseline"
+                methods[name], sources[name] = module, 'baseline'
         if not methods:
-            raise InputError("nothing to compare: give --method NAME=CKPT.pt and/or --baselines")
+            raise InputError('nothing to compare: give --method NAME=CKPT.pt and/or --baselines')
         train, val, test = load_splits(args.data_kind, args.data_root, cfg.seed, args.test_split,
                                        args.test_fraction)
-        scores = run_protocol(methods, train, val, test, cfg, cfg.class_set, progress=not args.no_progress)
+        scores = run_protocol(
+            methods, train, val, test, cfg, cfg.class_set, progress=not args.no_progress
+        )
         write_reports(scores, args.output, sources, len(test))
-    except (InputError, DatasetError, CheckpointError, ValueError, TypeError, OSError, FloatingPointError) as exc:
+    except (
+        InputError,
+        DatasetError,
+        CheckpointError,
+        ValueError,
+        TypeError,
+        OSError,
+        FloatingPointError,
+    ) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"compare_segmentation: error: {msg}", file=sys.stderr)
+        print(f'compare_segmentation: error: {msg}', file=sys.stderr)
         return 2
-    print(f"compare_segmentation: {len(scores)} method(s), {len(train)} train / {len(val)} val / {len(test)} test "
-          f"image(s); report in {args.output} (miou.csv, summary.md)")
+    print(
+        f'compare_segmentation: {len(scores)} method(s), '
+        f'{len(train)} train / {len(val)} val / {len(test)} test '
+        f'image(s); report in {args.output} (miou.csv, summary.md)'
+    )
     for m, s in scores.items():
-        print(f"{m:<14} mIoU {s.miou():.4f}")
+        print(f'{m:<14} mIoU {s.miou():.4f}')
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

@@ -1,4 +1,19 @@
-"""Segmentation scores (confusion matrix, IoU, mIoU): see :mod:`evaluation.metrics.segmentation`.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Segmentation scores (confusion matrix, IoU, mIoU): see :mod:`evaluation.metrics.segmentation`.
 
 The implementation moved to the public metrics module so that training can
 use it without importing the rest of evaluation; this name stays for the
@@ -6,6 +21,7 @@ evaluation commands and existing callers.
 """
 from __future__ import annotations
 
-from evaluation.metrics.segmentation import SegmentationScore, confusion_matrix, iou_from_confusion
+from evaluation.metrics.segmentation import confusion_matrix, iou_from_confusion, SegmentationScore
 
-__all__ = ["SegmentationScore", "confusion_matrix", "iou_from_confusion"]
+
+__all__ = ['SegmentationScore', 'confusion_matrix', 'iou_from_confusion']

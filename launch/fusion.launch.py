@@ -1,4 +1,19 @@
-"""Launch ros2_ssvif's fusion_node.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Launch ros2_ssvif's fusion_node.
 
     ros2 launch ros2_ssvif fusion.launch.py model_path:=/path/model.onnx \
         registration_file:=/path/registration.yaml \
@@ -17,12 +32,13 @@ the bag with ``ros2 bag play --clock``.
 """
 import os
 
-import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+import yaml
+
 
 # Keep in sync with config/fusion.yaml (a test checks it).
 PARAMETER_ARGUMENTS = (
@@ -57,22 +73,22 @@ PARAMETER_ARGUMENTS = (
     'health_window',
 )
 TOPIC_ARGUMENTS = (
-    ("rgb_topic", "rgb/image_raw"),
-    ("thermal_topic", "thermal/image_raw"),
-    ("fused_topic", "fused/image"),
-    ("camera_info_topic", "fused/camera_info"),
-    ("mask_topic", "segmentation/mask"),
-    ("color_mask_topic", "segmentation/color_mask"),
+    ('rgb_topic', 'rgb/image_raw'),
+    ('thermal_topic', 'thermal/image_raw'),
+    ('fused_topic', 'fused/image'),
+    ('camera_info_topic', 'fused/camera_info'),
+    ('mask_topic', 'segmentation/mask'),
+    ('color_mask_topic', 'segmentation/color_mask'),
 )
 
 
 def _typed(name: str, text: str, kinds: dict):
-    """A launch argument's text as the parameter's type (yaml for lists and bools)."""
+    """Return a launch argument's text as the parameter's type (yaml for lists and bools)."""
     value = yaml.safe_load(text)
     kind = kinds.get(name)
-    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+    if kind == 'float' and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if kind == "str":
+    if kind == 'str':
         return text
     return value
 
@@ -84,7 +100,7 @@ def _fusion_node(context):
     overrides = {}
     for name in PARAMETER_ARGUMENTS:
         value = LaunchConfiguration(name).perform(context)
-        if value != "":
+        if value != '':
             overrides[name] = _typed(name, value, kinds)
     overrides['use_sim_time'] = (
         LaunchConfiguration('use_sim_time').perform(context).lower() == 'true'
@@ -92,20 +108,20 @@ def _fusion_node(context):
     remappings = [
         (default, LaunchConfiguration(arg).perform(context)) for arg, default in TOPIC_ARGUMENTS
     ]
-    lifecycle = LaunchConfiguration("lifecycle").perform(context).lower() == "true"
+    lifecycle = LaunchConfiguration('lifecycle').perform(context).lower() == 'true'
     return [Node(
-        package="ros2_ssvif",
-        executable="fusion_lifecycle_node" if lifecycle else "fusion_node",
-        name="fusion_node",
-        namespace=LaunchConfiguration("namespace").perform(context),
-        parameters=[LaunchConfiguration("params_file").perform(context), overrides],
+        package='ros2_ssvif',
+        executable='fusion_lifecycle_node' if lifecycle else 'fusion_node',
+        name='fusion_node',
+        namespace=LaunchConfiguration('namespace').perform(context),
+        parameters=[LaunchConfiguration('params_file').perform(context), overrides],
         remappings=remappings,
-        output="screen",
+        output='screen',
     )]
 
 
 def generate_launch_description():
-    share = get_package_share_directory("ros2_ssvif")
+    share = get_package_share_directory('ros2_ssvif')
     args = [
         DeclareLaunchArgument(
             'params_file',
@@ -122,7 +138,7 @@ def generate_launch_description():
             description='true: run fusion_lifecycle_node (configure/activate)',
         ),
     ]
-    args += [DeclareLaunchArgument(arg, default_value=default, description=f"remap {default}")
+    args += [DeclareLaunchArgument(arg, default_value=default, description=f'remap {default}')
              for arg, default in TOPIC_ARGUMENTS]
     args += [
         DeclareLaunchArgument(

@@ -1,28 +1,44 @@
-"""Reading and writing rosbag2 files (sqlite3 or mcap) with ``rosbags``.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Reading and writing rosbag2 files (sqlite3 or mcap) with ``rosbags``.
 
 rosbag2_py needs a ROS installation; ``rosbags`` reads and writes the same
 files in pure Python, so bag tools work on any machine.
 """
 from __future__ import annotations
 
-import os
-import shutil
 from contextlib import contextmanager
+import os
 from pathlib import Path
+import shutil
 from typing import Iterator
 
 import numpy as np
 
-STORAGES = ("sqlite3", "mcap")
-IMAGE = "sensor_msgs/msg/Image"
-COMPRESSED = "sensor_msgs/msg/CompressedImage"
+
+STORAGES = ('sqlite3', 'mcap')
+IMAGE = 'sensor_msgs/msg/Image'
+COMPRESSED = 'sensor_msgs/msg/CompressedImage'
 IMAGE_TYPES = (IMAGE, COMPRESSED)
 # vision_msgs is not installable everywhere; its two message definitions (ROS 2, vision_msgs 4.x)
 # are registered with rosbags so a bag carries its own LabelInfo type description.
 VISION_MSGS = {
-    "vision_msgs/msg/VisionClass": "uint16 class_id\nstring class_name\n",
-    "vision_msgs/msg/LabelInfo": "std_msgs/Header header\nvision_msgs/VisionClass[] class_map\n"
-                                 "float32 threshold\n",
+    'vision_msgs/msg/VisionClass': 'uint16 class_id\nstring class_name\n',
+    'vision_msgs/msg/LabelInfo': 'std_msgs/Header header\nvision_msgs/VisionClass[] class_map\n'
+                                 'float32 threshold\n',
 }
 
 
@@ -32,7 +48,7 @@ class BagError(ValueError):
 
 def typestore():
     """ROS 2 Kilted types plus vision_msgs' LabelInfo (written by process_bag)."""
-    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+    from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 
     ts = get_typestore(Stores.ROS2_KILTED)
     types: dict = {}
@@ -52,14 +68,14 @@ def iter_raw(
 
     path = Path(path)
     if not path.exists():
-        raise BagError(f"bag not found: {path}")
+        raise BagError(f'bag not found: {path}')
     try:
         with AnyReader([path], default_typestore=typestore()) as reader:
             conns = [c for c in reader.connections if topics is None or c.topic in topics]
             if topics:
                 missing = sorted(set(topics) - {c.topic for c in conns})
                 if missing:
-                    have = ", ".join(sorted({c.topic for c in reader.connections}))
+                    have = ', '.join(sorted({c.topic for c in reader.connections}))
                     raise BagError(
                         f'{path.name} has no topic {", ".join(missing)} (it has: {have})'
                     )
@@ -68,36 +84,37 @@ def iter_raw(
     except BagError:
         raise
     except Exception as exc:  # rosbags raises several reader errors for corrupt files
-        raise BagError(f"cannot read bag {path}: {exc}") from None
+        raise BagError(f'cannot read bag {path}: {exc}') from None
 
 
 def bag_topics(path: str | Path) -> dict[str, str]:
-    """topic -> message type of every connection in a bag."""
+    """Map topic -> message type of every connection in a bag."""
     from rosbags.highlevel import AnyReader
 
     path = Path(path)
     if not path.exists():
-        raise BagError(f"bag not found: {path}")
+        raise BagError(f'bag not found: {path}')
     try:
         with AnyReader([path], default_typestore=typestore()) as reader:
             return {c.topic: c.msgtype for c in reader.connections}
     except Exception as exc:
-        raise BagError(f"cannot read bag {path}: {exc}") from None
+        raise BagError(f'cannot read bag {path}: {exc}') from None
 
 
-def resolve_image_topic(topics: dict[str, str], topic: str, bag_name: str = "bag") -> str:
-    """``topic`` if the bag has it, else its image_transport ``/compressed`` topic.
+def resolve_image_topic(topics: dict[str, str], topic: str, bag_name: str = 'bag') -> str:
+    """
+    ``topic`` if the bag has it, else its image_transport ``/compressed`` topic.
 
     Drives are usually recorded compressed: ``--rgb-topic /rgb/image_raw``
     then finds ``/rgb/image_raw/compressed``. The message type decides how
     frames are decoded, not the name.
     """
-    for cand in (topic, topic.rstrip("/") + "/compressed", topic.rstrip("/") + "/compressedDepth"):
+    for cand in (topic, topic.rstrip('/') + '/compressed', topic.rstrip('/') + '/compressedDepth'):
         if cand in topics:
             if topics[cand] not in IMAGE_TYPES:
-                raise BagError(f"{bag_name}: {cand} is {topics[cand]}, not an image topic")
+                raise BagError(f'{bag_name}: {cand} is {topics[cand]}, not an image topic')
             return cand
-    raise BagError(f"{bag_name} has no topic {topic} (nor {topic}/compressed); it has: "
+    raise BagError(f'{bag_name} has no topic {topic} (nor {topic}/compressed); it has: '
                    f"{', '.join(sorted(topics)) or 'nothing'}")
 
 
@@ -110,27 +127,27 @@ def iter_messages(path: str | Path, topics: list[str] | None = None):
 
 def storage_of(path: str | Path) -> str:
     p = Path(path)
-    files = list(p.glob("*.mcap")) if p.is_dir() else []
-    return "mcap" if files or p.suffix == ".mcap" else "sqlite3"
+    files = list(p.glob('*.mcap')) if p.is_dir() else []
+    return 'mcap' if files or p.suffix == '.mcap' else 'sqlite3'
 
 
 class BagWriter:
     """Thin context manager around rosbags' Writer with a ROS 2 typestore."""
 
-    def __init__(self, path: str | Path, storage: str = "sqlite3"):
+    def __init__(self, path: str | Path, storage: str = 'sqlite3'):
         from rosbags.rosbag2 import StoragePlugin, Writer
 
         if storage not in STORAGES:
-            raise BagError(f"storage must be one of {STORAGES}, got {storage!r}")
+            raise BagError(f'storage must be one of {STORAGES}, got {storage!r}')
         path = Path(path)
         if path.exists():
-            raise BagError(f"output bag already exists: {path}")
-        plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+            raise BagError(f'output bag already exists: {path}')
+        plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
         self.typestore = typestore()
         self._writer = Writer(path, version=Writer.VERSION_LATEST, storage_plugin=plugin)
         self._conns: dict[str, object] = {}
 
-    def __enter__(self) -> "BagWriter":
+    def __enter__(self) -> 'BagWriter':
         self._writer.open()
         return self
 
@@ -157,8 +174,8 @@ class BagWriter:
         self._writer.write(self._conns[topic], int(t_ns), raw)
 
     def empty_image(self, header):
-        Image = self.msg_class("sensor_msgs/msg/Image")
-        return Image(header=header, height=0, width=0, encoding="", is_bigendian=0, step=0,
+        Image = self.msg_class('sensor_msgs/msg/Image')
+        return Image(header=header, height=0, width=0, encoding='', is_bigendian=0, step=0,
                      data=np.empty(0, np.uint8))
 
 
@@ -184,7 +201,8 @@ def empty_camera_info(writer: BagWriter, header):
 
 @contextmanager
 def atomic_output_dir(path: str | Path):
-    """Yield a temporary path; on success rename it to ``path``, on any error remove it.
+    """
+    Yield a temporary path; on success rename it to ``path``, on any error remove it.
 
     A bag is readable as soon as its metadata.yaml exists, so a bag tool
     interrupted half-way must not leave its output under the final name:
@@ -194,8 +212,8 @@ def atomic_output_dir(path: str | Path):
     """
     path = Path(path)
     if path.exists():
-        raise BagError(f"output already exists: {path}")
-    holder = path.parent / f".{path.name}.partial-{os.getpid()}"
+        raise BagError(f'output already exists: {path}')
+    holder = path.parent / f'.{path.name}.partial-{os.getpid()}'
     if holder.exists():
         shutil.rmtree(holder)
     holder.mkdir(parents=True)
@@ -207,7 +225,7 @@ def atomic_output_dir(path: str | Path):
 
 
 def as_bag_image(msg):
-    """rosbags serializes uint8[] from numpy arrays only."""
+    """Give ``msg.data`` as a numpy array: rosbags serializes uint8[] from numpy arrays only."""
     if not isinstance(msg.data, np.ndarray):
         msg.data = np.frombuffer(msg.data, dtype=np.uint8)
     return msg

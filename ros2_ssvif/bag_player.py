@@ -1,4 +1,19 @@
-"""play_bag: replay a rosbag2 file over DDS, like ``ros2 bag play``.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+play_bag: replay a rosbag2 file over DDS, like ``ros2 bag play``.
 
 Where ros2cli is installed, use ``ros2 bag play --clock``; this tool exists
 for machines without it (pip-installed rclpy, CI, the demo). It publishes
@@ -20,9 +35,9 @@ from ros2_ssvif.bag_io import BagError, iter_raw
 
 
 def message_class(msgtype: str):
-    pkg, _, name = msgtype.split("/")
+    pkg, _, name = msgtype.split('/')
     try:
-        return getattr(importlib.import_module(f"{pkg}.msg"), name)
+        return getattr(importlib.import_module(f'{pkg}.msg'), name)
     except (ImportError, AttributeError):
         raise BagError(
             f'message type {msgtype} is not available in this ROS installation'
@@ -38,16 +53,16 @@ def play(bag: str, topics: list[str] | None = None, rate: float = 1.0, clock: bo
     from rosgraph_msgs.msg import Clock
 
     if rate <= 0:
-        raise ValueError(f"rate must be > 0, got {rate}")
+        raise ValueError(f'rate must be > 0, got {rate}')
     if repeat < 1:
-        raise ValueError(f"repeat must be >= 1, got {repeat}")
+        raise ValueError(f'repeat must be >= 1, got {repeat}')
     own = node is None
     if own:
-        node = rclpy.create_node("ssvif_bag_player")
+        node = rclpy.create_node('ssvif_bag_player')
     remap = remap or {}
     pubs: dict[str, object] = {}
     counts: dict[str, int] = {}
-    clock_pub = node.create_publisher(Clock, "/clock", 10) if clock else None
+    clock_pub = node.create_publisher(Clock, '/clock', 10) if clock else None
     messages = list(iter_raw(bag, topics))
     if not messages:
         raise BagError(f"{bag}: nothing to play on {topics or 'any topic'}")
@@ -81,38 +96,38 @@ def play(bag: str, topics: list[str] | None = None, rate: float = 1.0, clock: bo
 def main(argv: list[str] | None = None) -> int:
     import rclpy
 
-    ap = argparse.ArgumentParser(prog="play_bag", description=__doc__.splitlines()[0])
-    ap.add_argument("bag")
-    ap.add_argument("--topics", nargs="*", help="only these topics")
-    ap.add_argument("--rate", type=float, default=1.0)
-    ap.add_argument("--clock", action="store_true", help="publish /clock from bag time")
-    ap.add_argument("--repeat", type=int, default=1, help="play the bag this many times (a loop)")
+    ap = argparse.ArgumentParser(prog='play_bag', description=__doc__.strip().splitlines()[0])
+    ap.add_argument('bag')
+    ap.add_argument('--topics', nargs='*', help='only these topics')
+    ap.add_argument('--rate', type=float, default=1.0)
+    ap.add_argument('--clock', action='store_true', help='publish /clock from bag time')
+    ap.add_argument('--repeat', type=int, default=1, help='play the bag this many times (a loop)')
     ap.add_argument(
         '--start-delay', type=float, default=1.0, help='seconds to wait for subscribers'
     )
-    ap.add_argument("--remap", nargs="*", default=[], metavar="FROM:=TO")
+    ap.add_argument('--remap', nargs='*', default=[], metavar='FROM:=TO')
     args, ros_args = ap.parse_known_args(argv)
     remap = {}
     for r in args.remap:
-        if ":=" not in r:
-            print(f"play_bag: remap {r!r} must look like FROM:=TO", file=sys.stderr)
+        if ':=' not in r:
+            print(f'play_bag: remap {r!r} must look like FROM:=TO', file=sys.stderr)
             return 2
-        a, b = r.split(":=", 1)
+        a, b = r.split(':=', 1)
         remap[a] = b
     rclpy.init(args=ros_args)
     try:
         counts = play(args.bag, args.topics, args.rate, args.clock, args.start_delay, remap,
                       repeat=args.repeat)
     except (BagError, ValueError) as exc:
-        print(f"play_bag: {exc}", file=sys.stderr)
+        print(f'play_bag: {exc}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     finally:
         rclpy.try_shutdown()
-    print("play_bag: published " + ", ".join(f"{n} on {t}" for t, n in counts.items()))
+    print('play_bag: published ' + ', '.join(f'{n} on {t}' for t, n in counts.items()))
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

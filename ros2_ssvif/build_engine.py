@@ -1,4 +1,19 @@
-"""``ssvif_build_engine``: build the TensorRT engine before a drive.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``ssvif_build_engine``: build the TensorRT engine before a drive.
 
 The first start of the node with a new model, GPU, precision or image size
 builds a TensorRT engine, which takes minutes on a Jetson. Run this once
@@ -16,33 +31,34 @@ import sys
 import time
 
 from ros2_ssvif.model_runner import FusionSegmenter, ModelError, tensorrt_plan
-from ros2_ssvif.registration import RegistrationError, load_registration
+from ros2_ssvif.registration import load_registration, RegistrationError
 
 
 def _image_hw(args) -> tuple[int, int]:
     if args.size:
         try:
-            w, h = (int(v) for v in args.size.lower().split("x"))
+            w, h = (int(v) for v in args.size.lower().split('x'))
         except ValueError:
-            raise ValueError(f"--size must be WIDTHxHEIGHT, got {args.size!r}") from None
+            raise ValueError(f'--size must be WIDTHxHEIGHT, got {args.size!r}') from None
         if w < 1 or h < 1:
-            raise ValueError(f"--size must be positive, got {args.size!r}")
+            raise ValueError(f'--size must be positive, got {args.size!r}')
         return h, w
     w, h = load_registration(args.registration).output_size
     return int(h), int(w)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="ssvif_build_engine", description=__doc__.splitlines()[0])
-    ap.add_argument("--model", required=True, help="the exported .onnx")
+    ap = argparse.ArgumentParser(prog='ssvif_build_engine',
+                                 description=__doc__.strip().splitlines()[0])
+    ap.add_argument('--model', required=True, help='the exported .onnx')
     size = ap.add_mutually_exclusive_group(required=True)
-    size.add_argument("--registration",
-                      help="registration.yaml: its output size is the image size")
-    size.add_argument("--size", metavar="WxH", help="the registered image size")
-    ap.add_argument("--fp32", action="store_true", help="FP32 engine (default FP16, as the node)")
-    ap.add_argument("--device-id", type=int, default=0, help="CUDA device (default 0)")
-    ap.add_argument("--cache-dir", default="",
-                    help="cache root (default $ROS_HOME/ros2_ssvif/trt, ~/.ros without ROS_HOME)")
+    size.add_argument('--registration',
+                      help='registration.yaml: its output size is the image size')
+    size.add_argument('--size', metavar='WxH', help='the registered image size')
+    ap.add_argument('--fp32', action='store_true', help='FP32 engine (default FP16, as the node)')
+    ap.add_argument('--device-id', type=int, default=0, help='CUDA device (default 0)')
+    ap.add_argument('--cache-dir', default='',
+                    help='cache root (default $ROS_HOME/ros2_ssvif/trt, ~/.ros without ROS_HOME)')
     args = ap.parse_args(argv)
     try:
         image_hw = _image_hw(args)
@@ -50,31 +66,31 @@ def main(argv: list[str] | None = None) -> int:
         if plan is None:
             import onnxruntime as ort
 
-            available = ", ".join(ort.get_available_providers())
-            raise ModelError(f"TensorRT is not available in this onnxruntime build (providers: "
-                             f"{available}); install onnxruntime-gpu with TensorRT (README, "
-                             "Install)")
+            available = ', '.join(ort.get_available_providers())
+            raise ModelError(f'TensorRT is not available in this onnxruntime build (providers: '
+                             f'{available}); install onnxruntime-gpu with TensorRT (README, '
+                             'Install)')
         cached = not plan.needs_build
-        doing = "loading" if cached else "building"
-        print(f"ssvif_build_engine: {doing} {plan.describe()}", flush=True)
+        doing = 'loading' if cached else 'building'
+        print(f'ssvif_build_engine: {doing} {plan.describe()}', flush=True)
         t0 = time.monotonic()
-        model = FusionSegmenter(args.model, ("tensorrt", "cuda", "cpu"), 0, not args.fp32,
+        model = FusionSegmenter(args.model, ('tensorrt', 'cuda', 'cpu'), 0, not args.fp32,
                                 args.cache_dir, args.device_id, image_hw)
         seconds = time.monotonic() - t0
         for note in model.notes:
-            print(f"ssvif_build_engine: {note}", file=sys.stderr)
+            print(f'ssvif_build_engine: {note}', file=sys.stderr)
         if model.engine_plan is None or plan.needs_build:
-            used = ", ".join(model.providers)
-            raise ModelError(f"no TensorRT engine was written to {plan.cache_dir} "
-                             f"(session providers: {used})")
+            used = ', '.join(model.providers)
+            raise ModelError(f'no TensorRT engine was written to {plan.cache_dir} '
+                             f'(session providers: {used})')
     except (ModelError, RegistrationError, ValueError, OSError) as exc:
-        print(f"ssvif_build_engine: {exc}", file=sys.stderr)
+        print(f'ssvif_build_engine: {exc}', file=sys.stderr)
         return 2
-    done = "loaded" if cached else "built"
-    print(f"ssvif_build_engine: engine {done} in {seconds:.1f} s; the node reuses it with "
-          "the same model, GPU, precision and image size")
+    done = 'loaded' if cached else 'built'
+    print(f'ssvif_build_engine: engine {done} in {seconds:.1f} s; the node reuses it with '
+          'the same model, GPU, precision and image size')
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

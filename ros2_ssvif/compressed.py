@@ -1,4 +1,19 @@
-"""sensor_msgs/CompressedImage <-> numpy, as ``image_transport`` writes it.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+sensor_msgs/CompressedImage <-> numpy, as ``image_transport`` writes it.
 
 Drives are usually recorded through ``image_transport``'s ``compressed``
 plugin (``<base>/compressed``: JPEG or PNG) and 16-bit thermal sometimes
@@ -17,11 +32,11 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
 from ros2_ssvif.image_codec import ImageDecodeError
 
-TRANSPORTS = ("raw", "compressed", "compressedDepth")
-CODECS = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png"}
+
+TRANSPORTS = ('raw', 'compressed', 'compressedDepth')
+CODECS = {'jpeg': 'jpeg', 'jpg': 'jpeg', 'png': 'png'}
 DEPTH_HEADER_BYTES = 12  # compressed_depth_image_transport's ConfigHeader: int32 + 2 float32
 # payload encoding -> (dtype, channels) after cv2.imdecode(IMREAD_UNCHANGED)
 PAYLOADS = {
@@ -47,45 +62,45 @@ class CompressedFormat:
 
 
 def transport_topic(base: str, transport: str) -> str:
-    """The topic ``image_transport`` uses for ``transport`` on ``base``."""
+    """Return the topic ``image_transport`` uses for ``transport`` on ``base``."""
     if transport not in TRANSPORTS:
-        raise ValueError(f"transport must be one of {TRANSPORTS}, got {transport!r}")
-    return base if transport == "raw" else f"{base.rstrip('/')}/{transport}"
+        raise ValueError(f'transport must be one of {TRANSPORTS}, got {transport!r}')
+    return base if transport == 'raw' else f"{base.rstrip('/')}/{transport}"
 
 
 def is_compressed(msg) -> bool:
-    """A CompressedImage (header, format, data) rather than an Image."""
-    return hasattr(msg, "format") and not hasattr(msg, "encoding")
+    """Tell whether ``msg`` is a CompressedImage (header, format, data) rather than an Image."""
+    return hasattr(msg, 'format') and not hasattr(msg, 'encoding')
 
 
 def parse_format(fmt: str) -> CompressedFormat:
     text = str(fmt).strip()
-    parts = [p.strip() for p in text.split(";")]
-    source, rest = (parts[0], parts[1]) if len(parts) >= 2 else ("", parts[0])
+    parts = [p.strip() for p in text.split(';')]
+    source, rest = (parts[0], parts[1]) if len(parts) >= 2 else ('', parts[0])
     tokens = rest.split()
-    if tokens and tokens[0] == "compressedDepth":
-        codec = tokens[1] if len(tokens) > 1 else "png"
-        if codec != "png":
+    if tokens and tokens[0] == 'compressedDepth':
+        codec = tokens[1] if len(tokens) > 1 else 'png'
+        if codec != 'png':
             raise ImageDecodeError(
                 f'compressedDepth format {text!r}: only png is supported, not {codec}'
             )
-        return CompressedFormat(source, "png", source, True)
+        return CompressedFormat(source, 'png', source, True)
     if not tokens or tokens[0].lower() not in CODECS:
-        raise ImageDecodeError(f"unsupported compressed format {text!r}; expected e.g. "
+        raise ImageDecodeError(f'unsupported compressed format {text!r}; expected e.g. '
                                "'rgb8; jpeg compressed bgr8' or 'mono16; png compressed mono16'")
-    payload = tokens[2] if len(tokens) >= 3 and tokens[1] == "compressed" else ""
+    payload = tokens[2] if len(tokens) >= 3 and tokens[1] == 'compressed' else ''
     if payload and payload not in PAYLOADS:
-        raise ImageDecodeError(f"compressed format {text!r}: unknown payload encoding {payload!r}")
+        raise ImageDecodeError(f'compressed format {text!r}: unknown payload encoding {payload!r}')
     return CompressedFormat(source, CODECS[tokens[0].lower()], payload, False)
 
 
 def _sniff(data: np.ndarray) -> str:
     head = data[:8].tobytes()
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    return "unknown"
+    if head.startswith(b'\xff\xd8\xff'):
+        return 'jpeg'
+    if head.startswith(b'\x89PNG\r\n\x1a\n'):
+        return 'png'
+    return 'unknown'
 
 
 def compressed_to_array(msg) -> np.ndarray:
@@ -99,10 +114,10 @@ def compressed_to_array(msg) -> np.ndarray:
     if fmt.depth:
         raw = raw[DEPTH_HEADER_BYTES:]
     if raw.size == 0:
-        raise ImageDecodeError(f"empty {fmt.codec} payload ({msg.format!r})")
+        raise ImageDecodeError(f'empty {fmt.codec} payload ({msg.format!r})')
     kind = _sniff(raw)
     if kind != fmt.codec:
-        raise ImageDecodeError(f"format {msg.format!r} says {fmt.codec} but the payload is {kind}")
+        raise ImageDecodeError(f'format {msg.format!r} says {fmt.codec} but the payload is {kind}')
     img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         raise ImageDecodeError(
@@ -120,38 +135,39 @@ def compressed_to_array(msg) -> np.ndarray:
     if channels == 1:
         return np.ascontiguousarray(img.reshape(img.shape[:2]))
     colour = img[:, :, :3]
-    if fmt.payload_encoding.startswith("rgb"):
+    if fmt.payload_encoding.startswith('rgb'):
         return np.ascontiguousarray(colour)  # the encoder was handed RGB: stored order is RGB
     return np.ascontiguousarray(colour[:, :, ::-1])  # OpenCV's BGR -> RGB
 
 
-def array_to_compressed(arr: np.ndarray, encoding: str, codec: str = "jpeg",
+def array_to_compressed(arr: np.ndarray, encoding: str, codec: str = 'jpeg',
                         jpeg_quality: int = 95) -> tuple[str, bytes]:
-    """(format, payload) the way compressed_image_transport publishes ``arr``.
+    """
+    (format, payload) the way compressed_image_transport publishes ``arr``.
 
     Colour is converted to BGR before encoding (format ``"<enc>; <codec>
     compressed bgr8"``); mono keeps its depth (16-bit needs PNG).
     """
     a = np.asarray(arr)
     codec = CODECS.get(codec, codec)
-    if codec not in ("jpeg", "png"):
-        raise ValueError(f"codec must be jpeg or png, got {codec!r}")
+    if codec not in ('jpeg', 'png'):
+        raise ValueError(f'codec must be jpeg or png, got {codec!r}')
     if a.ndim == 3:
         if a.dtype != np.uint8 or a.shape[2] != 3:
-            raise ValueError(f"colour images must be HxWx3 uint8, got {a.shape} {a.dtype}")
-        src = a[:, :, ::-1] if encoding.startswith("rgb") else a
-        payload = "bgr8"
+            raise ValueError(f'colour images must be HxWx3 uint8, got {a.shape} {a.dtype}')
+        src = a[:, :, ::-1] if encoding.startswith('rgb') else a
+        payload = 'bgr8'
     else:
-        if a.dtype == np.uint16 and codec == "jpeg":
-            raise ValueError("16-bit images need png (JPEG is 8-bit)")
-        src, payload = a, "mono16" if a.dtype == np.uint16 else "mono8"
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if codec == "jpeg" else []
+        if a.dtype == np.uint16 and codec == 'jpeg':
+            raise ValueError('16-bit images need png (JPEG is 8-bit)')
+        src, payload = a, 'mono16' if a.dtype == np.uint16 else 'mono8'
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if codec == 'jpeg' else []
     ok, buf = cv2.imencode(
         '.jpg' if codec == 'jpeg' else '.png', np.ascontiguousarray(src), params
     )
     if not ok:
-        raise ValueError(f"OpenCV could not encode a {a.shape} {a.dtype} image as {codec}")
-    return f"{encoding}; {codec} compressed {payload}", buf.tobytes()
+        raise ValueError(f'OpenCV could not encode a {a.shape} {a.dtype} image as {codec}')
+    return f'{encoding}; {codec} compressed {payload}', buf.tobytes()
 
 
 def message_to_array(msg) -> np.ndarray:

@@ -1,4 +1,19 @@
-"""Runtime parameters: one dataclass, one validation, read from ROS params or YAML.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Runtime parameters: one dataclass, one validation, read from ROS params or YAML.
 
 ``config/fusion.yaml`` (ROS 2 params-file format, keyed ``/**`` so it
 applies under any node name and namespace) holds the defaults users edit.
@@ -16,32 +31,32 @@ when it loads). Validation is cheap by design: it never opens a model.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
+import math
 from pathlib import Path
-
-import yaml
 
 from ros2_ssvif.compressed import TRANSPORTS
 from ros2_ssvif.model_runner import FusionSegmenter
 from ros2_ssvif.package_files import resolve_model_path
-from ros2_ssvif.registration import PassThroughRegistrar, RegistrationError, load_registration
+from ros2_ssvif.registration import load_registration, PassThroughRegistrar, RegistrationError
 from ros2_ssvif.thermal import MODES as THERMAL_MODES
 from ros2_ssvif.thermal import ThermalNormalizer
+import yaml
 
-QOS_CHOICES = ("sensor_data", "reliable", "system_default")
-PROVIDER_CHOICES = ("tensorrt", "cuda", "cpu")
-APPLY = ("start", "live", "model", "registration", "thermal")
-ROS_OWN_KEYS = ("use_sim_time", "qos_overrides.", "start_type_description_service")
+
+QOS_CHOICES = ('sensor_data', 'reliable', 'system_default')
+PROVIDER_CHOICES = ('tensorrt', 'cuda', 'cpu')
+APPLY = ('start', 'live', 'model', 'registration', 'thermal')
+ROS_OWN_KEYS = ('use_sim_time', 'qos_overrides.', 'start_type_description_service')
 
 
 class ConfigError(ValueError):
     """A parameter value is invalid; the text names the parameter."""
 
 
-def _p(default, description: str, *, range: tuple | None = None, choices: tuple | None = None,
-       apply: str = "live"):
-    meta = {"description": description, "range": range, "choices": choices, "apply": apply}
+def _p(default, description: str, *, range: tuple | None = None,  # noqa: A002 (ROS's word)
+       choices: tuple | None = None, apply: str = 'live'):
+    meta = {'description': description, 'range': range, 'choices': choices, 'apply': apply}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -57,19 +72,19 @@ class FusionConfig:
         apply='model',
     )
     registration_file: str = _p(
-        "", "registration.yaml written by `calibrate`; empty: the inputs are already registered.",
-        apply="registration")
+        '', 'registration.yaml written by `calibrate`; empty: the inputs are already registered.',
+        apply='registration')
     rgb_transport: str = _p(
-        "raw", "How the visible camera arrives: raw (rgb/image_raw, sensor_msgs/Image) or "
-        "compressed / compressedDepth (rgb/image_raw/<transport>, sensor_msgs/CompressedImage), "
-        "as image_transport names them.", choices=TRANSPORTS, apply="start")
+        'raw', 'How the visible camera arrives: raw (rgb/image_raw, sensor_msgs/Image) or '
+        'compressed / compressedDepth (rgb/image_raw/<transport>, sensor_msgs/CompressedImage), '
+        'as image_transport names them.', choices=TRANSPORTS, apply='start')
     thermal_transport: str = _p(
-        "raw", "How the thermal camera arrives: raw, compressed (8- or 16-bit PNG) or "
-        "compressedDepth, on thermal/image_raw[/<transport>].", choices=TRANSPORTS, apply="start")
+        'raw', 'How the thermal camera arrives: raw, compressed (8- or 16-bit PNG) or '
+        'compressedDepth, on thermal/image_raw[/<transport>].', choices=TRANSPORTS, apply='start')
     queue_size: int = _p(
         10, 'Frames waiting for a partner per stream (pairing.py).', range=(1, 1000)
     )
-    slop: float = _p(0.05, "Largest stamp difference of a visible/thermal pair, seconds.",
+    slop: float = _p(0.05, 'Largest stamp difference of a visible/thermal pair, seconds.',
                      range=(0.0, 10.0))
     time_jump_threshold: float = _p(
         0.5,
@@ -78,26 +93,26 @@ class FusionConfig:
         range=(0.01, 86400.0),
     )
     camera_qos: str = _p(
-        "sensor_data", "QoS of the camera subscriptions: sensor_data (best effort), reliable or "
-        "system_default.", choices=QOS_CHOICES, apply="start")
+        'sensor_data', 'QoS of the camera subscriptions: sensor_data (best effort), reliable or '
+        'system_default.', choices=QOS_CHOICES, apply='start')
     qos_depth: int = _p(
         5, 'History depth of the camera subscriptions.', range=(1, 1000), apply='start'
     )
     max_pending_pairs: int = _p(
-        1, "Pairs waiting for inference; when the model is slower than the cameras the oldest is "
-        "dropped and counted (busy).", range=(1, 1000))
+        1, 'Pairs waiting for inference; when the model is slower than the cameras the oldest is '
+        'dropped and counted (busy).', range=(1, 1000))
     max_input_pixels: int = _p(
-        4_194_304, "Largest input frame (width x height) accepted; larger frames are dropped and "
-        "counted (too_large) instead of taking gigabytes and seconds.", range=(1, 1_000_000_000))
+        4_194_304, 'Largest input frame (width x height) accepted; larger frames are dropped and '
+        'counted (too_large) instead of taking gigabytes and seconds.', range=(1, 1_000_000_000))
     thermal_normalization: str = _p(
-        "auto", "Thermal counts -> [0, 1] (thermal.py): auto (8-bit: /255; raw 16-bit: running), "
-        "scale, fixed, running or percentile.", choices=THERMAL_MODES, apply="thermal")
-    thermal_low_percentile: float = _p(1.0, "Low percentile of the running/percentile window.",
-                                       range=(0.0, 100.0), apply="thermal")
-    thermal_high_percentile: float = _p(99.0, "High percentile of the running/percentile window.",
-                                        range=(0.0, 100.0), apply="thermal")
-    thermal_fixed_min: float = _p(0.0, "Counts mapped to 0 in fixed mode.", range=(-1e9, 1e9),
-                                  apply="thermal")
+        'auto', 'Thermal counts -> [0, 1] (thermal.py): auto (8-bit: /255; raw 16-bit: running), '
+        'scale, fixed, running or percentile.', choices=THERMAL_MODES, apply='thermal')
+    thermal_low_percentile: float = _p(1.0, 'Low percentile of the running/percentile window.',
+                                       range=(0.0, 100.0), apply='thermal')
+    thermal_high_percentile: float = _p(99.0, 'High percentile of the running/percentile window.',
+                                        range=(0.0, 100.0), apply='thermal')
+    thermal_fixed_min: float = _p(0.0, 'Counts mapped to 0 in fixed mode.', range=(-1e9, 1e9),
+                                  apply='thermal')
     thermal_fixed_max: float = _p(
         65535.0,
         'Counts mapped to 1 in fixed mode (> thermal_fixed_min).',
@@ -122,9 +137,9 @@ class FusionConfig:
         choices=PROVIDER_CHOICES,
         apply='model',
     )
-    intra_op_threads: int = _p(0, "ONNX Runtime threads per operator; 0: its default.",
-                               range=(0, 1024), apply="model")
-    tensorrt_fp16: bool = _p(True, "TensorRT: allow FP16 kernels.", apply="model")
+    intra_op_threads: int = _p(0, 'ONNX Runtime threads per operator; 0: its default.',
+                               range=(0, 1024), apply='model')
+    tensorrt_fp16: bool = _p(True, 'TensorRT: allow FP16 kernels.', apply='model')
     tensorrt_cache_dir: str = _p(
         '', 'TensorRT engine and timing cache root; empty: $ROS_HOME/ros2_ssvif/trt '
         '(~/.ros/ros2_ssvif/trt). See README, Export.', apply='model'
@@ -134,9 +149,9 @@ class FusionConfig:
     publish_overlay: bool = _p(
         False, 'Also publish segmentation/overlay (colour mask over the fused image).'
     )
-    overlay_alpha: float = _p(0.5, "Weight of the colour mask in the overlay.", range=(0.0, 1.0))
-    diagnostics_period: float = _p(1.0, "Period of the /diagnostics report, seconds.",
-                                   range=(0.05, 60.0), apply="start")
+    overlay_alpha: float = _p(0.5, 'Weight of the colour mask in the overlay.', range=(0.0, 1.0))
+    diagnostics_period: float = _p(1.0, 'Period of the /diagnostics report, seconds.',
+                                   range=(0.05, 60.0), apply='start')
     stream_timeout: float = _p(
         2.0,
         'A camera silent for longer than this (seconds) is reported WARN.',
@@ -144,8 +159,8 @@ class FusionConfig:
     )
     max_drop_ratio: float = _p(
         0.5, "WARN when more than this fraction of the slower camera's frames did not become an "
-        "output within health_window.", range=(0.0, 1.0))
-    health_window: float = _p(5.0, "Window for input rates and the drop ratio, seconds.",
+        'output within health_window.', range=(0.0, 1.0))
+    health_window: float = _p(5.0, 'Window for input rates and the drop ratio, seconds.',
                               range=(0.5, 3600.0))
 
     def __post_init__(self) -> None:
@@ -154,10 +169,10 @@ class FusionConfig:
         try:
             self.normalizer()
         except ValueError as exc:  # ThermalNormalizer owns the cross-field rules of its settings
-            raise ConfigError(f"thermal normalisation: {exc}") from None
+            raise ConfigError(f'thermal normalisation: {exc}') from None
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FusionConfig":
+    def from_dict(cls, d: dict) -> 'FusionConfig':
         known = {f.name for f in fields(cls)}
         unknown = sorted(k for k in set(d) - known if not str(k).startswith(ROS_OWN_KEYS))
         if unknown:
@@ -183,16 +198,20 @@ class FusionConfig:
         )
 
     def check_files(self) -> None:
-        """The files exist and the registration file is valid (cheap: no model is loaded)."""
+        """
+        Check that the files exist and the registration file is valid.
+
+        Cheap: no model is loaded.
+        """
         path = self.resolved_model_path()
         if not path.is_file():
-            what = "model file" if self.model_path else "default model"
-            raise ConfigError(f"model_path: {what} not found: {path}")
+            what = 'model file' if self.model_path else 'default model'
+            raise ConfigError(f'model_path: {what} not found: {path}')
         if self.registration_file:
             try:
                 load_registration(self.registration_file)
             except RegistrationError as exc:
-                raise ConfigError(f"registration_file: {exc}") from None
+                raise ConfigError(f'registration_file: {exc}') from None
 
     def normalizer(self) -> ThermalNormalizer:
         return ThermalNormalizer(self.thermal_normalization, self.thermal_low_percentile,
@@ -206,7 +225,7 @@ class FusionConfig:
         return load_registration(self.registration_file).build_maps()
 
     def model(self) -> FusionSegmenter:
-        """Load the model (slow with TensorRT: the engine is built for the registered size)."""
+        """Load the model; slow with TensorRT (the engine is built for the registered size)."""
         image_hw = None
         if self.registration_file:  # the size every frame will have: TensorRT builds for it now
             ow, oh = load_registration(self.registration_file).output_size
@@ -224,16 +243,16 @@ class ParamSpec:
     default: object
     kind: str  # bool | int | float | str | list
     description: str
-    range: tuple | None
+    range: tuple | None  # noqa: A003 (the ROS parameter descriptor's word)
     choices: tuple | None
     apply: str
 
     @property
     def read_only(self) -> bool:
-        return self.apply == "start"
+        return self.apply == 'start'
 
 
-_KINDS = {"bool": "bool", "int": "int", "float": "float", "str": "str", "list": "list"}
+_KINDS = {'bool': 'bool', 'int': 'int', 'float': 'float', 'str': 'str', 'list': 'list'}
 
 
 def parameter_specs() -> list[ParamSpec]:
@@ -242,10 +261,10 @@ def parameter_specs() -> list[ParamSpec]:
         meta = f.metadata or {}
         factory = f.default_factory
         default = factory() if callable(factory) else f.default  # type: ignore[misc]
-        kind = _KINDS.get(str(f.type).split("[")[0], "str")
-        apply = meta.get("apply", "model")
+        kind = _KINDS.get(str(f.type).split('[')[0], 'str')
+        apply = meta.get('apply', 'model')
         if apply not in APPLY:
-            raise RuntimeError(f"config field {f.name}: apply {apply!r} is not one of {APPLY}")
+            raise RuntimeError(f'config field {f.name}: apply {apply!r} is not one of {APPLY}')
         out.append(
             ParamSpec(
                 f.name,
@@ -263,34 +282,34 @@ def parameter_specs() -> list[ParamSpec]:
 def _coerce(spec: ParamSpec, value):
     """Check one value's type, range and choices; return it in its canonical type."""
     name, kind = spec.name, spec.kind
-    if kind == "float":
+    if kind == 'float':
         if (
             isinstance(value, bool)
             or not isinstance(value, (int, float))
             or not math.isfinite(value)
         ):
-            raise ConfigError(f"{name} must be a number (finite), got {value!r}")
+            raise ConfigError(f'{name} must be a number (finite), got {value!r}')
         value = float(value)
-    elif kind == "int":
+    elif kind == 'int':
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{name} must be an integer, got {value!r}")
-    elif kind == "bool":
+            raise ConfigError(f'{name} must be an integer, got {value!r}')
+    elif kind == 'bool':
         if not isinstance(value, bool):
-            raise ConfigError(f"{name} must be true or false, got {value!r}")
-    elif kind == "str":
+            raise ConfigError(f'{name} must be true or false, got {value!r}')
+    elif kind == 'str':
         if not isinstance(value, str):
-            raise ConfigError(f"{name} must be a string, got {value!r}")
-    elif kind == "list":
+            raise ConfigError(f'{name} must be a string, got {value!r}')
+    elif kind == 'list':
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{name} must be a list of strings, got {value!r}")
+            raise ConfigError(f'{name} must be a list of strings, got {value!r}')
         value = list(value)
     if spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
         lo, hi = spec.range
-        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value!r}")
+        raise ConfigError(f'{name} must be between {lo} and {hi}, got {value!r}')
     if spec.choices is not None:
-        items = value if kind == "list" else [value]
+        items = value if kind == 'list' else [value]
         bad = [v for v in items if _canonical_choice(v, spec) not in spec.choices]
-        if bad or (kind == "list" and not items):
+        if bad or (kind == 'list' and not items):
             raise ConfigError(
                 f'{name} must be {"a non-empty list of " if kind == "list" else ""}one of '
                 f'{", ".join(spec.choices)}; got {value!r}'
@@ -299,9 +318,9 @@ def _coerce(spec: ParamSpec, value):
 
 
 def _canonical_choice(v: str, spec: ParamSpec) -> str:
-    if spec.name == "providers":  # short names, any case, or ORT's full names
+    if spec.name == 'providers':  # short names, any case, or ORT's full names
         v = v.lower()
-        return v[: -len("executionprovider")] if v.endswith("executionprovider") else v
+        return v[: -len('executionprovider')] if v.endswith('executionprovider') else v
     return v
 
 
@@ -311,14 +330,18 @@ RELOAD_KEYS = frozenset(
 )
 
 
-def read_params_file(path: str | Path, node_name: str = "fusion_node") -> dict:
-    """The ``ros__parameters`` that apply to ``node_name`` in a params file (``/**`` included)."""
+def read_params_file(path: str | Path, node_name: str = 'fusion_node') -> dict:
+    """
+    Return the ``ros__parameters`` that apply to ``node_name`` in a params file.
+
+    ``/**`` included.
+    """
     try:
         data = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read params file {path}: {exc}") from None
+        raise ConfigError(f'cannot read params file {path}: {exc}') from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path} is not a ROS 2 params file (a mapping of node names)")
+        raise ConfigError(f'{path} is not a ROS 2 params file (a mapping of node names)')
     params: dict = {}
     for key, section in data.items():
         k = str(key)
@@ -330,7 +353,7 @@ def read_params_file(path: str | Path, node_name: str = "fusion_node") -> dict:
             and isinstance(section, dict)
             and isinstance(section.get('ros__parameters'), dict)
         ):
-            params.update(section["ros__parameters"])
+            params.update(section['ros__parameters'])
     if not params:
         raise ConfigError(f"{path} has no '/**:' or '{node_name}:' section with ros__parameters")
     return params

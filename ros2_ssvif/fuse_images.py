@@ -1,4 +1,19 @@
-"""Fuse image folders with an exported bundle, torch-free: ``ssvif_fuse --model X.onnx``.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Fuse image folders with an exported bundle, torch-free: ``ssvif_fuse --model X.onnx``.
 
 The same code path as the node: ``FramePipeline.run_arrays`` (registration,
 thermal normalisation, ONNX Runtime, post-processing), so a folder fused
@@ -15,7 +30,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from ros2_ssvif.image_files import ImageFolderError, images_by_stem
 from ros2_ssvif.thermal import ThermalNormalizer
 
@@ -31,14 +45,18 @@ class FuseResult:
 
 
 def read_visible_u8(path: Path) -> np.ndarray:
-    """An RGB uint8 image (grey repeated, 16-bit reduced to its top 8 bits, alpha dropped)."""
+    """
+    Read an RGB uint8 image.
+
+    Grey repeated, 16-bit reduced to its top 8 bits, alpha dropped.
+    """
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise FuseError(f"cannot read image {path}")
+        raise FuseError(f'cannot read image {path}')
     if img.dtype == np.uint16:
         img = (img >> 8).astype(np.uint8)
     if img.dtype != np.uint8:
-        raise FuseError(f"{path}: visible image must be 8- or 16-bit, got {img.dtype}")
+        raise FuseError(f'{path}: visible image must be 8- or 16-bit, got {img.dtype}')
     if img.ndim == 2:
         return np.ascontiguousarray(np.repeat(img[:, :, None], 3, axis=2))
     if img.shape[2] == 4:
@@ -47,10 +65,14 @@ def read_visible_u8(path: Path) -> np.ndarray:
 
 
 def read_thermal_raw(path: Path) -> np.ndarray:
-    """The thermal image as stored (8- or 16-bit; a 3-channel file is averaged by the normaliser)."""
+    """
+    Read the thermal image as stored.
+
+    8- or 16-bit; a 3-channel file is averaged by the normaliser.
+    """
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise FuseError(f"cannot read image {path}")
+        raise FuseError(f'cannot read image {path}')
     if img.ndim == 3 and img.shape[2] == 4:
         img = img[:, :, :3]
     return img
@@ -63,21 +85,33 @@ def matched_stems(visible_dir: Path, ir_dir: Path) -> list[tuple[str, Path, Path
         raise FuseError(str(exc)) from None
     lonely = sorted(set(vis) ^ set(ir))
     if lonely:
-        raise FuseError(f"{len(lonely)} stem(s) are in only one folder, e.g. {', '.join(lonely[:5])}")
+        raise FuseError(
+            f'{len(lonely)} stem(s) are in only one folder, e.g. {", ".join(lonely[:5])}'
+        )
     if not vis:
-        raise FuseError(f"no images in {visible_dir}")
+        raise FuseError(f'no images in {visible_dir}')
     return [(s, vis[s], ir[s]) for s in sorted(vis)]
 
 
-def fuse_folders(model_path: str | Path, visible_dir: str | Path, ir_dir: str | Path, out_dir: str | Path,
-                 masks_dir: str | Path | None = None, normalizer: ThermalNormalizer | None = None,
-                 providers=("cpu",), progress: bool = True) -> FuseResult:
-    """Fuse every stem-matched pair: ``out_dir/STEM.png`` (RGB at the input size) and, with
-    ``masks_dir``, ``masks_dir/STEM.png`` (class ids, mono8)."""
-    from tqdm import tqdm
+def fuse_folders(
+    model_path: str | Path,
+    visible_dir: str | Path,
+    ir_dir: str | Path,
+    out_dir: str | Path,
+    masks_dir: str | Path | None = None,
+    normalizer: ThermalNormalizer | None = None,
+    providers=('cpu',),
+    progress: bool = True,
+) -> FuseResult:
+    """
+    Fuse every stem-matched pair.
 
+    Writes ``out_dir/STEM.png`` (RGB at the input size) and, with ``masks_dir``,
+    ``masks_dir/STEM.png`` (class ids, mono8).
+    """
     from ros2_ssvif.model_runner import FusionSegmenter, ModelError
     from ros2_ssvif.pipeline import FrameError, FramePipeline
+    from tqdm import tqdm
 
     pairs = matched_stems(Path(visible_dir), Path(ir_dir))
     try:
@@ -90,22 +124,24 @@ def fuse_folders(model_path: str | Path, visible_dir: str | Path, ir_dir: str | 
     if masks_dir is not None:
         Path(masks_dir).mkdir(parents=True, exist_ok=True)
     result = FuseResult([], [])
-    for stem, vp, ip in tqdm(pairs, desc="ssvif_fuse", unit="img", disable=not progress):
+    for stem, vp, ip in tqdm(pairs, desc='ssvif_fuse', unit='img', disable=not progress):
         vis, thr = read_visible_u8(vp), read_thermal_raw(ip)
         if vis.shape[:2] != thr.shape[:2]:
-            raise FuseError(f"{stem}: visible {vp.name} is {vis.shape[1]}x{vis.shape[0]}, "
-                            f"thermal {ip.name} is {thr.shape[1]}x{thr.shape[0]} (register them first)")
+            raise FuseError(
+                f'{stem}: visible {vp.name} is {vis.shape[1]}x{vis.shape[0]}, '
+                f'thermal {ip.name} is {thr.shape[1]}x{thr.shape[0]} (register them first)'
+            )
         try:
             frame = pipeline.run_arrays(vis, thr)
         except FrameError as exc:
-            raise FuseError(f"{stem}: {exc}") from None
-        path = out / f"{stem}.png"
+            raise FuseError(f'{stem}: {exc}') from None
+        path = out / f'{stem}.png'
         if not cv2.imwrite(str(path), cv2.cvtColor(frame.fused, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"cannot write {path}")
+            raise OSError(f'cannot write {path}')
         result.fused.append(path)
         if masks_dir is not None:
-            mpath = Path(masks_dir) / f"{stem}.png"
+            mpath = Path(masks_dir) / f'{stem}.png'
             if not cv2.imwrite(str(mpath), frame.mask):
-                raise OSError(f"cannot write {mpath}")
+                raise OSError(f'cannot write {mpath}')
             result.masks.append(mpath)
     return result

@@ -1,4 +1,19 @@
-"""fusion_node: the thin rclpy shell around :mod:`ros2_ssvif.pipeline`.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+fusion_node: the thin rclpy shell around :mod:`ros2_ssvif.pipeline`.
 
 Subscribes to ``rgb/image_raw`` and ``thermal/image_raw`` (or their
 ``/compressed`` image_transport topics; relative names: remap or push into
@@ -21,22 +36,23 @@ import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-
 from ros2_ssvif.config import ConfigError
 from ros2_ssvif.node_core import FusionCore
+
 
 START_ERRORS = (ConfigError, InvalidParameterTypeException, InvalidParameterValueException)
 
 
 class FusionNode(FusionCore, Node):
-    def __init__(self, node_name: str = "fusion_node", **kwargs):
+
+    def __init__(self, node_name: str = 'fusion_node', **kwargs):
         Node.__init__(self, node_name, **kwargs)
         self._core_init()
         self._core_configure(wait=False)
         self._core_activate()
         self.get_logger().info(
             f"listening on {self.input_topics['visible']} + {self.input_topics['thermal']} "
-            f"(qos {self.cfg.camera_qos}, slop {self.cfg.slop}s, queue {self.cfg.queue_size}); "
+            f'(qos {self.cfg.camera_qos}, slop {self.cfg.slop}s, queue {self.cfg.queue_size}); '
             f"{'model ready' if self.worker.state == 'ready' else self.worker.message}")
 
     def destroy_node(self):
@@ -59,17 +75,17 @@ def run(node_class, prog: str, argv: list[str] | None = None) -> int:
     finally:
         if node is not None:
             if rclpy.ok():  # after Ctrl-C the context is gone: /rosout cannot take it
-                node.get_logger().info(f"summary: {node.stats.summary()}")
+                node.get_logger().info(f'summary: {node.stats.summary()}')
             else:
-                print(f"{prog}: summary: {node.stats.summary()}", file=sys.stderr)
+                print(f'{prog}: summary: {node.stats.summary()}', file=sys.stderr)
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(FusionNode, "fusion_node", argv)
+    return run(FusionNode, 'fusion_node', argv)
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

@@ -1,4 +1,19 @@
-"""The node's worker thread: loads pipelines and runs pairs through them (ROS-free).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The node's worker thread: loads pipelines and runs pairs through them (ROS-free).
 
 Loading a model can take minutes (a TensorRT engine build on a Jetson), so
 it never happens in a ROS callback: the set-parameters callback only
@@ -11,8 +26,8 @@ what is happening.
 """
 from __future__ import annotations
 
-import threading
 from collections import deque
+import threading
 from typing import Callable
 
 from ros2_ssvif.config import FusionConfig
@@ -22,14 +37,16 @@ from ros2_ssvif.pipeline import FrameError, FramePipeline
 from ros2_ssvif.registration import RegistrationError
 from ros2_ssvif.stats import PipelineStats
 
-PARTS = ("model", "registration", "thermal")
+
+PARTS = ('model', 'registration', 'thermal')
 
 
 class _Request:
+
     def __init__(self, cfg: FusionConfig, parts: set, on_failure: Callable[[str], None] | None):
         self.cfg, self.parts, self.on_failure = cfg, set(parts), on_failure
         self.done = threading.Event()
-        self.error = ""
+        self.error = ''
 
 
 class PipelineWorker:
@@ -45,13 +62,13 @@ class PipelineWorker:
         self.on_published = on_published or (lambda: None)
         self.on_frame_error = on_frame_error or (lambda exc: None)
         self.pipeline: FramePipeline | None = None
-        self.state, self.message, self.note = "idle", "", ""
-        self.labels_file = ""
+        self.state, self.message, self.note = 'idle', '', ''
+        self.labels_file = ''
         self._pending: deque = deque()
         self._requests: deque = deque()
         self._cv = threading.Condition()
         self._stop = False
-        self._thread = threading.Thread(target=self._run, name="ssvif_worker", daemon=True)
+        self._thread = threading.Thread(target=self._run, name='ssvif_worker', daemon=True)
         self._thread.start()
 
     # -- loading --------------------------------------------------------------
@@ -61,7 +78,7 @@ class PipelineWorker:
         req = _Request(cfg, parts, on_failure)
         with self._cv:
             if self.pipeline is None:
-                self.state, self.message = "loading", self._loading_text(cfg, req.parts)
+                self.state, self.message = 'loading', self._loading_text(cfg, req.parts)
             else:
                 self.note = (
                     self._loading_text(cfg, req.parts) + ' (the previous one keeps running)'
@@ -78,23 +95,23 @@ class PipelineWorker:
 
     def unload(self) -> None:
         with self._cv:
-            self.pipeline, self.state, self.message, self.note = None, "idle", "", ""
+            self.pipeline, self.state, self.message, self.note = None, 'idle', '', ''
             self._pending.clear()
 
     @staticmethod
     def _loading_text(cfg: FusionConfig, parts: set) -> str:
-        if "model" in parts and cfg.uses_tensorrt:
-            return (f"building TensorRT engine for {cfg.resolved_model_path().name} "
-                    "(first start with this model/GPU takes minutes)")
-        if "model" in parts:
-            return f"loading model {cfg.resolved_model_path()}"
-        return "loading " + " and ".join(sorted(parts - {"model"}))
+        if 'model' in parts and cfg.uses_tensorrt:
+            return (f'building TensorRT engine for {cfg.resolved_model_path().name} '
+                    '(first start with this model/GPU takes minutes)')
+        if 'model' in parts:
+            return f'loading model {cfg.resolved_model_path()}'
+        return 'loading ' + ' and '.join(sorted(parts - {'model'}))
 
     def _load(self, req: _Request) -> None:
         cfg, old = req.cfg, self.pipeline
         try:
             cfg.check_files()
-            model = cfg.model() if "model" in req.parts or old is None else old.model
+            model = cfg.model() if 'model' in req.parts or old is None else old.model
             registrar = (
                 cfg.registrar() if 'registration' in req.parts or old is None else old.registrar
             )
@@ -108,16 +125,16 @@ class PipelineWorker:
             req.error = str(exc)
             with self._cv:
                 if old is None:
-                    self.state, self.message, self.note = "error", req.error, ""
+                    self.state, self.message, self.note = 'error', req.error, ''
                 else:
-                    self.note = f"kept the previous pipeline: {req.error}"
+                    self.note = f'kept the previous pipeline: {req.error}'
             self.log.error(f"pipeline not {'changed' if old else 'ready'}: {req.error}")
             if req.on_failure is not None and old is not None:
                 req.on_failure(req.error)
             req.done.set()
             return
         if model is not (old.model if old else None):
-            for note in getattr(model, "notes", []):
+            for note in getattr(model, 'notes', []):
                 self.log.warning(note)
             self._write_labels(model)
             self.on_model(model)
@@ -126,14 +143,14 @@ class PipelineWorker:
                 f'{len(model.class_names)} classes'
             )
         with self._cv:
-            self.pipeline, self.state, self.message, self.note = pipeline, "ready", "", ""
+            self.pipeline, self.state, self.message, self.note = pipeline, 'ready', '', ''
         req.done.set()
 
     def _write_labels(self, model) -> None:
         try:
             path = write_labels_file(model.path, model.class_names, model.metadata.palette)
             self.labels_file = str(path)
-            self.log.info(f"class names and palette: {path}")
+            self.log.info(f'class names and palette: {path}')
         except OSError as exc:
             self.log.warning(str(exc))
 
@@ -141,12 +158,12 @@ class PipelineWorker:
     def submit(self, visible, thermal) -> None:
         with self._cv:
             if self.pipeline is None:
-                self.stats.drop("not_ready")
+                self.stats.drop('not_ready')
                 return
             self._pending.append((visible, thermal))
             while len(self._pending) > self.max_pending:
                 self._pending.popleft()
-                self.stats.drop("busy")
+                self.stats.drop('busy')
             self._cv.notify()
 
     def pending(self) -> int:
@@ -172,7 +189,7 @@ class PipelineWorker:
                 self._load(req)
                 continue
             if pipeline is None:
-                self.stats.drop("not_ready")
+                self.stats.drop('not_ready')
                 continue
             try:
                 pipeline.step(pair[0], pair[1], self.sink)
@@ -180,7 +197,7 @@ class PipelineWorker:
             except FrameError as exc:
                 self.on_frame_error(exc)
             except Exception as exc:  # never let one frame kill the worker (counted by step)
-                self.log.error(f"unexpected error on a frame: {exc!r}")
+                self.log.error(f'unexpected error on a frame: {exc!r}')
 
     def stop(self, timeout: float = 5.0) -> None:
         with self._cv:

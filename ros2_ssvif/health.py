@@ -1,4 +1,19 @@
-"""Honest health for /diagnostics: per-input rate and stamp age, drop ratio (ROS-free).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Honest health for /diagnostics: per-input rate and stamp age, drop ratio (ROS-free).
 
 The node used to say OK "running" with no camera input at all, or with
 every frame dropped after a bag loop. These rules decide the levels:
@@ -19,9 +34,10 @@ partner), which is not a fault; a thermal frame with no output is.
 """
 from __future__ import annotations
 
-import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
+import threading
+
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
 MIN_FRAMES_FOR_RATIO = 3
@@ -81,8 +97,8 @@ class HealthMonitor:
         self._arrivals = {s: _Window() for s in self.topics}
         self._published = _Window()
         self._drops = _Window()
-        self._last_arrival: dict[str, float | None] = {s: None for s in self.topics}
-        self._last_stamp: dict[str, float | None] = {s: None for s in self.topics}
+        self._last_arrival: dict[str, float | None] = dict.fromkeys(self.topics)
+        self._last_stamp: dict[str, float | None] = dict.fromkeys(self.topics)
         self._frames_in: Counter = Counter()
 
     def restart(self, now: float) -> None:
@@ -123,33 +139,33 @@ class HealthMonitor:
     def _input_status(self, stream: str, now: float, clock_now: float) -> StatusReport:
         topic = self.topics[stream]
         rate = self._arrivals[stream].rate()
-        values = {"topic": topic, "frames_in": self._frames_in[stream], "rate_hz": round(rate, 2)}
+        values = {'topic': topic, 'frames_in': self._frames_in[stream], 'rate_hz': round(rate, 2)}
         last, stamp = self._last_arrival[stream], self._last_stamp[stream]
-        name = f"{self.prefix}: {stream} input"
+        name = f'{self.prefix}: {stream} input'
         if last is None:
             waited = now - self.start
             if waited <= self.stream_timeout:
-                return StatusReport(name, STALE, f"waiting for the first frame on {topic}", values)
+                return StatusReport(name, STALE, f'waiting for the first frame on {topic}', values)
             return StatusReport(
                 name, WARN, f'no frames on {topic} for {waited:.1f} s since start', values
             )
-        values["last_stamp"] = round(stamp, 6)
-        values["stamp_age_s"] = round(clock_now - stamp, 3)
-        values["since_last_frame_s"] = round(now - last, 3)
+        values['last_stamp'] = round(stamp, 6)
+        values['stamp_age_s'] = round(clock_now - stamp, 3)
+        values['since_last_frame_s'] = round(now - last, 3)
         if now - last > self.stream_timeout:
-            return StatusReport(name, WARN, f"{topic} silent for {now - last:.1f} s", values)
-        return StatusReport(name, OK, f"{rate:.1f} Hz", values)
+            return StatusReport(name, WARN, f'{topic} silent for {now - last:.1f} s', values)
+        return StatusReport(name, OK, f'{rate:.1f} Hz', values)
 
     def _fusion_status(
         self, now: float, state: str, message: str, inputs: list[StatusReport]
     ) -> StatusReport:
-        name = f"{self.prefix}: fusion"
+        name = f'{self.prefix}: fusion'
         span = min(self.window, max(now - self.start, 1e-9))
         out = self._published.count()
-        values = {"output_rate_hz": round(out / span, 2), "window_s": self.window}
-        if state == "error":
-            return StatusReport(name, ERROR, f"not ready: {message}", values)
-        if state in ("loading", "inactive"):
+        values = {'output_rate_hz': round(out / span, 2), 'window_s': self.window}
+        if state == 'error':
+            return StatusReport(name, ERROR, f'not ready: {message}', values)
+        if state in ('loading', 'inactive'):
             return StatusReport(name, STALE, message or state, values)
         silent = [r for r in inputs if r.level == WARN]
         if silent:
@@ -157,15 +173,15 @@ class HealthMonitor:
                 name, WARN, 'no output: ' + '; '.join(r.message for r in silent), values
             )
         if all(r.level == STALE for r in inputs):
-            return StatusReport(name, STALE, "waiting for the first frames", values)
+            return StatusReport(name, STALE, 'waiting for the first frames', values)
         counts = {s: w.count() for s, w in self._arrivals.items()}
-        slower = min(counts, key=lambda s: (counts[s], s != "thermal"))
+        slower = min(counts, key=lambda s: (counts[s], s != 'thermal'))
         if counts[slower] >= MIN_FRAMES_FOR_RATIO:
             ratio = min(1.0, max(0.0, 1.0 - out / counts[slower]))
-            values["drop_ratio"] = round(ratio, 3)
+            values['drop_ratio'] = round(ratio, 3)
             if ratio > self.max_drop_ratio:
-                top = ", ".join(f"{reason}: {n} {kind}" for (reason, kind), n in
-                                self._drops.by_key().most_common(3)) or "none counted"
+                top = ', '.join(f'{reason}: {n} {kind}' for (reason, kind), n in
+                                self._drops.by_key().most_common(3)) or 'none counted'
                 return StatusReport(
                     name,
                     WARN,
@@ -173,4 +189,4 @@ class HealthMonitor:
                     f'{span:.0f} s (drops: {top})',
                     values,
                 )
-        return StatusReport(name, OK, f"running, {out / span:.1f} Hz out", values)
+        return StatusReport(name, OK, f'running, {out / span:.1f} Hz out', values)

@@ -1,4 +1,19 @@
-"""sensor_msgs/Image <-> numpy, without cv_bridge.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+sensor_msgs/Image <-> numpy, without cv_bridge.
 
 ROS 2 cv_bridge is not installable everywhere this package runs, and the
 PyPI ``cv-bridge`` port squashes 16-bit images to 8 bits, so this module
@@ -13,18 +28,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+
 # encoding -> (numpy dtype, channels)
 ENCODINGS: dict[str, tuple[np.dtype, int]] = {
-    "rgb8": (np.dtype(np.uint8), 3),
-    "bgr8": (np.dtype(np.uint8), 3),
-    "rgba8": (np.dtype(np.uint8), 4),
-    "bgra8": (np.dtype(np.uint8), 4),
-    "mono8": (np.dtype(np.uint8), 1),
-    "8UC1": (np.dtype(np.uint8), 1),
-    "8UC3": (np.dtype(np.uint8), 3),
-    "mono16": (np.dtype(np.uint16), 1),
-    "16UC1": (np.dtype(np.uint16), 1),
-    "32FC1": (np.dtype(np.float32), 1),
+    'rgb8': (np.dtype(np.uint8), 3),
+    'bgr8': (np.dtype(np.uint8), 3),
+    'rgba8': (np.dtype(np.uint8), 4),
+    'bgra8': (np.dtype(np.uint8), 4),
+    'mono8': (np.dtype(np.uint8), 1),
+    '8UC1': (np.dtype(np.uint8), 1),
+    '8UC3': (np.dtype(np.uint8), 3),
+    'mono16': (np.dtype(np.uint16), 1),
+    '16UC1': (np.dtype(np.uint16), 1),
+    '32FC1': (np.dtype(np.float32), 1),
 }
 
 
@@ -45,7 +61,8 @@ class ImageFields:
 
 
 def image_to_array(msg) -> np.ndarray:
-    """Decode an Image message into an array that owns its memory.
+    """
+    Decode an Image message into an array that owns its memory.
 
     Colour images come back as RGB (H,W,3) uint8 whatever the source order,
     alpha dropped; mono images as (H,W) in their own dtype (16-bit thermal
@@ -59,7 +76,7 @@ def image_to_array(msg) -> np.ndarray:
     dtype, channels = ENCODINGS[enc]
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if h <= 0 or w <= 0:
-        raise ImageDecodeError(f"image has no pixels ({w}x{h})")
+        raise ImageDecodeError(f'image has no pixels ({w}x{h})')
     row_bytes = w * channels * dtype.itemsize
     if step < row_bytes:
         raise ImageDecodeError(
@@ -78,37 +95,37 @@ def image_to_array(msg) -> np.ndarray:
         )
     rows = raw[: step * h].reshape(h, step)[:, :row_bytes]
     big = bool(msg.is_bigendian)
-    arr = np.ascontiguousarray(rows).view(dtype.newbyteorder(">" if big else "<"))
+    arr = np.ascontiguousarray(rows).view(dtype.newbyteorder('>' if big else '<'))
     arr = arr.reshape(h, w, channels) if channels > 1 else arr.reshape(h, w)
     arr = arr.astype(dtype, copy=True)  # native byte order, owned
-    if enc in ("bgr8", "bgra8"):
+    if enc in ('bgr8', 'bgra8'):
         arr = arr[:, :, 2::-1]
-    elif enc in ("rgba8",):
+    elif enc in ('rgba8',):
         arr = arr[:, :, :3]
-    if enc == "32FC1" and not np.all(np.isfinite(arr)):
-        raise ImageDecodeError("float image contains NaN or infinite values")
+    if enc == '32FC1' and not np.all(np.isfinite(arr)):
+        raise ImageDecodeError('float image contains NaN or infinite values')
     return np.ascontiguousarray(arr)
 
 
 def array_to_fields(arr: np.ndarray, encoding: str) -> ImageFields:
     """Encode an array as Image fields (little-endian, tightly packed rows)."""
     if encoding not in ENCODINGS:
-        raise ImageDecodeError(f"unsupported encoding {encoding!r}")
+        raise ImageDecodeError(f'unsupported encoding {encoding!r}')
     dtype, channels = ENCODINGS[encoding]
     a = np.asarray(arr)
     if a.dtype != dtype:
-        raise ImageDecodeError(f"{encoding} needs {dtype} data, got {a.dtype}")
+        raise ImageDecodeError(f'{encoding} needs {dtype} data, got {a.dtype}')
     if (channels == 1 and a.ndim != 2) or (
         channels > 1 and (a.ndim != 3 or a.shape[2] != channels)
     ):
-        raise ImageDecodeError(f"{encoding} needs {channels} channel(s), got shape {a.shape}")
-    if encoding in ("bgr8", "bgra8"):
+        raise ImageDecodeError(f'{encoding} needs {channels} channel(s), got shape {a.shape}')
+    if encoding in ('bgr8', 'bgra8'):
         a = (
             np.concatenate([a[:, :, 2::-1], a[:, :, 3:]], axis=2)
             if channels == 4
             else a[:, :, ::-1]
         )
-    a = np.ascontiguousarray(a.astype(dtype.newbyteorder("<"), copy=False))
+    a = np.ascontiguousarray(a.astype(dtype.newbyteorder('<'), copy=False))
     h, w = a.shape[:2]
     return ImageFields(h, w, encoding, 0, w * channels * dtype.itemsize, a.tobytes())
 

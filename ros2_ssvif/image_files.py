@@ -1,4 +1,19 @@
-"""Folders of images keyed by file stem: how every command pairs files.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Folders of images keyed by file stem: how every command pairs files.
 
 Calibration, ``register``, training datasets and the evaluation commands
 all match a visible, a thermal (and maybe a label or fused) image by stem;
@@ -10,7 +25,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm")
+
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.pgm', '.ppm')
 
 
 class ImageFolderError(ValueError):
@@ -18,10 +34,10 @@ class ImageFolderError(ValueError):
 
 
 def images_by_stem(folder: str | Path) -> dict[str, Path]:
-    """stem -> path of every image directly in ``folder``, sorted by name."""
+    """Map stem -> path of every image directly in ``folder``, sorted by name."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ImageFolderError(f"not a folder: {folder}")
+        raise ImageFolderError(f'not a folder: {folder}')
     found: dict[str, Path] = {}
     for p in sorted(folder.iterdir()):
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:

@@ -1,4 +1,19 @@
-"""Class names and colours for downstream nodes: colour mask, overlay, labels file.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Class names and colours for downstream nodes: colour mask, overlay, labels file.
 
 The model file carries its class names and palette (``model_runner``); a
 node downstream cannot read an ONNX file, so they are published as
@@ -16,7 +31,8 @@ import cv2
 import numpy as np
 import yaml
 
-LABELS_FORMAT = "ros2_ssvif/labels"
+
+LABELS_FORMAT = 'ros2_ssvif/labels'
 LABELS_VERSION = 1
 
 
@@ -39,31 +55,32 @@ def colorize_mask(mask: np.ndarray, palette) -> np.ndarray:
 
 
 def overlay(fused: np.ndarray, color_mask: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """The colour mask blended over the fused image (rgb8)."""
+    """Return the colour mask blended over the fused image (rgb8)."""
     return cv2.addWeighted(color_mask, float(alpha), fused, 1.0 - float(alpha), 0.0)
 
 
-def labels_dict(class_names, palette, model_name: str = "") -> dict:
+def labels_dict(class_names, palette, model_name: str = '') -> dict:
     return {
-        "format": LABELS_FORMAT,
-        "version": LABELS_VERSION,
-        "model": model_name,
-        "classes": [{"id": i, "name": str(n), "color": [int(c) for c in palette[i]]}
+        'format': LABELS_FORMAT,
+        'version': LABELS_VERSION,
+        'model': model_name,
+        'classes': [{'id': i, 'name': str(n), 'color': [int(c) for c in palette[i]]}
                     for i, n in enumerate(class_names)],
     }
 
 
 def labels_file_for(model_path: str | Path) -> Path:
     p = Path(model_path)
-    return p.with_name(p.stem + ".labels.yaml")
+    return p.with_name(p.stem + '.labels.yaml')
 
 
 def fallback_labels_dir() -> Path:
-    return Path(os.environ.get("ROS_HOME") or Path.home() / ".ros") / "ros2_ssvif"
+    return Path(os.environ.get('ROS_HOME') or Path.home() / '.ros') / 'ros2_ssvif'
 
 
 def write_labels_file(model_path: str | Path, class_names, palette) -> Path:
-    """Write (or keep, if identical) the labels YAML of a model; returns where it is.
+    """
+    Write (or keep, if identical) the labels YAML of a model; returns where it is.
 
     Falls back to ``$ROS_HOME/ros2_ssvif/`` when the model's folder is not
     writable; raises OSError only if neither place is.
@@ -81,22 +98,22 @@ def write_labels_file(model_path: str | Path, class_names, palette) -> Path:
             if target.is_file() and target.read_text() == text:
                 return target
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+            tmp = target.with_name(target.name + f'.tmp{os.getpid()}')
             tmp.write_text(text)
             tmp.replace(target)
             return target
         except OSError as exc:
             last_error = exc
-    raise OSError(f"cannot write the labels file next to {model_path} nor under "
-                  f"{fallback_labels_dir()}: {last_error}")
+    raise OSError(f'cannot write the labels file next to {model_path} nor under '
+                  f'{fallback_labels_dir()}: {last_error}')
 
 
 def read_labels_file(path: str | Path) -> tuple[list[str], list[tuple[int, int, int]]]:
     data = yaml.safe_load(Path(path).read_text())
-    if not isinstance(data, dict) or data.get("format") != LABELS_FORMAT:
-        raise ValueError(f"{path} is not a {LABELS_FORMAT} file")
-    classes = sorted(data["classes"], key=lambda c: c["id"])
-    return [c["name"] for c in classes], [tuple(c["color"]) for c in classes]
+    if not isinstance(data, dict) or data.get('format') != LABELS_FORMAT:
+        raise ValueError(f'{path} is not a {LABELS_FORMAT} file')
+    classes = sorted(data['classes'], key=lambda c: c['id'])
+    return [c['name'] for c in classes], [tuple(c['color']) for c in classes]
 
 
 def fill_label_info(msg, class_names, header=None, vision_class=None):

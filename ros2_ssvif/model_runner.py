@@ -1,4 +1,19 @@
-"""Run an exported fusion+segmentation graph with ONNX Runtime.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Run an exported fusion+segmentation graph with ONNX Runtime.
 
 The training package exports ONE graph, (visible, thermal) -> (fused,
 class_ids), with its metadata (class names, palette, input size) stored in
@@ -9,10 +24,12 @@ The contract (``CONTRACT``): visible is the registered RGB image as it
 arrives, uint8 (1,H,W,3); the graph scales it by 1/255 and moves channels
 first itself, so on a GPU that work runs on the GPU. Thermal is float32
 (1,1,H,W) in [0,1]: its normalisation follows the scene over time
-(``thermal.py``) and stays on the CPU. Outputs: fused float32 (1,3,H,W) in
-[0,1] and class ids uint8 (1,H,W). Models exported before this contract
-(visible float32 (1,3,H,W) in [0,1]) still run: the runtime then scales and
-transposes on the CPU and says so in ``notes``.
+(``thermal.py``) and stays on the CPU. Outputs: the fused image as uint8
+RGB (1,H,W,3), rounded and laid out by the graph (so the GPU does that too
+and the CPU only slices), and class ids uint8 (1,H,W). Models exported
+before this contract (visible float32 (1,3,H,W) in [0,1] in, fused float32
+(1,3,H,W) in [0,1] out) still run: the runtime then converts on the CPU and
+says so in ``notes``.
 
 Execution providers are tried in the order given: ``tensorrt`` (engine and
 timing caches keyed in ``tensorrt.py``), ``cuda``, ``cpu``. Providers this
@@ -23,26 +40,26 @@ CPU-only machines this project is tested on and are unverified there.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+import json
 from pathlib import Path
 
 import numpy as np
-
 from ros2_ssvif.tensorrt import EnginePlan, make_cache_dirs, model_digest, plan_engine
 
-METADATA_KEY = "ros2_ssvif"
-METADATA_FORMAT = "ros2_ssvif/fusion_segmenter"
-INPUT_NAMES = ("visible", "thermal")
-OUTPUT_NAMES = ("fused", "class_ids")
-CONTRACT = ("visible uint8 (1,H,W,3) RGB, thermal float32 (1,1,H,W) in [0,1] -> "
-            "fused float32 (1,3,H,W) in [0,1], class_ids uint8 (1,H,W)")
-LEGACY_CONTRACT = "visible float32 (1,3,H,W) in [0,1] (models exported before the uint8 input)"
+
+METADATA_KEY = 'ros2_ssvif'
+METADATA_FORMAT = 'ros2_ssvif/fusion_segmenter'
+INPUT_NAMES = ('visible', 'thermal')
+OUTPUT_NAMES = ('fused', 'class_ids')
+CONTRACT = ('visible uint8 (1,H,W,3) RGB, thermal float32 (1,1,H,W) in [0,1] -> '
+            'fused uint8 (1,H,W,3) RGB, class_ids uint8 (1,H,W)')
+LEGACY_CONTRACT = 'visible float32 (1,3,H,W) in [0,1] (models exported before the uint8 input)'
 
 PROVIDER_NAMES = {
-    "tensorrt": "TensorrtExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "cpu": "CPUExecutionProvider",
+    'tensorrt': 'TensorrtExecutionProvider',
+    'cuda': 'CUDAExecutionProvider',
+    'cpu': 'CPUExecutionProvider',
 }
 
 
@@ -63,34 +80,35 @@ class ModelMetadata:
     def from_json(cls, text: str) -> ModelMetadata:
         try:
             d = json.loads(text)
-            fmt = d.get("format")
+            fmt = d.get('format')
             if fmt != METADATA_FORMAT:
-                raise ModelError(f"model metadata format is {fmt!r}, expected {METADATA_FORMAT!r}")
-            names = [str(n) for n in d["class_names"]]
-            palette = [tuple(int(c) for c in rgb) for rgb in d["palette"]]
+                raise ModelError(f'model metadata format is {fmt!r}, expected {METADATA_FORMAT!r}')
+            names = [str(n) for n in d['class_names']]
+            palette = [tuple(int(c) for c in rgb) for rgb in d['palette']]
             if len(palette) < len(names):
-                raise ModelError(f"palette has {len(palette)} colours for {len(names)} classes")
-            own = {"class_names", "palette", "input_height", "input_width", "size_divisor"}
+                raise ModelError(f'palette has {len(palette)} colours for {len(names)} classes')
+            own = {'class_names', 'palette', 'input_height', 'input_width', 'size_divisor'}
             extra = {k: v for k, v in d.items() if k not in own}
-            return cls(names, palette, d.get("input_height"), d.get("input_width"),
-                       int(d.get("size_divisor", 32)), extra)
+            return cls(names, palette, d.get('input_height'), d.get('input_width'),
+                       int(d.get('size_divisor', 32)), extra)
         except ModelError:
             raise
         except (ValueError, KeyError, TypeError) as exc:
-            raise ModelError(f"model metadata is malformed: {exc!r}") from None
+            raise ModelError(f'model metadata is malformed: {exc!r}') from None
 
     def to_json(self) -> str:
-        d = {"format": METADATA_FORMAT, "version": 1, **self.extra,
-             "class_names": list(self.class_names),
-             "palette": [list(map(int, c)) for c in self.palette],
-             "input_height": self.input_height, "input_width": self.input_width,
-             "size_divisor": int(self.size_divisor)}
-        d["format"] = METADATA_FORMAT
+        d = {'format': METADATA_FORMAT, 'version': 1, **self.extra,
+             'class_names': list(self.class_names),
+             'palette': [list(map(int, c)) for c in self.palette],
+             'input_height': self.input_height, 'input_width': self.input_width,
+             'size_divisor': int(self.size_divisor)}
+        d['format'] = METADATA_FORMAT
         return json.dumps(d)
 
 
 def resolve_providers(requested, available: list[str]) -> tuple[list, list[str]]:
-    """Map short names to ORT providers, keep those this build has.
+    """
+    Map short names to ORT providers, keep those this build has.
 
     Returns (providers for InferenceSession, notes about skipped ones).
     """
@@ -99,12 +117,12 @@ def resolve_providers(requested, available: list[str]) -> tuple[list, list[str]]
         name, opts = (item, {}) if isinstance(item, str) else (item[0], dict(item[1]))
         full = PROVIDER_NAMES.get(str(name).lower(), str(name))
         if full not in available:
-            notes.append(f"{full} is not available in this onnxruntime build; skipped")
+            notes.append(f'{full} is not available in this onnxruntime build; skipped')
             continue
         out.append((full, opts) if opts else full)
     if not out:
-        out.append("CPUExecutionProvider")
-        notes.append("no requested provider available; using CPUExecutionProvider")
+        out.append('CPUExecutionProvider')
+        notes.append('no requested provider available; using CPUExecutionProvider')
     return out, notes
 
 
@@ -113,7 +131,8 @@ def _provider_name(item) -> str:
 
 
 def open_session(ort, path: Path, providers: list, options) -> tuple[object, list[str]]:
-    """Open an InferenceSession on the first providers that start: TensorRT, CUDA, CPU.
+    """
+    Open an InferenceSession on the first providers that start: TensorRT, CUDA, CPU.
 
     A provider that fails to start (missing CUDA or TensorRT libraries, a
     bad option) is dropped with a note and the next one tried; a provider
@@ -121,8 +140,8 @@ def open_session(ort, path: Path, providers: list, options) -> tuple[object, lis
     """
     notes: list[str] = []
     chain = list(providers)
-    if "CPUExecutionProvider" not in [_provider_name(p) for p in chain]:
-        chain.append("CPUExecutionProvider")
+    if 'CPUExecutionProvider' not in [_provider_name(p) for p in chain]:
+        chain.append('CPUExecutionProvider')
     while True:
         try:
             session = ort.InferenceSession(str(path), sess_options=options, providers=chain)
@@ -130,16 +149,16 @@ def open_session(ort, path: Path, providers: list, options) -> tuple[object, lis
         except Exception as exc:  # ORT raises its own exception types
             first = str(exc).splitlines()[0] if str(exc) else repr(exc)
             if len(chain) == 1:
-                raise ModelError(f"cannot load model {path}: {first}") from None
-            notes.append(f"{_provider_name(chain[0])} failed to start ({first}); "
-                         f"falling back to {_provider_name(chain[1])}")
+                raise ModelError(f'cannot load model {path}: {first}') from None
+            notes.append(f'{_provider_name(chain[0])} failed to start ({first}); '
+                         f'falling back to {_provider_name(chain[1])}')
             chain = chain[1:]
     used = session.get_providers()
     for item in chain:
         name = _provider_name(item)
         if name not in used:
-            notes.append(f"{name} was requested but ONNX Runtime did not use it; "
-                         f"running on {used[0]}")
+            notes.append(f'{name} was requested but ONNX Runtime did not use it; '
+                         f'running on {used[0]}')
     return session, notes
 
 
@@ -148,21 +167,36 @@ def model_contract(session) -> str:
     names_in = [i.name for i in session.get_inputs()]
     names_out = [o.name for o in session.get_outputs()]
     if tuple(names_in) != INPUT_NAMES or tuple(names_out) != OUTPUT_NAMES:
-        raise ModelError(f"model has inputs {names_in} and outputs {names_out}; "
-                         f"expected {INPUT_NAMES} -> {OUTPUT_NAMES}")
+        raise ModelError(f'model has inputs {names_in} and outputs {names_out}; '
+                         f'expected {INPUT_NAMES} -> {OUTPUT_NAMES}')
     vis = session.get_inputs()[0]
     shape = list(vis.shape)
-    if vis.type == "tensor(uint8)" and len(shape) == 4 and shape[3] == 3:
-        return "nhwc_uint8"
-    if vis.type == "tensor(float)" and len(shape) == 4 and shape[1] == 3:
-        return "nchw_float"
+    if vis.type == 'tensor(uint8)' and len(shape) == 4 and shape[3] == 3:
+        return 'nhwc_uint8'
+    if vis.type == 'tensor(float)' and len(shape) == 4 and shape[1] == 3:
+        return 'nchw_float'
     raise ModelError(f"model input 'visible' is {vis.type} {shape}; expected {CONTRACT}")
+
+
+def fused_layout(session) -> str:
+    """
+    Return the layout of the fused output.
+
+    nhwc_uint8 (current export) or nchw_float (float (1,3,H,W) in [0,1]).
+    """
+    out = session.get_outputs()[0]
+    shape = list(out.shape)
+    if out.type == 'tensor(uint8)' and len(shape) == 4 and shape[3] == 3:
+        return 'nhwc_uint8'
+    if out.type == 'tensor(float)' and len(shape) == 4 and shape[1] == 3:
+        return 'nchw_float'
+    raise ModelError(f"model output 'fused' is {out.type} {shape}; expected {CONTRACT}")
 
 
 def _read_metadata(session, path: Path) -> ModelMetadata:
     meta = session.get_modelmeta().custom_metadata_map
     if METADATA_KEY not in meta:
-        raise ModelError(f"{path} has no {METADATA_KEY!r} metadata: export it with `ssvif_export`")
+        raise ModelError(f'{path} has no {METADATA_KEY!r} metadata: export it with `ssvif_export`')
     return ModelMetadata.from_json(meta[METADATA_KEY])
 
 
@@ -178,13 +212,14 @@ def _import_ort():
     try:
         import onnxruntime as ort
     except ImportError as exc:  # pragma: no cover - install problem
-        raise ModelError(f"onnxruntime is not installed: {exc}") from None
+        raise ModelError(f'onnxruntime is not installed: {exc}') from None
     return ort
 
 
 def tensorrt_plan(path: str | Path, image_hw: tuple[int, int] | None = None, fp16: bool = True,
-                  device_id: int = 0, cache_dir: str = "") -> EnginePlan | None:
-    """Plan the TensorRT engine a model would use, without building it.
+                  device_id: int = 0, cache_dir: str = '') -> EnginePlan | None:
+    """
+    Plan the TensorRT engine a model would use, without building it.
 
     ``image_hw``: the registered image size (the registration's output);
     None if not known. Returns None where this onnxruntime has no TensorRT
@@ -194,12 +229,12 @@ def tensorrt_plan(path: str | Path, image_hw: tuple[int, int] | None = None, fp1
     ort = _import_ort()
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"model file not found: {path}")
-    if "TensorrtExecutionProvider" not in ort.get_available_providers():
+        raise ModelError(f'model file not found: {path}')
+    if 'TensorrtExecutionProvider' not in ort.get_available_providers():
         return None
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session, _ = open_session(ort, path, ["CPUExecutionProvider"], so)
+    session, _ = open_session(ort, path, ['CPUExecutionProvider'], so)
     return engine_plan_for(path, _read_metadata(session, path), model_contract(session),
                            image_hw, fp16, device_id, cache_dir, ort.__version__)
 
@@ -216,36 +251,37 @@ def engine_plan_for(path: Path, metadata: ModelMetadata, contract: str,
         net_hw = network_input_hw(metadata, *image_hw)
     return plan_engine(model_digest(path), net_hw, fp16=fp16, device_id=device_id,
                        cache_root=cache_dir, ort_version=ort_version,
-                       visible_nhwc=contract == "nhwc_uint8", static_shapes=fixed, **machine)
+                       visible_nhwc=contract == 'nhwc_uint8', static_shapes=fixed, **machine)
 
 
 class FusionSegmenter:
-    """(registered visible RGB uint8, thermal in [0,1]) -> (fused RGB uint8, class ids uint8).
+    """
+    (registered visible RGB uint8, thermal in [0,1]) -> (fused RGB uint8, class ids uint8).
 
     ``image_hw`` is the registered image size when known (from the
     registration file): TensorRT then builds (or loads) its engine for that
     size at load time instead of at the first frame.
     """
 
-    def __init__(self, path: str | Path, providers=("cpu",), intra_op_threads: int = 0,
-                 tensorrt_fp16: bool = True, tensorrt_cache_dir: str = "", device_id: int = 0,
+    def __init__(self, path: str | Path, providers=('cpu',), intra_op_threads: int = 0,
+                 tensorrt_fp16: bool = True, tensorrt_cache_dir: str = '', device_id: int = 0,
                  image_hw: tuple[int, int] | None = None):
         ort = _import_ort()
         path = Path(path)
         if not path.is_file():
-            raise ModelError(f"model file not found: {path}")
+            raise ModelError(f'model file not found: {path}')
         wanted = [str(p).lower() for p in providers]
         self.engine_plan: EnginePlan | None = None
-        if "tensorrt" in wanted and "TensorrtExecutionProvider" in ort.get_available_providers():
+        if 'tensorrt' in wanted and 'TensorrtExecutionProvider' in ort.get_available_providers():
             self.engine_plan = tensorrt_plan(path, image_hw, tensorrt_fp16, device_id,
                                              tensorrt_cache_dir)
             make_cache_dirs(self.engine_plan)
         req = []
         for p in wanted:
-            if p == "tensorrt" and self.engine_plan is not None:
-                req.append(("tensorrt", self.engine_plan.options))
-            elif p == "cuda":
-                req.append(("cuda", {"device_id": str(int(device_id))}))
+            if p == 'tensorrt' and self.engine_plan is not None:
+                req.append(('tensorrt', self.engine_plan.options))
+            elif p == 'cuda':
+                req.append(('cuda', {'device_id': str(int(device_id))}))
             else:
                 req.append(p)
         prov, self.notes = resolve_providers(req, ort.get_available_providers())
@@ -257,13 +293,17 @@ class FusionSegmenter:
         self.notes += fallback_notes
         self.metadata = _read_metadata(self.session, path)
         self.contract = model_contract(self.session)
-        if self.contract == "nchw_float":
-            self.notes.append(f"{path.name} uses the old input contract ({LEGACY_CONTRACT}): "
-                              "scaling runs on the CPU; re-export with ssvif_export to move it "
-                              "into the graph")
+        self.fused_layout = fused_layout(self.session)
+        if self.contract == 'nchw_float':
+            self.notes.append(f'{path.name} uses the old input contract ({LEGACY_CONTRACT}): '
+                              'scaling runs on the CPU; re-export with ssvif_export to move it '
+                              'into the graph')
+        elif self.fused_layout == 'nchw_float':
+            self.notes.append(f'{path.name} returns a float fused image: its rounding runs on the '
+                              'CPU; re-export with ssvif_export to move it into the graph')
         self.providers = self.session.get_providers()
         self.path = path
-        if self.engine_plan is not None and self.providers[0] != "TensorrtExecutionProvider":
+        if self.engine_plan is not None and self.providers[0] != 'TensorrtExecutionProvider':
             self.engine_plan = None
         if self.engine_plan is not None and image_hw:
             self.warm_up(image_hw)  # build or load the engine now, not at the first frame
@@ -285,11 +325,11 @@ class FusionSegmenter:
         import cv2
 
         if visible.ndim != 3 or visible.shape[2] != 3 or visible.dtype != np.uint8:
-            raise ValueError(f"visible must be HxWx3 uint8, got {visible.shape} {visible.dtype}")
+            raise ValueError(f'visible must be HxWx3 uint8, got {visible.shape} {visible.dtype}')
         h, w = visible.shape[:2]
         if thermal01.shape[:2] != (h, w):
-            raise ValueError(f"thermal {thermal01.shape[:2]} and visible {(h, w)} sizes differ "
-                             "after registration")
+            raise ValueError(f'thermal {thermal01.shape[:2]} and visible {(h, w)} sizes differ '
+                             'after registration')
         th, tw = self._fit(h, w)
         fixed = bool(self.metadata.input_height)
         vis = visible
@@ -298,20 +338,23 @@ class FusionSegmenter:
             vis = cv2.resize(vis, (tw, th), interpolation=cv2.INTER_AREA)
             thr = cv2.resize(thr, (tw, th), interpolation=cv2.INTER_AREA)
         elif (th, tw) != (h, w):
-            vis = np.pad(vis, ((0, th - h), (0, tw - w), (0, 0)), mode="reflect")
-            thr = np.pad(thr, ((0, th - h), (0, tw - w)), mode="reflect")
-        if self.contract == "nhwc_uint8":
+            vis = np.pad(vis, ((0, th - h), (0, tw - w), (0, 0)), mode='reflect')
+            thr = np.pad(thr, ((0, th - h), (0, tw - w)), mode='reflect')
+        if self.contract == 'nhwc_uint8':
             vis_feed = np.ascontiguousarray(vis)[None]
         else:  # legacy graphs: scale and transpose here
             vis_feed = np.ascontiguousarray(
                 (vis.astype(np.float32) * np.float32(1.0 / 255.0)).transpose(2, 0, 1)[None])
-        feeds = {"visible": vis_feed, "thermal": np.ascontiguousarray(thr[None, None])}
+        feeds = {'visible': vis_feed, 'thermal': np.ascontiguousarray(thr[None, None])}
         fused, ids = self.session.run(list(OUTPUT_NAMES), feeds)
-        fused = np.clip(fused[0].transpose(1, 2, 0), 0.0, 1.0)
+        if self.fused_layout == 'nhwc_uint8':
+            fused = fused[0]
+        else:  # legacy float output: round on the CPU
+            fused = (np.clip(fused[0].transpose(1, 2, 0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
         ids = ids[0].astype(np.uint8, copy=False)
         if fixed and (th, tw) != (h, w):
             fused = cv2.resize(fused, (w, h), interpolation=cv2.INTER_LINEAR)
             ids = cv2.resize(ids, (w, h), interpolation=cv2.INTER_NEAREST)
         else:
             fused, ids = fused[:h, :w], ids[:h, :w]
-        return (fused * 255.0 + 0.5).astype(np.uint8), np.ascontiguousarray(ids)
+        return np.ascontiguousarray(fused), np.ascontiguousarray(ids)

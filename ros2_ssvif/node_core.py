@@ -1,4 +1,19 @@
-"""What the plain node and the lifecycle node share (rclpy shell).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+What the plain node and the lifecycle node share (rclpy shell).
 
 :class:`FusionCore` is a mixin for ``rclpy.node.Node`` and
 ``rclpy.lifecycle.LifecycleNode`` with the steps of a lifecycle: *init*
@@ -23,9 +38,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, qos_profile_sensor_data, qos_profile_system_default
-from sensor_msgs.msg import CompressedImage, Image
-
+from rclpy.qos import qos_profile_sensor_data, qos_profile_system_default, QoSProfile
 from ros2_ssvif.compressed import transport_topic
 from ros2_ssvif.config import ConfigError, parameter_specs
 from ros2_ssvif.fusion_worker import PARTS, PipelineWorker
@@ -35,6 +48,8 @@ from ros2_ssvif.node_outputs import RosSink
 from ros2_ssvif.node_parameters import declare_fusion_parameters, read_config
 from ros2_ssvif.pairing import ApproximatePairer
 from ros2_ssvif.stats import PipelineStats
+from sensor_msgs.msg import CompressedImage, Image
+
 
 INPUTS = {
     'visible': ('rgb/image_raw', 'rgb_transport'),
@@ -44,14 +59,14 @@ APPLY = {s.name: s.apply for s in parameter_specs()}
 
 
 def camera_qos(name: str, depth: int) -> QoSProfile:
-    if name == "sensor_data":
+    if name == 'sensor_data':
         return QoSProfile(
             depth=depth,
             reliability=qos_profile_sensor_data.reliability,
             history=qos_profile_sensor_data.history,
             durability=qos_profile_sensor_data.durability,
         )
-    if name == "reliable":
+    if name == 'reliable':
         return QoSProfile(depth=depth)
     return QoSProfile(depth=depth, reliability=qos_profile_system_default.reliability,
                       history=qos_profile_system_default.history)
@@ -108,10 +123,14 @@ class FusionCore:
 
     # -- configure / activate ---------------------------------------------------
     def _core_configure(self, wait: bool) -> str:
-        """Outputs, worker, diagnostics; load the pipeline (``wait``: here, else in the worker)."""
+        """
+        Set up the outputs, worker and diagnostics; load the pipeline.
+
+        ``wait``: here, else in the worker.
+        """
         self.sink = RosSink(self)
         self.sink.publish_overlay = self.cfg.publish_overlay
-        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.worker = PipelineWorker(
             self.stats,
             self.sink,
@@ -130,7 +149,7 @@ class FusionCore:
         if wait:
             return self.worker.load_now(self.cfg)
         self.worker.request_load(self.cfg)
-        return ""
+        return ''
 
     def _core_activate(self) -> None:
         qos = camera_qos(self.cfg.camera_qos, self.cfg.qos_depth)
@@ -138,7 +157,7 @@ class FusionCore:
             transport = getattr(self.cfg, transport_key)
             # image_transport's rule: remap the base topic, then append the transport
             topic = transport_topic(self.resolve_topic_name(base), transport)
-            msg_type = Image if transport == "raw" else CompressedImage
+            msg_type = Image if transport == 'raw' else CompressedImage
             self.input_topics[stream] = topic
             self._subs.append(self._subscribe(stream, msg_type, topic, qos))
         self.health.topics = dict(self.input_topics)
@@ -217,7 +236,11 @@ class FusionCore:
             self.worker.request_load(cfg, parts, on_failure=lambda err: self._undo(previous, err))
 
     def _undo(self, previous: dict, error: str) -> None:
-        """A new model did not load: put the parameters back (the old pipeline kept running)."""
+        """
+        Put the parameters back after a new model did not load.
+
+        The old pipeline kept running.
+        """
         self.get_logger().error(
             f'could not apply {", ".join(f"{k}={v!r}" for k, v in previous.items())}: '
             f'{error}; restored the previous values'
@@ -231,15 +254,15 @@ class FusionCore:
     # -- data path ----------------------------------------------------------------
     def _on_image(self, stream: str, msg) -> None:
         stamp = stamp_seconds(msg.header)
-        self.stats.counts[f"{stream}_in"] += 1
+        self.stats.counts[f'{stream}_in'] += 1
         self.health.frame_in(stream, _steady(), stamp)
         self.pairer.add(stream, stamp, msg)
 
     def _on_lost(self, stream: str, info) -> None:
-        n = int(getattr(info, "total_count_change", 1) or 1)
+        n = int(getattr(info, 'total_count_change', 1) or 1)
         if not 0 < n <= 100_000:  # Fast DDS reports one bogus event when a publisher goes away
             return
-        self.stats.frame_drop(stream, "lost_in_transport", n)
+        self.stats.frame_drop(stream, 'lost_in_transport', n)
         self.get_logger().warning(
             f'{n} {stream} frame(s) lost in transport (too large for the DDS '
             'shared-memory segment, or the network): see README, QoS and frame size',
@@ -250,7 +273,7 @@ class FusionCore:
         self.stats.frame_drop(stream, reason)
 
     def _on_time_reset(self, stream: str, jump: float) -> None:
-        self.stats.counts["time_resets"] += 1
+        self.stats.counts['time_resets'] += 1
         self.get_logger().warning(
             f'{stream} stamps jumped back by {-jump:.3f} s (bag loop, driver restart or '
             'clock reset): pairing restarted'
@@ -259,14 +282,14 @@ class FusionCore:
             self.worker.reset_time()
 
     def _on_pair(self, vis, thr) -> None:
-        self.stats.counts["pairs"] += 1
+        self.stats.counts['pairs'] += 1
         if self.worker is None:
-            self.stats.drop("not_ready")
+            self.stats.drop('not_ready')
             return
         self.worker.submit(vis, thr)
 
     def _on_frame_error(self, exc) -> None:
-        self.get_logger().warning(f"pair dropped ({exc.reason}): {exc}", throttle_duration_sec=5.0)
+        self.get_logger().warning(f'pair dropped ({exc.reason}): {exc}', throttle_duration_sec=5.0)
 
     def _on_model(self, model) -> None:
         if self.sink is not None:
@@ -278,9 +301,9 @@ class FusionCore:
         if worker is None or self._diag_pub is None:
             return
         if not self.active:
-            state, message = "inactive", "inactive: configured, not subscribed (lifecycle)"
-        elif worker.state in ("idle", "loading"):
-            state, message = "loading", worker.message or "loading"
+            state, message = 'inactive', 'inactive: configured, not subscribed (lifecycle)'
+        elif worker.state in ('idle', 'loading'):
+            state, message = 'loading', worker.message or 'loading'
         else:
             state, message = worker.state, worker.message
         reports = self.health.report(
@@ -300,21 +323,21 @@ class FusionCore:
 
     def _fusion_values(self, worker: PipelineWorker) -> dict:
         s = self.stats.summary()
-        kv = {f"count.{k}": v for k, v in s["counts"].items()}
-        for stream, reasons in s["dropped_frames"].items():
-            kv.update({f"dropped_frames.{stream}.{r}": n for r, n in reasons.items()})
-        kv.update({f"dropped_pairs.{r}": n for r, n in s["dropped_pairs"].items()})
-        for stage, d in s["latency_ms"].items():
-            kv[f"latency_ms.{stage}.mean"] = round(d["mean"], 2)
-            kv[f"latency_ms.{stage}.p95"] = round(d["p95"], 2)
-        kv["pending_pairs"] = worker.pending()
-        kv.update({f"pairer_waiting.{k}": v for k, v in self.pairer.pending().items()})
+        kv = {f'count.{k}': v for k, v in s['counts'].items()}
+        for stream, reasons in s['dropped_frames'].items():
+            kv.update({f'dropped_frames.{stream}.{r}': n for r, n in reasons.items()})
+        kv.update({f'dropped_pairs.{r}': n for r, n in s['dropped_pairs'].items()})
+        for stage, d in s['latency_ms'].items():
+            kv[f'latency_ms.{stage}.mean'] = round(d['mean'], 2)
+            kv[f'latency_ms.{stage}.p95'] = round(d['p95'], 2)
+        kv['pending_pairs'] = worker.pending()
+        kv.update({f'pairer_waiting.{k}': v for k, v in self.pairer.pending().items()})
         pipeline = worker.pipeline
         if pipeline is not None:
-            kv["model"] = str(pipeline.model.path)
-            kv["provider"] = pipeline.model.providers[0]
+            kv['model'] = str(pipeline.model.path)
+            kv['provider'] = pipeline.model.providers[0]
         if worker.labels_file:
-            kv["labels_file"] = worker.labels_file
+            kv['labels_file'] = worker.labels_file
         if worker.note:
-            kv["note"] = worker.note
+            kv['note'] = worker.note
         return kv

@@ -1,4 +1,19 @@
-"""The node's output topics and the sink the pipeline publishes through (rclpy shell).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The node's output topics and the sink the pipeline publishes through (rclpy shell).
 
 | key | topic | type |
 |---|---|---|
@@ -14,18 +29,18 @@ Every output of a pair carries the visible frame's header.
 from __future__ import annotations
 
 from rclpy.qos import DurabilityPolicy, QoSProfile
+from ros2_ssvif.labels import fill_label_info
 from sensor_msgs.msg import CameraInfo, Image
 
-from ros2_ssvif.labels import fill_label_info
 
 TOPICS = {
-    "fused": "fused/image",
-    "camera_info": "fused/camera_info",
-    "mask": "segmentation/mask",
-    "color_mask": "segmentation/color_mask",
-    "overlay": "segmentation/overlay",
+    'fused': 'fused/image',
+    'camera_info': 'fused/camera_info',
+    'mask': 'segmentation/mask',
+    'color_mask': 'segmentation/color_mask',
+    'overlay': 'segmentation/overlay',
 }
-LABEL_TOPIC = "segmentation/label_info"
+LABEL_TOPIC = 'segmentation/label_info'
 
 
 def vision_msgs_label_info():
@@ -56,10 +71,10 @@ class RosSink:
             self.label_pub = node.create_publisher(self.label_types[0], LABEL_TOPIC, latched)
 
     def wants(self, key: str) -> bool:
-        return key != "overlay" or self.publish_overlay
+        return key != 'overlay' or self.publish_overlay
 
     def new_message(self, key: str, header):
-        return CameraInfo() if key == "camera_info" else Image()
+        return CameraInfo() if key == 'camera_info' else Image()
 
     def publish(self, key: str, msg) -> None:
         self.pubs[key].publish(msg)

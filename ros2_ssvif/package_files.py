@@ -1,4 +1,19 @@
-"""Where the package's own files are: share directory, default model, params file.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Where the package's own files are: share directory, default model, params file.
 
 A colcon workspace installs them under ``share/ros2_ssvif`` (found through
 ``ament_index_python``); a pip install puts them under
@@ -8,12 +23,13 @@ A colcon workspace installs them under ``share/ros2_ssvif`` (found through
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+import sys
 
-PACKAGE = "ros2_ssvif"
-DEFAULT_MODEL = Path("models") / "ssvif_default.onnx"
-PARAMS_FILE = Path("config") / "fusion.yaml"
+
+PACKAGE = 'ros2_ssvif'
+DEFAULT_MODEL = Path('models') / 'ssvif_default.onnx'
+PARAMS_FILE = Path('config') / 'fusion.yaml'
 
 
 def share_dirs() -> list[Path]:
@@ -26,9 +42,9 @@ def share_dirs() -> list[Path]:
     except Exception:  # not in an ament index (pip install, source checkout)
         pass
     source_tree = Path(__file__).resolve().parent.parent
-    if (source_tree / "package.xml").is_file():
+    if (source_tree / 'package.xml').is_file():
         out.append(source_tree)
-    out.append(Path(sys.prefix) / "share" / PACKAGE)
+    out.append(Path(sys.prefix) / 'share' / PACKAGE)
     seen, unique = set(), []
     for d in out:
         if d.is_dir() and d.resolve() not in seen:
@@ -38,7 +54,7 @@ def share_dirs() -> list[Path]:
 
 
 def find_package_file(relative: str | Path) -> Path | None:
-    """The first share directory that holds ``relative``, else None."""
+    """Return the first share directory that holds ``relative``, else None."""
     for d in share_dirs():
         if (d / relative).is_file():
             return d / relative
@@ -46,7 +62,11 @@ def find_package_file(relative: str | Path) -> Path | None:
 
 
 def default_model_path() -> Path:
-    """The shipped model; if it is nowhere, the path where it is expected (for the error)."""
+    """
+    Return the shipped model.
+
+    If it is nowhere, the path where it is expected (for the error).
+    """
     found = find_package_file(DEFAULT_MODEL)
     if found is not None:
         return found
@@ -55,7 +75,8 @@ def default_model_path() -> Path:
 
 
 def resolve_model_path(model_path: str) -> Path:
-    """``model_path`` as the node reads it.
+    """
+    ``model_path`` as the node reads it.
 
     Empty: the package's default model. Absolute (or ``~``): as given.
     Relative: the package share directory if the file is there, else the

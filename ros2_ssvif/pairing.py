@@ -1,4 +1,19 @@
-"""Pair visible and thermal frames by header stamp (ROS-free).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Pair visible and thermal frames by header stamp (ROS-free).
 
 ROS 2 ``message_filters`` is not always installable, and its
 ApproximateTimeSynchronizer pairs greedily: a thermal frame may be matched
@@ -38,9 +53,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, TypeVar
 
-T = TypeVar("T")
 
-STREAMS = ("visible", "thermal")
+T = TypeVar('T')
+
+STREAMS = ('visible', 'thermal')
 
 
 @dataclass(order=True)
@@ -50,7 +66,8 @@ class _Item(Generic[T]):
 
 
 class ApproximatePairer:
-    """Nearest-neighbour stamp pairing of two streams; see module docstring.
+    """
+    Nearest-neighbour stamp pairing of two streams; see module docstring.
 
     ``on_pair(visible_payload, thermal_payload)`` is called for every pair;
     ``on_drop(stream, payload, reason)`` for every frame that will never be
@@ -64,11 +81,11 @@ class ApproximatePairer:
                  reset_threshold: float = 0.5,
                  on_reset: Callable[[str, float], None] | None = None):
         if queue_size < 1:
-            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+            raise ValueError(f'queue_size must be >= 1, got {queue_size}')
         if not slop >= 0.0:
-            raise ValueError(f"slop must be >= 0 seconds, got {slop}")
+            raise ValueError(f'slop must be >= 0 seconds, got {slop}')
         if not reset_threshold > 0.0:
-            raise ValueError(f"reset_threshold must be > 0 seconds, got {reset_threshold}")
+            raise ValueError(f'reset_threshold must be > 0 seconds, got {reset_threshold}')
         self.queue_size = int(queue_size)
         self.slop = float(slop)
         self.reset_threshold = float(reset_threshold)
@@ -76,9 +93,9 @@ class ApproximatePairer:
         self.on_drop = on_drop or (lambda s, p, r: None)
         self.on_reset = on_reset or (lambda s, jump: None)
         self._queues: dict[str, list[_Item]] = {s: [] for s in STREAMS}
-        self._decided: dict[str, float] = {s: float("-inf") for s in STREAMS}
-        self._latest: dict[str, float | None] = {s: None for s in STREAMS}
-        self._expect_jump: dict[str, bool] = {s: False for s in STREAMS}
+        self._decided: dict[str, float] = {s: float('-inf') for s in STREAMS}
+        self._latest: dict[str, float | None] = dict.fromkeys(STREAMS)
+        self._expect_jump: dict[str, bool] = dict.fromkeys(STREAMS, False)
         self.dropped: Counter = Counter()
         self.received: Counter = Counter()
         self.pairs = 0
@@ -86,17 +103,17 @@ class ApproximatePairer:
 
     def add(self, stream: str, stamp: float, payload: Any) -> None:
         if stream not in self._queues:
-            raise ValueError(f"stream must be one of {STREAMS}, got {stream!r}")
+            raise ValueError(f'stream must be one of {STREAMS}, got {stream!r}')
         self.received[stream] += 1
         if not self._follow_time(stream, stamp, payload):
             return
         q = self._queues[stream]
         if stamp <= self._decided[stream]:
-            self._drop(stream, payload, "out_of_order")
+            self._drop(stream, payload, 'out_of_order')
             return
         if q and stamp <= q[-1].stamp:
             if any(it.stamp == stamp for it in q):
-                self._drop(stream, payload, "duplicate")
+                self._drop(stream, payload, 'duplicate')
                 return
             bisect.insort(q, _Item(stamp, payload))  # late but not yet decided: keep order
         else:
@@ -104,7 +121,7 @@ class ApproximatePairer:
         while len(q) > self.queue_size:
             old = q.pop(0)
             self._decided[stream] = max(self._decided[stream], old.stamp)
-            self._drop(stream, old.payload, "overflow")
+            self._drop(stream, old.payload, 'overflow')
         self._match()
 
     def flush(self) -> None:
@@ -112,7 +129,7 @@ class ApproximatePairer:
         self._match(final=True)
         for s in STREAMS:
             for it in self._queues[s]:
-                self._drop(s, it.payload, "no_partner")
+                self._drop(s, it.payload, 'no_partner')
             self._queues[s].clear()
 
     def pending(self) -> dict[str, int]:
@@ -132,7 +149,7 @@ class ApproximatePairer:
         elif self._expect_jump[stream]:
             new_time = self._latest[other]
             if new_time is not None and stamp > new_time + self.reset_threshold:
-                self._drop(stream, payload, "time_reset")  # still on the old time line
+                self._drop(stream, payload, 'time_reset')  # still on the old time line
                 return False
             self._expect_jump[stream] = False  # this stream agrees with the new time line
         self._latest[stream] = (
@@ -142,9 +159,9 @@ class ApproximatePairer:
 
     def _forget(self, stream: str) -> None:
         for it in self._queues[stream]:
-            self._drop(stream, it.payload, "time_reset")
+            self._drop(stream, it.payload, 'time_reset')
         self._queues[stream].clear()
-        self._decided[stream] = float("-inf")
+        self._decided[stream] = float('-inf')
         self._latest[stream] = None
 
     def _reset(self, stream: str, stamp: float, jump: float) -> None:
@@ -171,18 +188,18 @@ class ApproximatePairer:
         return it
 
     def _match(self, final: bool = False) -> None:
-        qv, qt = self._queues["visible"], self._queues["thermal"]
+        qv, qt = self._queues['visible'], self._queues['thermal']
         while qv and qt:
             # o: the oldest waiting frame overall; its nearest on the other
             # stream is the other queue's head (nothing older can still come).
             if qv[0].stamp <= qt[0].stamp:
-                xs, ys = "visible", "thermal"
+                xs, ys = 'visible', 'thermal'
             else:
-                xs, ys = "thermal", "visible"
+                xs, ys = 'thermal', 'visible'
             xq, yq = self._queues[xs], self._queues[ys]
             o, y = xq[0], yq[0]
             if y.stamp - o.stamp > self.slop:
-                self._drop(xs, self._pop_decided(xs).payload, "no_partner")
+                self._drop(xs, self._pop_decided(xs).payload, 'no_partner')
                 continue
             # y's nearest on o's stream: known once o's stream has reached y.
             if xq[-1].stamp < y.stamp and not final:
@@ -190,8 +207,8 @@ class ApproximatePairer:
             nearest = min(xq, key=lambda it: (abs(it.stamp - y.stamp), it.stamp))
             if nearest is o:
                 a, b = self._pop_decided(xs), self._pop_decided(ys)
-                vis, th = (a, b) if xs == "visible" else (b, a)
+                vis, th = (a, b) if xs == 'visible' else (b, a)
                 self.pairs += 1
                 self.on_pair(vis.payload, th.payload)
             else:
-                self._drop(xs, self._pop_decided(xs).payload, "no_partner")
+                self._drop(xs, self._pop_decided(xs).payload, 'no_partner')

@@ -1,4 +1,19 @@
-"""The frame pipeline shared by the node, ``process_bag``, ``ssvif_fuse`` and the demo.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The frame pipeline shared by the node, ``process_bag``, ``ssvif_fuse`` and the demo.
 
 decode -> register -> infer (normalise thermal, fuse, segment) -> encode ->
 publish, as named stages with one :meth:`FramePipeline.step` that the node
@@ -16,19 +31,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-
 from ros2_ssvif.camera_info import fill_camera_info_msg
 from ros2_ssvif.compressed import compressed_to_array, is_compressed
-from ros2_ssvif.image_codec import ImageDecodeError, fill_image_msg, image_to_array
+from ros2_ssvif.image_codec import fill_image_msg, image_to_array, ImageDecodeError
 from ros2_ssvif.labels import colorize_mask, overlay, palette_lut
 from ros2_ssvif.model_runner import FusionSegmenter
 from ros2_ssvif.registration import PassThroughRegistrar, RegistrationError, RegistrationMaps
-from ros2_ssvif.stats import STAGES, PipelineStats
+from ros2_ssvif.stats import PipelineStats, STAGES
 from ros2_ssvif.thermal import ThermalNormalizer
 
-VISIBLE_ENCODINGS = {"rgb8", "bgr8", "rgba8", "bgra8", "8UC3"}
-THERMAL_ENCODINGS = {"mono8", "mono16", "8UC1", "16UC1", "32FC1"}
-OUTPUTS = ("fused", "camera_info", "mask", "color_mask", "overlay")
+
+VISIBLE_ENCODINGS = {'rgb8', 'bgr8', 'rgba8', 'bgra8', '8UC3'}
+THERMAL_ENCODINGS = {'mono8', 'mono16', '8UC1', '16UC1', '32FC1'}
+OUTPUTS = ('fused', 'camera_info', 'mask', 'color_mask', 'overlay')
 
 
 class FrameError(ValueError):
@@ -74,51 +89,51 @@ class FramePipeline:
     # -- stages -------------------------------------------------------------
     def _check_size(self, what: str, h: int, w: int) -> None:
         if self.max_input_pixels is not None and int(h) * int(w) > self.max_input_pixels:
-            raise FrameError("too_large", f"{what} frame {w}x{h} has more than max_input_pixels="
-                                          f"{self.max_input_pixels} pixels")
+            raise FrameError('too_large', f'{what} frame {w}x{h} has more than max_input_pixels='
+                                          f'{self.max_input_pixels} pixels')
 
     def _decode_one(self, msg, what: str, colour: bool) -> np.ndarray:
         if is_compressed(msg):
             img = compressed_to_array(msg)
             self._check_size(what, *img.shape[:2])
             if colour and (img.ndim != 3 or img.dtype != np.uint8):
-                raise FrameError("bad_encoding", f"{what} compressed image is not 8-bit colour "
-                                                 f"({msg.format!r})")
+                raise FrameError('bad_encoding', f'{what} compressed image is not 8-bit colour '
+                                                 f'({msg.format!r})')
             if not colour and img.ndim != 2:
-                raise FrameError("bad_encoding", f"{what} compressed image is not single-channel "
-                                                 f"({msg.format!r})")
+                raise FrameError('bad_encoding', f'{what} compressed image is not single-channel '
+                                                 f'({msg.format!r})')
             return img
         allowed = VISIBLE_ENCODINGS if colour else THERMAL_ENCODINGS
         if msg.encoding not in allowed:
-            kind = "colour" if colour else "single-channel"
-            raise FrameError("bad_encoding", f"{what} encoding {msg.encoding!r} is not {kind} "
+            kind = 'colour' if colour else 'single-channel'
+            raise FrameError('bad_encoding', f'{what} encoding {msg.encoding!r} is not {kind} '
                                              f"({', '.join(sorted(allowed))})")
         self._check_size(what, msg.height, msg.width)
         return image_to_array(msg)
 
     def decode(self, visible_msg, thermal_msg) -> tuple[np.ndarray, np.ndarray]:
-        with self.stats.stage("decode"):
+        with self.stats.stage('decode'):
             try:
-                return (self._decode_one(visible_msg, "visible", True),
-                        self._decode_one(thermal_msg, "thermal", False))
+                return (self._decode_one(visible_msg, 'visible', True),
+                        self._decode_one(thermal_msg, 'thermal', False))
             except ImageDecodeError as exc:
-                raise FrameError("bad_image", str(exc)) from None
+                raise FrameError('bad_image', str(exc)) from None
 
     def run_arrays(self, visible: np.ndarray, thermal: np.ndarray) -> FrameResult:
         """Register, normalise, fuse and segment one pair of arrays (no ROS, no messages)."""
-        with self.stats.stage("register"):
+        with self.stats.stage('register'):
             try:
                 vis_r, thr_r = self.registrar.register_pair(visible, thermal)
             except RegistrationError as exc:
-                raise FrameError("size_mismatch", str(exc)) from None
-        with self.stats.stage("infer"):
+                raise FrameError('size_mismatch', str(exc)) from None
+        with self.stats.stage('infer'):
             t01 = self.normalizer(thr_r)
             try:
                 fused, mask = self.model(vis_r, t01)
             except ValueError as exc:
-                raise FrameError("size_mismatch", str(exc)) from None
+                raise FrameError('size_mismatch', str(exc)) from None
             except Exception as exc:  # ORT runtime failure: count it, keep running
-                raise FrameError("inference_error", f"inference failed: {exc}") from None
+                raise FrameError('inference_error', f'inference failed: {exc}') from None
         return FrameResult(vis_r, thr_r, fused, mask)
 
     def process(self, visible_msg, thermal_msg) -> FrameResult:
@@ -127,9 +142,9 @@ class FramePipeline:
 
     def encode(self, result: FrameResult, header, fused_msg, mask_msg):
         """Fill the caller's Image messages; both carry the visible header."""
-        with self.stats.stage("encode"):
-            fill_image_msg(fused_msg, result.fused, "rgb8", header)
-            fill_image_msg(mask_msg, result.mask, "mono8", header)
+        with self.stats.stage('encode'):
+            fill_image_msg(fused_msg, result.fused, 'rgb8', header)
+            fill_image_msg(mask_msg, result.mask, 'mono8', header)
         return fused_msg, mask_msg
 
     def outputs(self, result: FrameResult, header, sink: OutputSink) -> dict:
@@ -140,14 +155,14 @@ class FramePipeline:
             if not sink.wants(key):
                 continue
             msg = sink.new_message(key, header)
-            if key == "fused":
-                fill_image_msg(msg, result.fused, "rgb8", header)
-            elif key == "mask":
-                fill_image_msg(msg, result.mask, "mono8", header)
-            elif key == "camera_info":
+            if key == 'fused':
+                fill_image_msg(msg, result.fused, 'rgb8', header)
+            elif key == 'mask':
+                fill_image_msg(msg, result.mask, 'mono8', header)
+            elif key == 'camera_info':
                 h, w = result.fused.shape[:2]
                 fill_camera_info_msg(msg, self.camera_matrix, w, h, header,
-                                     sequence=getattr(sink, "sequence", list))
+                                     sequence=getattr(sink, 'sequence', list))
             else:
                 color = colorize_mask(result.mask, self.palette) if color is None else color
                 img = (
@@ -155,34 +170,35 @@ class FramePipeline:
                     if key == 'color_mask'
                     else overlay(result.fused, color, self.overlay_alpha)
                 )
-                fill_image_msg(msg, img, "rgb8", header)
+                fill_image_msg(msg, img, 'rgb8', header)
             msgs[key] = msg
         return msgs
 
     def step(self, visible_msg, thermal_msg, sink: OutputSink) -> FrameResult:
-        """One pair through every stage, published to ``sink`` and counted.
+        """
+        One pair through every stage, published to ``sink`` and counted.
 
         A FrameError is counted under its reason and re-raised for the
         caller to log; any other exception is counted as ``internal_error``.
         """
-        self.stats.counts["pairs_processed"] += 1
+        self.stats.counts['pairs_processed'] += 1
         try:
             result = self.process(visible_msg, thermal_msg)
-            with self.stats.stage("encode"):
+            with self.stats.stage('encode'):
                 msgs = self.outputs(result, visible_msg.header, sink)
-            with self.stats.stage("publish"):
+            with self.stats.stage('publish'):
                 for key, msg in msgs.items():
                     sink.publish(key, msg)
         except FrameError as exc:
             self.stats.drop(exc.reason)
             raise
         except Exception:
-            self.stats.drop("internal_error")
+            self.stats.drop('internal_error')
             raise
-        self.stats.counts["published"] += 1
+        self.stats.counts['published'] += 1
         lat = self.stats.latency
-        self.stats.record("total", sum(lat[s][-1] for s in STAGES if lat.get(s)))
+        self.stats.record('total', sum(lat[s][-1] for s in STAGES if lat.get(s)))
         return result
 
 
-__all__ = ["FrameError", "FramePipeline", "FrameResult", "OutputSink", "OUTPUTS", "colorize_mask"]
+__all__ = ['FrameError', 'FramePipeline', 'FrameResult', 'OutputSink', 'OUTPUTS', 'colorize_mask']

@@ -1,4 +1,19 @@
-"""process_bag: run the fusion pipeline over a rosbag2 file, offline.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+process_bag: run the fusion pipeline over a rosbag2 file, offline.
 
 Reads the visible and thermal image topics (``sensor_msgs/Image`` or, as
 drives are usually recorded, ``CompressedImage`` on ``<topic>/compressed``:
@@ -19,17 +34,28 @@ not an empty bag.
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 import json
+from pathlib import Path
 import posixpath
 import sys
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
-
-from ros2_ssvif.bag_io import (IMAGE, IMAGE_TYPES, STORAGES, BagError, BagWriter, as_bag_image,
-                               atomic_output_dir, bag_topics, empty_camera_info, iter_raw,
-                               resolve_image_topic, storage_of, typestore)
+from ros2_ssvif.bag_io import (
+    as_bag_image,
+    atomic_output_dir,
+    bag_topics,
+    BagError,
+    BagWriter,
+    empty_camera_info,
+    IMAGE,
+    IMAGE_TYPES,
+    iter_raw,
+    resolve_image_topic,
+    storage_of,
+    STORAGES,
+    typestore,
+)
 from ros2_ssvif.config import ConfigError, FusionConfig, load_fusion_config
 from ros2_ssvif.image_codec import stamp_seconds
 from ros2_ssvif.labels import fill_label_info, write_labels_file
@@ -40,14 +66,15 @@ from ros2_ssvif.pipeline import FrameError, FramePipeline
 from ros2_ssvif.registration import RegistrationError
 from ros2_ssvif.stats import PipelineStats
 
-CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
-LABEL_INFO = "vision_msgs/msg/LabelInfo"
+
+CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
+LABEL_INFO = 'vision_msgs/msg/LabelInfo'
 
 
 def output_topics(
     fused_topic: str = '/fused/image', mask_topic: str = '/segmentation/mask'
 ) -> dict:
-    """The node's output topics, next to the fused image and the mask."""
+    """Return the node's output topics, next to the fused image and the mask."""
     fused_ns, mask_ns = posixpath.dirname(fused_topic), posixpath.dirname(mask_topic)
     return {
         'fused': fused_topic,
@@ -70,7 +97,7 @@ class BagSink:
         self.writer, self.topics, self.overlay, self.t_ns = writer, topics, overlay, 0
 
     def wants(self, key: str) -> bool:
-        return key != "overlay" or self.overlay
+        return key != 'overlay' or self.overlay
 
     def new_message(self, key: str, header):
         return (
@@ -80,7 +107,7 @@ class BagSink:
         )
 
     def publish(self, key: str, msg) -> None:
-        msgtype = CAMERA_INFO if key == "camera_info" else IMAGE
+        msgtype = CAMERA_INFO if key == 'camera_info' else IMAGE
         self.writer.write(
             self.topics[key],
             msgtype,
@@ -95,15 +122,16 @@ class BagSink:
             class_names,
             vision_class=w.msg_class('vision_msgs/msg/VisionClass'),
         )
-        w.write(self.topics["labels"], LABEL_INFO, t_ns, msg)
+        w.write(self.topics['labels'], LABEL_INFO, t_ns, msg)
 
 
 def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig,
-                rgb_topic: str = "/rgb/image_raw", thermal_topic: str = "/thermal/image_raw",
-                fused_topic: str = "/fused/image", mask_topic: str = "/segmentation/mask",
+                rgb_topic: str = '/rgb/image_raw', thermal_topic: str = '/thermal/image_raw',
+                fused_topic: str = '/fused/image', mask_topic: str = '/segmentation/mask',
                 storage: str | None = None, copy_inputs: bool = False, progress: bool = True,
                 on_result=None) -> dict:
-    """Returns a summary: counts, drops by reason (frames and pairs), latency per stage (ms).
+    """
+    Return a summary: counts, drops by reason (frames and pairs), latency per stage (ms).
 
     ``on_result(header, FrameResult)`` is called for every processed pair
     (the demo uses it for pictures). Raises BagError when the input is
@@ -130,7 +158,7 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
         tqdm = None
     topics = output_topics(fused_topic, mask_topic)
     messages = iter_raw(input_bag, [rgb_topic, thermal_topic] if not copy_inputs else None)
-    bar = tqdm(desc="process_bag", unit="msg", disable=not progress) if tqdm else None
+    bar = tqdm(desc='process_bag', unit='msg', disable=not progress) if tqdm else None
     with (
         atomic_output_dir(output_bag) as tmp_out,
         BagWriter(tmp_out, storage) as writer,
@@ -157,15 +185,15 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
                 writer.write_raw(topic, msgtype, t_ns, raw)
             if topic not in (rgb_topic, thermal_topic):
                 continue
-            stream = "visible" if topic == rgb_topic else "thermal"
-            stats.counts[f"{stream}_in"] += 1
+            stream = 'visible' if topic == rgb_topic else 'thermal'
+            stats.counts[f'{stream}_in'] += 1
             if msgtype not in IMAGE_TYPES:
-                stats.frame_drop(stream, "not_an_image")
+                stats.frame_drop(stream, 'not_an_image')
                 continue
             try:
                 msg = ts.deserialize_cdr(raw, msgtype)
             except Exception:  # a cut or garbled message: count it, read on
-                stats.frame_drop(stream, "corrupt_message")
+                stats.frame_drop(stream, 'corrupt_message')
                 continue
             if not labels_written:
                 sink.write_labels(model.class_names, t_ns, msg.header)
@@ -175,20 +203,20 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
         pairer.flush()
         emit()
         c = stats.counts
-        if c["published"] == 0:
-            drops = ", ".join(f"{k} {v}" for k, v in stats.drops.most_common(4)) or "none"
+        if c['published'] == 0:
+            drops = ', '.join(f'{k} {v}' for k, v in stats.drops.most_common(4)) or 'none'
             raise BagError(
                 f'nothing fused from {name}: {c["visible_in"]} frames on {rgb_topic}, '
                 f'{c["thermal_in"]} on {thermal_topic}, {pairer.pairs} pairs (drops: {drops})'
             )
     summary = stats.summary()
-    summary["counts"]["pairs"] = pairer.pairs
+    summary['counts']['pairs'] = pairer.pairs
     try:
         summary['labels_file'] = str(
             write_labels_file(model.path, model.class_names, model.metadata.palette)
         )
     except OSError as exc:
-        summary["labels_file"] = f"not written: {exc}"
+        summary['labels_file'] = f'not written: {exc}'
     summary['topics'] = {
         'rgb': rgb_topic,
         'thermal': thermal_topic,
@@ -207,14 +235,14 @@ def _closing(bar):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="process_bag", description=__doc__.splitlines()[0])
-    ap.add_argument("input", help="input rosbag2 (folder or .mcap/.db3)")
-    ap.add_argument("output", help="output rosbag2 folder (must not exist)")
+    ap = argparse.ArgumentParser(prog='process_bag', description=__doc__.strip().splitlines()[0])
+    ap.add_argument('input', help='input rosbag2 (folder or .mcap/.db3)')
+    ap.add_argument('output', help='output rosbag2 folder (must not exist)')
     ap.add_argument(
         '--params', default=None, help="params file (default: the package's config/fusion.yaml)"
     )
-    ap.add_argument("--model", help="overrides model_path")
-    ap.add_argument("--registration", help="overrides registration_file")
+    ap.add_argument('--model', help='overrides model_path')
+    ap.add_argument('--registration', help='overrides registration_file')
     ap.add_argument(
         '--rgb-topic', default='/rgb/image_raw', help='Image topic, or its /compressed topic'
     )
@@ -229,10 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         '--mask-topic', default='/segmentation/mask', help='mask (color_mask, overlay next to it)'
     )
-    ap.add_argument("--overlay", action="store_true", help="also write segmentation/overlay")
-    ap.add_argument("--storage", choices=STORAGES, help="output storage (default: same as input)")
-    ap.add_argument("--copy-inputs", action="store_true", help="also copy every input message")
-    ap.add_argument("--summary", help="write the summary as JSON here")
+    ap.add_argument('--overlay', action='store_true', help='also write segmentation/overlay')
+    ap.add_argument('--storage', choices=STORAGES, help='output storage (default: same as input)')
+    ap.add_argument('--copy-inputs', action='store_true', help='also copy every input message')
+    ap.add_argument('--summary', help='write the summary as JSON here')
     args = ap.parse_args(argv)
     try:
         overrides = {
@@ -241,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             if v
         }
         if args.overlay:
-            overrides["publish_overlay"] = True
+            overrides['publish_overlay'] = True
         params = Path(args.params) if args.params else default_params_file()
         cfg = load_fusion_config(params, overrides)
         cfg.check_files()
@@ -259,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(summary, indent=2)
     if args.summary:
         Path(args.summary).write_text(text)
-    c = summary["counts"]
+    c = summary['counts']
     print(
         f'process_bag: {c.get("visible_in", 0)} visible + {c.get("thermal_in", 0)} thermal '
         f'frames in ({summary["topics"]["rgb"]}, {summary["topics"]["thermal"]}), '
@@ -270,5 +298,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

@@ -1,4 +1,19 @@
-"""The registration file format, and applying it to raw frames.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The registration file format, and applying it to raw frames.
 
 One file (``registration.yaml``) says how to turn a raw visible frame and a
 raw thermal frame into a registered pair of the same size, the way the FMB
@@ -17,16 +32,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
-
 from ros2_ssvif.camera_info import CameraInfo, CameraInfoError
 from ros2_ssvif.pixel_geometry import (  # noqa: F401  (public here too)
     apply_homography,
     distort_pixels,
     undistort_pixels,
 )
+import yaml
 
-FORMAT_NAME = "ros2_ssvif/registration"
+
+FORMAT_NAME = 'ros2_ssvif/registration'
 FORMAT_VERSION = 1
 OUTPUT_SIZE_RANGE = (16, 8192)  # px per side: smaller is no image, larger no camera we know
 CROP_TOLERANCE_PX = 1.0  # a crop may touch the image border by rounding
@@ -38,7 +53,8 @@ class RegistrationError(ValueError):
 
 @dataclass
 class Registration:
-    """Everything needed to register a raw pair; see the module docstring.
+    """
+    Everything needed to register a raw pair; see the module docstring.
 
     ``homography`` maps undistorted thermal pixels to undistorted visible
     pixels. ``crop`` is (x, y, width, height) in undistorted visible pixels;
@@ -58,7 +74,7 @@ class Registration:
             _number(v, f'crop {k}') for k, v in zip(('x', 'y', 'width', 'height'), self.crop)
         )
         if w <= 1 or h <= 1:
-            raise RegistrationError(f"crop must have a positive size, got {w}x{h}")
+            raise RegistrationError(f'crop must have a positive size, got {w}x{h}')
         vw, vh = self.visible.width, self.visible.height
         tol = CROP_TOLERANCE_PX
         if x < -tol or y < -tol or x + w > vw + tol or y + h > vh + tol:
@@ -77,7 +93,8 @@ class Registration:
         self.output_size = (ow, oh)
 
     def output_camera_matrix(self) -> np.ndarray:
-        """K of the registered (and fused) image: the visible K through crop and resize.
+        """
+        K of the registered (and fused) image: the visible K through crop and resize.
 
         The output is undistorted (D = 0): output = S @ K_visible @ (x/z, y/z, 1)
         with S the crop-and-resize affine of :meth:`visible_undistorted_to_output`.
@@ -115,7 +132,7 @@ class Registration:
         return self.visible_undistorted_to_output(apply_homography(self.homography, und))
 
     # -- maps --------------------------------------------------------------
-    def build_maps(self) -> "RegistrationMaps":
+    def build_maps(self) -> 'RegistrationMaps':
         ow, oh = self.output_size
         u, v = np.meshgrid(np.arange(ow, dtype=np.float64), np.arange(oh, dtype=np.float64))
         p = self.output_to_visible_undistorted(np.c_[u.ravel(), v.ravel()])
@@ -145,17 +162,17 @@ class Registration:
         }
 
     @classmethod
-    def from_dict(cls, d) -> "Registration":
+    def from_dict(cls, d) -> 'Registration':
         """Check every field's type and value; any problem is one RegistrationError line."""
-        if not isinstance(d, dict) or d.get("format") != FORMAT_NAME:
-            found = d.get("format") if isinstance(d, dict) else type(d).__name__
-            raise RegistrationError(f"not a {FORMAT_NAME} file (format key is {found!r})")
-        version = d.get("version")
+        if not isinstance(d, dict) or d.get('format') != FORMAT_NAME:
+            found = d.get('format') if isinstance(d, dict) else type(d).__name__
+            raise RegistrationError(f'not a {FORMAT_NAME} file (format key is {found!r})')
+        version = d.get('version')
         if isinstance(version, bool) or not isinstance(version, int) or version != FORMAT_VERSION:
-            raise RegistrationError(f"unsupported registration version {version!r}; "
-                                    f"this build reads version {FORMAT_VERSION}")
+            raise RegistrationError(f'unsupported registration version {version!r}; '
+                                    f'this build reads version {FORMAT_VERSION}')
         cams = {}
-        for key in ("visible", "thermal"):
+        for key in ('visible', 'thermal'):
             if not isinstance(d.get(key), dict):
                 raise RegistrationError(
                     f'{key}: expected a camera_info mapping, got {d.get(key)!r}'
@@ -163,46 +180,46 @@ class Registration:
             try:
                 cams[key] = CameraInfo.from_dict(d[key])
             except CameraInfoError as exc:
-                raise RegistrationError(f"{key} camera: {exc}") from None
-        crop, output = _mapping(d, "crop"), _mapping(d, "output")
+                raise RegistrationError(f'{key} camera: {exc}') from None
+        crop, output = _mapping(d, 'crop'), _mapping(d, 'output')
         try:
             return cls(
-                visible=cams["visible"],
-                thermal=cams["thermal"],
-                homography=d.get("homography_thermal_to_visible"),
-                crop=tuple(crop.get(k) for k in ("x", "y", "width", "height")),
-                output_size=(output.get("width"), output.get("height")),
-                info=dict(d.get("info") or {}) if isinstance(d.get("info") or {}, dict) else {},
+                visible=cams['visible'],
+                thermal=cams['thermal'],
+                homography=d.get('homography_thermal_to_visible'),
+                crop=tuple(crop.get(k) for k in ('x', 'y', 'width', 'height')),
+                output_size=(output.get('width'), output.get('height')),
+                info=dict(d.get('info') or {}) if isinstance(d.get('info') or {}, dict) else {},
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, RegistrationError):
                 raise
-            raise RegistrationError(f"malformed registration file: {exc}") from None
+            raise RegistrationError(f'malformed registration file: {exc}') from None
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp = path.with_suffix(path.suffix + '.tmp')
         tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
         tmp.replace(path)
 
 
 def _number(value, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise RegistrationError(f"{what} must be a number, got {value!r}")
+        raise RegistrationError(f'{what} must be a number, got {value!r}')
     if not np.isfinite(value):
-        raise RegistrationError(f"{what} must be finite, got {value!r}")
+        raise RegistrationError(f'{what} must be finite, got {value!r}')
     return float(value)
 
 
 def _integer(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise RegistrationError(f"{what} must be an integer, got {value!r}")
+        raise RegistrationError(f'{what} must be an integer, got {value!r}')
     return int(value)
 
 
 def _mapping(d: dict, key: str) -> dict:
     if not isinstance(d.get(key), dict):
-        raise RegistrationError(f"{key}: expected a mapping, got {d.get(key)!r}")
+        raise RegistrationError(f'{key}: expected a mapping, got {d.get(key)!r}')
     return d[key]
 
 
@@ -210,12 +227,12 @@ def _homography(values) -> np.ndarray:
     try:
         H = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise RegistrationError(f"homography must be 9 numbers, got {values!r}") from None
+        raise RegistrationError(f'homography must be 9 numbers, got {values!r}') from None
     if H.size != 9:
-        raise RegistrationError(f"homography must be 9 numbers (3x3), got {H.size}")
+        raise RegistrationError(f'homography must be 9 numbers (3x3), got {H.size}')
     H = H.reshape(3, 3)
     if not np.all(np.isfinite(H)) or abs(np.linalg.det(H)) < 1e-12 or abs(H[2, 2]) < 1e-12:
-        raise RegistrationError("homography is singular or not finite")
+        raise RegistrationError('homography is singular or not finite')
     return H / H[2, 2]
 
 
@@ -224,9 +241,9 @@ def load_registration(path: str | Path) -> Registration:
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise RegistrationError(f"registration file not found: {path}") from None
+        raise RegistrationError(f'registration file not found: {path}') from None
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise RegistrationError(f"cannot read registration file {path}: {exc}") from None
+        raise RegistrationError(f'cannot read registration file {path}: {exc}') from None
     return Registration.from_dict(data)
 
 
@@ -271,13 +288,13 @@ class RegistrationMaps:
     def register_visible(
         self, img: np.ndarray, interpolation: int = cv2.INTER_LINEAR
     ) -> np.ndarray:
-        self._check(img, self.registration.visible, "visible")
+        self._check(img, self.registration.visible, 'visible')
         return cv2.remap(img, *self._vis, interpolation, borderMode=cv2.BORDER_CONSTANT)
 
     def register_thermal(
         self, img: np.ndarray, interpolation: int = cv2.INTER_LINEAR
     ) -> np.ndarray:
-        self._check(img, self.registration.thermal, "thermal")
+        self._check(img, self.registration.thermal, 'thermal')
         return cv2.remap(img, *self._th, interpolation, borderMode=cv2.BORDER_CONSTANT)
 
     def register_pair(
@@ -293,7 +310,8 @@ class RegistrationMaps:
 def register_pair_per_frame(
     reg: Registration, visible: np.ndarray, thermal: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The textbook per-frame path (undistort, warp, crop, resize).
+    """
+    Run the textbook per-frame path (undistort, warp, crop, resize).
 
     Kept as the reference the remap tables are checked and benchmarked
     against; the runtime uses :class:`RegistrationMaps`.
@@ -314,7 +332,8 @@ def register_pair_per_frame(
 
 
 class PassThroughRegistrar:
-    """For inputs that are already registered (e.g. FMB-style recordings).
+    """
+    For inputs that are already registered (e.g. FMB-style recordings).
 
     A thermal frame of another resolution but the same aspect ratio is
     resized to the visible frame's size; any other mismatch is an error,

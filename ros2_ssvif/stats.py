@@ -1,20 +1,35 @@
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Per-stage latency and drop counters for the node, the bag tool and the demo."""
 from __future__ import annotations
 
-import time
 from collections import Counter, deque
 from contextlib import contextmanager
+import time
 
 import numpy as np
 
-STAGES = ("decode", "register", "infer", "encode", "publish")
+
+STAGES = ('decode', 'register', 'infer', 'encode', 'publish')
 
 
 class PipelineStats:
     """Counts frames and keeps the last ``window`` latencies of each stage."""
 
     def __init__(self, window: int = 1000):
-        self.latency: dict[str, deque] = {s: deque(maxlen=window) for s in STAGES + ("total",)}
+        self.latency: dict[str, deque] = {s: deque(maxlen=window) for s in STAGES + ('total',)}
         self.counts: Counter = Counter()
         self.drops: Counter = (
             Counter()
@@ -37,18 +52,22 @@ class PipelineStats:
         self.latency.setdefault(name, deque(maxlen=1000)).append(seconds)
 
     def drop(self, reason: str, n: int = 1) -> None:
-        """A pair that did not become an output (decode, size, busy, not ready, ...)."""
+        """Count a pair that did not become an output (decode, size, busy, not ready, ...)."""
         self.drops[reason] += n
         self.pair_drops[reason] += n
         if self.listener is not None:
-            self.listener("pairs", reason)
+            self.listener('pairs', reason)
 
     def frame_drop(self, stream: str, reason: str, n: int = 1) -> None:
-        """A camera frame that was never paired (no partner, out of order, time reset, ...)."""
-        self.drops[f"{stream}_{reason}"] += n
+        """
+        Count a camera frame that was never paired.
+
+        No partner, out of order, time reset, ...
+        """
+        self.drops[f'{stream}_{reason}'] += n
         self.frame_drops[(stream, reason)] += n
         if self.listener is not None:
-            self.listener("frames", f"{stream}_{reason}")
+            self.listener('frames', f'{stream}_{reason}')
 
     def latency_summary_ms(self) -> dict[str, dict[str, float]]:
         out = {}
@@ -68,5 +87,5 @@ class PipelineStats:
         frames: dict[str, dict[str, int]] = {}
         for (stream, reason), n in self.frame_drops.items():
             frames.setdefault(stream, {})[reason] = n
-        return {"counts": dict(self.counts), "drops": dict(self.drops), "dropped_frames": frames,
-                "dropped_pairs": dict(self.pair_drops), "latency_ms": self.latency_summary_ms()}
+        return {'counts': dict(self.counts), 'drops': dict(self.drops), 'dropped_frames': frames,
+                'dropped_pairs': dict(self.pair_drops), 'latency_ms': self.latency_summary_ms()}

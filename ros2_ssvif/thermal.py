@@ -1,4 +1,19 @@
-"""Thermal counts -> [0, 1] intensities the fusion network expects.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Thermal counts -> [0, 1] intensities the fusion network expects.
 
 One class, used by training, ``ssvif_fuse``, the node, ``process_bag`` and
 the metrics, so every consumer sees the same thermal image. Modes:
@@ -37,12 +52,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-MODES = ("auto", "scale", "fixed", "running", "percentile")
+
+MODES = ('auto', 'scale', 'fixed', 'running', 'percentile')
 
 
 @dataclass
 class ThermalNormalizer:
-    mode: str = "auto"
+    mode: str = 'auto'
     low_percentile: float = 1.0
     high_percentile: float = 99.0
     fixed_min: float = 0.0
@@ -50,31 +66,41 @@ class ThermalNormalizer:
     rate: float = 0.03
     hysteresis: float = 0.1
     video: bool = True
-    _window: tuple[float, float] | None = field(default=None, init=False, repr=False, compare=False)
+    _window: tuple[float, float] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"thermal normalization mode must be one of {MODES}, got {self.mode!r}")
+            raise ValueError(
+                f'thermal normalization mode must be one of {MODES}, got {self.mode!r}'
+            )
         if not 0.0 <= self.low_percentile < self.high_percentile <= 100.0:
-            raise ValueError(f"need 0 <= low < high <= 100 percentiles, got {self.low_percentile}, "
-                             f"{self.high_percentile}")
-        if self.mode == "fixed" and not self.fixed_max > self.fixed_min:
-            raise ValueError(f"fixed range needs max > min, got {self.fixed_min}..{self.fixed_max}")
+            raise ValueError(
+                f'need 0 <= low < high <= 100 percentiles, got {self.low_percentile}, '
+                f'{self.high_percentile}'
+            )
+        if self.mode == 'fixed' and not self.fixed_max > self.fixed_min:
+            raise ValueError(
+                f'fixed range needs max > min, got {self.fixed_min}..{self.fixed_max}'
+            )
         if not 0.0 < self.rate <= 1.0:
-            raise ValueError(f"running-window rate (fraction of the width per frame) must be in (0, 1], "
-                             f"got {self.rate}")
+            raise ValueError(
+                f'running-window rate (fraction of the width per frame) must be in (0, 1], '
+                f'got {self.rate}'
+            )
         if not 0.0 <= self.hysteresis < 1.0:
-            raise ValueError(f"running-window hysteresis must be in [0, 1), got {self.hysteresis}")
+            raise ValueError(f'running-window hysteresis must be in [0, 1), got {self.hysteresis}')
 
     def effective_mode(self, dtype) -> str:
-        """The mode applied to an image of ``dtype`` (``auto`` resolved)."""
-        if self.mode == "running" and not self.video:
-            return "percentile"
-        if self.mode != "auto":
+        """Return the mode applied to an image of ``dtype`` (``auto`` resolved)."""
+        if self.mode == 'running' and not self.video:
+            return 'percentile'
+        if self.mode != 'auto':
             return self.mode
         if np.dtype(dtype) == np.uint8:
-            return "scale"
-        return "running" if self.video else "percentile"
+            return 'scale'
+        return 'running' if self.video else 'percentile'
 
     def reset(self) -> None:
         """Forget the running window (stamps jumped back, a new drive, a camera restart)."""
@@ -82,7 +108,11 @@ class ThermalNormalizer:
 
     @property
     def window(self) -> tuple[float, float] | None:
-        """The running window (low, high) in input units, or None before the first frame."""
+        """
+        Return the running window, (low, high) in input units.
+
+        None before the first frame.
+        """
         return self._window
 
     def _percentiles(self, t: np.ndarray) -> tuple[float, float] | None:
@@ -122,7 +152,7 @@ class ThermalNormalizer:
         mode = self.effective_mode(src_dtype)
         t = t.astype(np.float32, copy=False)
         flat = 0.0
-        if mode == "scale":
+        if mode == 'scale':
             if src_dtype == np.uint8:
                 lo, hi = 0.0, 255.0
             elif src_dtype == np.uint16:
@@ -131,13 +161,13 @@ class ThermalNormalizer:
                 lo, hi = 0.0, float(np.iinfo(src_dtype).max)
             else:
                 lo, hi = 0.0, 1.0
-        elif mode == "fixed":
+        elif mode == 'fixed':
             lo, hi = float(self.fixed_min), float(self.fixed_max)
         else:
             frame = self._percentiles(t)
             if frame is None:
                 return np.zeros(t.shape, np.float32)
-            lo, hi = self._track(frame) if mode == "running" else frame
+            lo, hi = self._track(frame) if mode == 'running' else frame
             flat = 0.5
         if not hi > lo:  # flat frame (lens cap, shutter): mid-grey, not NaN
             return np.full(t.shape, flat, np.float32)
@@ -145,7 +175,19 @@ class ThermalNormalizer:
         out = np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0)
         return np.clip(out, 0.0, 1.0, out=out)
 
-    def for_stills(self) -> "ThermalNormalizer":
-        """A copy for unrelated images (training, folders): no running state across files."""
-        return ThermalNormalizer(self.mode, self.low_percentile, self.high_percentile, self.fixed_min,
-                                 self.fixed_max, self.rate, self.hysteresis, video=False)
+    def for_stills(self) -> 'ThermalNormalizer':
+        """
+        Return a copy for unrelated images (training, folders).
+
+        No running state across files.
+        """
+        return ThermalNormalizer(
+            self.mode,
+            self.low_percentile,
+            self.high_percentile,
+            self.fixed_min,
+            self.fixed_max,
+            self.rate,
+            self.hysteresis,
+            video=False,
+        )

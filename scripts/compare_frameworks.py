@@ -1,5 +1,21 @@
 #!/usr/bin/env python3
-"""Compare training frameworks at CPU scale: SSVIF, MultiTaskVIF, SegMiF, Table III's Originals.
+
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Compare training frameworks at CPU scale: SSVIF, MultiTaskVIF, SegMiF, Table III's Originals.
 
     nice .venv/bin/python scripts/compare_frameworks.py [--output out/compare_frameworks]
                                                         [--summary docs/results/frameworks_cpu]
@@ -26,10 +42,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import shutil
 import sys
 import time
-from pathlib import Path
+
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -73,21 +90,36 @@ BUDGET = {
     'steps': 8,
     'crop': 64,
     'batch': 4,
-    'seg': dict(
-        variant='compact',
-        epochs=6,
-        batch_size=4,
-        freeze_epochs=0,
-        lr=3e-3,
-        crop=128,
-        max_steps_per_epoch=6,
-        patience=6,
-        scale=0.5,
-    ),
+    'seg': {
+        'variant': 'compact',
+        'epochs': 6,
+        'batch_size': 4,
+        'freeze_epochs': 0,
+        'lr': 3e-3,
+        'crop': 128,
+        'max_steps_per_epoch': 6,
+        'patience': 6,
+        'scale': 0.5,
+    },
 }
-SMOKE = {"captures": (6, 3), "epochs": 3, "steps": 1, "crop": 64, "batch": 2,
-         "seg": dict(variant="compact", epochs=1, batch_size=2, freeze_epochs=0, lr=3e-3, crop=64,
-                     max_steps_per_epoch=2, patience=2, scale=0.5)}
+SMOKE = {
+    'captures': (6, 3),
+    'epochs': 3,
+    'steps': 1,
+    'crop': 64,
+    'batch': 2,
+    'seg': {
+        'variant': 'compact',
+        'epochs': 1,
+        'batch_size': 2,
+        'freeze_epochs': 0,
+        'lr': 3e-3,
+        'crop': 64,
+        'max_steps_per_epoch': 2,
+        'patience': 2,
+        'scale': 0.5,
+    },
+}
 
 
 def synthetic_sets(out: Path, sizes: tuple[int, int]) -> dict[str, Path]:
@@ -97,13 +129,13 @@ def synthetic_sets(out: Path, sizes: tuple[int, int]) -> dict[str, Path]:
     from simulation.rig import default_rig
 
     rig = default_rig()
-    reg = out / "registration.yaml"
+    reg = out / 'registration.yaml'
     out.mkdir(parents=True, exist_ok=True)
     truth_registration(rig).save(reg)
     sets = {}
-    for name, n, seed in (("train", sizes[0], 300), ("test", sizes[1], 400)):
-        raw, dest = out / f"raw_{name}", out / name
-        if not (dest / "labels").is_dir() or len(list((dest / "labels").iterdir())) != n:
+    for name, n, seed in (('train', sizes[0], 300), ('test', sizes[1], 400)):
+        raw, dest = out / f'raw_{name}', out / name
+        if not (dest / 'labels').is_dir() or len(list((dest / 'labels').iterdir())) != n:
             shutil.rmtree(raw, ignore_errors=True)
             shutil.rmtree(dest, ignore_errors=True)
             write_raw_captures(raw, rig, n, seed=seed)
@@ -122,7 +154,7 @@ def synthetic_sets(out: Path, sizes: tuple[int, int]) -> dict[str, Path]:
                     '--normalize-thermal',
                 ]
             ):  # 8-bit thermal: what compare_fusion scores
-                raise RuntimeError(f"register failed on the synthetic {name} captures")
+                raise RuntimeError(f'register failed on the synthetic {name} captures')
         sets[name] = dest
     return sets
 
@@ -137,8 +169,8 @@ def train_rows(train_set: Path, out: Path, budget: dict, progress: bool) -> dict
         # one alternating phase per epoch; the first quarter of the epochs for the first stage
         extra = [e.replace('STEPS', str(budget['steps'])).replace('PHASE1', str(phase1))
                  for e in extra]
-        backbone = next((e.split("=")[1] for e in extra if e.startswith("model.backbone=")),
-                        load_config(REPO / "config" / "training" / file).model.backbone)
+        backbone = next((e.split('=')[1] for e in extra if e.startswith('model.backbone=')),
+                        load_config(REPO / 'config' / 'training' / file).model.backbone)
         sets = [
             f'data.root={train_set}',
             'data.kind=synthetic_folder',
@@ -160,12 +192,12 @@ def train_rows(train_set: Path, out: Path, budget: dict, progress: bool) -> dict
             f'model.backbone_kwargs={CPU_BACKBONES[backbone]}',
             f'output_dir={out / slug(name)}',
         ] + extra
-        cfg = load_config(REPO / "config" / "training" / file, sets)
+        cfg = load_config(REPO / 'config' / 'training' / file, sets)
         t0 = time.monotonic()
-        res = train(cfg, progress=progress, resume="auto")
+        res = train(cfg, progress=progress, resume='auto')
         h = res.history
-        trained = [e for e in h if "train_L_fusion" in e]  # epochs that train the fusion network
-        fusion = [e["val_L_fusion"] for e in trained]  # validation: the same centre crops
+        trained = [e for e in h if 'train_L_fusion' in e]  # epochs that train the fusion network
+        fusion = [e['val_L_fusion'] for e in trained]  # validation: the same centre crops
         runs[name] = {
             'checkpoint': str(res.last_checkpoint),
             'framework': cfg.framework,
@@ -188,13 +220,12 @@ def train_rows(train_set: Path, out: Path, budget: dict, progress: bool) -> dict
 
 
 def slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name).strip("_").lower()
+    return ''.join(c if c.isalnum() else '_' for c in name).strip('_').lower()
 
 
 def complexity_table() -> list[dict]:
     """Parameters and MACs of the deployed networks at the papers' widths."""
     import torch
-
     from training.config import load_config
     from training.models import count_macs, count_parameters, fusion_model_from_config
 
@@ -217,7 +248,7 @@ def complexity_table() -> list[dict]:
         ('realtime (ours)', 'ssvif.yaml', ['model.backbone=realtime']),
     ]
     for name, file, extra in nets:
-        cfg = load_config(REPO / "config" / "training" / file, extra)
+        cfg = load_config(REPO / 'config' / 'training' / file, extra)
         net = fusion_model_from_config(cfg.model).eval()
         row = {
             'network': name,
@@ -235,18 +266,18 @@ def complexity_table() -> list[dict]:
 def loss_plot(runs: dict, path: Path) -> None:
     import matplotlib
 
-    matplotlib.use("Agg")
+    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for name, r in runs.items():
-        pts = [(e["epoch"], e["val_L_fusion"] / r["L_fusion_first"]) for e in r["history"]
-               if "train_L_fusion" in e]
-        ax.plot(*zip(*pts), marker="o", label=name)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation L_fusion / first value")
+        pts = [(e['epoch'], e['val_L_fusion'] / r['L_fusion_first']) for e in r['history']
+               if 'train_L_fusion' in e]
+        ax.plot(*zip(*pts), marker='o', label=name)
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('validation L_fusion / first value')
     ax.set_title("Each method's own fusion loss on the validation crops, relative to its first "
-                 "fusion epoch", fontsize=9)
+                 'fusion epoch', fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -254,10 +285,9 @@ def loss_plot(runs: dict, path: Path) -> None:
 
 
 def evaluate(runs: dict, sets: dict, out: Path, budget: dict, progress: bool) -> tuple[dict, dict]:
-    from torch.utils.data import Subset
-
     from evaluation.compare import compare
     from evaluation.seg_protocol import baseline_modules, run_protocol, write_reports
+    from torch.utils.data import Subset
     from training.checkpoint import load_fusion_model
     from training.data.pairs import LabelledPairs, split_pairs
     from training.segmenter import SegmenterConfig
@@ -270,16 +300,16 @@ def evaluate(runs: dict, sets: dict, out: Path, budget: dict, progress: bool) ->
         baselines=True,
         progress=progress,
     )
-    methods = {n: load_fusion_model(r["checkpoint"])[0] for n, r in runs.items()}
+    methods = {n: load_fusion_model(r['checkpoint'])[0] for n, r in runs.items()}
     methods.update(baseline_modules())
-    data = LabelledPairs.from_layout("synthetic_folder", sets["train"])
+    data = LabelledPairs.from_layout('synthetic_folder', sets['train'])
     tr, va = split_pairs(list(range(len(data))), 0.1, seed=0)
-    test = LabelledPairs.from_layout("synthetic_folder", sets["test"])
-    cfg = SegmenterConfig(**budget["seg"])
+    test = LabelledPairs.from_layout('synthetic_folder', sets['test'])
+    cfg = SegmenterConfig(**budget['seg'])
     scores = run_protocol(
         methods, Subset(data, tr), Subset(data, va), test, cfg, 'fmb', progress=progress
     )
-    write_reports(scores, out / "segmentation", {n: "checkpoint" for n in runs}, len(test))
+    write_reports(scores, out / 'segmentation', dict.fromkeys(runs, 'checkpoint'), len(test))
     return fusion, {n: s.miou() for n, s in scores.items()}
 
 
@@ -289,10 +319,10 @@ def write_summary(
     from evaluation.compare import PAPER_METRICS
 
     summary.mkdir(parents=True, exist_ok=True)
-    loss_plot(runs, summary / "losses.png")
-    for f in ("summary.md",):
-        shutil.copy(out / "fusion" / f, summary / "fusion_summary.md")
-        shutil.copy(out / "segmentation" / f, summary / "segmentation_summary.md")
+    loss_plot(runs, summary / 'losses.png')
+    for f in ('summary.md',):
+        shutil.copy(out / 'fusion' / f, summary / 'fusion_summary.md')
+        shutil.copy(out / 'segmentation' / f, summary / 'segmentation_summary.md')
     cols = [m for m in PAPER_METRICS if m in next(iter(fusion.values()))]
     lines = [
         '# Frameworks at CPU scale (synthetic data)',
@@ -323,7 +353,7 @@ def write_summary(
             if r
             else f'| {name} (baseline) | - | - | - | - | - |'
         )
-        vals = " | ".join(f"{fusion[name][c]:.3f}" for c in cols)
+        vals = ' | '.join(f'{fusion[name][c]:.3f}' for c in cols)
         lines.append(f"{head} {vals} | {miou.get(name, float('nan')):.4f} |")
     lines += [
         '',
@@ -350,7 +380,7 @@ def write_summary(
         f'{c["GMACs_480x640"]:.2f} |'
         for c in complexity
     ]
-    (summary / "README.md").write_text("\n".join(lines) + "\n")
+    (summary / 'README.md').write_text('\n'.join(lines) + '\n')
     (summary / 'runs.json').write_text(
         json.dumps(
             {n: {k: v for k, v in r.items() if k != 'history'} for n, r in runs.items()},
@@ -361,13 +391,13 @@ def write_summary(
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--output", default=str(REPO / "out" / "compare_frameworks"))
-    p.add_argument("--summary", default=str(REPO / "docs" / "results" / "frameworks_cpu"))
+    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    p.add_argument('--output', default=str(REPO / 'out' / 'compare_frameworks'))
+    p.add_argument('--summary', default=str(REPO / 'docs' / 'results' / 'frameworks_cpu'))
     p.add_argument(
         '--smoke', action='store_true', help='toy sizes (seconds), for the pipeline test'
     )
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument('--no-progress', action='store_true')
     args = p.parse_args(argv)
     import torch
 
@@ -375,9 +405,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)  # small convolutions on a shared 2-core box: one thread is faster
     budget = SMOKE if args.smoke else BUDGET
     out, t0 = Path(args.output), time.monotonic()
-    sets = synthetic_sets(out / "synthetic", budget["captures"])
-    runs = train_rows(sets["train"], out / "runs", budget, not args.no_progress)
-    fusion, miou = evaluate(runs, sets, out / "report", budget, not args.no_progress)
+    sets = synthetic_sets(out / 'synthetic', budget['captures'])
+    runs = train_rows(sets['train'], out / 'runs', budget, not args.no_progress)
+    fusion, miou = evaluate(runs, sets, out / 'report', budget, not args.no_progress)
     write_summary(
         runs,
         fusion,
@@ -388,9 +418,9 @@ def main(argv=None) -> int:
         budget,
         time.monotonic() - t0,
     )
-    print(f"compare_frameworks: summary in {args.summary}")
+    print(f'compare_frameworks: summary in {args.summary}')
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

@@ -1,4 +1,19 @@
-"""Mechanical fixes for the ament lint tests (test/test_lint.py).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Mechanical fixes for the ament lint tests (test/test_lint.py).
 
 ament_flake8 (line length 99, google import order, single quotes through
 flake8-quotes, docstrings through flake8-docstrings), ament_pep257 (the
@@ -21,17 +36,18 @@ pip) and because ruff cannot format only some lines of many files at once.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import re
 import subprocess
 import sys
-from pathlib import Path
+
 
 REPO = Path(__file__).resolve().parents[1]
 # Everything the lint tests check (test/test_lint.py imports this list).
-LINT_PATHS = ("ros2_ssvif", "calibration", "training", "evaluation", "simulation", "benchmarks",
-              "scripts", "test", "launch", "setup.py")
+LINT_PATHS = ('ros2_ssvif', 'calibration', 'training', 'evaluation', 'simulation', 'benchmarks',
+              'scripts', 'test', 'launch', 'setup.py')
 MAX_LINE = 99
-COPYRIGHT_HOLDER = "ros2_ssvif contributors"
+COPYRIGHT_HOLDER = 'ros2_ssvif contributors'
 APACHE_HEADER = """\
 Licensed under the Apache License, Version 2.0 (the "License");
 you may not use this file except in compliance with the License.
@@ -45,31 +61,31 @@ WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 See the License for the specific language governing permissions and
 limitations under the License."""
 COPYRIGHT_LINE = re.compile(
-    r"^#\s*copyright(?:\s+\(c\))?\s+\d{4}(?:-\d{4})?(?:,\s*\d{4}(?:-\d{4})?)*"
-    r",?\s+\S",
+    r'^#\s*copyright(?:\s+\(c\))?\s+\d{4}(?:-\d{4})?(?:,\s*\d{4}(?:-\d{4})?)*'
+    r',?\s+\S',
     re.IGNORECASE,
 )
-RUFF_FIXES = ("Q000,Q001,Q002,Q003,I001,D209,D210,D213,D300,D400,D403,D415,W291,W293,W391,"
-              "F401,F841,C408,C416,C420")
+RUFF_FIXES = ('Q000,Q001,Q002,Q003,I001,D209,D210,D213,D300,D400,D403,D415,W291,W293,W391,'
+              'F401,F841,C408,C416,C420')
 
 
 def python_files(paths=LINT_PATHS) -> list[Path]:
     files: list[Path] = []
     for p in paths:
         path = REPO / p
-        files += [path] if path.is_file() else sorted(path.rglob("*.py"))
+        files += [path] if path.is_file() else sorted(path.rglob('*.py'))
     return files
 
 
 def header_lines(year: int) -> list[str]:
-    body = [f"Copyright {year} {COPYRIGHT_HOLDER}", ""] + APACHE_HEADER.splitlines()
-    return [("# " + line).rstrip() for line in body]
+    body = [f'Copyright {year} {COPYRIGHT_HOLDER}', ''] + APACHE_HEADER.splitlines()
+    return [('# ' + line).rstrip() for line in body]
 
 
 def _after_shebang_and_coding(lines: list[str]) -> int:
     i = 0
-    while i < len(lines) and lines[i].startswith("#") and (
-            lines[i].startswith("#!") or "coding:" in lines[i] or "coding=" in lines[i]):
+    while i < len(lines) and lines[i].startswith('#') and (
+            lines[i].startswith('#!') or 'coding:' in lines[i] or 'coding=' in lines[i]):
         i += 1
     return i
 
@@ -81,7 +97,7 @@ def first_comment_block(text: str) -> list[str]:
     while i < len(lines) and not lines[i].strip():
         i += 1
     block = []
-    while i < len(lines) and lines[i].startswith("#"):
+    while i < len(lines) and lines[i].startswith('#'):
         block.append(lines[i])
         i += 1
     return block
@@ -92,8 +108,8 @@ def has_apache_header(text: str) -> bool:
     block = first_comment_block(text)
     for k, line in enumerate(block):
         if COPYRIGHT_LINE.match(line):
-            rest = " ".join(" ".join(b.lstrip("#").split()) for b in block[k + 1:]).split()
-            return " ".join(APACHE_HEADER.split()) in " ".join(rest)
+            rest = ' '.join(' '.join(b.lstrip('#').split()) for b in block[k + 1:]).split()
+            return ' '.join(APACHE_HEADER.split()) in ' '.join(rest)
     return False
 
 
@@ -108,15 +124,15 @@ def add_headers(files: list[Path], year: int) -> int:
         rest = lines[i:]
         while rest and not rest[0].strip():
             rest = rest[1:]
-        head = lines[:i] + ([""] if i else [])
-        f.write_text("\n".join(head + header_lines(year) + [""] + rest) + "\n")
+        head = lines[:i] + ([''] if i else [])
+        f.write_text('\n'.join(head + header_lines(year) + [''] + rest) + '\n')
         changed += 1
     return changed
 
 
 def run_ruff(files: list[Path]) -> None:
-    subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--fix", "--unsafe-fixes",
-                    "--exit-zero", "--quiet", "--select", RUFF_FIXES, *map(str, files)],
+    subprocess.run([sys.executable, '-m', 'ruff', 'check', '--no-cache', '--fix', '--unsafe-fixes',
+                    '--exit-zero', '--quiet', '--select', RUFF_FIXES, *map(str, files)],
                    cwd=REPO, check=True)
 
 
@@ -129,8 +145,8 @@ def wrap_long_lines(files: list[Path]) -> int:
             lines = before.splitlines()
             longs = [i + 1 for i, line in enumerate(lines) if len(line) > MAX_LINE]
             for ln in reversed(longs):
-                subprocess.run([sys.executable, "-m", "ruff", "format", "--no-cache", "--quiet",
-                                f"--range={ln}:1-{ln}:{len(lines[ln - 1]) + 1}", str(f)],
+                subprocess.run([sys.executable, '-m', 'ruff', 'format', '--no-cache', '--quiet',
+                                f'--range={ln}:1-{ln}:{len(lines[ln - 1]) + 1}', str(f)],
                                cwd=REPO, check=False)
                 calls += 1
             if not longs or f.read_text() == before:
@@ -145,7 +161,7 @@ def imperative_mood(files: list[Path]) -> int:
     fixed = 0
     wanted = re.compile(r"perhaps '(\w+)', not '(\w+)'")
     for f in files:
-        errors = [e for e in check([str(f)], select=["D401"]) if hasattr(e, "line")]
+        errors = [e for e in check([str(f)], select=['D401']) if hasattr(e, 'line')]
         if not errors:
             continue
         lines = f.read_text().splitlines(keepends=True)
@@ -156,37 +172,37 @@ def imperative_mood(files: list[Path]) -> int:
             good, bad = m.groups()
             # the docstring starts on the definition's line or after it
             for ln in range(e.line - 1, min(e.line + 40, len(lines))):
-                new = re.sub(r'("""|\'\'\')(\s*)' + re.escape(bad) + r"\b", r"\1\2" + good,
+                new = re.sub(r'("""|\'\'\')(\s*)' + re.escape(bad) + r'\b', r'\1\2' + good,
                              lines[ln], count=1)
-                if new == lines[ln] and lines[ln].strip().startswith(bad + " ") and ln > 0 \
+                if new == lines[ln] and lines[ln].strip().startswith(bad + ' ') and ln > 0 \
                         and lines[ln - 1].strip() in ('"""', "'''", 'r"""'):
                     new = lines[ln].replace(bad, good, 1)
                 if new != lines[ln]:
                     lines[ln] = new
                     fixed += 1
                     break
-        f.write_text("".join(lines))
+        f.write_text(''.join(lines))
     return fixed
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="lint_fix", description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=("headers", "ruff", "wrap", "imperative", "all"))
-    ap.add_argument("--year", type=int, default=2026, help="copyright year of new headers")
-    ap.add_argument("paths", nargs="*", help=f"files or folders (default: {' '.join(LINT_PATHS)})")
+    ap = argparse.ArgumentParser(prog='lint_fix', description=__doc__.strip().splitlines()[0])
+    ap.add_argument('step', choices=('headers', 'ruff', 'wrap', 'imperative', 'all'))
+    ap.add_argument('--year', type=int, default=2026, help='copyright year of new headers')
+    ap.add_argument('paths', nargs='*', help=f"files or folders (default: {' '.join(LINT_PATHS)})")
     args = ap.parse_args(argv)
     files = python_files(args.paths or LINT_PATHS)
-    if args.step in ("headers", "all"):
-        print(f"lint_fix: copyright header added to {add_headers(files, args.year)} files")
-    if args.step in ("ruff", "all"):
+    if args.step in ('headers', 'all'):
+        print(f'lint_fix: copyright header added to {add_headers(files, args.year)} files')
+    if args.step in ('ruff', 'all'):
         run_ruff(files)
-        print("lint_fix: ruff fixes applied")
-    if args.step in ("wrap", "all"):
-        print(f"lint_fix: {wrap_long_lines(files)} long-line statements reformatted")
-    if args.step in ("imperative", "all"):
-        print(f"lint_fix: {imperative_mood(files)} docstrings put in the imperative mood")
+        print('lint_fix: ruff fixes applied')
+    if args.step in ('wrap', 'all'):
+        print(f'lint_fix: {wrap_long_lines(files)} long-line statements reformatted')
+    if args.step in ('imperative', 'all'):
+        print(f'lint_fix: {imperative_mood(files)} docstrings put in the imperative mood')
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

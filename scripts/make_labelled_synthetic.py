@@ -1,4 +1,19 @@
-"""Registered, labelled synthetic captures (the simulator's street scenes) for label-needing runs.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Registered, labelled synthetic captures (the simulator's street scenes) for label-needing runs.
 
     python scripts/make_labelled_synthetic.py --output out/synthetic_l2l --count 48 [--seed 100]
 
@@ -11,19 +26,19 @@ synthetic_folder``), the same recipe as ``scripts/build_default_model.py``.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import shutil
 import sys
-from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--output", type=Path, required=True)
-    p.add_argument("--count", type=int, default=48)
-    p.add_argument("--seed", type=int, default=100)
+    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    p.add_argument('--output', type=Path, required=True)
+    p.add_argument('--count', type=int, default=48)
+    p.add_argument('--seed', type=int, default=100)
     args = p.parse_args(argv)
     if args.count < 1:
-        print("make_labelled_synthetic: --count must be >= 1", file=sys.stderr)
+        print('make_labelled_synthetic: --count must be >= 1', file=sys.stderr)
         return 2
     from calibration.register_cli import main as register_main
     from simulation.dataset import write_raw_captures
@@ -32,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
     rig = default_rig()
     out = args.output
-    raw, dest = out / "raw", out / "registered"
+    raw, dest = out / 'raw', out / 'registered'
     out.mkdir(parents=True, exist_ok=True)
-    truth_registration(rig).save(out / "registration.yaml")
+    truth_registration(rig).save(out / 'registration.yaml')
     shutil.rmtree(raw, ignore_errors=True)
     shutil.rmtree(dest, ignore_errors=True)
     write_raw_captures(raw, rig, args.count, seed=args.seed)
@@ -54,5 +69,5 @@ def main(argv: list[str] | None = None) -> int:
     )
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

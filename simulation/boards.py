@@ -1,4 +1,19 @@
-"""Synthetic calibration captures of a board, with ground truth.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Synthetic calibration captures of a board, with ground truth.
 
 Every raw pixel of each camera of the rig is cast as a few sub-pixel rays
 through that camera's own distortion, intersected with the board plane and
@@ -21,17 +36,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-import cv2
-import numpy as np
-
 from calibration.boards import BoardSpec, parse_board
 from calibration.cv_compat import charuco_image, undistort_points
+import cv2
+import numpy as np
 from simulation.rig import PinholeCamera, Rig
 from simulation.sensors import ThermalSensor, VisibleSensor
 
+
 TEXTURE_PX_PER_M = 4000.0  # 0.25 mm texels: far below a pixel at 1-3 m
 SUPERSAMPLE = 3  # rays per pixel side
-CAMERAS = ("visible", "thermal")
+CAMERAS = ('visible', 'thermal')
 
 
 class BoardTexture(NamedTuple):
@@ -43,8 +58,12 @@ class BoardTexture(NamedTuple):
 
 
 def texels_per_metre(board: BoardSpec) -> float:
-    """0.25 mm texels up to 10 cm squares; coarser for large (far) boards,
-    whose texture would not fit in memory otherwise (still 400 texels a square)."""
+    """
+    Return the texture resolution: 0.25 mm texels up to 10 cm squares.
+
+    Coarser for large (far) boards, whose texture would not fit in memory
+    otherwise (still 400 texels a square).
+    """
     return TEXTURE_PX_PER_M * min(1.0, 0.1 / board.spacing)
 
 
@@ -60,11 +79,15 @@ class BoardPose:
 
 
 def board_texture(board: BoardSpec) -> BoardTexture:
-    """Reflectance image of the board (1 white, 0 black) incl. a white
-    margin, and the margin in metres (texture origin = board origin - margin)."""
+    """
+    Return the reflectance image of the board (1 white, 0 black) and its margin.
+
+    The image includes a white margin; the margin is in metres (texture origin
+    = board origin - margin).
+    """
     s = board.spacing
     n = texels_per_metre(board)
-    if board.kind == "charuco":
+    if board.kind == 'charuco':
         margin = 0.5 * s
         w, h = board.board_extent()
         size = (int(round(w * n)), int(round(h * n)))
@@ -74,7 +97,7 @@ def board_texture(board: BoardSpec) -> BoardTexture:
         # charuco's chessboard corner 0 is at (s, s) of the generated image;
         # getChessboardCorners uses the same origin as the image's top-left
         return BoardTexture(tex, margin, n)
-    if board.kind == "chessboard":
+    if board.kind == 'chessboard':
         # object point (0,0) is the first inner corner, one square in
         margin = s  # white margin beyond the outer squares
         w, h = (board.cols + 1) * s, (board.rows + 1) * s
@@ -151,13 +174,13 @@ def _fits(pix: np.ndarray, cam: PinholeCamera, margin: float = 8) -> bool:
 
 def _random_pose(rng: np.random.Generator, rig: Rig, board: BoardSpec, dist_range,
                  cameras=CAMERAS, max_tilt_deg: float = 40.0, tries: int = 500):
-    """A board pose seen whole by ``cameras``, spread over the first one's image."""
+    """Return a board pose seen whole by ``cameras``, spread over the first one's image."""
     obj = board.object_points()
     centre = np.array([obj[:, 0].mean(), obj[:, 1].mean(), 0.0])
     lo, hi = obj[:, :2].min(0) - board.spacing, obj[:, :2].max(0) + board.spacing
     corners = np.array([[lo[0], lo[1], 0], [hi[0], lo[1], 0], [hi[0], hi[1], 0],
                         [lo[0], hi[1], 0]])
-    aim = rig.visible if cameras[0] == "visible" else rig.thermal
+    aim = rig.visible if cameras[0] == 'visible' else rig.thermal
     tilt = max_tilt_deg
     for _ in range(tries):
         z = rng.uniform(*dist_range)
@@ -175,11 +198,11 @@ def _random_pose(rng: np.random.Generator, rig: Rig, board: BoardSpec, dist_rang
         pt = rig.to_thermal(pv)
         if np.any(pv[:, 2] < 0.3) or np.any(pt[:, 2] < 0.3):
             continue
-        if all(_fits(rig.visible.project(pv) if cam == "visible" else rig.thermal.project(pt),
-                     rig.visible if cam == "visible" else rig.thermal) for cam in cameras):
+        if all(_fits(rig.visible.project(pv) if cam == 'visible' else rig.thermal.project(pt),
+                     rig.visible if cam == 'visible' else rig.thermal) for cam in cameras):
             return BoardPose(R, t)
     raise RuntimeError(f"no pose keeps board {board} inside the {' and '.join(cameras)} image(s) "
-                       f"at {dist_range} m")
+                       f'at {dist_range} m')
 
 
 @dataclass
@@ -207,9 +230,9 @@ def render_board_views(rig: Rig, board: BoardSpec | str, n_views: int, seed: int
 
 def _render_view(rig: Rig, board: BoardSpec, tex, pose: BoardPose, cameras) -> BoardView:
     refl_v = refl_t = None
-    if "visible" in cameras:
+    if 'visible' in cameras:
         refl_v = render_reflectance(rig.visible, pose.R, pose.t, board, tex, background=0.45)
-    if "thermal" in cameras:
+    if 'thermal' in cameras:
         Rt, tt = rig.R @ pose.R, rig.R @ pose.t + rig.t
         # cool surroundings
         refl_t = render_reflectance(rig.thermal, Rt, tt, board, tex, background=1.35)
@@ -230,8 +253,9 @@ def apply_sensors(views: list[BoardView], seed: int = 0, visible: VisibleSensor 
 
 def render_board_captures(rig: Rig, board: BoardSpec | str, n_views: int, seed: int = 0,
                           dist_range=(1.0, 3.0), blur_sigma=(0.6, 1.0), noise=(1.5, 12.0),
-                          thermal_bits: int = 16, polarity: str = "inverted"):
-    """``n_views`` joint views: (visible RGB uint8, thermal counts, BoardPose).
+                          thermal_bits: int = 16, polarity: str = 'inverted'):
+    """
+    ``n_views`` joint views: (visible RGB uint8, thermal counts, BoardPose).
 
     ``blur_sigma`` and ``noise`` are (visible, thermal); thermal counts are
     16-bit raw or 8-bit AGC (``thermal_bits``), the board ``polarity``
@@ -249,27 +273,31 @@ def render_board_captures(rig: Rig, board: BoardSpec | str, n_views: int, seed: 
     return out
 
 
-def write_images(folder: str | Path, images, prefix: str = "view") -> list[Path]:
+def write_images(folder: str | Path, images, prefix: str = 'view') -> list[Path]:
     """Write ``prefix_XX.png`` (RGB converted to OpenCV's BGR; grey kept at its depth)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, img in enumerate(images):
-        path = folder / f"{prefix}_{i:02d}.png"
+        path = folder / f'{prefix}_{i:02d}.png'
         out = cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if img.ndim == 3 else img
         if not cv2.imwrite(str(path), out):
-            raise OSError(f"could not write {path}")
+            raise OSError(f'could not write {path}')
         paths.append(path)
     return paths
 
 
 def write_board_captures(out_dir: str | Path, rig: Rig, board: BoardSpec | str, n_views: int,
                          seed: int = 0, **kw):
-    """Write ``visible/view_XX.png`` (RGB saved as PNG) and ``thermal/view_XX.png``
-    (16-bit); return the list of BoardPose."""
+    """
+    Write ``visible/view_XX.png`` and ``thermal/view_XX.png``; return the BoardPoses.
+
+    Visible: RGB saved as PNG; thermal: 16-bit. The return is the list of
+    BoardPose.
+    """
     caps = render_board_captures(rig, board, n_views, seed, **kw)
-    write_images(Path(out_dir) / "visible", [v for v, _, _ in caps])
-    write_images(Path(out_dir) / "thermal", [t for _, t, _ in caps])
+    write_images(Path(out_dir) / 'visible', [v for v, _, _ in caps])
+    write_images(Path(out_dir) / 'thermal', [t for _, t, _ in caps])
     return [p for _, _, p in caps]
 
 
@@ -277,13 +305,16 @@ def render_intrinsic_captures(rig: Rig, board: BoardSpec | str, camera: str, n_v
                               seed: int = 0,
                               dist_range=(1.0, 3.0), max_tilt_deg: float = 40.0,
                               sensor: VisibleSensor | ThermalSensor | None = None):
-    """One camera's own captures of ``board`` (FMB's per-sensor intrinsic
-    step): ``n_views`` of (image, BoardPose), the board whole in that camera
-    only (the other one may see part of it or nothing)."""
+    """
+    Render one camera's own captures of ``board`` (FMB's per-sensor intrinsic step).
+
+    ``n_views`` of (image, BoardPose), the board whole in that camera only (the
+    other one may see part of it or nothing).
+    """
     if camera not in CAMERAS:
-        raise ValueError(f"camera must be one of {CAMERAS}, got {camera!r}")
+        raise ValueError(f'camera must be one of {CAMERAS}, got {camera!r}')
     views = render_board_views(rig, board, n_views, seed, dist_range, (camera,), max_tilt_deg)
-    sensors = {"visible": sensor if camera == "visible" else None,
-               "thermal": sensor if camera == "thermal" else None}
+    sensors = {'visible': sensor if camera == 'visible' else None,
+               'thermal': sensor if camera == 'thermal' else None}
     caps = apply_sensors(views, seed + 1, **sensors)
-    return [(v if camera == "visible" else t, pose) for v, t, pose in caps]
+    return [(v if camera == 'visible' else t, pose) for v, t, pose in caps]

@@ -1,4 +1,19 @@
-"""The registration a perfect calibration of a simulated rig would produce.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The registration a perfect calibration of a simulated rig would produce.
 
 For pipelines that need registered synthetic data but are not about
 calibration (building the default model's segmentation set, measuring
@@ -21,5 +36,5 @@ def truth_registration(rig: Rig, plane_distance: float = 12.0,
     vis, th = rig.visible.camera_info(), rig.thermal.camera_info()
     H = rig.plane_homography_thermal_to_visible(plane_distance)
     crop, size = compute_crop(vis, th, H, output_size)
-    return Registration(vis, th, H, crop, size, {"source": "simulated rig ground truth",
-                                                 "plane_distance_m": float(plane_distance)})
+    return Registration(vis, th, H, crop, size, {'source': 'simulated rig ground truth',
+                                                 'plane_distance_m': float(plane_distance)})

@@ -1,4 +1,19 @@
-"""Ray-casting renderer: scenes through both cameras of the rig.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Ray-casting renderer: scenes through both cameras of the rig.
 
 Every pixel of each camera casts its own ray (from ``pixel_rays``, so the
 raw distortion is in the image) from that camera's own centre, so the two
@@ -10,17 +25,23 @@ axis. A z-buffer keeps the nearest hit.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+import math
 
 import cv2
 import numpy as np
-
 from simulation.rig import PinholeCamera, Rig
 from simulation.silhouettes import SILHOUETTES
 from simulation.textures import MAT, MaterialTables, sample_noise
 from simulation.world import (
-    CONDITIONS, KIND_LABEL, SKY, RenderedPair, RoadLayout, Scene, SceneError, SceneObject,
+    CONDITIONS,
+    KIND_LABEL,
+    RenderedPair,
+    RoadLayout,
+    Scene,
+    SceneError,
+    SceneObject,
+    SKY,
 )
 
 
@@ -77,9 +98,13 @@ class SceneRenderer:
         self._facade_cache: dict = {}
         self._vignette = {id(cr): self._radial(cr) for cr in (self.visible, self.thermal)}
         a = np.clip(self.visible.elev / 0.35, 0.0, 1.0)[..., None]
-        sky = (1 - a) * np.array([205, 218, 232], np.float32) + a * np.array([85, 135, 200], np.float32)
+        sky = (1 - a) * np.array([205, 218, 232], np.float32) + a * np.array(
+            [85, 135, 200], np.float32
+        )
         self._sky_day = [np.ascontiguousarray(sky[..., c], np.float32) for c in range(3)]
-        self._sky_thermal = 2000.0 * np.exp(-np.maximum(self.thermal.elev, 0) / 0.1).astype(np.float32)
+        self._sky_thermal = 2000.0 * np.exp(-np.maximum(self.thermal.elev, 0) / 0.1).astype(
+            np.float32
+        )
 
     @staticmethod
     def _radial(cr: _CameraRays) -> np.ndarray:
@@ -93,7 +118,7 @@ class SceneRenderer:
         d = cam.pixel_rays() @ R.T  # (H,W,3), scale keeps camera z-depth = 1
         dx, dy, dz = (np.ascontiguousarray(d[..., i], dtype=np.float32) for i in range(3))
         elev = (dz / np.sqrt(dx * dx + dy * dy + dz * dz)).astype(np.float32)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide='ignore', invalid='ignore'):
             s = np.where(dz < 0, -origin[2] / dz, np.inf).astype(np.float32)
         s[s > SceneRenderer.GROUND_MAX] = np.inf
         fin = np.isfinite(s)
@@ -102,20 +127,28 @@ class SceneRenderer:
         return _CameraRays(cam, R, origin, dx, dy, dz, elev, s, gx, gy)
 
     # -- geometry helpers the tests and tools use
-    def world_to_camera(self, scene: Scene, points_world: np.ndarray, camera: str = "visible") -> np.ndarray:
+    def world_to_camera(
+        self, scene: Scene, points_world: np.ndarray, camera: str = 'visible'
+    ) -> np.ndarray:
         """World points (N,3) -> that camera's optical frame (N,3)."""
         cr = self._camera(camera)
-        p = np.asarray(points_world, float).reshape(-1, 3) - np.array([scene.ego_x, scene.ego_y, 0.0])
+        p = np.asarray(points_world, float).reshape(-1, 3) - np.array(
+            [scene.ego_x, scene.ego_y, 0.0]
+        )
         return (p - cr.origin) @ cr.R_ego_cam
 
     def _camera(self, camera: str) -> _CameraRays:
-        if camera not in ("visible", "thermal"):
+        if camera not in ('visible', 'thermal'):
             raise SceneError(f"camera must be 'visible' or 'thermal', got {camera!r}")
-        return self.visible if camera == "visible" else self.thermal
+        return self.visible if camera == 'visible' else self.thermal
 
     # -- casting
     def _ground(self, cr: _CameraRays, L: RoadLayout, ex: float):
-        """Road-plane materials that do not depend on the ego's distance along the road (cached)."""
+        """
+        Road-plane materials that do not depend on the ego's distance along the road.
+
+        Cached.
+        """
         key = (id(cr), L, ex)
         hit = self._ground_cache.get(key)
         if hit is not None:
@@ -123,26 +156,39 @@ class SceneRenderer:
         fin = np.isfinite(cr.ground_s)
         gx = cr.ground_x + np.float32(ex)
         mat = np.zeros(gx.shape, np.uint8)
-        mat[fin] = MAT["grass"]
-        mat[fin & (gx > L.left_facade_x) & (gx < L.right_facade_x)] = MAT["sidewalk"]
+        mat[fin] = MAT['grass']
+        mat[fin & (gx > L.left_facade_x) & (gx < L.right_facade_x)] = MAT['sidewalk']
         road = fin & (gx >= L.road_left) & (gx <= L.road_right)
-        mat[road] = MAT["asphalt"]
-        edges = (np.abs(gx - (L.lane_width - 0.1)) < 0.07) | (np.abs(gx - (L.road_left + 0.2)) < 0.07)
-        mat[road & edges] = MAT["paint"]
+        mat[road] = MAT['asphalt']
+        edges = (np.abs(gx - (L.lane_width - 0.1)) < 0.07) | (
+            np.abs(gx - (L.road_left + 0.2)) < 0.07
+        )
+        mat[road & edges] = MAT['paint']
         dash_idx = np.flatnonzero(road & (np.abs(gx) < 0.08))
         self._ground_cache[key] = (mat, gx, dash_idx)
         return mat, gx, dash_idx
 
     def _facade_plane(self, cr: _CameraRays, xrel: float):
-        """Pixels whose ray meets the plane ``X = xrel`` (ego frame) ahead: flat indices, depth, y, z (cached)."""
+        """
+        Pixels whose ray meets the plane ``X = xrel`` (ego frame) ahead.
+
+        Flat indices, depth, y, z (cached).
+        """
         key = (id(cr), xrel)
         hit = self._facade_cache.get(key)
         if hit is None:
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide='ignore', invalid='ignore'):
                 s = (np.float32(xrel) - np.float32(cr.origin[0])) / cr.dx
-            idx = np.flatnonzero((s > 0) & (s < self.GROUND_MAX) & (np.float32(cr.origin[2]) + s * cr.dz >= 0))
+            idx = np.flatnonzero(
+                (s > 0) & (s < self.GROUND_MAX) & (np.float32(cr.origin[2]) + s * cr.dz >= 0)
+            )
             sf = s.ravel()[idx]
-            hit = (idx, sf, np.float32(cr.origin[1]) + sf * cr.dy.ravel()[idx], np.float32(cr.origin[2]) + sf * cr.dz.ravel()[idx])
+            hit = (
+                idx,
+                sf,
+                np.float32(cr.origin[1]) + sf * cr.dy.ravel()[idx],
+                np.float32(cr.origin[2]) + sf * cr.dz.ravel()[idx],
+            )
             self._facade_cache[key] = hit
         return hit
 
@@ -155,8 +201,10 @@ class SceneRenderer:
         mat = gmat.copy()
         gy = cr.ground_y + np.float32(ey)
         dash = dash_idx[np.mod(gy.ravel()[dash_idx], 9.0) < 3.0]
-        mat.ravel()[dash] = MAT["paint"]
-        obj = np.full((H, W), len(scene.objects) + len(scene.buildings), np.int32)  # sentinel: no object
+        mat.ravel()[dash] = MAT['paint']
+        obj = np.full(
+            (H, W), len(scene.objects) + len(scene.buildings), np.int32
+        )  # sentinel: no object
         tu, tv = gx.copy(), gy
 
         n_static = len(scene.objects)
@@ -173,7 +221,7 @@ class SceneRenderer:
             gid = np.array([n_static + idx[j] for j in order], np.int32)
             pix, s, fy_rel, zz = self._facade_plane(cr, float(xp - ex))
             yy = fy_rel + np.float32(ey)
-            k = np.clip(np.searchsorted(y0, yy, side="right") - 1, 0, len(y0) - 1)
+            k = np.clip(np.searchsorted(y0, yy, side='right') - 1, 0, len(y0) - 1)
             ok = (s < depth.ravel()[pix]) & (yy >= y0[k]) & (yy < y1[k]) & (zz < hgt[k])
             if not ok.any():
                 continue
@@ -182,12 +230,21 @@ class SceneRenderer:
             pitch = pitch_all[k]
             wy = np.mod(yy - y0[k], pitch) / pitch
             wz = np.mod(zz, 3.1) / 3.1
-            win = (wy > 0.25) & (wy < 0.75) & (wz > 0.3) & (wz < 0.8) & (zz > 2.5) & (zz < hgt[k] - 0.8)
-            cell = (np.floor((yy - y0[k]) / pitch) * 7 + np.floor(zz / 3.1) * 13 + gid[k] * 3).astype(np.int64)
+            win = (
+                (wy > 0.25)
+                & (wy < 0.75)
+                & (wz > 0.3)
+                & (wz < 0.8)
+                & (zz > 2.5)
+                & (zz < hgt[k] - 0.8)
+            )
+            cell = (
+                np.floor((yy - y0[k]) / pitch) * 7 + np.floor(zz / 3.1) * 13 + gid[k] * 3
+            ).astype(np.int64)
             lit = (cell * 2654435761 % 1000) < 350
-            m = np.full(k.shape, MAT["facade"], np.uint8)
-            m[win] = MAT["window"]
-            m[win & lit] = MAT["window_lit"]
+            m = np.full(k.shape, MAT['facade'], np.uint8)
+            m[win] = MAT['window']
+            m[win & lit] = MAT['window_lit']
             mat.ravel()[pix] = m
             obj.ravel()[pix] = gid[k]
             tu.ravel()[pix] = yy
@@ -207,7 +264,7 @@ class SceneRenderer:
             yr = o.y - ey - cr.origin[1]
             r0, r1, c0, c1 = box
             dy = cr.dy[r0:r1, c0:c1]
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide='ignore', invalid='ignore'):
                 s = np.float32(yr) / dy
             u = np.float32(cr.origin[0] + ex - o.x) + s * cr.dx[r0:r1, c0:c1]
             v = np.float32(cr.origin[2]) + s * cr.dz[r0:r1, c0:c1]
@@ -223,13 +280,14 @@ class SceneRenderer:
             tu[r0:r1, c0:c1][ok] = u[ok] + np.float32(o.x * 3.7 + i * 11.3)
             tv[r0:r1, c0:c1][ok] = v[ok]
         sky = ~np.isfinite(depth)
-        mat[sky] = MAT["sky"]
+        mat[sky] = MAT['sky']
         label[sky] = SKY
         return _Buffers(depth.astype(np.float32), mat, label, obj, tu, tv)
 
     @staticmethod
     def _bboxes(cr: _CameraRays, objects: list[SceneObject], ex: float, ey: float) -> list:
-        """Pixel box around each object's rectangle, None when out of view.
+        """
+        Pixel box around each object's rectangle, None when out of view.
 
         Edges are sampled, not just corners, because distortion bows them.
         """
@@ -241,18 +299,30 @@ class SceneRenderer:
         t = np.linspace(0.0, 1.0, 7)
         ux = np.concatenate([-1 + 2 * t, np.ones(7), 1 - 2 * t, -np.ones(7)])
         vz = np.concatenate([np.zeros(7), t, np.ones(7), 1 - t])
-        half = np.array([objects[i].width / 2 + (1.7 if objects[i].kind == "street_lamp" else 0.0) for i in ahead])
+        half = np.array(
+            [
+                objects[i].width / 2 + (1.7 if objects[i].kind == 'street_lamp' else 0.0)
+                for i in ahead
+            ]
+        )
         hgt = np.array([objects[i].height for i in ahead])
         ox = np.array([objects[i].x - ex for i in ahead])
         oy = np.array([objects[i].y - ey for i in ahead])
-        pts = np.stack([ox[:, None] + half[:, None] * ux, np.repeat(oy[:, None], 28, 1), hgt[:, None] * vz], axis=2)
+        pts = np.stack(
+            [ox[:, None] + half[:, None] * ux, np.repeat(oy[:, None], 28, 1), hgt[:, None] * vz],
+            axis=2,
+        )
         pc = (pts.reshape(-1, 3) - cr.origin) @ cr.R_ego_cam
-        px = cr.cam.project(np.where(pc[:, 2:] < 0.05, np.array([0.0, 0.0, 1.0]), pc)).reshape(len(ahead), 28, 2)
+        px = cr.cam.project(np.where(pc[:, 2:] < 0.05, np.array([0.0, 0.0, 1.0]), pc)).reshape(
+            len(ahead), 28, 2
+        )
         behind = (pc[:, 2] < 0.05).reshape(len(ahead), 28).any(axis=1)
         lo = np.floor(px.min(axis=1)).astype(int) - 3
         hi = np.ceil(px.max(axis=1)).astype(int) + 4
         for j, i in enumerate(ahead):
-            c0, r0, c1, r1 = (0, 0, W, H) if behind[j] else (lo[j, 0], lo[j, 1], hi[j, 0], hi[j, 1])
+            c0, r0, c1, r1 = (
+                (0, 0, W, H) if behind[j] else (lo[j, 0], lo[j, 1], hi[j, 0], hi[j, 1])
+            )
             r0, r1, c0, c1 = max(r0, 0), min(r1, H), max(c0, 0), min(c1, W)
             if r0 < r1 and c0 < c1:
                 out[i] = (r0, r1, c0, c1)
@@ -269,21 +339,27 @@ class SceneRenderer:
         return rgb, dt, lab, n_obj
 
     def _shade_visible(self, scene, cr, b: _Buffers, obj_rgb, condition, rng) -> np.ndarray:
-        """Colour per pixel, worked on as three planes (1-D gathers are far faster than (H,W,3) ones)."""
+        """
+        Colour per pixel, worked on as three planes.
+
+        1-D gathers are far faster than (H,W,3) ones.
+        """
         T = self.tables
         n_mat = len(T.rgb)
         colour_id = np.where(T.tinted[b.mat], b.obj + n_mat, b.mat)
         palette = np.concatenate([T.rgb, obj_rgb], axis=0)
         n = sample_noise(b.tu, b.tv, T.scale[b.mat])
         gain = 1.0 + T.rgb_noise[b.mat] * (n - np.float32(0.5)) * np.float32(2.0)
-        sky = b.mat == MAT["sky"]
-        night = condition == "night"
+        sky = b.mat == MAT['sky']
+        night = condition == 'night'
         if night:
             gain *= self._night_light(scene, cr, b)
             glow = T.glow[b.mat]
         else:
             gain *= T.shade[b.mat]
-        fog = np.exp(np.float32(-0.065) * b.depth) if condition == "fog" else None  # inf depth: all fog
+        fog = (
+            np.exp(np.float32(-0.065) * b.depth) if condition == 'fog' else None
+        )  # inf depth: all fog
         vig = 1.0 - np.float32(0.12) * self._vignette[id(cr)]
         planes = []
         for c in range(3):
@@ -297,12 +373,14 @@ class SceneRenderer:
             if fog is not None:
                 p = p * fog + np.float32(200.0) * (1 - fog)
             planes.append(p)
-        if condition == "glare":
+        if condition == 'glare':
             planes = self._glare(planes, rng, vig.shape)
         rgb = cv2.merge([p * vig for p in planes])
         rgb = cv2.GaussianBlur(rgb, (0, 0), 0.6)
         noise = np.empty_like(rgb)
-        cv2.setRNGSeed(int(rng.integers(1 << 31)))  # cv2's generator is much faster than numpy's here
+        cv2.setRNGSeed(
+            int(rng.integers(1 << 31))
+        )  # cv2's generator is much faster than numpy's here
         cv2.randn(noise, 0.0, 1.0)
         if night:  # read noise plus shot noise that grows with the signal
             rgb += noise * (np.float32(6.0) + np.sqrt(np.maximum(rgb, 0) * np.float32(0.5)))
@@ -319,11 +397,17 @@ class SceneRenderer:
         wz = np.float32(cr.origin[2]) + s * cr.dz
         light = np.full(s.shape, 0.035, np.float32)
         for o in scene.objects:
-            if o.kind == "street_lamp" and o.y - scene.ego_y < 90:
+            if o.kind == 'street_lamp' and o.y - scene.ego_y < 90:
                 lx = o.x + 1.6 * o.facing
-                light += 1.1 * np.exp(-((wx - lx) ** 2 + (wy - o.y) ** 2) / (2 * 4.5 ** 2)) * (wz < o.height)
+                light += (
+                    1.1
+                    * np.exp(-((wx - lx) ** 2 + (wy - o.y) ** 2) / (2 * 4.5**2))
+                    * (wz < o.height)
+                )
         fwd = wy - np.float32(scene.ego_y)
-        beam = np.exp(-(((wx - np.float32(scene.ego_x)) / (1.2 + 0.18 * fwd)) ** 2)) / (1.0 + (fwd / 16.0) ** 2)
+        beam = np.exp(-(((wx - np.float32(scene.ego_x)) / (1.2 + 0.18 * fwd)) ** 2)) / (
+            1.0 + (fwd / 16.0) ** 2
+        )
         light += 1.3 * beam * (fwd > 2.0) * (wz < 1.6)
         return light * fin
 
@@ -342,13 +426,15 @@ class SceneRenderer:
 
     def _shade_thermal(self, scene, cr, b: _Buffers, obj_dt, condition, rng) -> np.ndarray:
         T = self.tables
-        night = condition == "night"
+        night = condition == 'night'
         n = sample_noise(b.tu, b.tv, T.scale[b.mat])
-        temp = (T.t_night if night else T.t_day)[b.mat] + T.t_noise[b.mat] * (n - np.float32(0.5)) * np.float32(2.0)
+        temp = (T.t_night if night else T.t_day)[b.mat] + T.t_noise[b.mat] * (
+            n - np.float32(0.5)
+        ) * np.float32(2.0)
         temp += obj_dt[b.obj]
         sky_t = np.float32(4800.0 if night else 5200.0) + self._sky_thermal
-        temp = np.where(b.mat == MAT["sky"], sky_t, temp)
-        if condition == "fog":  # LWIR sees through fog far better than visible light
+        temp = np.where(b.mat == MAT['sky'], sky_t, temp)
+        if condition == 'fog':  # LWIR sees through fog far better than visible light
             tr = np.exp(np.float32(-0.004) * b.depth)
             temp = temp * tr + np.float32(7700.0) * (1 - tr)
         temp = cv2.GaussianBlur(temp.astype(np.float32), (0, 0), 0.8)
@@ -361,26 +447,46 @@ class SceneRenderer:
 
     def _prepare(self, scene: Scene, condition: str, rng):
         if condition not in CONDITIONS:
-            raise SceneError(f"unknown condition {condition!r}; choose one of {', '.join(CONDITIONS)}")
+            raise SceneError(
+                f'unknown condition {condition!r}; choose one of {", ".join(CONDITIONS)}'
+            )
         if not isinstance(scene, Scene):
-            raise SceneError(f"render() needs a Scene, got {type(scene).__name__}")
+            raise SceneError(f'render() needs a Scene, got {type(scene).__name__}')
         if rng is None:
             rng = np.random.default_rng([scene.seed, CONDITIONS.index(condition)])
         return self._object_tables(scene), rng
 
-    def render_visible(self, scene: Scene, condition: str = "day", rng: np.random.Generator | None = None):
-        """Visible camera only: (rgb, label, depth). Drives need it at the RGB camera's own instants."""
+    def render_visible(
+        self, scene: Scene, condition: str = 'day', rng: np.random.Generator | None = None
+    ):
+        """
+        Visible camera only: (rgb, label, depth).
+
+        Drives need it at the RGB camera's own instants.
+        """
         (obj_rgb, _, obj_lab, _), rng = self._prepare(scene, condition, rng)
         b = self._cast(scene, self.visible, obj_lab)
-        return self._shade_visible(scene, self.visible, b, obj_rgb, condition, rng), b.label, b.depth
+        return (
+            self._shade_visible(scene, self.visible, b, obj_rgb, condition, rng),
+            b.label,
+            b.depth,
+        )
 
-    def render_thermal(self, scene: Scene, condition: str = "day", rng: np.random.Generator | None = None):
+    def render_thermal(
+        self, scene: Scene, condition: str = 'day', rng: np.random.Generator | None = None
+    ):
         """Thermal camera only: (counts, label, depth)."""
         (_, obj_dt, obj_lab, _), rng = self._prepare(scene, condition, rng)
         b = self._cast(scene, self.thermal, obj_lab)
-        return self._shade_thermal(scene, self.thermal, b, obj_dt, condition, rng), b.label, b.depth
+        return (
+            self._shade_thermal(scene, self.thermal, b, obj_dt, condition, rng),
+            b.label,
+            b.depth,
+        )
 
-    def render(self, scene: Scene, condition: str = "day", rng: np.random.Generator | None = None) -> RenderedPair:
+    def render(
+        self, scene: Scene, condition: str = 'day', rng: np.random.Generator | None = None
+    ) -> RenderedPair:
         """Both images of ``scene`` at the same instant under ``condition`` (one of CONDITIONS)."""
         (obj_rgb, obj_dt, obj_lab, _), rng = self._prepare(scene, condition, rng)
         bv = self._cast(scene, self.visible, obj_lab)

@@ -1,4 +1,19 @@
-"""What each camera makes of the light from a synthetic board.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+What each camera makes of the light from a synthetic board.
 
 The board renderer gives the fraction of white each raw pixel sees; a
 sensor turns it into the frame a driver would publish. Visible: 8-bit RGB
@@ -18,7 +33,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-POLARITIES = ("inverted", "normal")
+
+POLARITIES = ('inverted', 'normal')
 
 
 @dataclass(frozen=True)
@@ -38,21 +54,21 @@ class ThermalSensor:
     blur_sigma: float = 1.0  # px, Gaussian, applied to the counts
     noise: float = 12.0  # counts (NETD)
     bits: int = 16  # 16: raw counts; 8: AGC output
-    polarity: str = "inverted"
+    polarity: str = 'inverted'
     base: float = 7000.0  # counts of the cold squares
     contrast: float = 900.0  # counts between warm and cold squares
     gradient: float = 300.0  # counts across the frame, left to right
 
     def __post_init__(self) -> None:
         if self.bits not in (8, 16):
-            raise ValueError(f"thermal bits must be 8 or 16, got {self.bits}")
+            raise ValueError(f'thermal bits must be 8 or 16, got {self.bits}')
         if self.polarity not in POLARITIES:
-            raise ValueError(f"polarity must be one of {POLARITIES}, got {self.polarity!r}")
+            raise ValueError(f'polarity must be one of {POLARITIES}, got {self.polarity!r}')
         if not self.blur_sigma > 0:
-            raise ValueError(f"blur sigma must be positive, got {self.blur_sigma}")
+            raise ValueError(f'blur sigma must be positive, got {self.blur_sigma}')
 
     def capture(self, reflectance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        warm = 1.0 - reflectance if self.polarity == "inverted" else reflectance
+        warm = 1.0 - reflectance if self.polarity == 'inverted' else reflectance
         w = reflectance.shape[1]
         temp = self.base + self.contrast * warm + self.gradient * np.linspace(0, 1, w)[None, :]
         temp = cv2.GaussianBlur(temp.astype(np.float32), (0, 0), self.blur_sigma)

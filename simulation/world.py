@@ -1,4 +1,19 @@
-"""What a synthetic street is made of: the vocabulary every other room shares.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+What a synthetic street is made of: the vocabulary every other room shares.
 
 Plain data (road cross-section, objects, facades, a scene, a rendered pair),
 the FMB class ids and the driving conditions, with no geometry or shading:
@@ -14,7 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-CONDITIONS = ("day", "night", "fog", "glare")
+
+CONDITIONS = ('day', 'night', 'fog', 'glare')
 EGO_SPEED = 8.0  # m/s
 
 # class ids of FMB (ros2_ssvif.classes.FMB_CLASSES)
@@ -22,9 +38,9 @@ ROAD, SIDEWALK, BUILDING, LIGHT, SIGN, VEGETATION, SKY = 1, 2, 3, 4, 5, 6, 7
 PERSON, CAR, TRUCK, BUS, MOTORCYCLE, BICYCLE, POLE = 8, 9, 10, 11, 12, 13, 14
 
 KIND_LABEL = {
-    "person": PERSON, "car": CAR, "truck": TRUCK, "bus": BUS, "bicycle": BICYCLE,
-    "tree": VEGETATION, "bush": VEGETATION, "pole": POLE, "street_lamp": POLE,
-    "sign": SIGN, "traffic_light": LIGHT,
+    'person': PERSON, 'car': CAR, 'truck': TRUCK, 'bus': BUS, 'bicycle': BICYCLE,
+    'tree': VEGETATION, 'bush': VEGETATION, 'pole': POLE, 'street_lamp': POLE,
+    'sign': SIGN, 'traffic_light': LIGHT,
 }
 
 
@@ -66,9 +82,13 @@ class SceneObject:
 
     def __post_init__(self) -> None:
         if self.kind not in KIND_LABEL:
-            raise SceneError(f"unknown object kind {self.kind!r}; known: {', '.join(sorted(KIND_LABEL))}")
+            raise SceneError(
+                f'unknown object kind {self.kind!r}; known: {", ".join(sorted(KIND_LABEL))}'
+            )
         if not (self.width > 0 and self.height > 0):
-            raise SceneError(f"{self.kind} needs a positive size, got {self.width} x {self.height} m")
+            raise SceneError(
+                f'{self.kind} needs a positive size, got {self.width} x {self.height} m'
+            )
 
 
 @dataclass
@@ -108,4 +128,4 @@ class RenderedPair:
     depth: np.ndarray  # (H,W) float32 z-depth in metres, visible camera, inf = sky
     label_thermal: np.ndarray  # (H,W) uint8 FMB ids, thermal camera
     depth_thermal: np.ndarray  # (H,W) float32, thermal camera
-    condition: str = "day"
+    condition: str = 'day'

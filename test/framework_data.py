@@ -1,11 +1,30 @@
-"""Tiny labelled scenes for the framework tests: a hot object (class 2) and a textured patch
-(class 1) on background (class 0); thermal sees the object, visible sees the texture."""
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Tiny labelled scenes for the framework tests.
+
+A hot object (class 2) and a textured patch (class 1) on background (class 0); thermal
+sees the object, visible sees the texture.
+"""
 from __future__ import annotations
 
 import torch
 
 
 class LabelledScenes(torch.utils.data.Dataset):
+
     def __init__(self, n: int, size: int = 24, seed: int = 0, labels: bool = True):
         g = torch.Generator().manual_seed(seed)
         self.items = []
@@ -32,7 +51,7 @@ class LabelledScenes(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict:
         vis, th, lab = self.items[i]
-        out = {"visible": vis, "thermal": th, "name": f"scene{i}"}
+        out = {'visible': vis, 'thermal': th, 'name': f'scene{i}'}
         if self.labels:
-            out["label"] = lab
+            out['label'] = lab
         return out

@@ -1,8 +1,23 @@
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """In-memory datasets and tiny settings shared by the CAF and bi-level tests (no files)."""
 from __future__ import annotations
 
 import pytest
 import torch
+
 
 TINY_DENSE = [
     'model.backbone=dense_residual',
@@ -20,7 +35,8 @@ TINY_DENSE = [
 
 
 class Pairs(torch.utils.data.Dataset):
-    """Random visible/thermal pairs; with ``labels`` a 2-class label (thermal > 0.5).
+    """
+    Random visible/thermal pairs; with ``labels`` a 2-class label (thermal > 0.5).
 
     ``levels=(ir, vis)``: grey images around those levels (+-0.1 noise) instead of uniform noise,
     so terms pulling towards one source disagree with terms pulling towards the other.
@@ -40,9 +56,9 @@ class Pairs(torch.utils.data.Dataset):
         return len(self.v)
 
     def __getitem__(self, i: int) -> dict:
-        s = {"visible": self.v[i], "thermal": self.t[i], "name": f"s{i}"}
+        s = {'visible': self.v[i], 'thermal': self.t[i], 'name': f's{i}'}
         if self.labels:
-            s["label"] = (self.t[i, 0] > 0.5).long()
+            s['label'] = (self.t[i, 0] > 0.5).long()
         return s
 
 

@@ -1,3 +1,17 @@
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """scripts/build_default_model.py end to end at toy sizes: every step a user's rebuild runs."""
 from __future__ import annotations
 
@@ -5,40 +19,46 @@ import importlib.util
 import json
 from pathlib import Path
 
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_smoke_build_writes_a_loadable_bundle_and_every_report(tmp_path, shared_data):
-    spec = importlib.util.spec_from_file_location("build_default_model", REPO / "scripts" / "build_default_model.py")
+    spec = importlib.util.spec_from_file_location(
+        'build_default_model', REPO / 'scripts' / 'build_default_model.py'
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    model = tmp_path / "model" / "smoke.onnx"
-    rc = mod.main(["--smoke", "--data", str(shared_data), "--output", str(tmp_path / "out"),
-                   "--model-out", str(model), "--no-progress"])
+    model = tmp_path / 'model' / 'smoke.onnx'
+    rc = mod.main(['--smoke', '--data', str(shared_data), '--output', str(tmp_path / 'out'),
+                   '--model-out', str(model), '--no-progress'])
     assert rc == 0
     from ros2_ssvif.model_runner import FusionSegmenter
 
     bundle = FusionSegmenter(model)
-    assert bundle.metadata.extra["fusion_in_channels"] == 1 and bundle.metadata.extra["fusion_output"] == "blend"
-    assert (model.parent / "smoke.labels.yaml").is_file()  # class names next to the model
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert set(summary["compare"]) == {"vifb21", "roadscene50_test", "seafusion_test12"}
-    for means in summary["compare"].values():
-        assert set(means) == {"SSVIF-default"} and 0.0 <= means["SSVIF-default"]["DeltaE"] < 100.0
+    assert (
+        bundle.metadata.extra['fusion_in_channels'] == 1
+        and bundle.metadata.extra['fusion_output'] == 'blend'
+    )
+    assert (model.parent / 'smoke.labels.yaml').is_file()  # class names next to the model
+    summary = json.loads((tmp_path / 'out' / 'summary.json').read_text())
+    assert set(summary['compare']) == {'vifb21', 'roadscene50_test', 'seafusion_test12'}
+    for means in summary['compare'].values():
+        assert set(means) == {'SSVIF-default'} and 0.0 <= means['SSVIF-default']['DeltaE'] < 100.0
     # the 50 RoadScene test pairs are never trained on (train_split.txt), even in a smoke run
-    assert summary["fusion"]["epochs"] == 2 and summary["segmenter"]["test_miou"] >= 0.0
-    drive = Path(summary["drive_report"]).read_text()
-    assert "| smoke | running |" in drive and "| max-luminance | percentile |" in drive
-    for step in ("1/5", "2/5", "3/5", "4/5", "5/5"):
-        assert any(k.startswith(step) for k in summary["stage_seconds"])
+    assert summary['fusion']['epochs'] == 2 and summary['segmenter']['test_miou'] >= 0.0
+    drive = Path(summary['drive_report']).read_text()
+    assert '| smoke | running |' in drive and '| max-luminance | percentile |' in drive
+    for step in ('1/5', '2/5', '3/5', '4/5', '5/5'):
+        assert any(k.startswith(step) for k in summary['stage_seconds'])
 
 
 def test_missing_data_is_one_line(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("bdm", REPO / "scripts" / "build_default_model.py")
+    spec = importlib.util.spec_from_file_location(
+        'bdm', REPO / 'scripts' / 'build_default_model.py'
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert mod.main(["--data", str(tmp_path), "--output", str(tmp_path / "o")]) == 2
+    assert mod.main(['--data', str(tmp_path), '--output', str(tmp_path / 'o')]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "is missing" in err[0]
+    assert len(err) == 1 and 'is missing' in err[0]

@@ -1,10 +1,27 @@
-"""calibration.cv_compat gives the same answers on OpenCV 4.5/4.6 (ROS 2
-Humble/Jazzy, JetPack 6) and 4.7+/5.x; run this file with both."""
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+calibration.cv_compat gives the same answers on OpenCV 4.5/4.6 and 4.7+/5.x.
+
+4.5/4.6: ROS 2 Humble/Jazzy, JetPack 6; run this file with both.
+"""
+from calibration import cv_compat
+from calibration.boards import parse_board
 import cv2
 import numpy as np
 
-from calibration import cv_compat
-from calibration.boards import parse_board
 
 K = np.array([[600.0, 0, 320.5], [0, 598.0, 240.25], [0, 0, 1]])
 D = np.array([-0.25, 0.09, 0.0007, -0.0004, 0.0])
@@ -14,7 +31,7 @@ TIGHT = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-14)
 def _views(n=8, seed=0):
     """Exact projections of a 9x6 board in n tilted poses (no image needed)."""
     rng = np.random.default_rng(seed)
-    obj = parse_board("chessboard:9x6:0.05").object_points()
+    obj = parse_board('chessboard:9x6:0.05').object_points()
     out = []
     for _ in range(n):
         rv = np.deg2rad(rng.uniform(-35, 35, 3)) * np.array([1, 1, 0.4])
@@ -62,7 +79,7 @@ def test_undistort_points_inverts_the_lens():
 
 
 def test_charuco_board_image_and_detection():
-    spec = parse_board("charuco:7x5:0.04:0.03:DICT_5X5_100")
+    spec = parse_board('charuco:7x5:0.04:0.03:DICT_5X5_100')
     board = spec.charuco_board()
     corners = cv_compat.charuco_corners(board)
     assert corners.shape == (24, 3) and np.allclose(corners[0], [0.04, 0.04, 0])

@@ -1,21 +1,47 @@
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Fusion metrics on tiny arrays whose values can be worked out by hand."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
+
 
 try:
     import evaluation  # noqa: F401
 except ImportError:  # editable install made before evaluation/ existed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaluation.metrics import (METRICS, color, compute_all, get_convention, information, qabf, scd,
-                                statistics, structural, vif)
+from evaluation.metrics import (  # noqa: I100 (after the import guard)
+    color,
+    compute_all,
+    get_convention,
+    information,
+    METRICS,
+    qabf,
+    scd,
+    statistics,
+    structural,
+    vif,
+)
+
 
 RNG = np.random.default_rng(0)
 TEXTURE = RNG.integers(0, 256, (48, 48)).astype(np.uint8)
@@ -54,16 +80,18 @@ def test_sd_sf_ag_by_hand():
     assert statistics.standard_deviation(np.array([[0, 2], [0, 2]])) == pytest.approx(1.0)
     x = np.array([[0, 1], [2, 3]])
     # horizontal diffs 1,1 (sum 2); vertical 2,2 (sum 8); MN = 4
-    assert statistics.spatial_frequency(x, "MN") == pytest.approx(math.sqrt(2 / 4 + 8 / 4))
-    assert statistics.spatial_frequency(x, "count") == pytest.approx(math.sqrt(1 + 4))
+    assert statistics.spatial_frequency(x, 'MN') == pytest.approx(math.sqrt(2 / 4 + 8 / 4))
+    assert statistics.spatial_frequency(x, 'count') == pytest.approx(math.sqrt(1 + 4))
     ramp = np.tile(np.arange(4.0), (3, 1))  # gx = 1, gy = 0 everywhere
     assert statistics.average_gradient(ramp) == pytest.approx(12 * math.sqrt(0.5) / (2 * 3))
-    assert statistics.average_gradient(ramp, "MN") == pytest.approx(math.sqrt(0.5))
+    assert statistics.average_gradient(ramp, 'MN') == pytest.approx(math.sqrt(0.5))
 
 
 def test_ssim_of_identical_images_sums_to_two():
-    for window in ("gaussian11", "uniform7"):
-        assert structural.fusion_ssim(TEXTURE, TEXTURE, TEXTURE, window) == pytest.approx(2.0, abs=1e-12)
+    for window in ('gaussian11', 'uniform7'):
+        assert structural.fusion_ssim(TEXTURE, TEXTURE, TEXTURE, window) == pytest.approx(
+            2.0, abs=1e-12
+        )
     assert structural.ssim(TEXTURE, 255 - TEXTURE) < 0
 
 
@@ -77,7 +105,7 @@ def test_ssim_gaussian_window_by_hand_on_constant_images():
 def test_ms_ssim_identical_is_one_and_small_image_is_refused():
     big = np.random.default_rng(1).integers(0, 256, (170, 170))
     assert structural.ms_ssim(big, big) == pytest.approx(1.0, abs=1e-5)
-    with pytest.raises(ValueError, match="MS-SSIM.*161"):
+    with pytest.raises(ValueError, match='MS-SSIM.*161'):
         structural.ms_ssim(TEXTURE, TEXTURE)
 
 
@@ -100,7 +128,7 @@ def test_scd_of_sum_of_sources_is_two():
 def test_vif_of_image_with_itself_is_one():
     img = np.random.default_rng(2).integers(0, 256, (64, 64))
     assert vif.vif(img, img) == pytest.approx(1.0, abs=1e-6)
-    assert vif.fusion_vif(img, img, img, "sum") == pytest.approx(2.0, abs=1e-6)
+    assert vif.fusion_vif(img, img, img, 'sum') == pytest.approx(2.0, abs=1e-6)
     assert vif.vif(img, np.full_like(img, 128)) == pytest.approx(0.0, abs=1e-6)
 
 
@@ -113,38 +141,38 @@ def test_delta_e_black_white_is_100_and_identical_is_0():
 def test_vifb_sf_of_colour_image_is_side_by_side():
     img = np.zeros((5, 6, 3), np.uint8)
     img[..., 1], img[..., 2] = 10, 20  # flat channels; only the two seams differ
-    sf = compute_all(img, img, img, metrics=["SF"])["SF"]
+    sf = compute_all(img, img, img, metrics=['SF'])['SF']
     assert sf == pytest.approx(math.sqrt(2 * 5 * 100 / (5 * 18)))
-    assert compute_all(img, img, img, "cddfuse", metrics=["SF"])["SF"] == 0.0
+    assert compute_all(img, img, img, 'cddfuse', metrics=['SF'])['SF'] == 0.0
 
 
 def test_compute_all_grey_colour_and_conventions():
     rgb = np.repeat(TEXTURE[..., None], 3, axis=2)
     ir = np.roll(TEXTURE, 3, axis=1)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # MS-SSIM too small: NaN
+        warnings.simplefilter('ignore')  # MS-SSIM too small: NaN
         grey = compute_all(TEXTURE, ir, TEXTURE)
         colour = compute_all(rgb, ir, rgb)
-        cdd = compute_all(TEXTURE, ir, TEXTURE, "cddfuse")
+        cdd = compute_all(TEXTURE, ir, TEXTURE, 'cddfuse')
     assert set(grey) == set(METRICS)
-    for m in ("EN", "SD", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM"):
+    for m in ('EN', 'SD', 'AG', 'MI', 'SCD', 'VIF', 'Qabf', 'SSIM'):
         assert colour[m] == pytest.approx(grey[m], abs=1e-12), m
-    assert cdd["VIF"] == pytest.approx(2 * grey["VIF"], abs=1e-12)
-    assert cdd["SSIM"] == pytest.approx(1.0 + structural.ssim(TEXTURE, ir, "uniform7"), abs=1e-12)
-    assert math.isnan(grey["MS_SSIM"])
-    assert grey["SSIM"] == pytest.approx(1.0 + structural.ssim(TEXTURE, ir), abs=1e-12)
+    assert cdd['VIF'] == pytest.approx(2 * grey['VIF'], abs=1e-12)
+    assert cdd['SSIM'] == pytest.approx(1.0 + structural.ssim(TEXTURE, ir, 'uniform7'), abs=1e-12)
+    assert math.isnan(grey['MS_SSIM'])
+    assert grey['SSIM'] == pytest.approx(1.0 + structural.ssim(TEXTURE, ir), abs=1e-12)
 
 
 def test_bad_input_messages():
-    with pytest.raises(ValueError, match="sizes differ"):
+    with pytest.raises(ValueError, match='sizes differ'):
         compute_all(np.zeros((8, 8)), np.zeros((8, 9)), np.zeros((8, 8)))
-    with pytest.raises(ValueError, match="2-D"):
+    with pytest.raises(ValueError, match='2-D'):
         information.entropy(np.zeros(5))
-    with pytest.raises(ValueError, match="unknown convention"):
-        get_convention("matlab")
-    with pytest.raises(ValueError, match="unknown metric"):
-        compute_all(TEXTURE, TEXTURE, TEXTURE, metrics=["PSNR"])
-    with pytest.raises(TypeError, match="numeric"):
-        information.entropy(np.array([["a", "b"], ["c", "d"]]))
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match='unknown convention'):
+        get_convention('matlab')
+    with pytest.raises(ValueError, match='unknown metric'):
+        compute_all(TEXTURE, TEXTURE, TEXTURE, metrics=['PSNR'])
+    with pytest.raises(TypeError, match='numeric'):
+        information.entropy(np.array([['a', 'b'], ['c', 'd']]))
+    with pytest.raises(ValueError, match='NaN'):
         statistics.standard_deviation(np.array([[0.0, np.nan], [1.0, 2.0]]))

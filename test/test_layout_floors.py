@@ -1,4 +1,19 @@
-"""One-way floors between training and evaluation (house rules, issue 12).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+One-way floors between training and evaluation (house rules, issue 12).
 
 Training sits below evaluation: it may use the public metrics module
 (``evaluation.metrics``, shared scoring such as mIoU) and nothing else of
@@ -10,11 +25,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _imports(path: Path):
-    """(module, [imported names]) for every absolute import in ``path``."""
+    """Return (module, [imported names]) for every absolute import in ``path``."""
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -25,42 +41,42 @@ def _imports(path: Path):
 
 
 def _files(room: str):
-    return sorted((REPO / room).rglob("*.py"))
+    return sorted((REPO / room).rglob('*.py'))
 
 
 def test_training_imports_only_the_public_metrics_module_of_evaluation():
     bad = []
-    for py in _files("training"):
+    for py in _files('training'):
         for mod, names in _imports(py):
-            if mod == "evaluation" or mod.startswith("evaluation."):
+            if mod == 'evaluation' or mod.startswith('evaluation.'):
                 public_metrics = mod == 'evaluation.metrics' or mod.startswith(
                     'evaluation.metrics.'
                 )
                 private = any(p.startswith('_') for p in mod.split('.')) or any(
                     n.startswith('_') for n in names
                 )
-                if not public_metrics or private or (mod == "evaluation" and names != ["metrics"]):
-                    bad.append(f"{py.relative_to(REPO)}: {mod} {names}")
-    assert not bad, "training reaches into evaluation:\n" + "\n".join(bad)
+                if not public_metrics or private or (mod == 'evaluation' and names != ['metrics']):
+                    bad.append(f'{py.relative_to(REPO)}: {mod} {names}')
+    assert not bad, 'training reaches into evaluation:\n' + '\n'.join(bad)
 
 
 def test_evaluation_uses_only_public_names_of_training():
     bad = []
-    for py in _files("evaluation"):
+    for py in _files('evaluation'):
         for mod, names in _imports(py):
-            if mod == "training" or mod.startswith("training."):
-                private = [n for n in names if n.startswith("_")]
-                private += [p for p in mod.split(".") if p.startswith("_") and p != "__init__"]
+            if mod == 'training' or mod.startswith('training.'):
+                private = [n for n in names if n.startswith('_')]
+                private += [p for p in mod.split('.') if p.startswith('_') and p != '__init__']
                 if private:
-                    bad.append(f"{py.relative_to(REPO)}: {mod} {private}")
-    assert not bad, "evaluation imports private names of training:\n" + "\n".join(bad)
+                    bad.append(f'{py.relative_to(REPO)}: {mod} {private}')
+    assert not bad, 'evaluation imports private names of training:\n' + '\n'.join(bad)
 
 
 def test_the_rule_sees_function_level_imports(tmp_path):
     """The checker itself: an import inside a function is found, a private name is flagged."""
-    f = tmp_path / "m.py"
+    f = tmp_path / 'm.py'
     f.write_text(
         'def g():\n    from training.segmenter import _Hidden\n    import evaluation.compare\n'
     )
     found = list(_imports(f))
-    assert ("training.segmenter", ["_Hidden"]) in found and ("evaluation.compare", []) in found
+    assert ('training.segmenter', ['_Hidden']) in found and ('evaluation.compare', []) in found

@@ -1,21 +1,38 @@
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 import numpy as np
 import pytest
+from ros2_ssvif.camera_info import CameraInfo, CameraInfoError, load_camera_info, save_camera_info
+from ros2_ssvif.registration import (
+    load_registration,
+    register_pair_per_frame,
+    Registration,
+    RegistrationError,
+)
+from simulation.rig import default_rig
 import yaml
 
-from ros2_ssvif.camera_info import CameraInfo, CameraInfoError, load_camera_info, save_camera_info
-from ros2_ssvif.registration import (Registration, RegistrationError, load_registration,
-                                     register_pair_per_frame)
-from simulation.rig import default_rig
 
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def rig():
     return default_rig()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def truth(rig):
-    """The registration the calibration should find, from the known rig (plane at 10 m)."""
+    """Return the registration the calibration should find, from the known rig (plane at 10 m)."""
     H = rig.plane_homography_thermal_to_visible(10.0)
     return Registration(
         rig.visible.camera_info(),
@@ -82,25 +99,25 @@ def cv2_blur(a):
 
 
 def test_file_round_trip_and_errors(tmp_path, truth):
-    p = tmp_path / "registration.yaml"
+    p = tmp_path / 'registration.yaml'
     truth.save(p)
     back = load_registration(p)
     assert np.allclose(back.homography, truth.homography) and back.crop == truth.crop
-    assert back.info["plane_distance"] == 10.0
-    with pytest.raises(RegistrationError, match="not found"):
-        load_registration(tmp_path / "missing.yaml")
-    (tmp_path / "corrupt.yaml").write_text("format: [unclosed")
-    with pytest.raises(RegistrationError, match="cannot read"):
-        load_registration(tmp_path / "corrupt.yaml")
+    assert back.info['plane_distance'] == 10.0
+    with pytest.raises(RegistrationError, match='not found'):
+        load_registration(tmp_path / 'missing.yaml')
+    (tmp_path / 'corrupt.yaml').write_text('format: [unclosed')
+    with pytest.raises(RegistrationError, match='cannot read'):
+        load_registration(tmp_path / 'corrupt.yaml')
     d = yaml.safe_load(p.read_text())
-    d["homography_thermal_to_visible"] = [0.0] * 9
-    (tmp_path / "singular.yaml").write_text(yaml.safe_dump(d))
-    with pytest.raises(RegistrationError, match="singular"):
-        load_registration(tmp_path / "singular.yaml")
-    d["format"] = "something_else"
-    (tmp_path / "other.yaml").write_text(yaml.safe_dump(d))
-    with pytest.raises(RegistrationError, match="not a ros2_ssvif/registration"):
-        load_registration(tmp_path / "other.yaml")
+    d['homography_thermal_to_visible'] = [0.0] * 9
+    (tmp_path / 'singular.yaml').write_text(yaml.safe_dump(d))
+    with pytest.raises(RegistrationError, match='singular'):
+        load_registration(tmp_path / 'singular.yaml')
+    d['format'] = 'something_else'
+    (tmp_path / 'other.yaml').write_text(yaml.safe_dump(d))
+    with pytest.raises(RegistrationError, match='not a ros2_ssvif/registration'):
+        load_registration(tmp_path / 'other.yaml')
 
 
 def test_wrong_input_size_is_a_clear_error(truth):
@@ -113,8 +130,8 @@ def test_wrong_input_size_is_a_clear_error(truth):
 
 def test_camera_info_file_matches_camera_calibration_parsers(tmp_path, rig):
     info = rig.thermal.camera_info()
-    save_camera_info(info, tmp_path / "thermal.yaml")
-    d = yaml.safe_load((tmp_path / "thermal.yaml").read_text())
+    save_camera_info(info, tmp_path / 'thermal.yaml')
+    d = yaml.safe_load((tmp_path / 'thermal.yaml').read_text())
     assert set(d) == {
         'image_width',
         'image_height',
@@ -125,22 +142,22 @@ def test_camera_info_file_matches_camera_calibration_parsers(tmp_path, rig):
         'rectification_matrix',
         'projection_matrix',
     }
-    assert d["camera_matrix"]["rows"] == 3 and d["camera_matrix"]["cols"] == 3
-    assert d["distortion_coefficients"]["rows"] == 1 and d["distortion_coefficients"]["cols"] == 5
-    assert d["projection_matrix"]["cols"] == 4
-    back = load_camera_info(tmp_path / "thermal.yaml")
+    assert d['camera_matrix']['rows'] == 3 and d['camera_matrix']['cols'] == 3
+    assert d['distortion_coefficients']['rows'] == 1 and d['distortion_coefficients']['cols'] == 5
+    assert d['projection_matrix']['cols'] == 4
+    back = load_camera_info(tmp_path / 'thermal.yaml')
     assert np.allclose(back.camera_matrix, info.camera_matrix)
-    with pytest.raises(CameraInfoError, match="not found"):
-        load_camera_info(tmp_path / "nope.yaml")
-    with pytest.raises(CameraInfoError, match="positive focal"):
-        CameraInfo("x", 10, 10, np.zeros((3, 3)), np.zeros(5))
+    with pytest.raises(CameraInfoError, match='not found'):
+        load_camera_info(tmp_path / 'nope.yaml')
+    with pytest.raises(CameraInfoError, match='positive focal'):
+        CameraInfo('x', 10, 10, np.zeros((3, 3)), np.zeros(5))
 
 
 # -- bad files: one readable RegistrationError, never another exception type ----------------------
 def _bad_file(tmp_path, truth, name, edit):
     d = yaml.safe_load(yaml.safe_dump(truth.to_dict()))
     edit(d)
-    p = tmp_path / f"{name}.yaml"
+    p = tmp_path / f'{name}.yaml'
     p.write_text(yaml.safe_dump(d))
     return p
 
@@ -185,19 +202,23 @@ def _set(path, value):
     ],
 )
 def test_bad_registration_files_raise_one_readable_error(tmp_path, truth, name, edit, text):
-    """Defects: `version: [1]` (TypeError killed the node), `visible: abc` (AttributeError), NaN
-    distortion and a crop outside the image loaded fine and gave black frames."""
+    """
+    Defects: bad registration files loaded fine or killed the node.
+
+    `version: [1]` (TypeError killed the node), `visible: abc` (AttributeError), NaN
+    distortion and a crop outside the image loaded fine and gave black frames.
+    """
     p = _bad_file(tmp_path, truth, name, edit)
     with pytest.raises(RegistrationError, match=text) as info:
         load_registration(p)
-    assert "\n" not in str(info.value)
+    assert '\n' not in str(info.value)
 
 
 def test_a_list_or_scalar_file_is_not_a_registration(tmp_path):
-    for i, text in enumerate(("- 1\n- 2\n", "42\n", "")):
-        p = tmp_path / f"f{i}.yaml"
+    for i, text in enumerate(('- 1\n- 2\n', '42\n', '')):
+        p = tmp_path / f'f{i}.yaml'
         p.write_text(text)
-        with pytest.raises(RegistrationError, match="not a ros2_ssvif/registration"):
+        with pytest.raises(RegistrationError, match='not a ros2_ssvif/registration'):
             load_registration(p)
 
 

@@ -1,3 +1,17 @@
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Losses and schedules of the new frameworks on hand-computed values."""
 from __future__ import annotations
 
@@ -5,12 +19,11 @@ import math
 
 import pytest
 import torch
-
 from training.frameworks.schedule import AlternatingSchedule
 from training.losses import (
-    SegMiFFusionLoss,
     equivariant_views,
     masked_dice_loss,
+    SegMiFFusionLoss,
     sensing_loss,
     supervised_seg_loss,
     visual_saliency,
@@ -30,20 +43,20 @@ def test_supervised_seg_loss_by_hand_with_an_ignored_pixel():
     d0 = 2 * (1 - p1[0]) / ((1 - p1[0]) + (1 - p1[1]) + 1 + 1)
     d1 = 2 * p1[1] / (p1[0] + p1[1] + 1 + 1)
     out = supervised_seg_loss(logits, label)
-    assert float(out["ce"]) == pytest.approx(float(ce), abs=1e-6)
-    assert float(out["dice"]) == pytest.approx(float(1 - (d0 + d1) / 2), abs=1e-6)
-    assert float(out["total"]) == pytest.approx(float(out["ce"] + out["dice"]), abs=1e-7)
+    assert float(out['ce']) == pytest.approx(float(ce), abs=1e-6)
+    assert float(out['dice']) == pytest.approx(float(1 - (d0 + d1) / 2), abs=1e-6)
+    assert float(out['total']) == pytest.approx(float(out['ce'] + out['dice']), abs=1e-7)
     assert float(supervised_seg_loss(logits, label, dice=False)['total']) == pytest.approx(
         float(ce), abs=1e-6
     )
     # all ignored: zero, still differentiable
     none = supervised_seg_loss(logits.requires_grad_(), torch.full((1, 1, 3), 255))
-    assert float(none["total"].detach()) == 0.0 and none["total"].requires_grad
+    assert float(none['total'].detach()) == 0.0 and none['total'].requires_grad
     # logits at half resolution are resized to the label
     assert supervised_seg_loss(torch.zeros(1, 2, 2, 2), torch.zeros(1, 4, 4, dtype=torch.long))[
         'ce'
     ] == pytest.approx(math.log(2), abs=1e-6)
-    assert float(masked_dice_loss(logits, torch.tensor([[[0, 1, 1]]]))) != float(out["dice"])
+    assert float(masked_dice_loss(logits, torch.tensor([[[0, 1, 1]]]))) != float(out['dice'])
 
 
 def test_visual_saliency_by_hand():
@@ -85,13 +98,13 @@ def test_segmif_fusion_loss_is_the_sum_of_its_terms():
         float(t['ssim'] + t['mse'] + 3.0 * t['grad']), rel=1e-6
     )
     y = lambda x: 0.299 * x[:, :1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:]  # noqa: E731
-    assert float(t["ssim"]) == pytest.approx(float(ssim_loss(y(fused), ir, y(vis))), rel=1e-4)
-    per = SegMiFFusionLoss(channels="per_channel")(fused, ir, vis)
+    assert float(t['ssim']) == pytest.approx(float(ssim_loss(y(fused), ir, y(vis))), rel=1e-4)
+    per = SegMiFFusionLoss(channels='per_channel')(fused, ir, vis)
     assert float(per['ssim']) == pytest.approx(
         float(ssim_loss(fused, ir.expand(-1, 3, -1, -1), vis)), rel=1e-6
     )
     with pytest.raises(ValueError):
-        SegMiFFusionLoss(channels="rgb")
+        SegMiFFusionLoss(channels='rgb')
 
 
 def test_emma_sensing_loss_and_views():

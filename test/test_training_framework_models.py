@@ -1,11 +1,28 @@
-"""New networks on hand-computed values: context cross-attention (formula, masking), HIA-F's
-query/key order, the multi-task head, EMMA's U-Fuser, SegMiF's DRDB and HIA, the U-Net, sizes."""
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+New networks on hand-computed values.
+
+Context cross-attention (formula, masking), HIA-F's query/key order, the multi-task head,
+EMMA's U-Fuser, SegMiF's DRDB and HIA, the U-Net, sizes.
+"""
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
-
 from training.config import load_config
 from training.models import (
     build_fusion_model,
@@ -54,9 +71,9 @@ def test_masked_context_tokens_are_as_if_absent_and_heads_split_channels():
     assert torch.allclose(masked, att(q, ctx[:, :4]), atol=1e-6)
     assert not torch.allclose(masked, att(q, ctx), atol=1e-4)
     assert att(q, ctx).shape == (2, 5, 8)
-    with pytest.raises(ValueError, match="divisible"):
+    with pytest.raises(ValueError, match='divisible'):
         ContextCrossAttention(6, heads=4)
-    with pytest.raises(ValueError, match="context_mask"):
+    with pytest.raises(ValueError, match='context_mask'):
         att(q, ctx, mask[:, :3])
 
 
@@ -72,15 +89,15 @@ def test_hiaf_queries_and_keys_in_the_papers_order():
     torch.manual_seed(0)
     hia = HIAF(8, heads=2)
     seen = {}
-    hia.embed_seg.register_forward_hook(lambda m, i, o: seen.__setitem__("seg", o))
-    hia.embed_re.register_forward_hook(lambda m, i, o: seen.__setitem__("re", o))
-    hia.cross_high.register_forward_hook(lambda m, i, o: seen.__setitem__("high", i))
-    hia.cross_low.register_forward_hook(lambda m, i, o: seen.__setitem__("low", i))
+    hia.embed_seg.register_forward_hook(lambda m, i, o: seen.__setitem__('seg', o))
+    hia.embed_re.register_forward_hook(lambda m, i, o: seen.__setitem__('re', o))
+    hia.cross_high.register_forward_hook(lambda m, i, o: seen.__setitem__('high', i))
+    hia.cross_low.register_forward_hook(lambda m, i, o: seen.__setitem__('low', i))
     f_re, f_seg = torch.randn(2, 8, 5, 6), torch.randn(2, 8, 5, 6)
     out = hia(f_re, f_seg)
     assert out.shape == f_re.shape
-    assert seen["high"][0] is seen["seg"][0] and seen["high"][1] is seen["re"][0]
-    assert seen["low"][0] is seen["re"][1] and seen["low"][1] is seen["seg"][1]
+    assert seen['high'][0] is seen['seg'][0] and seen['high'][1] is seen['re'][0]
+    assert seen['low'][0] is seen['re'][1] and seen['low'][1] is seen['seg'][1]
 
 
 def _mtl(backbone, extra=()):
@@ -91,7 +108,7 @@ def _mtl(backbone, extra=()):
 
 
 def test_multitask_head_outputs_image_and_logits_at_image_size():
-    rt = "model.backbone_kwargs={width: 8, context_width: 8, blocks: 1, context_blocks: 1}"
+    rt = 'model.backbone_kwargs={width: 8, context_width: 8, blocks: 1, context_blocks: 1}'
     for backbone, extra in (
         ('realtime', [rt]),
         ('emma', ['model.backbone_kwargs={widths: [4, 4, 8, 8]}']),
@@ -101,23 +118,23 @@ def test_multitask_head_outputs_image_and_logits_at_image_size():
         assert isinstance(m, MultiTaskFusionModel) and m.decoder.hia is not None
         out, seg = m.forward_tasks(torch.rand(2, 3, 34, 30), torch.rand(2, 1, 34, 30))
         assert out.fused.shape == (2, 3, 34, 30) and seg.shape == (2, 5, 34, 30), backbone
-    no_hia = _mtl("realtime", [rt, "model.decoder_kwargs={hia: false}"])
+    no_hia = _mtl('realtime', [rt, 'model.decoder_kwargs={hia: false}'])
     assert no_hia.decoder.hia is None
     # blend output: the image tail's last conv starts at zero, so the model starts as the mean rule
-    blend = _mtl("realtime", [rt, "model.output=blend"])
+    blend = _mtl('realtime', [rt, 'model.output=blend'])
     vis, th = torch.rand(1, 3, 16, 16) * 0.8 + 0.1, torch.rand(1, 1, 16, 16) * 0.8 + 0.1
     assert torch.allclose(blend(vis, th).fused, 0.5 * (vis + th), atol=1e-6)
-    single = _mtl("realtime", [rt, "model.in_channels=1"])
+    single = _mtl('realtime', [rt, 'model.in_channels=1'])
     out, seg = single.forward_tasks(vis, th)
     assert out.fused.shape == (1, 3, 16, 16) and seg.shape == (1, 5, 16, 16)
 
 
 def test_emma_ufuser_size_and_padding():
-    m = build_fusion_model("emma", in_channels=1)
+    m = build_fusion_model('emma', in_channels=1)
     assert count_parameters(m) == pytest.approx(1.52e6, rel=0.01)  # SSVIF Table IV: 1.52 M
     assert count_macs(m, (torch.rand(1, 3, 256, 256), torch.rand(1, 1, 256, 256))) == \
         pytest.approx(8.62e9, rel=0.02)  # SSVIF Table IV: 8.62 G (multiply-accumulates)
-    small = build_fusion_model("emma", in_channels=3, widths=(4, 4, 8, 8), heads=2)
+    small = build_fusion_model('emma', in_channels=3, widths=(4, 4, 8, 8), heads=2)
     out = small(torch.rand(2, 3, 37, 45), torch.rand(2, 1, 37, 45))
     assert out.fused.shape == (2, 3, 37, 45) and out.features.shape == (2, 4, 40, 48)
 
@@ -137,11 +154,11 @@ def test_segmif_hia_semantic_queries_and_modality_queries():
     torch.manual_seed(0)
     hia = HIA(8, heads=2)
     seen = {}
-    for k in ("ir", "vis", "seg"):
+    for k in ('ir', 'vis', 'seg'):
         hia.embed[k].register_forward_hook(lambda m, i, o, k=k: seen.__setitem__(k, o))
-    for k in ("ir", "vis"):
-        hia.soam[k].register_forward_hook(lambda m, i, o, k=k: seen.__setitem__(f"soam_{k}", i))
-        hia.moam[k].register_forward_hook(lambda m, i, o, k=k: seen.__setitem__(f"moam_{k}", i))
+    for k in ('ir', 'vis'):
+        hia.soam[k].register_forward_hook(lambda m, i, o, k=k: seen.__setitem__(f'soam_{k}', i))
+        hia.moam[k].register_forward_hook(lambda m, i, o, k=k: seen.__setitem__(f'moam_{k}', i))
     f = [torch.randn(1, 8, 4, 5) for _ in range(3)]
     ir, vis = hia(*f)
     assert ir.shape == vis.shape == (1, 8, 4, 5)
@@ -149,21 +166,21 @@ def test_segmif_hia_semantic_queries_and_modality_queries():
         'ir',
         'vis',
     ):  # SoAM: Q from F_seg^s, K/V from F_k^s; MoAM: Q from F_k^m, K/V from F_seg^m
-        assert seen[f"soam_{k}"][0] is seen["seg"][0] and seen[f"soam_{k}"][1] is seen[k][0]
-        assert seen[f"moam_{k}"][0] is seen[k][1] and seen[f"moam_{k}"][1] is seen["seg"][1]
+        assert seen[f'soam_{k}'][0] is seen['seg'][0] and seen[f'soam_{k}'][1] is seen[k][0]
+        assert seen[f'moam_{k}'][0] is seen[k][1] and seen[f'moam_{k}'][1] is seen['seg'][1]
 
 
 def test_segmif_backbone_semantics():
     conv = SegMiFBackbone(in_channels=1, width=8, growth=4, layers=2, heads=2)
     assert conv.segmenter is None
-    seg = SegMiFBackbone(in_channels=1, width=8, growth=4, layers=2, heads=2, semantic="segformer",
-                         segformer="tiny", num_classes=4)
+    seg = SegMiFBackbone(in_channels=1, width=8, growth=4, layers=2, heads=2, semantic='segformer',
+                         segformer='tiny', num_classes=4)
     assert seg.segmenter is not None and seg.segmenter.num_classes == 4
     vis, th = torch.rand(2, 1, 32, 40), torch.rand(2, 1, 32, 40)
     assert torch.equal(seg.prior_image(vis, th), (0.5 * (vis + th)).expand(-1, 3, -1, -1))
     assert conv(vis, th).shape == seg(vis, th).shape == (2, 16, 32, 40)
-    with pytest.raises(ValueError, match="semantic"):
-        SegMiFBackbone(semantic="none")
+    with pytest.raises(ValueError, match='semantic'):
+        SegMiFBackbone(semantic='none')
 
 
 def test_unet_pads_and_crops():

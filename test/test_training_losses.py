@@ -1,27 +1,41 @@
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Fusion loss, CSC loss and gradient helpers against hand-computed numbers."""
 from __future__ import annotations
 
 import math
-import warnings
 
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("kornia")
-pytest.importorskip("pytorch_msssim")
+
+torch = pytest.importorskip('torch')
+pytest.importorskip('kornia')
+pytest.importorskip('pytorch_msssim')
 
 from training.gradients import (  # noqa: E402
-    RunningMean,
     cosine,
     grad_norm,
     projection_coefficient,
+    RunningMean,
     task_gradients,
 )
 from training.losses import (  # noqa: E402
-    CSCLoss,
-    FusionLoss,
     color_loss,
+    CSCLoss,
     dice_loss,
+    FusionLoss,
     gradient_loss,
     hybrid_loss,
     intensity_loss,
@@ -29,6 +43,7 @@ from training.losses import (  # noqa: E402
     sobel_magnitude,
     ssim_loss,
 )
+
 
 EPS = 1e-6  # kornia sobel eps inside the sqrt
 C1, C2 = 0.01**2, 0.03**2  # SSIM constants for data_range = 1
@@ -58,21 +73,21 @@ def test_intensity_per_channel_mean():
 # ---------------------------------------------------------------- gradient
 def ramp(axis, slope, n=4):
     r = torch.arange(n, dtype=torch.float32) * slope
-    img = r.view(1, n).expand(n, n) if axis == "x" else r.view(n, 1).expand(n, n)
+    img = r.view(1, n).expand(n, n) if axis == 'x' else r.view(n, 1).expand(n, n)
     return img.contiguous().view(1, 1, n, n)
 
 
 def test_sobel_convention_unnormalised_replicate():
     # ramp of slope .1 along x: raw Sobel gives 8s = .8 inside, 4s = .4 on the
     # replicated first/last column; magnitude sqrt(gx^2 + eps)
-    m = sobel_magnitude(ramp("x", 0.1))[0, 0]
+    m = sobel_magnitude(ramp('x', 0.1))[0, 0]
     expect = [math.sqrt(g * g + EPS) for g in (0.4, 0.8, 0.8, 0.4)]
     for row in m:
         assert row.tolist() == pytest.approx(expect, abs=1e-6)
 
 
 def test_gradient_loss_hand():
-    ir, vis = ramp("x", 0.1), ramp("y", 0.2)  # |grad| by col .4,.8,.8,.4 ; by row .8,1.6,1.6,.8
+    ir, vis = ramp('x', 0.1), ramp('y', 0.2)  # |grad| by col .4,.8,.8,.4 ; by row .8,1.6,1.6,.8
     b_rows = [math.sqrt(b * b + EPS) for b in (0.8, 1.6, 1.6, 0.8)]
     a_cols = [math.sqrt(a * a + EPS) for a in (0.4, 0.8, 0.8, 0.4)]
     # vis magnitude >= ir magnitude everywhere, so the target is b_row
@@ -139,47 +154,47 @@ def test_fusion_loss_total_hand():
     s_vis = (_ssim_const(0.5, 1.0) + 2 * _ssim_const(0.5, 0.0)) / 3
     l_ssim = 0.5 * ((1 - s_ir) + (1 - s_vis))
     l_col = 0.3342245
-    assert out["int"].item() == pytest.approx(l_int, abs=1e-6)
-    assert out["grad"].item() == pytest.approx(0.0, abs=1e-6)
-    assert out["ssim"].item() == pytest.approx(l_ssim, abs=3e-4)
-    assert out["color"].item() == pytest.approx(l_col, abs=1e-6)
+    assert out['int'].item() == pytest.approx(l_int, abs=1e-6)
+    assert out['grad'].item() == pytest.approx(0.0, abs=1e-6)
+    assert out['ssim'].item() == pytest.approx(l_ssim, abs=3e-4)
+    assert out['color'].item() == pytest.approx(l_col, abs=1e-6)
     total = 20 * l_int + 10 * l_ssim + 20 * l_col
-    assert out["total"].item() == pytest.approx(total, abs=3e-3)
+    assert out['total'].item() == pytest.approx(total, abs=3e-3)
     # lambda_4 is configurable (Table VII ablation): the difference is 20 L_color
     out0 = FusionLoss(lambdas=(20, 20, 10, 0))(f, ir, vis)
-    assert (out["total"] - out0["total"]).item() == pytest.approx(20 * l_col, abs=1e-5)
+    assert (out['total'] - out0['total']).item() == pytest.approx(20 * l_col, abs=1e-5)
 
 
 def test_fusion_thermal_broadcast_equals_repeat():
     torch.manual_seed(1)
     f, vis, ir = torch.rand(1, 3, 12, 12), torch.rand(1, 3, 12, 12), torch.rand(1, 1, 12, 12)
-    a = FusionLoss()(f, ir, vis)["total"]
-    b = FusionLoss()(f, ir.repeat(1, 3, 1, 1), vis)["total"]
+    a = FusionLoss()(f, ir, vis)['total']
+    b = FusionLoss()(f, ir.repeat(1, 3, 1, 1), vis)['total']
     assert a.item() == pytest.approx(b.item(), abs=1e-6)
 
 
 def test_fusion_single_channel_drops_colour():
     # binary-exact values: float32 variance of a constant image is then exactly 0
     f, ir, vis = const([0.5]), const([0.25]), const([0.75])
-    out = FusionLoss(channels="single")(f, ir, vis)
+    out = FusionLoss(channels='single')(f, ir, vis)
     l_ssim = 0.5 * ((1 - _ssim_const(0.5, 0.25)) + (1 - _ssim_const(0.5, 0.75)))
-    assert out["color"].item() == 0.0
-    assert out["int"].item() == pytest.approx(0.25, abs=1e-6)
+    assert out['color'].item() == 0.0
+    assert out['int'].item() == pytest.approx(0.25, abs=1e-6)
     # pytorch_msssim's float32 Gaussian window sums to 1 only to ~1e-7, which
     # leaves a ~1e-7 "variance" on constant images, i.e. ~1e-4 on cs (C2 = 9e-4)
-    assert out["ssim"].item() == pytest.approx(l_ssim, abs=3e-4)
-    assert out["total"].item() == pytest.approx(20 * 0.25 + 10 * l_ssim, abs=3e-3)
+    assert out['ssim'].item() == pytest.approx(l_ssim, abs=3e-4)
+    assert out['total'].item() == pytest.approx(20 * 0.25 + 10 * l_ssim, abs=3e-3)
     # RGB inputs are reduced to Y first: a gray RGB image has Y = its value
-    out3 = FusionLoss(channels="single")(const([0.5] * 3), const([0.25] * 3), const([0.75] * 3))
-    assert out3["total"].item() == pytest.approx(out["total"].item(), abs=1e-4)
+    out3 = FusionLoss(channels='single')(const([0.5] * 3), const([0.25] * 3), const([0.75] * 3))
+    assert out3['total'].item() == pytest.approx(out['total'].item(), abs=1e-4)
     with pytest.raises(ValueError):
-        FusionLoss(channels="rgb")
+        FusionLoss(channels='rgb')
 
 
 def test_fusion_backward():
     torch.manual_seed(2)
     f = torch.rand(1, 3, 12, 12, requires_grad=True)
-    FusionLoss()(f, torch.rand(1, 1, 12, 12), torch.rand(1, 3, 12, 12))["total"].backward()
+    FusionLoss()(f, torch.rand(1, 1, 12, 12), torch.rand(1, 3, 12, 12))['total'].backward()
     assert torch.isfinite(f.grad).all() and f.grad.abs().sum() > 0
 
 
@@ -219,16 +234,16 @@ def test_csc_gradients_reach_both_branches_not_label():
     a = torch.randn(1, 3, 2, 2, requires_grad=True)  # half resolution: upsampled
     b = torch.randn(1, 3, 4, 4, requires_grad=True)
     out = CSCLoss(eps=1.0)(a, b)
-    assert out["pseudo_label"].shape == (1, 4, 4)
-    out["total"].backward()
+    assert out['pseudo_label'].shape == (1, 4, 4)
+    out['total'].backward()
     assert a.grad.abs().sum() > 0 and b.grad.abs().sum() > 0
     # the same gradient as with the label frozen as a constant
     b2 = b.detach().clone().requires_grad_()
-    lab = out["pseudo_label"].clone()
+    lab = out['pseudo_label'].clone()
     (0.5 * hybrid_loss(b2, lab)).backward()
     assert torch.allclose(b.grad, b2.grad, atol=1e-7)
-    assert out["total"].item() == pytest.approx(
-        0.5 * (out["hyb_a"].item() + out["hyb_b"].item()), abs=1e-7
+    assert out['total'].item() == pytest.approx(
+        0.5 * (out['hyb_a'].item() + out['hyb_b'].item()), abs=1e-7
     )
 
 
@@ -238,19 +253,21 @@ def test_projection_cosine_norm_hand():
     assert grad_norm(gf).item() == pytest.approx(5.0)
     assert projection_coefficient(gc, gf).item() == pytest.approx(11 / 25)
     assert cosine(gc, gf).item() == pytest.approx(11 / (math.sqrt(5) * 5))
-    assert projection_coefficient(torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 0.0])).item() == -1.0
+    assert (
+        projection_coefficient(torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 0.0])).item() == -1.0
+    )
     assert projection_coefficient(gc, torch.zeros(2)).item() == 0.0
 
 
 def test_task_gradients_shared_params():
     w = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
     v = torch.nn.Parameter(torch.tensor([5.0]))
-    losses = {"fusion": (w * w).sum() + v.sum(), "csc": 3 * w[0]}
+    losses = {'fusion': (w * w).sum() + v.sum(), 'csc': 3 * w[0]}
     g = task_gradients(losses, [w, v])
-    assert g["fusion"].tolist() == [2.0, 4.0, 1.0]
-    assert g["csc"].tolist() == [3.0, 0.0, 0.0]  # v unused by csc: zero block
+    assert g['fusion'].tolist() == [2.0, 4.0, 1.0]
+    assert g['csc'].tolist() == [3.0, 0.0, 0.0]  # v unused by csc: zero block
     assert w.grad is None  # .grad untouched; graph kept for the real backward
-    (losses["fusion"] + 0.5 * losses["csc"]).backward()
+    (losses['fusion'] + 0.5 * losses['csc']).backward()
     assert w.grad.tolist() == [3.5, 4.0]
 
 

@@ -1,4 +1,19 @@
-"""Building CAF's parts: the loss space, the task network, the labelled data, the beta file.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Building CAF's parts: the loss space, the task network, the labelled data, the beta file.
 
 Shared by the search (``training.loss_search``), its command
 (``training.search_loss``), the retraining framework
@@ -13,42 +28,46 @@ came from); :func:`write_beta_file` writes it atomically.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+import tempfile
 from typing import Any, Mapping
 
 import torch
-import yaml
-
 from training.caf_config import CAFConfig
 from training.losses.caf_space import CAFLossSpace
-
-__all__ = ["build_space", "build_task_model", "labelled_datasets", "collate_labelled",
-           "write_beta_file", "read_beta_file", "check_beta_doc"]
+import yaml
 
 
-def build_space(space_cfg, base_dir: str | Path = ".") -> CAFLossSpace:
-    """The CAFLossSpace a SpaceConfig (or a beta file's mapping) describes; may load VGG-16."""
+__all__ = ['build_space', 'build_task_model', 'labelled_datasets', 'collate_labelled',
+           'write_beta_file', 'read_beta_file', 'check_beta_doc']
+
+
+def build_space(space_cfg, base_dir: str | Path = '.') -> CAFLossSpace:
+    """
+    Build the CAFLossSpace a SpaceConfig (or a beta file's mapping) describes.
+
+    May load VGG-16.
+    """
     get = (
         space_cfg.get
         if isinstance(space_cfg, dict)
         else lambda k, d=None: getattr(space_cfg, k, d)
     )
     perceptual = None
-    if get("perceptual_weights"):
-        from training.losses.perceptual import PerceptualLoss, load_vgg16_features
+    if get('perceptual_weights'):
+        from training.losses.perceptual import load_vgg16_features, PerceptualLoss
 
-        p = Path(get("perceptual_weights"))
+        p = Path(get('perceptual_weights'))
         perceptual = PerceptualLoss(
             load_vgg16_features(p if p.is_absolute() else Path(base_dir) / p)
         )
-    return CAFLossSpace(list(get("searched")), dict(get("fixed") or {}), dict(get("scales") or {}),
+    return CAFLossSpace(list(get('searched')), dict(get('fixed') or {}), dict(get('scales') or {}),
                         perceptual)
 
 
 def build_task_model(task_cfg) -> torch.nn.Module:
     """Perception network T: the compact CNN segmenter (CPU) or a SegFormer from scratch."""
-    if task_cfg.model == "compact":
+    if task_cfg.model == 'compact':
         from training.models.compact_segmenter import CompactSegmenter
 
         return CompactSegmenter(int(task_cfg.num_classes), width=int(task_cfg.width))
@@ -59,16 +78,16 @@ def build_task_model(task_cfg) -> torch.nn.Module:
 
 def write_beta_file(path: str | Path, space: CAFLossSpace, alpha: torch.Tensor, info: dict,
                     perceptual_weights: str | None = None) -> Path:
-    """The found loss as YAML (atomic): what the ``caf`` framework retrains with."""
+    """Write the found loss as YAML (atomic): what the ``caf`` framework retrains with."""
     beta = CAFLossSpace.beta(alpha.detach().double())
-    doc = {"searched": {n: float(b) for n, b in zip(space.searched, beta)},
-           "alpha": {n: float(a) for n, a in zip(space.searched, alpha.detach())},
-           "fixed": dict(space.fixed), "scales": dict(space.scales),
-           "perceptual_weights": perceptual_weights, "search": info}
+    doc = {'searched': {n: float(b) for n, b in zip(space.searched, beta)},
+           'alpha': {n: float(a) for n, a in zip(space.searched, alpha.detach())},
+           'fixed': dict(space.fixed), 'scales': dict(space.scales),
+           'perceptual_weights': perceptual_weights, 'search': info}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    with os.fdopen(fd, 'w') as f:
         f.write(
             '# CAF loss search result (ssvif_search_loss): beta = softmax(alpha) over the\n'
             '# searched terms, fixed terms keep their weight; retrain with framework: caf.\n'
@@ -89,7 +108,11 @@ def check_beta_doc(doc: Any, where: str) -> dict:
 
 
 def read_beta_file(path: str | Path) -> dict:
-    """The mapping :func:`write_beta_file` wrote (searched, fixed, scales, perceptual_weights)."""
+    """
+    Read the mapping :func:`write_beta_file` wrote.
+
+    Searched, fixed, scales, perceptual_weights.
+    """
     path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text(encoding='utf-8'))
@@ -101,9 +124,9 @@ def read_beta_file(path: str | Path) -> dict:
 
 
 def collate_labelled(batch: list[dict]) -> dict:
-    return {"visible": torch.stack([b["visible"] for b in batch]),
-            "thermal": torch.stack([b["thermal"] for b in batch]),
-            "label": torch.stack([b["label"] for b in batch]), "name": [b["name"] for b in batch]}
+    return {'visible': torch.stack([b['visible'] for b in batch]),
+            'thermal': torch.stack([b['thermal'] for b in batch]),
+            'label': torch.stack([b['label'] for b in batch]), 'name': [b['name'] for b in batch]}
 
 
 def labelled_datasets(cfg: CAFConfig):

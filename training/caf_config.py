@@ -1,4 +1,19 @@
-"""Configuration of CAF's loss search (``ssvif_search_loss``), loaded from YAML.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Configuration of CAF's loss search (``ssvif_search_loss``), loaded from YAML.
 
 A separate dataclass tree from ``training.config.TrainConfig`` because the
 search trains three things SSVIF does not (the fusion network on a
@@ -17,17 +32,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from training.config import (
-    ConfigError,
-    DataConfig,
-    ModelConfig,
     apply_overrides,
     coerce_number,
     config_from_dict,
+    ConfigError,
+    DataConfig,
+    ModelConfig,
 )
 from training.losses.caf_space import FIXED_DEFAULT, SCALES_DEFAULT, SEARCHED_DEFAULT, TERMS
+import yaml
+
 
 __all__ = [
     'SpaceConfig',
@@ -40,7 +55,7 @@ __all__ = [
     'TASK_MODELS',
 ]
 
-TASK_MODELS = ("compact", "tiny", "b0", "b3")
+TASK_MODELS = ('compact', 'tiny', 'b0', 'b3')
 
 
 @dataclass
@@ -53,7 +68,7 @@ class SpaceConfig:
 
 @dataclass
 class TaskConfig:
-    model: str = "compact"      # compact (CPU CNN) | tiny | b0 | b3 (SegFormer, paper)
+    model: str = 'compact'      # compact (CPU CNN) | tiny | b0 | b3 (SegFormer, paper)
     width: int = 16             # compact only
     num_classes: int = 15       # FMB classes (synthetic drives use the FMB ids)
     lr: float = 1.0e-3          # Adam for the task network (Algorithm 1 line 3)
@@ -86,15 +101,15 @@ class CAFConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
-    output_dir: str = "out/caf"
-    device: str = "cpu"
+    output_dir: str = 'out/caf'
+    device: str = 'cpu'
     log_every: int = 1
-    base_dir: str = "."         # folder of the YAML file (set by the loader)
+    base_dir: str = '.'         # folder of the YAML file (set by the loader)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def validate(self) -> "CAFConfig":
+    def validate(self) -> 'CAFConfig':
         def need(cond: bool, msg: str) -> None:
             if not cond:
                 raise ConfigError(msg)
@@ -108,28 +123,28 @@ class CAFConfig:
             not unknown,
             f'space: unknown loss term(s) {", ".join(unknown)}; known: {", ".join(TERMS)}',
         )
-        need(len(s.searched) >= 1, "space.searched needs at least one term")
-        per = [x for x in (*s.searched, *s.fixed) if x.startswith("per_")]
+        need(len(s.searched) >= 1, 'space.searched needs at least one term')
+        per = [x for x in (*s.searched, *s.fixed) if x.startswith('per_')]
         need(
             not per or s.perceptual_weights,
             f'space: {", ".join(per)} need VGG-16 weights: set space.perceptual_weights to a file',
         )
-        need(t.model in TASK_MODELS, f"task.model must be one of {TASK_MODELS}, got {t.model!r}")
-        need(int(t.num_classes) >= 2, f"task.num_classes must be >= 2, got {t.num_classes}")
-        for key in ("lr", "fusion_lr", "fd_radius"):
-            need(float(getattr(o, key)) > 0, f"search.{key} must be > 0, got {getattr(o, key)}")
-        need(0 < float(o.lr_decay) <= 1, f"search.lr_decay must be in (0, 1], got {o.lr_decay}")
-        need(int(o.epochs) >= 1, f"search.epochs must be >= 1, got {o.epochs}")
+        need(t.model in TASK_MODELS, f'task.model must be one of {TASK_MODELS}, got {t.model!r}')
+        need(int(t.num_classes) >= 2, f'task.num_classes must be >= 2, got {t.num_classes}')
+        for key in ('lr', 'fusion_lr', 'fd_radius'):
+            need(float(getattr(o, key)) > 0, f'search.{key} must be > 0, got {getattr(o, key)}')
+        need(0 < float(o.lr_decay) <= 1, f'search.lr_decay must be in (0, 1], got {o.lr_decay}')
+        need(int(o.epochs) >= 1, f'search.epochs must be >= 1, got {o.epochs}')
         need(o.max_steps_per_epoch is None or int(o.max_steps_per_epoch) >= 1,
-             "search.max_steps_per_epoch must be null or >= 1")
-        need(int(o.check_every) >= 0, "search.check_every must be >= 0")
-        need(self.data.kind != "pairs", "the loss search needs labels: data.kind pairs has none "
-                                        "(use synthetic_folder, fmb or msrs)")
+             'search.max_steps_per_epoch must be null or >= 1')
+        need(int(o.check_every) >= 0, 'search.check_every must be >= 0')
+        need(self.data.kind != 'pairs', 'the loss search needs labels: data.kind pairs has none '
+                                        '(use synthetic_folder, fmb or msrs)')
         return self
 
 
-_SECTIONS = {"data": DataConfig, "model": ModelConfig, "space": SpaceConfig, "task": TaskConfig,
-             "search": SearchConfig, "retrain": RetrainConfig}
+_SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'space': SpaceConfig, 'task': TaskConfig,
+             'search': SearchConfig, 'retrain': RetrainConfig}
 
 
 def _build(cls, values: Mapping[str, Any], prefix: str):
@@ -147,14 +162,14 @@ def _build(cls, values: Mapping[str, Any], prefix: str):
     kwargs = {}
     for k, v in values.items():
         if cls is CAFConfig and k in _SECTIONS:
-            kwargs[k] = _build(_SECTIONS[k], v or {}, f"{k}.")
+            kwargs[k] = _build(_SECTIONS[k], v or {}, f'{k}.')
         else:
             kwargs[k] = coerce_number(v, getattr(cls(), k), prefix + k)
     return cls(**kwargs)
 
 
 def caf_config_from_dict(values: Mapping[str, Any]) -> CAFConfig:
-    return _build(CAFConfig, dict(values), "").validate()
+    return _build(CAFConfig, dict(values), '').validate()
 
 
 def load_caf_config(
@@ -165,13 +180,13 @@ def load_caf_config(
     if path is not None:
         path = Path(path)
         try:
-            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            values = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
         except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
+            raise ConfigError(f'config file not found: {path}') from None
         except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+            raise ConfigError(f'{path}: not valid YAML ({str(e).splitlines()[0]})') from None
         if not isinstance(values, Mapping):
-            raise ConfigError(f"{path}: top level must be a mapping")
+            raise ConfigError(f'{path}: top level must be a mapping')
         values = dict(values)
-        values.setdefault("base_dir", str(path.parent))
+        values.setdefault('base_dir', str(path.parent))
     return caf_config_from_dict(apply_overrides(values, overrides))

@@ -1,4 +1,19 @@
-"""Atomic, weights-only checkpoints and the RNG state they carry.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Atomic, weights-only checkpoints and the RNG state they carry.
 
 Why atomic: a run killed while writing must leave the previous ``last.pt``
 intact, so the file is written to a temporary name in the same folder and
@@ -12,16 +27,24 @@ the config (as a dict), history (list of dicts of numbers) and RNG states
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import random
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "load_fusion_model", "rng_state", "set_rng_state",
-           "resolve_resume"]
+
+__all__ = [
+    'CheckpointError',
+    'save_checkpoint',
+    'load_checkpoint',
+    'load_fusion_model',
+    'rng_state',
+    'set_rng_state',
+    'resolve_resume',
+]
 
 FORMAT = 1
 
@@ -34,10 +57,10 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write ``state`` to ``path`` atomically (tmp file in the same dir + os.replace)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT, **state}, f)
+        with os.fdopen(fd, 'wb') as f:
+            torch.save({'format': FORMAT, **state}, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -49,59 +72,70 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint on CPU with ``weights_only=True``; clear error if it is not one of ours."""
+    """
+    Read a checkpoint on CPU with ``weights_only=True``.
+
+    A clear error if it is not one of ours.
+    """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(f'checkpoint not found: {path}')
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:  # corrupt / truncated / foreign pickle
-        raise CheckpointError(f"cannot read checkpoint {path}: {str(e).splitlines()[0]}") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not an ssvif_train checkpoint (format {FORMAT})")
+        raise CheckpointError(f'cannot read checkpoint {path}: {str(e).splitlines()[0]}') from None
+    if not isinstance(state, dict) or state.get('format') != FORMAT:
+        raise CheckpointError(f'{path} is not an ssvif_train checkpoint (format {FORMAT})')
     return state
 
 
 def resolve_resume(resume: str | Path | None, output_dir: str | Path) -> Path | None:
-    """``"auto"`` -> ``output_dir/last.pt`` if present (else None, a fresh start); a path must exist."""
+    """
+    Resolve ``resume``: ``"auto"`` -> ``output_dir/last.pt`` if present.
+
+    Else None, a fresh start; a path must exist.
+    """
     if resume is None:
         return None
-    if str(resume) == "auto":
-        cand = Path(output_dir) / "last.pt"
+    if str(resume) == 'auto':
+        cand = Path(output_dir) / 'last.pt'
         return cand if cand.is_file() else None
     p = Path(resume)
     if not p.is_file():
-        raise CheckpointError(f"--resume: no checkpoint at {p}")
+        raise CheckpointError(f'--resume: no checkpoint at {p}')
     return p
 
 
 def rng_state() -> dict[str, Any]:
-    """torch (CPU, CUDA), numpy and python RNG states as tensors / ints."""
+    """Return the torch (CPU, CUDA), numpy and python RNG states as tensors / ints."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     version, internal, py_gauss = random.getstate()
     return {
-        "torch": torch.get_rng_state(),
-        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
-        "numpy": {"keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
-        "python": {"version": int(version), "internal": torch.tensor(internal, dtype=torch.int64),
-                   "gauss": py_gauss},
+        'torch': torch.get_rng_state(),
+        'cuda': list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+        'numpy': {'keys': torch.from_numpy(np.asarray(keys, dtype=np.int64)), 'pos': int(pos),
+                  'has_gauss': int(has_gauss), 'gauss': float(gauss)},
+        'python': {'version': int(version), 'internal': torch.tensor(internal, dtype=torch.int64),
+                   'gauss': py_gauss},
     }
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Inverse of :func:`rng_state`."""
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    p = state["python"]
-    random.setstate((p["version"], tuple(int(x) for x in p["internal"].tolist()), p["gauss"]))
+    torch.set_rng_state(state['torch'])
+    if state.get('cuda') and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state['cuda'])
+    n = state['numpy']
+    np.random.set_state(
+        ('MT19937', n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss'])
+    )
+    p = state['python']
+    random.setstate((p['version'], tuple(int(x) for x in p['internal'].tolist()), p['gauss']))
 
 
 def load_fusion_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The fusion model of an ``ssvif_train`` checkpoint, in eval mode, and its model spec.
+    """
+    Return the fusion model of an ``ssvif_train`` checkpoint, in eval mode, and its model spec.
 
     Only the fusion network is rebuilt: the segmentation branches are
     training-time scaffolding (SSVIF III-C) and are not needed to fuse.
@@ -111,11 +145,18 @@ def load_fusion_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]
 
     state = load_checkpoint(path)
     try:
-        cfg = config_from_dict(state["config"])
+        cfg = config_from_dict(state['config'])
         fusion = fusion_model_from_config(cfg.model)
-        fusion.load_state_dict(state["models"]["fusion"])
+        fusion.load_state_dict(state['models']['fusion'])
     except (KeyError, TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: fusion model cannot be rebuilt: {str(exc).splitlines()[0]}") from None
-    spec = {"backbone": cfg.model.backbone, "in_channels": cfg.model.in_channels, "output": cfg.model.output,
-            "backbone_kwargs": dict(cfg.model.backbone_kwargs or {}), "epoch": state.get("epoch")}
+        raise CheckpointError(
+            f'{path}: fusion model cannot be rebuilt: {str(exc).splitlines()[0]}'
+        ) from None
+    spec = {
+        'backbone': cfg.model.backbone,
+        'in_channels': cfg.model.in_channels,
+        'output': cfg.model.output,
+        'backbone_kwargs': dict(cfg.model.backbone_kwargs or {}),
+        'epoch': state.get('epoch'),
+    }
     return fusion.eval(), spec

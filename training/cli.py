@@ -1,4 +1,19 @@
-"""``ssvif_train``: train a fusion model with SSVIF from a YAML config.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``ssvif_train``: train a fusion model with SSVIF from a YAML config.
 
 Exit codes: 0 done, 2 bad input (config, data, checkpoint), 3 training
 diverged (NaN/inf loss), 130 interrupted. Errors print one line, no
@@ -7,23 +22,34 @@ traceback; a killed run resumes with ``--resume auto``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+import sys
 
-__all__ = ["main", "build_parser"]
+
+__all__ = ['main', 'build_parser']
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ssvif_train", description=__doc__.splitlines()[0])
-    p.add_argument("--config", type=Path, default=None,
-                   help="YAML config (default: built-in paper settings; see config/training/)")
-    p.add_argument("--data-root", default=None, help="dataset root (overrides data.root)")
-    p.add_argument("--output", default=None, help="output folder for checkpoints and logs (overrides output_dir)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="dotted override, value parsed as YAML, e.g. --set data.crop=64 (repeatable)")
-    p.add_argument("--resume", default=None, metavar="PATH|auto",
+    p = argparse.ArgumentParser(prog='ssvif_train', description=__doc__.strip().splitlines()[0])
+    p.add_argument('--config', type=Path, default=None,
+                   help='YAML config (default: built-in paper settings; see config/training/)')
+    p.add_argument('--data-root', default=None, help='dataset root (overrides data.root)')
+    p.add_argument(
+        '--output',
+        default=None,
+        help='output folder for checkpoints and logs (overrides output_dir)',
+    )
+    p.add_argument(
+        '--set',
+        dest='overrides',
+        action='append',
+        default=[],
+        metavar='KEY=VALUE',
+        help='dotted override, value parsed as YAML, e.g. --set data.crop=64 (repeatable)',
+    )
+    p.add_argument('--resume', default=None, metavar='PATH|auto',
                    help="continue from a checkpoint; 'auto' = OUTPUT/last.pt if it exists")
-    p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    p.add_argument('--no-progress', action='store_true', help='no tqdm bars')
     return p
 
 
@@ -31,43 +57,57 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = list(args.overrides)
     if args.data_root is not None:
-        overrides.append(f"data.root={args.data_root}")
+        overrides.append(f'data.root={args.data_root}')
     if args.output is not None:
-        overrides.append(f"output_dir={args.output}")
+        overrides.append(f'output_dir={args.output}')
     try:
         from training.checkpoint import CheckpointError
         from training.config import ConfigError, load_config
         from training.data import DatasetError
-        from training.trainer import TrainingDiverged, train
+        from training.trainer import train, TrainingDiverged
     except ImportError as e:  # torch & co. are an extra, not on the vehicle
-        print(f"ssvif_train: missing training dependency ({e}); install the 'training' extra", file=sys.stderr)
+        print(
+            f"ssvif_train: missing training dependency ({e}); install the 'training' extra",
+            file=sys.stderr,
+        )
         return 2
     rank0 = True
     try:
         cfg = load_config(args.config, overrides)
         import os
 
-        rank0 = int(os.environ.get("RANK", "0")) == 0
+        rank0 = int(os.environ.get('RANK', '0')) == 0
         result = train(cfg, progress=not args.no_progress, resume=args.resume)
     except TrainingDiverged as e:
-        print(f"ssvif_train: training diverged: {e}", file=sys.stderr)
+        print(f'ssvif_train: training diverged: {e}', file=sys.stderr)
         return 3
-    except (ConfigError, DatasetError, CheckpointError, OSError, KeyError, ValueError, RuntimeError) as e:
+    except (
+        ConfigError,
+        DatasetError,
+        CheckpointError,
+        OSError,
+        KeyError,
+        ValueError,
+        RuntimeError,
+    ) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"ssvif_train: error: {msg}", file=sys.stderr)
+        print(f'ssvif_train: error: {msg}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("ssvif_train: interrupted; continue with --resume auto", file=sys.stderr)
+        print('ssvif_train: interrupted; continue with --resume auto', file=sys.stderr)
         return 130
     if rank0:
         h = result.history[-1] if result.history else {}
-        print(f"ssvif_train: {len(result.history)} epoch(s), stage switch at epoch "
-              f"{result.stage_switch_epoch}, last val L_fusion {h.get('val_L_fusion', float('nan')):.4g}"
-              + (" (early stop)" if result.stopped_early else ""))
-        print(f"checkpoints: last {result.last_checkpoint}, best {result.best_checkpoint}")
+        print(
+            f'ssvif_train: {len(result.history)} epoch(s), stage switch at epoch '
+            f'{result.stage_switch_epoch}, '
+            f'last val L_fusion {h.get("val_L_fusion", float("nan")):.4g}'
+            + (' (early stop)' if result.stopped_early else '')
+        )
+        print(f'checkpoints: last {result.last_checkpoint}, best {result.best_checkpoint}')
         print(f"logs: {result.scalars_csv}, picture grids in {Path(result.output_dir) / 'grids'}")
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

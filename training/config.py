@@ -1,4 +1,19 @@
-"""SSVIF training configuration: one dataclass tree, loaded from YAML.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+SSVIF training configuration: one dataclass tree, loaded from YAML.
 
 Why a dataclass and not a free dict: every key is known, so a typo in a YAML
 file or a ``--set`` override fails at load time with the dotted key named,
@@ -34,24 +49,25 @@ from typing import Any, Mapping
 
 import yaml
 
+
 __all__ = [
-    "ConfigError",
-    "DataConfig",
-    "ModelConfig",
-    "LossConfig",
-    "WeightingConfig",
-    "OptimConfig",
-    "TrainConfig",
-    "load_config",
-    "apply_overrides",
-    "config_from_dict",
+    'ConfigError',
+    'DataConfig',
+    'ModelConfig',
+    'LossConfig',
+    'WeightingConfig',
+    'OptimConfig',
+    'TrainConfig',
+    'load_config',
+    'apply_overrides',
+    'config_from_dict',
 ]
 
-DATA_KINDS = ("fmb", "msrs", "pairs", "synthetic_folder")
-FRAMEWORKS = ("ssvif", "original")  # the first ones; see training.frameworks for all
-DECODERS = ("default", "mth")
-WEIGHTINGS = ("fixed", "ucw", "dwa", "segmif", "gdwa", "rlw")
-VAL_MODES = ("center", "full")
+DATA_KINDS = ('fmb', 'msrs', 'pairs', 'synthetic_folder')
+FRAMEWORKS = ('ssvif', 'original')  # the first ones; see training.frameworks for all
+DECODERS = ('default', 'mth')
+WEIGHTINGS = ('fixed', 'ucw', 'dwa', 'segmif', 'gdwa', 'rlw')
+VAL_MODES = ('center', 'full')
 
 
 class ConfigError(ValueError):
@@ -60,15 +76,15 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    kind: str = "fmb"               # fmb | msrs | pairs | synthetic_folder
+    kind: str = 'fmb'               # fmb | msrs | pairs | synthetic_folder
     root: str | None = None
-    split: str = "train"            # sub-folder for fmb/msrs layouts
+    split: str = 'train'            # sub-folder for fmb/msrs layouts
     val_fraction: float = 0.1       # paper IV-A: 9:1 train/val split
     seed: int = 0                   # split seed (independent of training seed)
     crop: int = 160                 # paper IV-A: 160x160 random crops
     batch_size: int = 10            # paper IV-A
     workers: int = 0
-    val_mode: str = "center"        # center crops (stackable, fixed) | full images (batch 1)
+    val_mode: str = 'center'        # center crops (stackable, fixed) | full images (batch 1)
     val_crop: int | None = None     # center-crop size; None -> crop
     val_batch_size: int | None = None
     max_samples: int | None = None  # truncate the pair list (smoke runs)
@@ -78,15 +94,15 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    backbone: str = "swinfusion"    # swinfusion | seafusion | realtime | emma | segmif
-    in_channels: int = 3            # 3 (SSVIF) | 1 (Table VIII: luma fused, visible chroma carried)
-    output: str = "direct"          # direct (papers) | blend (weight map + residual on the sources)
+    backbone: str = 'swinfusion'  # swinfusion | seafusion | realtime | emma | segmif
+    in_channels: int = 3  # 3 (SSVIF) | 1 (Table VIII: luma fused, visible chroma carried)
+    output: str = 'direct'  # direct (papers) | blend (weight map + residual on the sources)
     refine_width: int = 0           # blend only: full-resolution 3x3 refinement channels (0 = off)
     backbone_kwargs: dict = field(default_factory=dict)
-    decoder: str = "default"        # default (the backbone's image decoder) | mth (MultiTaskVIF)
+    decoder: str = 'default'        # default (the backbone's image decoder) | mth (MultiTaskVIF)
     decoder_kwargs: dict = field(default_factory=dict)  # MultiTaskHead options (width, hia, heads)
     seg_classes: int = 15           # App. B-A: n = 15 (9 in Table VI)
-    segformer: str = "b3"           # b3 (paper) | b0 | tiny (tests)
+    segformer: str = 'b3'           # b3 (paper) | b0 | tiny (tests)
     seg_head_hidden: int = 64
 
 
@@ -98,7 +114,7 @@ class LossConfig:
 
 @dataclass
 class WeightingConfig:
-    name: str = "gdwa"              # fixed | ucw | dwa | segmif | gdwa
+    name: str = 'gdwa'              # fixed | ucw | dwa | segmif | gdwa
     options: dict = field(default_factory=dict)  # e.g. {T: 2.0, norm_every: 1} or {omega_csc: 0.1}
 
 
@@ -116,7 +132,7 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     weighting: WeightingConfig = field(default_factory=WeightingConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    framework: str = "ssvif"        # ssvif | original | multitaskvif | segmif | original_*
+    framework: str = 'ssvif'        # ssvif | original | multitaskvif | segmif | original_*
     framework_options: dict = field(default_factory=dict)  # keyword options of the framework
     csc: bool = True                # False: w/o L_csc -> no branches built at all
     two_stage: bool = True          # False: Stage II from epoch 1
@@ -124,11 +140,11 @@ class TrainConfig:
     epochs: int = 110
     early_stopping_patience: int | None = 10  # on validation L_fusion, Stage II only; None: off
     max_steps_per_epoch: int | None = None
-    output_dir: str = "runs/ssvif"
+    output_dir: str = 'runs/ssvif'
     checkpoint_every: int = 1
     log_every: int = 10
     grid_samples: int = 4
-    device: str = "auto"            # auto | cpu | cuda | cuda:N
+    device: str = 'auto'            # auto | cpu | cuda | cuda:N
     seed: int = 0
     grad_analysis: bool = True      # App. C: alpha_cf, cosine, norms
     grad_analysis_every: int = 1
@@ -137,85 +153,106 @@ class TrainConfig:
     @property
     def uses_branches(self) -> bool:
         """Segmentation head/model exist only for SSVIF with L_csc (Exp. iii removes them)."""
-        return self.framework == "ssvif" and self.csc
+        return self.framework == 'ssvif' and self.csc
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> 'TrainConfig':
         d, m = self.data, self.model
 
         def need(cond: bool, msg: str) -> None:
             if not cond:
                 raise ConfigError(msg)
 
-        need(d.kind in DATA_KINDS, f"data.kind must be one of {DATA_KINDS}, got {d.kind!r}")
-        need(0.0 <= d.val_fraction < 1.0, f"data.val_fraction must be in [0, 1), got {d.val_fraction}")
-        need(int(d.crop) >= 16, f"data.crop must be >= 16 px (SSIM uses an 11x11 window), got {d.crop}")
-        need(int(d.batch_size) >= 1, f"data.batch_size must be >= 1, got {d.batch_size}")
-        need(int(d.workers) >= 0, f"data.workers must be >= 0, got {d.workers}")
-        need(d.val_mode in VAL_MODES, f"data.val_mode must be one of {VAL_MODES}, got {d.val_mode!r}")
-        need(m.in_channels in (1, 3), f"model.in_channels must be 1 or 3, got {m.in_channels}")
-        need(m.output in ("direct", "blend"), f"model.output must be direct or blend, got {m.output!r}")
-        need(int(m.refine_width) >= 0 and (int(m.refine_width) == 0 or m.output == "blend"),
-             f"model.refine_width must be >= 0 and needs model.output: blend, got {m.refine_width}")
+        need(d.kind in DATA_KINDS, f'data.kind must be one of {DATA_KINDS}, got {d.kind!r}')
+        need(
+            0.0 <= d.val_fraction < 1.0,
+            f'data.val_fraction must be in [0, 1), got {d.val_fraction}',
+        )
+        need(
+            int(d.crop) >= 16,
+            f'data.crop must be >= 16 px (SSIM uses an 11x11 window), got {d.crop}',
+        )
+        need(int(d.batch_size) >= 1, f'data.batch_size must be >= 1, got {d.batch_size}')
+        need(int(d.workers) >= 0, f'data.workers must be >= 0, got {d.workers}')
+        need(
+            d.val_mode in VAL_MODES,
+            f'data.val_mode must be one of {VAL_MODES}, got {d.val_mode!r}',
+        )
+        need(m.in_channels in (1, 3), f'model.in_channels must be 1 or 3, got {m.in_channels}')
+        need(
+            m.output in ('direct', 'blend'),
+            f'model.output must be direct or blend, got {m.output!r}',
+        )
+        need(
+            int(m.refine_width) >= 0 and (int(m.refine_width) == 0 or m.output == 'blend'),
+            f'model.refine_width must be >= 0 and needs model.output: blend, got {m.refine_width}',
+        )
         from training.models.backbones import available_backbones
 
         need(m.backbone in available_backbones(),
              f"model.backbone must be one of {', '.join(available_backbones())}, "
-             f"got {m.backbone!r}")
-        need(m.decoder in DECODERS, f"model.decoder must be one of {DECODERS}, got {m.decoder!r}")
-        need(m.segformer in ("b3", "b0", "tiny"), f"model.segformer must be b3, b0 or tiny, got {m.segformer!r}")
-        need(int(m.seg_classes) >= 2, f"model.seg_classes must be >= 2, got {m.seg_classes}")
+             f'got {m.backbone!r}')
+        need(m.decoder in DECODERS, f'model.decoder must be one of {DECODERS}, got {m.decoder!r}')
+        need(
+            m.segformer in ('b3', 'b0', 'tiny'),
+            f'model.segformer must be b3, b0 or tiny, got {m.segformer!r}',
+        )
+        need(int(m.seg_classes) >= 2, f'model.seg_classes must be >= 2, got {m.seg_classes}')
         need(isinstance(self.loss.lambdas, (list, tuple)) and len(self.loss.lambdas) == 4,
-             f"loss.lambdas must be 4 numbers (int, grad, ssim, color), got {self.loss.lambdas!r}")
+             f'loss.lambdas must be 4 numbers (int, grad, ssim, color), got {self.loss.lambdas!r}')
         need(self.weighting.name in WEIGHTINGS,
-             f"weighting.name must be one of {WEIGHTINGS}, got {self.weighting.name!r}")
+             f'weighting.name must be one of {WEIGHTINGS}, got {self.weighting.name!r}')
         from training.frameworks import available_frameworks, framework_class
 
         need(self.framework in available_frameworks(),
              f"framework must be one of {', '.join(available_frameworks())}, "
-             f"got {self.framework!r}")
-        need(self.optim.lr > 0, f"optim.lr must be > 0, got {self.optim.lr}")
-        need(int(self.epochs) >= 1, f"epochs must be >= 1, got {self.epochs}")
+             f'got {self.framework!r}')
+        need(self.optim.lr > 0, f'optim.lr must be > 0, got {self.optim.lr}')
+        need(int(self.epochs) >= 1, f'epochs must be >= 1, got {self.epochs}')
         need(self.stage1_max_epochs is None or int(self.stage1_max_epochs) >= 1,
-             f"stage1_max_epochs must be null or >= 1, got {self.stage1_max_epochs}")
+             f'stage1_max_epochs must be null or >= 1, got {self.stage1_max_epochs}')
         need(self.early_stopping_patience is None or int(self.early_stopping_patience) >= 1,
-             f"early_stopping_patience must be null or >= 1, got {self.early_stopping_patience}")
+             f'early_stopping_patience must be null or >= 1, got {self.early_stopping_patience}')
         need(self.max_steps_per_epoch is None or int(self.max_steps_per_epoch) >= 1,
-             f"max_steps_per_epoch must be null or >= 1, got {self.max_steps_per_epoch}")
-        need(int(self.checkpoint_every) >= 1, "checkpoint_every must be >= 1")
-        need(int(self.log_every) >= 1, "log_every must be >= 1")
-        need(int(self.grad_analysis_every) >= 1, "grad_analysis_every must be >= 1")
-        need(int(self.grid_samples) >= 0, "grid_samples must be >= 0")
+             f'max_steps_per_epoch must be null or >= 1, got {self.max_steps_per_epoch}')
+        need(int(self.checkpoint_every) >= 1, 'checkpoint_every must be >= 1')
+        need(int(self.log_every) >= 1, 'log_every must be >= 1')
+        need(int(self.grad_analysis_every) >= 1, 'grad_analysis_every must be >= 1')
+        need(int(self.grid_samples) >= 0, 'grid_samples must be >= 0')
         cls = framework_class(self.framework)
         cls.check_config(self)
-        need(isinstance(self.framework_options, Mapping), "framework_options must be a mapping")
+        need(isinstance(self.framework_options, Mapping), 'framework_options must be a mapping')
         try:
             cls(self, **dict(self.framework_options))  # cheap: frameworks build no modules here
         except TypeError as exc:
-            raise ConfigError(f"framework_options: {exc}") from None
+            raise ConfigError(f'framework_options: {exc}') from None
         return self
 
 
-_SECTIONS = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig,
-             "weighting": WeightingConfig, "optim": OptimConfig}
+_SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'loss': LossConfig,
+             'weighting': WeightingConfig, 'optim': OptimConfig}
 
 
 def _build(cls, values: Mapping[str, Any], prefix: str):
     if not isinstance(values, Mapping):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {type(values).__name__}")
+        raise ConfigError(
+            f'{prefix.rstrip(".") or "config"} must be a mapping, got {type(values).__name__}'
+        )
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ConfigError(f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; "
-                          f"known under {prefix.rstrip('.') or 'top level'}: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f'unknown config key(s) {", ".join(prefix + k for k in unknown)}; '
+            f'known under {prefix.rstrip(".") or "top level"}: {", ".join(sorted(known))}'
+        )
     kwargs = {}
     for k, v in values.items():
         if cls is TrainConfig and k in _SECTIONS:
-            kwargs[k] = _build(_SECTIONS[k], v or {}, f"{k}.")
+            kwargs[k] = _build(_SECTIONS[k], v or {}, f'{k}.')
         elif isinstance(getattr(cls(), k), dict) and not isinstance(v, Mapping):
-            raise ConfigError(f"{prefix}{k} must be a mapping, got {v!r}")
+            raise ConfigError(f'{prefix}{k} must be a mapping, got {v!r}')
         else:
             kwargs[k] = coerce_number(v, getattr(cls(), k), prefix + k)
     return cls(**kwargs)
@@ -223,30 +260,38 @@ def _build(cls, values: Mapping[str, Any], prefix: str):
 
 def coerce_number(value: Any, default: Any, key: str) -> Any:
     """YAML 1.1 (PyYAML) reads ``2e-3`` as a string; accept it where a number is expected."""
-    if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
+    if (
+        isinstance(value, str)
+        and isinstance(default, (int, float))
+        and not isinstance(default, bool)
+    ):
         try:
-            return float(value) if isinstance(default, float) or not value.strip().lstrip("+-").isdigit() else int(value)
+            return (
+                float(value)
+                if isinstance(default, float) or not value.strip().lstrip('+-').isdigit()
+                else int(value)
+            )
         except ValueError:
-            raise ConfigError(f"{key} must be a number, got {value!r}") from None
+            raise ConfigError(f'{key} must be a number, got {value!r}') from None
     return value
 
 
 def config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
     """Build and validate a TrainConfig; unknown keys raise ConfigError naming them."""
-    values = {k: v for k, v in dict(values).items() if k != "inherit"}
-    return _build(TrainConfig, values, "").validate()
+    values = {k: v for k, v in dict(values).items() if k != 'inherit'}
+    return _build(TrainConfig, values, '').validate()
 
 
-_REPLACE_ON_MERGE = {"model.backbone_kwargs", "model.decoder_kwargs", "weighting.options",
-                     "framework_options", "data.thermal"}
+_REPLACE_ON_MERGE = {'model.backbone_kwargs', 'model.decoder_kwargs', 'weighting.options',
+                     'framework_options', 'data.thermal'}
 
 
-def _deep_merge(base: dict, over: Mapping, prefix: str = "") -> dict:
+def _deep_merge(base: dict, over: Mapping, prefix: str = '') -> dict:
     out = dict(base)
     for k, v in over.items():
         if (isinstance(v, Mapping) and isinstance(out.get(k), Mapping)
                 and prefix + k not in _REPLACE_ON_MERGE):
-            out[k] = _deep_merge(dict(out[k]), v, f"{prefix}{k}.")
+            out[k] = _deep_merge(dict(out[k]), v, f'{prefix}{k}.')
         else:
             out[k] = v
     return out
@@ -255,18 +300,18 @@ def _deep_merge(base: dict, over: Mapping, prefix: str = "") -> dict:
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     path = Path(path)
     if path.resolve() in seen:
-        raise ConfigError(f"inherit cycle through {path}")
+        raise ConfigError(f'inherit cycle through {path}')
     try:
-        with open(path, "r", encoding="utf-8") as f:
+        with open(path, 'r', encoding='utf-8') as f:
             data = yaml.safe_load(f)
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        raise ConfigError(f'config file not found: {path}') from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        raise ConfigError(f'{path}: not valid YAML ({str(e).splitlines()[0]})') from None
     data = data or {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: top level must be a mapping")
-    parent = data.pop("inherit", None)
+        raise ConfigError(f'{path}: top level must be a mapping')
+    parent = data.pop('inherit', None)
     if parent is None:
         return dict(data)
     base = _read_yaml(path.parent / str(parent), seen + (path.resolve(),))
@@ -277,29 +322,30 @@ def apply_overrides(values: dict, overrides: list[str] | tuple[str, ...] | None)
     """Apply ``"a.b=value"`` strings (value parsed by yaml.safe_load) to a nested dict."""
     out = _deep_merge({}, values)
     for item in overrides or ():
-        key, sep, raw = str(item).partition("=")
+        key, sep, raw = str(item).partition('=')
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"override {item!r} must look like key.sub=value")
+            raise ConfigError(f'override {item!r} must look like key.sub=value')
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:
-            raise ConfigError(f"override {item!r}: value is not valid YAML") from None
+            raise ConfigError(f'override {item!r}: value is not valid YAML') from None
         node = out
-        parts = key.split(".")
+        parts = key.split('.')
         for p in parts[:-1]:
             nxt = node.get(p)
             if nxt is None:
                 nxt = node[p] = {}
             elif not isinstance(nxt, dict):
-                raise ConfigError(f"override {item!r}: {p!r} is not a section")
+                raise ConfigError(f'override {item!r}: {p!r} is not a section')
             node = nxt
         node[parts[-1]] = value
     return out
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
-    """YAML file (with ``inherit``) + dotted overrides -> validated TrainConfig.
+    """
+    YAML file (with ``inherit``) + dotted overrides -> validated TrainConfig.
 
     ``path=None`` starts from the dataclass defaults (the paper's settings).
     """

@@ -1,4 +1,19 @@
-"""Data-parallel training under torchrun (RANK / WORLD_SIZE / LOCAL_RANK).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Data-parallel training under torchrun (RANK / WORLD_SIZE / LOCAL_RANK).
 
 Why explicit all-reduces instead of wrapping the models in
 ``DistributedDataParallel``: GDWA and the gradient analysis need per-task
@@ -23,23 +38,24 @@ With WORLD_SIZE unset or 1 every method is a no-op.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+import os
 from typing import Iterable, Mapping
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistContext", "init_distributed", "resolve_device"]
+
+__all__ = ['DistContext', 'init_distributed', 'resolve_device']
 
 
 def resolve_device(pref: str) -> torch.device:
     """``auto`` -> cuda if available else cpu; anything else as given (cuda must exist)."""
-    if pref == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if pref == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     dev = torch.device(pref)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {pref!r} requested but CUDA is not available")
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError(f'device {pref!r} requested but CUDA is not available')
     return dev
 
 
@@ -48,7 +64,7 @@ class DistContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    device: torch.device = torch.device("cpu")
+    device: torch.device = torch.device('cpu')
     owns_group: bool = False
 
     @property
@@ -90,7 +106,9 @@ class DistContext:
         params = [p for p in params if p.requires_grad]
         if not params:
             return
-        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+        flat = torch.cat(
+            [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
+        )
         self.all_reduce_mean(flat)
         i = 0
         for p in params:
@@ -106,13 +124,21 @@ class DistContext:
         """Copy rank 0's parameters (unless ``buffers_only``) and buffers to all ranks."""
         if not self.enabled or module is None:
             return
-        tensors = list(module.buffers()) if buffers_only else list(module.parameters()) + list(module.buffers())
+        tensors = (
+            list(module.buffers())
+            if buffers_only
+            else list(module.parameters()) + list(module.buffers())
+        )
         with torch.no_grad():
             for t in tensors:
                 dist.broadcast(t.data, src=0)
 
     def all_true(self, flag: bool) -> bool:
-        """True only if ``flag`` is True on every rank (used to stop all ranks on divergence)."""
+        """
+        Return True only if ``flag`` is True on every rank.
+
+        Used to stop all ranks on divergence.
+        """
         if not self.enabled:
             return flag
         t = torch.tensor([0.0 if flag else 1.0], device=self.device)
@@ -129,20 +155,22 @@ class DistContext:
             self.owns_group = False
 
 
-def init_distributed(device_pref: str = "auto") -> DistContext:
+def init_distributed(device_pref: str = 'auto') -> DistContext:
     """Read torchrun's env; start the process group when WORLD_SIZE > 1."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", str(rank)))
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    rank = int(os.environ.get('RANK', '0'))
+    local = int(os.environ.get('LOCAL_RANK', str(rank)))
     device = resolve_device(device_pref)
     if world <= 1:
         return DistContext(device=device)
-    if device.type == "cuda":
-        device = torch.device("cuda", local)
+    if device.type == 'cuda':
+        device = torch.device('cuda', local)
         torch.cuda.set_device(device)
     owns = False
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo",
+        dist.init_process_group(backend='nccl' if device.type == 'cuda' else 'gloo',
                                 rank=rank, world_size=world)
         owns = True
-    return DistContext(rank=rank, world_size=world, local_rank=local, device=device, owns_group=owns)
+    return DistContext(
+        rank=rank, world_size=world, local_rank=local, device=device, owns_group=owns
+    )

@@ -1,4 +1,19 @@
-"""``ssvif_fuse``: fuse every visible/thermal pair of two folders with a checkpoint or an exported model.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``ssvif_fuse``: fuse every visible/thermal pair of two folders with a checkpoint or exported model.
 
     ssvif_fuse --checkpoint CKPT --visible DIR --ir DIR --output DIR [--device cpu]
     ssvif_fuse --model MODEL.onnx --visible DIR --ir DIR --output DIR [--masks DIR]
@@ -17,62 +32,82 @@ as ``OUTPUT/STEM.png`` (8-bit RGB). Bad input prints one line, exit 2.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+import sys
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-
 from ros2_ssvif.thermal import ThermalNormalizer
 
-__all__ = ["PAD_MULTIPLE", "fuse_folder", "fuse_tensors", "load_for_fusion", "main", "to_uint8_rgb"]
+if TYPE_CHECKING:  # annotations only: torch is imported lazily, for --checkpoint alone
+    import torch
+
+
+__all__ = [
+    'PAD_MULTIPLE',
+    'fuse_folder',
+    'fuse_tensors',
+    'load_for_fusion',
+    'main',
+    'to_uint8_rgb',
+]
 
 #: Inputs are replicate-padded to a multiple of this: it covers the stride-2 stages of
 #: every registered backbone, so no backbone ever sees a size it would round.
 PAD_MULTIPLE = 8
 
 
-def load_for_fusion(checkpoint: str | Path) -> tuple["torch.nn.Module", ThermalNormalizer]:
+def load_for_fusion(checkpoint: str | Path) -> tuple['torch.nn.Module', ThermalNormalizer]:
     """Fusion model (eval) and the thermal normaliser it was trained with."""
     from training.checkpoint import CheckpointError, load_checkpoint, load_fusion_model
 
     model, _ = load_fusion_model(checkpoint)
-    thermal = load_checkpoint(checkpoint).get("config", {}).get("data", {}).get("thermal") or {}
+    thermal = load_checkpoint(checkpoint).get('config', {}).get('data', {}).get('thermal') or {}
     try:
         normalizer = ThermalNormalizer(**thermal).for_stills()
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{checkpoint}: bad thermal settings {thermal}: {exc}") from None
+        raise CheckpointError(f'{checkpoint}: bad thermal settings {thermal}: {exc}') from None
     return model, normalizer
 
 
-def fuse_tensors(model: "torch.nn.Module", visible: "torch.Tensor", thermal: "torch.Tensor",
-                 multiple: int = PAD_MULTIPLE) -> "torch.Tensor":
+def fuse_tensors(model: 'torch.nn.Module', visible: 'torch.Tensor', thermal: 'torch.Tensor',
+                 multiple: int = PAD_MULTIPLE) -> 'torch.Tensor':
     """(3, H, W) visible + (1, H, W) thermal in [0, 1] -> (3, H, W) fused in [0, 1]."""
     import torch
     import torch.nn.functional as F
 
     if visible.shape[-2:] != thermal.shape[-2:]:
-        raise ValueError(f"visible {tuple(visible.shape[-2:])} and thermal {tuple(thermal.shape[-2:])} "
-                         "sizes differ")
+        raise ValueError(
+            f'visible {tuple(visible.shape[-2:])} and thermal {tuple(thermal.shape[-2:])} '
+            'sizes differ'
+        )
     device = next(model.parameters()).device
     h, w = visible.shape[-2:]
     pad = (0, (-w) % multiple, 0, (-h) % multiple)
-    vis = F.pad(visible[None].to(device), pad, mode="replicate")
-    th = F.pad(thermal[None].to(device), pad, mode="replicate")
+    vis = F.pad(visible[None].to(device), pad, mode='replicate')
+    th = F.pad(thermal[None].to(device), pad, mode='replicate')
     with torch.no_grad():
         return model(vis, th).fused[0, :, :h, :w].clamp(0.0, 1.0).cpu()
 
 
-def to_uint8_rgb(image: "torch.Tensor") -> np.ndarray:
+def to_uint8_rgb(image: 'torch.Tensor') -> np.ndarray:
     """(3, H, W) in [0, 1] -> H x W x 3 uint8, rounded (not truncated)."""
-    return np.ascontiguousarray((image.permute(1, 2, 0).numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8))
+    return np.ascontiguousarray(
+        (image.permute(1, 2, 0).numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+    )
 
 
-def fuse_folder(model: "torch.nn.Module", visible_dir: str | Path, ir_dir: str | Path, out_dir: str | Path,
-                progress: bool = True, normalizer: ThermalNormalizer | None = None) -> list[Path]:
+def fuse_folder(
+    model: 'torch.nn.Module',
+    visible_dir: str | Path,
+    ir_dir: str | Path,
+    out_dir: str | Path,
+    progress: bool = True,
+    normalizer: ThermalNormalizer | None = None,
+) -> list[Path]:
     """Fuse every stem-matched pair; returns the written ``out_dir/STEM.png`` paths."""
     from tqdm import tqdm
-
     from training.data.pairs import DatasetError, match_pairs, read_thermal, read_visible
 
     pairs = match_pairs(Path(visible_dir), Path(ir_dir))
@@ -81,45 +116,53 @@ def fuse_folder(model: "torch.nn.Module", visible_dir: str | Path, ir_dir: str |
     out_dir.mkdir(parents=True, exist_ok=True)
     model.eval()
     written = []
-    for stem, (vis_p, ir_p) in tqdm(pairs, desc="ssvif_fuse", unit="img", disable=not progress):
+    for stem, (vis_p, ir_p) in tqdm(pairs, desc='ssvif_fuse', unit='img', disable=not progress):
         vis, th = read_visible(vis_p), read_thermal(ir_p, normalizer)
         if vis.shape[-2:] != th.shape[-2:]:
-            raise DatasetError(f"{stem}: visible {vis_p.name} is {vis.shape[2]}x{vis.shape[1]}, "
-                               f"thermal {ir_p.name} is {th.shape[2]}x{th.shape[1]}")
+            raise DatasetError(f'{stem}: visible {vis_p.name} is {vis.shape[2]}x{vis.shape[1]}, '
+                               f'thermal {ir_p.name} is {th.shape[2]}x{th.shape[1]}')
         rgb = to_uint8_rgb(fuse_tensors(model, vis, th))
-        path = out_dir / f"{stem}.png"
+        path = out_dir / f'{stem}.png'
         if not cv2.imwrite(str(path), rgb[..., ::-1]):
-            raise OSError(f"cannot write {path}")
+            raise OSError(f'cannot write {path}')
         written.append(path)
     return written
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ssvif_fuse", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog='ssvif_fuse', description=__doc__.strip().splitlines()[0])
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", help="ssvif_train checkpoint (best.pt / last.pt); needs torch")
-    src.add_argument("--model", help="exported bundle (.onnx, `ssvif_export`); runs on ONNX Runtime, no torch")
-    p.add_argument("--visible", required=True, help="folder of visible images")
-    p.add_argument("--ir", required=True, help="folder of thermal images (same stems)")
-    p.add_argument("--output", required=True, help="folder for the fused STEM.png files")
-    p.add_argument("--masks", default=None, help="with --model: also write class-id masks (mono8 STEM.png) here")
-    p.add_argument("--device", default="cpu", help="--checkpoint: torch device (default cpu)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    src.add_argument(
+        '--checkpoint', help='ssvif_train checkpoint (best.pt / last.pt); needs torch'
+    )
+    src.add_argument(
+        '--model', help='exported bundle (.onnx, `ssvif_export`); runs on ONNX Runtime, no torch'
+    )
+    p.add_argument('--visible', required=True, help='folder of visible images')
+    p.add_argument('--ir', required=True, help='folder of thermal images (same stems)')
+    p.add_argument('--output', required=True, help='folder for the fused STEM.png files')
+    p.add_argument(
+        '--masks',
+        default=None,
+        help='with --model: also write class-id masks (mono8 STEM.png) here',
+    )
+    p.add_argument('--device', default='cpu', help='--checkpoint: torch device (default cpu)')
+    p.add_argument('--no-progress', action='store_true', help='no progress bar')
     return p
 
 
 def _main_onnx(args) -> int:
-    from ros2_ssvif.fuse_images import FuseError, fuse_folders
+    from ros2_ssvif.fuse_images import fuse_folders, FuseError
 
     try:
         res = fuse_folders(args.model, args.visible, args.ir, args.output, masks_dir=args.masks,
                            progress=not args.no_progress)
     except (FuseError, OSError) as exc:
-        print(f"ssvif_fuse: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+        print(f'ssvif_fuse: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}',
               file=sys.stderr)
         return 2
-    extra = f" and {len(res.masks)} mask(s) to {args.masks}" if args.masks else ""
-    print(f"ssvif_fuse: {len(res.fused)} fused image(s) written to {args.output}{extra}")
+    extra = f' and {len(res.masks)} mask(s) to {args.masks}' if args.masks else ''
+    print(f'ssvif_fuse: {len(res.fused)} fused image(s) written to {args.output}{extra}')
     return 0
 
 
@@ -128,25 +171,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.model:
         return _main_onnx(args)
     if args.masks:
-        print("ssvif_fuse: error: --masks needs --model (a checkpoint has no segmenter)", file=sys.stderr)
+        print(
+            'ssvif_fuse: error: --masks needs --model (a checkpoint has no segmenter)',
+            file=sys.stderr,
+        )
         return 2
     import torch
-
     from training.checkpoint import CheckpointError
     from training.data.pairs import DatasetError
 
     try:
         model, normalizer = load_for_fusion(args.checkpoint)
         model.to(torch.device(args.device))
-        written = fuse_folder(model, args.visible, args.ir, args.output, progress=not args.no_progress,
-                              normalizer=normalizer)
+        written = fuse_folder(
+            model,
+            args.visible,
+            args.ir,
+            args.output,
+            progress=not args.no_progress,
+            normalizer=normalizer,
+        )
     except (CheckpointError, DatasetError, OSError, ValueError, RuntimeError) as exc:
-        print(f"ssvif_fuse: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+        print(f'ssvif_fuse: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}',
               file=sys.stderr)
         return 2
-    print(f"ssvif_fuse: {len(written)} fused image(s) written to {args.output}")
+    print(f'ssvif_fuse: {len(written)} fused image(s) written to {args.output}')
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     sys.exit(main())

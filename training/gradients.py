@@ -1,4 +1,19 @@
-"""Per-task gradients over the shared fusion parameters (SSVIF III-E, App. C).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Per-task gradients over the shared fusion parameters (SSVIF III-E, App. C).
 
 GDWA needs the gradient norm of each task over the *shared* parameters, and
 the gradient analysis of Appendix C needs the projection coefficient and the
@@ -26,12 +41,13 @@ from typing import Iterable, Mapping
 import torch
 from torch import Tensor
 
+
 __all__ = [
-    "task_gradients",
-    "grad_norm",
-    "projection_coefficient",
-    "cosine",
-    "RunningMean",
+    'task_gradients',
+    'grad_norm',
+    'projection_coefficient',
+    'cosine',
+    'RunningMean',
 ]
 
 _EPS = 1e-12
@@ -42,7 +58,8 @@ def task_gradients(
     shared_params: Iterable[torch.nn.Parameter],
     retain_graph: bool = True,
 ) -> dict[str, Tensor]:
-    """Flat, detached gradient of each scalar loss w.r.t. ``shared_params``.
+    """
+    Flat, detached gradient of each scalar loss w.r.t. ``shared_params``.
 
     Uses ``torch.autograd.grad`` (``retain_graph=True`` by default) so the
     parameters' ``.grad`` is untouched and the caller can still call
@@ -50,11 +67,11 @@ def task_gradients(
     """
     params = [p for p in shared_params if p.requires_grad]
     if not params:
-        raise ValueError("task_gradients: no shared parameter requires grad")
+        raise ValueError('task_gradients: no shared parameter requires grad')
     out: dict[str, Tensor] = {}
     for name, loss in losses.items():
         if loss.dim() != 0:
-            raise ValueError(f"task_gradients: loss {name!r} is not a scalar")
+            raise ValueError(f'task_gradients: loss {name!r} is not a scalar')
         grads = torch.autograd.grad(
             loss, params, retain_graph=retain_graph, allow_unused=True
         )
@@ -73,7 +90,8 @@ def grad_norm(g: Tensor) -> Tensor:
 
 
 def projection_coefficient(g_csc: Tensor, g_fusion: Tensor) -> Tensor:
-    """alpha_cf = g_csc . g_fusion / ||g_fusion||^2 (Appendix C, Eq. 8).
+    """
+    alpha_cf = g_csc . g_fusion / ||g_fusion||^2 (Appendix C, Eq. 8).
 
     Positive: the CSC gradient has a component along the fusion gradient
     (non-conflicting). Returns 0 when ``g_fusion`` is zero.
@@ -89,7 +107,8 @@ def cosine(a: Tensor, b: Tensor) -> Tensor:
 
 
 class RunningMean:
-    """Weighted running mean of scalars (epoch-mean losses, norms, alpha_cf).
+    """
+    Weighted running mean of scalars (epoch-mean losses, norms, alpha_cf).
 
     ``update(value, n)`` counts ``value`` ``n`` times (e.g. a batch mean over
     ``n`` samples); tensors are detached and turned into Python floats so no
@@ -104,7 +123,7 @@ class RunningMean:
         if isinstance(value, Tensor):
             value = float(value.detach())
         if n <= 0:
-            raise ValueError("RunningMean.update: n must be positive")
+            raise ValueError('RunningMean.update: n must be positive')
         self.total += float(value) * n
         self.count += n
 
@@ -117,8 +136,8 @@ class RunningMean:
         self.count = 0.0
 
     def state_dict(self) -> dict:
-        return {"total": self.total, "count": self.count}
+        return {'total': self.total, 'count': self.count}
 
     def load_state_dict(self, state: Mapping) -> None:
-        self.total = float(state["total"])
-        self.count = float(state["count"])
+        self.total = float(state['total'])
+        self.count = float(state['count'])

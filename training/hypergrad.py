@@ -1,4 +1,19 @@
-"""Hypergradients for bi-level training: CAF's one-step truncation and BDL's Gauss-Newton.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Hypergradients for bi-level training: CAF's one-step truncation and BDL's Gauss-Newton.
 
 Both seeds solve a bi-level problem with a first-order shortcut instead of
 differentiating through the lower problem's solution:
@@ -46,20 +61,21 @@ from typing import Callable, Mapping
 import torch
 from torch import Tensor
 
+
 __all__ = [
-    "Params",
-    "LossFn",
-    "OneStepResult",
-    "GaussNewtonResult",
-    "detached",
-    "flat",
-    "one_step_hypergradient",
-    "one_step_hypergradient_exact",
-    "one_step_outer_loss",
-    "finite_difference_mixed_hvp",
-    "unrolled_hypergradient",
-    "gauss_newton_hypergradient",
-    "unrolled_lower_hypergradient",
+    'Params',
+    'LossFn',
+    'OneStepResult',
+    'GaussNewtonResult',
+    'detached',
+    'flat',
+    'one_step_hypergradient',
+    'one_step_hypergradient_exact',
+    'one_step_outer_loss',
+    'finite_difference_mixed_hvp',
+    'unrolled_hypergradient',
+    'gauss_newton_hypergradient',
+    'unrolled_lower_hypergradient',
 ]
 
 Params = Mapping[str, Tensor]
@@ -67,7 +83,7 @@ LossFn = Callable[[Params, Params], Tensor]
 
 
 def detached(p: Params, requires_grad: bool = False) -> dict[str, Tensor]:
-    """Copies of ``p`` cut from any graph (optionally requiring grad)."""
+    """Return copies of ``p`` cut from any graph (optionally requiring grad)."""
     return {k: v.detach().clone().requires_grad_(requires_grad) for k, v in p.items()}
 
 
@@ -77,7 +93,7 @@ def flat(p: Params) -> Tensor:
 
 
 def _grad(loss: Tensor, p: Params, create_graph: bool = False) -> dict[str, Tensor]:
-    """d loss / d p; a tensor the loss does not reach gets zeros (not None)."""
+    """Return d loss / d p; a tensor the loss does not reach gets zeros (not None)."""
     keys = list(p)
     gs = torch.autograd.grad(loss, [p[k] for k in keys], allow_unused=True,
                              create_graph=create_graph, retain_graph=create_graph)
@@ -103,7 +119,8 @@ class OneStepResult:
 def finite_difference_mixed_hvp(
     inner_loss: LossFn, weights: Params, hparams: Params, vector: Params, radius: float = 1e-2
 ) -> tuple[dict[str, Tensor], float]:
-    """(grad2_{h,w} L_in(w; h)) v by a central difference of grad_h (CAF Eq. 3).
+    """
+    (grad2_{h,w} L_in(w; h)) v by a central difference of grad_h (CAF Eq. 3).
 
     d = radius / ||v||; returns (estimate, d). The error is O(d^2) times
     the third derivative, so it is exact for an L_in quadratic in w.
@@ -128,7 +145,8 @@ def one_step_hypergradient(
     lr: float,
     radius: float = 1e-2,
 ) -> OneStepResult:
-    """CAF's approximate hypergradient (Eq. 2-3): one SGD step, finite-difference HVP.
+    """
+    Compute CAF's approximate hypergradient (Eq. 2-3): one SGD step, finite-difference HVP.
 
     ``lr`` is eta, the lower problem's step; ``radius`` sets d = radius/||v||.
     Cost: three first-order gradients of L_in and one of L_out.
@@ -142,8 +160,8 @@ def one_step_hypergradient(
     both = _grad(
         outer, {**{f'w.{k}': v for k, v in w1.items()}, **{f'h.{k}': v for k, v in h.items()}}
     )
-    v = {k: both[f"w.{k}"] for k in w1}
-    direct = {k: both[f"h.{k}"] for k in h}
+    v = {k: both[f'w.{k}'] for k in w1}
+    direct = {k: both[f'h.{k}'] for k in h}
     hvp, d = finite_difference_mixed_hvp(inner_loss, detached(weights), h, v, radius)
     implicit = {k: -lr * hvp[k] for k in h}
     grad = {k: direct[k] + implicit[k] for k in h}
@@ -169,14 +187,19 @@ def one_step_outer_loss(inner_loss: LossFn, outer_loss: LossFn, weights: Params,
 
 def one_step_hypergradient_exact(inner_loss: LossFn, outer_loss: LossFn, weights: Params,
                                  hparams: Params, lr: float) -> dict[str, Tensor]:
-    """The same one-step hypergradient by autograd through the step (second order, exact)."""
+    """
+    Compute the same one-step hypergradient by autograd through the step.
+
+    Second order, exact.
+    """
     return unrolled_hypergradient(inner_loss, outer_loss, weights, hparams, lr, steps=1)
 
 
 def unrolled_hypergradient(
     inner_loss: LossFn, outer_loss: LossFn, weights: Params, hparams: Params, lr: float, steps: int
 ) -> dict[str, Tensor]:
-    """d L_out(w_K(h); h) / d h through ``steps`` differentiable SGD steps on L_in.
+    """
+    Compute d L_out(w_K(h); h) / d h through ``steps`` differentiable SGD steps on L_in.
 
     With many steps on a lower problem that converges, this is the exact
     bi-level hypergradient (reference for tests and tiny problems).
@@ -202,7 +225,8 @@ class GaussNewtonResult:
 
 def gauss_newton_hypergradient(upper_loss: LossFn, lower_loss: LossFn, weights: Params,
                                task_params: Params, eps: float = 0.0) -> GaussNewtonResult:
-    """BDL's first-order hypergradient for w (Eq. 4-5); see the module docstring.
+    """
+    Compute BDL's first-order hypergradient for w (Eq. 4-5); see the module docstring.
 
     ``upper_loss(w, theta)`` is Phi, ``lower_loss(w, theta)`` is phi, both at
     the task parameters theta the lower problem reached (theta ~ theta*(w)).
@@ -221,19 +245,22 @@ def gauss_newton_hypergradient(upper_loss: LossFn, lower_loss: LossFn, weights: 
     gl = _grad(
         lower, {**{f'w.{k}': v for k, v in w.items()}, **{f't.{k}': v for k, v in t.items()}}
     )
-    gu_t = {k: gu[f"t.{k}"] for k in t}
-    gl_t = {k: gl[f"t.{k}"] for k in t}
+    gu_t = {k: gu[f't.{k}'] for k in t}
+    gl_t = {k: gl[f't.{k}'] for k in t}
     denom = float(_dot(gl_t, gl_t))
     coef = float(_dot(gu_t, gl_t)) / denom if denom > eps else 0.0
-    direct = {k: gu[f"w.{k}"] for k in w}
-    grad = {k: direct[k] - coef * gl[f"w.{k}"] for k in w}
+    direct = {k: gu[f'w.{k}'] for k in w}
+    grad = {k: direct[k] - coef * gl[f'w.{k}'] for k in w}
     return GaussNewtonResult(grad=grad, direct=direct, coefficient=coef,
                              upper_loss=float(upper.detach()), lower_loss=float(lower.detach()))
 
 
 def unrolled_lower_hypergradient(upper_loss: LossFn, lower_loss: LossFn, weights: Params,
                                  task_params: Params, lr: float, steps: int) -> dict[str, Tensor]:
-    """d Phi(w; theta_K(w)) / d w through ``steps`` differentiable SGD steps on phi from theta_0.
+    """
+    Compute d Phi(w; theta_K(w)) / d w through ``steps`` differentiable SGD steps.
+
+    The steps are on phi from theta_0.
 
     The exact reference for :func:`gauss_newton_hypergradient` once the
     lower problem has converged.

@@ -1,4 +1,19 @@
-"""CAF's automatic loss search (seed paper 002, Sec. 3.2, Algorithm 1).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+CAF's automatic loss search (seed paper 002, Sec. 3.2, Algorithm 1).
 
 Per step, on a training batch B and a search-validation batch V (disjoint
 images, ``data.val_fraction`` of the labelled set, as DARTS splits its
@@ -28,18 +43,17 @@ per-epoch reseeding as in the SSVIF trainer).
 """
 from __future__ import annotations
 
-import math
-import random
 from dataclasses import dataclass
+import math
 from pathlib import Path
+import random
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.func import functional_call
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, RandomSampler
-
 from training.caf_build import (
     build_space,
     build_task_model,
@@ -60,7 +74,8 @@ from training.hypergrad import one_step_hypergradient, one_step_outer_loss
 from training.logging import ScalarLogger
 from training.losses.caf_space import CAFLossSpace
 
-__all__ = ["SearchResult", "LossSearch"]
+
+__all__ = ['SearchResult', 'LossSearch']
 
 
 @dataclass
@@ -83,8 +98,8 @@ class LossSearch:
 
         self.cfg = cfg
         self.progress = progress
-        self.device = torch.device(cfg.device if cfg.device != "auto" else
-                                   ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(cfg.device if cfg.device != 'auto' else
+                                   ('cuda' if torch.cuda.is_available() else 'cpu'))
         self.out = Path(cfg.output_dir)
         self.train_ds, self.val_ds = datasets if datasets is not None else labelled_datasets(cfg)
         torch.manual_seed(int(cfg.search.seed))
@@ -103,7 +118,7 @@ class LossSearch:
         self.epoch = 0
         self.global_step = 0
         self.history: list[dict] = []
-        self.scalars = ScalarLogger(self.out / "scalars.csv")
+        self.scalars = ScalarLogger(self.out / 'scalars.csv')
 
     # -- losses -----------------------------------------------------------------
     def fused_with(self, params: dict, batch: dict) -> torch.Tensor:
@@ -124,7 +139,7 @@ class LossSearch:
     def outer_loss(self, batch: dict):
         def loss(w: dict, h: dict) -> torch.Tensor:
             logits = self.task(self.fused_with(w, batch))
-            return F.cross_entropy(logits, batch["label"], ignore_index=IGNORE_INDEX)
+            return F.cross_entropy(logits, batch['label'], ignore_index=IGNORE_INDEX)
         return loss
 
     # -- one step ---------------------------------------------------------------
@@ -138,12 +153,12 @@ class LossSearch:
         rec: dict[str, float] = {}
         # line 3: task network on the fused training batch (F frozen)
         with torch.no_grad():
-            fused = self.fusion(b["visible"], b["thermal"]).fused
-        task_loss = F.cross_entropy(self.task(fused), b["label"], ignore_index=IGNORE_INDEX)
+            fused = self.fusion(b['visible'], b['thermal']).fused
+        task_loss = F.cross_entropy(self.task(fused), b['label'], ignore_index=IGNORE_INDEX)
         self.opt_task.zero_grad(set_to_none=True)
         task_loss.backward()
         self.opt_task.step()
-        rec["L_task_train"] = float(task_loss.detach())
+        rec['L_task_train'] = float(task_loss.detach())
         # line 5: fusion network on the beta-weighted loss
         beta = CAFLossSpace.beta(self.alpha.detach())
         terms = self.space.terms(
@@ -157,30 +172,30 @@ class LossSearch:
         self.opt_fusion.zero_grad(set_to_none=True)
         fusion_loss.backward()
         self.opt_fusion.step()
-        rec["L_fusion"] = float(fusion_loss.detach())
-        rec.update({f"loss_{k}": float(t.detach()) for k, t in terms.items()})
+        rec['L_fusion'] = float(fusion_loss.detach())
+        rec.update({f'loss_{k}': float(t.detach()) for k, t in terms.items()})
         # line 7: beta by the one-step truncated hypergradient (Eq. 2-3)
         params = {k: p.detach() for k, p in self.fusion.named_parameters()}
         inner, outer = self.inner_loss(b), self.outer_loss(v)
-        res = one_step_hypergradient(inner, outer, params, {"alpha": self.alpha.detach()},
+        res = one_step_hypergradient(inner, outer, params, {'alpha': self.alpha.detach()},
                                      lr=float(s.fusion_lr), radius=float(s.fd_radius))
-        grad = res.grad["alpha"]
+        grad = res.grad['alpha']
         if not torch.isfinite(grad).all():
-            raise RuntimeError(f"non-finite hypergradient at search step {self.global_step}")
+            raise RuntimeError(f'non-finite hypergradient at search step {self.global_step}')
         self.opt_alpha.zero_grad(set_to_none=True)
         self.alpha.grad = grad.clone()
         self.opt_alpha.step()
-        rec["lr_beta"] = self.opt_alpha.param_groups[0]["lr"]
+        rec['lr_beta'] = self.opt_alpha.param_groups[0]['lr']
         self.sched_alpha.step()
         rec.update(
             L_outer_before=res.outer_loss, hypergrad_norm=float(grad.norm()), fd_delta=res.fd_delta
         )
         if s.check_every and self.global_step % int(s.check_every) == 0:
-            after = one_step_outer_loss(inner, outer, params, {"alpha": self.alpha.detach()},
+            after = one_step_outer_loss(inner, outer, params, {'alpha': self.alpha.detach()},
                                         lr=float(s.fusion_lr))
             rec.update(L_outer_after=after, L_outer_change=after - res.outer_loss)
         for n, bv in zip(self.space.searched, CAFLossSpace.beta(self.alpha.detach())):
-            rec[f"beta_{n}"] = float(bv)
+            rec[f'beta_{n}'] = float(bv)
         return rec
 
     # -- epochs, checkpoints --------------------------------------------------------
@@ -215,23 +230,23 @@ class LossSearch:
         }
 
     def load_state(self, st: dict) -> None:
-        if list(st["caf_config"]["space"]["searched"]) != list(self.space.searched):
-            raise ValueError("checkpoint and config search different loss terms (space.searched)")
-        self.fusion.load_state_dict(st["models"]["fusion"])
-        self.task.load_state_dict(st["models"]["task"])
+        if list(st['caf_config']['space']['searched']) != list(self.space.searched):
+            raise ValueError('checkpoint and config search different loss terms (space.searched)')
+        self.fusion.load_state_dict(st['models']['fusion'])
+        self.task.load_state_dict(st['models']['task'])
         with torch.no_grad():
-            self.alpha.copy_(st["alpha"].to(self.device))
-        o = st["optimizers"]
-        self.opt_alpha.load_state_dict(o["alpha"])
-        self.opt_fusion.load_state_dict(o["fusion"])
-        self.opt_task.load_state_dict(o["task"])
-        self.sched_alpha.load_state_dict(o["alpha_sched"])
-        self.epoch, self.global_step = int(st["epoch"]), int(st["global_step"])
-        self.history = [dict(h) for h in st["history"]]
-        set_rng_state(st["rng"])
+            self.alpha.copy_(st['alpha'].to(self.device))
+        o = st['optimizers']
+        self.opt_alpha.load_state_dict(o['alpha'])
+        self.opt_fusion.load_state_dict(o['fusion'])
+        self.opt_task.load_state_dict(o['task'])
+        self.sched_alpha.load_state_dict(o['alpha_sched'])
+        self.epoch, self.global_step = int(st['epoch']), int(st['global_step'])
+        self.history = [dict(h) for h in st['history']]
+        set_rng_state(st['rng'])
 
     def _perceptual_path(self) -> str | None:
-        """The VGG-16 file as an absolute path (beta.yaml may be read from anywhere)."""
+        """Return the VGG-16 file as an absolute path (beta.yaml may be read from anywhere)."""
         pw = self.cfg.space.perceptual_weights
         if not pw or Path(pw).is_absolute():
             return pw
@@ -239,8 +254,8 @@ class LossSearch:
 
     def _info(self) -> dict:
         d = self.cfg.data
-        return {"epochs": self.epoch, "steps": self.global_step, "data": f"{d.kind}:{d.root}",
-                "task": self.cfg.task.model, "backbone": self.cfg.model.backbone}
+        return {'epochs': self.epoch, 'steps': self.global_step, 'data': f'{d.kind}:{d.root}',
+                'task': self.cfg.task.model, 'backbone': self.cfg.model.backbone}
 
     def run(self, resume: str | Path | None = None) -> SearchResult:
         cfg, s = self.cfg, self.cfg.search
@@ -268,7 +283,7 @@ class LossSearch:
             if self.progress:
                 from tqdm import tqdm
 
-                bar = tqdm(total=n, desc=f"search epoch {self.epoch + 1}/{s.epochs}", leave=False)
+                bar = tqdm(total=n, desc=f'search epoch {self.epoch + 1}/{s.epochs}', leave=False)
             for i, b in enumerate(loader):
                 if i >= n:
                     break
@@ -281,7 +296,7 @@ class LossSearch:
                 for k, val in rec.items():
                     sums[k] = sums.get(k, 0.0) + val
                 if self.global_step % int(cfg.log_every) == 0:
-                    self.scalars.log("step", self.epoch + 1, self.global_step, rec)
+                    self.scalars.log('step', self.epoch + 1, self.global_step, rec)
                 self.global_step += 1
             if bar is not None:
                 bar.close()
@@ -293,7 +308,7 @@ class LossSearch:
                     if not k.startswith('beta_')
                 },
             }
-            entry.update({f"beta_{k}": float(b) for k, b in
+            entry.update({f'beta_{k}': float(b) for k, b in
                           zip(self.space.searched, CAFLossSpace.beta(self.alpha.detach()))})
             self.history.append(entry)
             self.scalars.log(
@@ -307,10 +322,10 @@ class LossSearch:
                 },
             )
             self.epoch += 1
-            write_beta_file(self.out / "beta.yaml", self.space, self.alpha, self._info(),
+            write_beta_file(self.out / 'beta.yaml', self.space, self.alpha, self._info(),
                             self._perceptual_path())
-            save_checkpoint(self.out / "last.pt", self.state())
-        beta_file = write_beta_file(self.out / "beta.yaml", self.space, self.alpha, self._info(),
+            save_checkpoint(self.out / 'last.pt', self.state())
+        beta_file = write_beta_file(self.out / 'beta.yaml', self.space, self.alpha, self._info(),
                                     self._perceptual_path())
         beta = {
             n: float(b)

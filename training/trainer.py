@@ -1,4 +1,19 @@
-"""The training loop shared by every framework: weighting, gradient analysis, resume.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The training loop shared by every framework: weighting, gradient analysis, resume.
 
 What is trained, with which losses and in which stages is the framework's
 (``training.frameworks``; ``framework: ssvif`` by default); this module runs
@@ -41,17 +56,16 @@ Decisions on points the paper (III-C, III-E, IV-A) leaves open:
 """
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+import random
+import time
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
 from torch.utils.data.distributed import DistributedSampler
-
 from training.checkpoint import (
     load_checkpoint,
     resolve_resume,
@@ -61,12 +75,13 @@ from training.checkpoint import (
 )
 from training.config import TrainConfig
 from training.distributed import DistContext, init_distributed
-from training.frameworks import Framework, StepContext, build_framework
+from training.frameworks import build_framework, Framework, StepContext
 from training.frameworks.ssvif import stage_switch_due
 from training.gradients import RunningMean
-from training.logging import ScalarLogger, save_picture_grid
-from training.trainer_step import StepApplication, TrainingDiverged, analysis_keys
-from training.weighting import LossWeighting, build_weighting
+from training.logging import save_picture_grid, ScalarLogger
+from training.trainer_step import analysis_keys, StepApplication, TrainingDiverged
+from training.weighting import build_weighting, LossWeighting
+
 
 __all__ = [
     'TrainingDiverged',
@@ -78,7 +93,7 @@ __all__ = [
 ]
 
 # step-record keys averaged over an epoch (besides the L_<task> losses and loss_<term> terms)
-_EPOCH_MEAN_PREFIXES = ("omega_", "g_", "alpha_", "cos_")
+_EPOCH_MEAN_PREFIXES = ('omega_', 'g_', 'alpha_', 'cos_')
 
 
 @dataclass
@@ -94,14 +109,18 @@ class TrainResult:
 
 
 def build_models(cfg: TrainConfig) -> dict[str, torch.nn.Module | None]:
-    """The framework's modules: ``fusion`` and what trains alongside (SSVIF: ``head``, ``seg``)."""
+    """
+    Build the framework's modules: ``fusion`` and what trains alongside.
+
+    SSVIF: ``head``, ``seg``.
+    """
     return build_framework(cfg).build_modules()
 
 
 def _weighting_options(cfg: TrainConfig) -> dict:
     opts = dict(cfg.weighting.options or {})
-    if cfg.weighting.name in ("dwa", "segmif"):
-        opts.setdefault("relative", True)  # Eq. 2 form, fusion multiplier 1
+    if cfg.weighting.name in ('dwa', 'segmif'):
+        opts.setdefault('relative', True)  # Eq. 2 form, fusion multiplier 1
     return opts
 
 
@@ -110,9 +129,9 @@ def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
 
 
 def _epoch_mean_key(key: str) -> bool:
-    if key == "L_total" or key.endswith("_mean"):
+    if key == 'L_total' or key.endswith('_mean'):
         return False
-    return key.startswith(("L_", "loss_")) or key.startswith(_EPOCH_MEAN_PREFIXES)
+    return key.startswith(('L_', 'loss_')) or key.startswith(_EPOCH_MEAN_PREFIXES)
 
 
 class _Collate:
@@ -122,7 +141,7 @@ class _Collate:
         self.labels, self.framework = labels, framework
 
     def __call__(self, batch: list[dict]) -> dict:
-        has = [("label" in b) for b in batch]
+        has = [('label' in b) for b in batch]
         if any(has) and not self.labels:
             raise RuntimeError(
                 f"{self.framework} training is label-free: the dataset returned a 'label' key"
@@ -131,11 +150,11 @@ class _Collate:
             raise RuntimeError(
                 f"{self.framework} training needs labels: a sample has no 'label' key"
             )
-        out = {"visible": torch.stack([b["visible"] for b in batch]),
-               "thermal": torch.stack([b["thermal"] for b in batch]),
-               "name": [b["name"] for b in batch]}
+        out = {'visible': torch.stack([b['visible'] for b in batch]),
+               'thermal': torch.stack([b['thermal'] for b in batch]),
+               'name': [b['name'] for b in batch]}
         if self.labels:
-            out["label"] = torch.stack([b["label"] for b in batch])
+            out['label'] = torch.stack([b['label'] for b in batch])
         return out
 
 
@@ -186,18 +205,18 @@ class Trainer(StepApplication):
         if first != 1:
             self._enter_stage(first, first_epoch=1)
         main = self.dist.is_main
-        self.scalars = ScalarLogger(self.out / "scalars.csv", enabled=main)
+        self.scalars = ScalarLogger(self.out / 'scalars.csv', enabled=main)
         self.grids: list[Path] = []
         self._grid_samples = self._pick_grid_samples()
 
     # -- compatibility views ----------------------------------------------------
     @property
     def fusion(self) -> torch.nn.Module:
-        return self.modules["fusion"]
+        return self.modules['fusion']
 
     @property
     def opt_fusion(self) -> torch.optim.Optimizer | None:
-        return self.optimizers.get("fusion")
+        return self.optimizers.get('fusion')
 
     # -- setup helpers ----------------------------------------------------
     def _adam(self, params, lr: float | None = None) -> torch.optim.Optimizer:
@@ -211,7 +230,7 @@ class Trainer(StepApplication):
             if name in self.optimizers:
                 continue
             params = list(params)
-            if name == "fusion":
+            if name == 'fusion':
                 params += list(self.weighting.parameters())
             self.optimizers[name] = self._adam(params, self.framework.optimizer_lr(name))
 
@@ -222,7 +241,11 @@ class Trainer(StepApplication):
         self.best_val, self.best_epoch, self.bad_epochs = None, None, 0
 
     def _enter_stage2(self, first_epoch: int) -> None:
-        """SSVIF's switch (kept for callers that force Stage II, e.g. the benchmark)."""
+        """
+        Switch to SSVIF's Stage II.
+
+        Kept for callers that force Stage II, e.g. the benchmark.
+        """
         self._enter_stage(2, first_epoch)
 
     def _pick_grid_samples(self) -> list[dict]:
@@ -247,10 +270,10 @@ class Trainer(StepApplication):
         if train:
             bs = int(d.batch_size)
         else:
-            bs = 1 if d.val_mode == "full" else int(d.val_batch_size or d.batch_size)
+            bs = 1 if d.val_mode == 'full' else int(d.val_batch_size or d.batch_size)
         return DataLoader(ds, batch_size=bs, sampler=sampler, num_workers=int(d.workers),
                           collate_fn=self._collate, generator=g, drop_last=False,
-                          persistent_workers=False, pin_memory=self.device.type == "cuda")
+                          persistent_workers=False, pin_memory=self.device.type == 'cuda')
 
     def _train_mode(self, on: bool) -> None:
         for m in self.modules.values():
@@ -307,34 +330,34 @@ class Trainer(StepApplication):
                 break
             t0 = time.perf_counter()
             rec = self._step(batch)
-            n = len(batch["name"]) * self.dist.world_size
-            rec["samples_per_s"] = n / max(time.perf_counter() - t0, 1e-9)
-            opt = self.optimizers.get("fusion") or next(iter(self.optimizers.values()))
-            rec["lr"] = opt.param_groups[0]["lr"]
-            rec["stage"] = self.stage
+            n = len(batch['name']) * self.dist.world_size
+            rec['samples_per_s'] = n / max(time.perf_counter() - t0, 1e-9)
+            opt = self.optimizers.get('fusion') or next(iter(self.optimizers.values()))
+            rec['lr'] = opt.param_groups[0]['lr']
+            rec['stage'] = self.stage
             for k in [k for k in rec if _epoch_mean_key(k)]:
-                sums[k] = sums.get(k, 0.0) + rec[k] * len(batch["name"])
-                sums[f"_n_{k}"] = sums.get(f"_n_{k}", 0.0) + len(batch["name"])
-            count += len(batch["name"])
+                sums[k] = sums.get(k, 0.0) + rec[k] * len(batch['name'])
+                sums[f'_n_{k}'] = sums.get(f'_n_{k}', 0.0) + len(batch['name'])
+            count += len(batch['name'])
             if self.global_step % int(cfg.log_every) == 0:
-                self.scalars.log("step", self.epoch + 1, self.global_step, rec)
+                self.scalars.log('step', self.epoch + 1, self.global_step, rec)
             self.global_step += 1
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in rec.items()
-                                 if k.startswith(("L_", "omega_")) and k != "L_total"})
+                bar.set_postfix({k: f'{v:.3g}' for k, v in rec.items()
+                                 if k.startswith(('L_', 'omega_')) and k != 'L_total'})
         if bar is not None:
             bar.close()
         for m in self.modules.values():  # validate/save with rank 0's BN statistics
             self.dist.broadcast_module(m, buffers_only=True)
         elapsed = time.perf_counter() - t_epoch
-        totals = self.dist.sum_scalars({**sums, "_count": count})
+        totals = self.dist.sum_scalars({**sums, '_count': count})
         means = {
             f'train_{k}': totals[k] / totals[f'_n_{k}']
             for k in sums
             if not k.startswith('_n_') and totals.get(f'_n_{k}', 0) > 0
         }
-        means["train_samples_per_s"] = totals["_count"] / max(elapsed, 1e-9)
+        means['train_samples_per_s'] = totals['_count'] / max(elapsed, 1e-9)
         return means
 
     @torch.no_grad()
@@ -345,15 +368,15 @@ class Trainer(StepApplication):
         ctx = self._context()
         for batch in self._loader(self.val_ds, False, self.epoch):
             batch = self._to_device(batch)
-            b = batch["visible"].shape[0]
+            b = batch['visible'].shape[0]
             for k, v in self.framework.validation_losses(batch, ctx).items():
                 sums[k] = sums.get(k, 0.0) + float(v) * b
             n += b
         self._train_mode(True)
-        tot = self.dist.sum_scalars({**sums, "n": n})
-        if tot["n"] == 0:
+        tot = self.dist.sum_scalars({**sums, 'n': n})
+        if tot['n'] == 0:
             return {}
-        return {f"val_L_{k}": tot[k] / tot["n"] for k in sums}
+        return {f'val_L_{k}': tot[k] / tot['n'] for k in sums}
 
     @torch.no_grad()
     def _grid(self) -> None:
@@ -365,7 +388,7 @@ class Trainer(StepApplication):
             fused = self.fusion(
                 s['visible'][None].to(self.device), s['thermal'][None].to(self.device)
             ).fused[0]
-            rows.append({"visible": s["visible"], "thermal": s["thermal"], "fused": fused})
+            rows.append({'visible': s['visible'], 'thermal': s['thermal'], 'fused': fused})
         self.fusion.train()
         self.grids.append(
             save_picture_grid(
@@ -401,17 +424,17 @@ class Trainer(StepApplication):
         }
 
     def load_state(self, st: Mapping[str, Any]) -> None:
-        saved = st["models"]
+        saved = st['models']
         for name in sorted(set(saved) | set(self.modules)):
             if (saved.get(name) is None) != (self.modules.get(name) is None):
-                raise ValueError(f"checkpoint and config disagree on the module {name!r} "
-                                 f"(framework {self.cfg.framework!r}, csc, model settings)")
+                raise ValueError(f'checkpoint and config disagree on the module {name!r} '
+                                 f'(framework {self.cfg.framework!r}, csc, model settings)')
         for name, m in self.modules.items():
             if m is not None:
                 m.load_state_dict(saved[name])
-        self.stage = int(st["stage"])
+        self.stage = int(st['stage'])
         self._ensure_optimizers()
-        for name, osd in st["optimizers"].items():
+        for name, osd in st['optimizers'].items():
             if osd is None:
                 continue
             if name not in self.optimizers:
@@ -419,19 +442,19 @@ class Trainer(StepApplication):
                     f'checkpoint has an optimizer {name!r} the framework does not use'
                 )
             self.optimizers[name].load_state_dict(osd)
-        self.weighting.load_state_dict(st["weighting"])
-        self.framework.load_state_dict(st.get("framework") or {})
-        self.epoch, self.global_step = int(st["epoch"]), int(st["global_step"])
-        self.stage_switch_epoch = st["stage_switch_epoch"]
-        self.history = [dict(h) for h in st["history"]]
-        b = st["best"]
+        self.weighting.load_state_dict(st['weighting'])
+        self.framework.load_state_dict(st.get('framework') or {})
+        self.epoch, self.global_step = int(st['epoch']), int(st['global_step'])
+        self.stage_switch_epoch = st['stage_switch_epoch']
+        self.history = [dict(h) for h in st['history']]
+        b = st['best']
         self.best_val, self.best_epoch, self.bad_epochs = (
             b['val'],
             b['epoch'],
             int(b['bad_epochs']),
         )
-        self.alpha_mean.load_state_dict(st["alpha_mean"])
-        set_rng_state(st["rng"])
+        self.alpha_mean.load_state_dict(st['alpha_mean'])
+        set_rng_state(st['rng'])
 
     def _save(self, name: str) -> Path | None:
         if not self.dist.is_main:
@@ -448,21 +471,21 @@ class Trainer(StepApplication):
             self.load_state(load_checkpoint(ckpt))
             self.scalars.truncate_after(self.epoch)
         last, best = ckpt, None
-        if (self.out / "best.pt").is_file() and ckpt is not None:
-            best = self.out / "best.pt"
+        if (self.out / 'best.pt').is_file() and ckpt is not None:
+            best = self.out / 'best.pt'
         stopped = False
         eligible_stage = self.framework.best_from_stage()
         while self.epoch < int(cfg.epochs):
             means = self._train_epoch()
             means.update(self._validate())
-            entry = {"epoch": self.epoch + 1, "stage": self.stage, **means}
+            entry = {'epoch': self.epoch + 1, 'stage': self.stage, **means}
             tasks = self.framework.tasks(self.stage)
             if len(tasks) == 2 and cfg.grad_analysis and self.alpha_mean.mean is not None:
-                entry[f"{analysis_keys(tasks[1])[0]}_run_mean"] = self.alpha_mean.mean
-            epoch_losses = {t: means[f"train_L_{t}"] for t in tasks if f"train_L_{t}" in means}
+                entry[f'{analysis_keys(tasks[1])[0]}_run_mean'] = self.alpha_mean.mean
+            epoch_losses = {t: means[f'train_L_{t}'] for t in tasks if f'train_L_{t}' in means}
             self.weighting.epoch_end(epoch_losses)
             improved = False
-            val = means.get("val_L_fusion", means.get("train_L_fusion"))
+            val = means.get('val_L_fusion', means.get('train_L_fusion'))
             if self.stage >= eligible_stage and val is not None:
                 if self.best_val is None or val < self.best_val:
                     self.best_val, self.best_epoch, self.bad_epochs, improved = (
@@ -473,7 +496,7 @@ class Trainer(StepApplication):
                     )
                 else:
                     self.bad_epochs += 1
-            entry["best_val_L_fusion"] = self.best_val
+            entry['best_val_L_fusion'] = self.best_val
             self.history.append(entry)
             if self.dist.is_main:
                 self.scalars.log(
@@ -493,14 +516,14 @@ class Trainer(StepApplication):
             if next_stage != self.stage:
                 self._enter_stage(next_stage, first_epoch=self.epoch + 1)
             if improved:
-                best = self._save("best.pt")
+                best = self._save('best.pt')
             if self.epoch % int(cfg.checkpoint_every) == 0 or self.epoch == int(cfg.epochs):
-                last = self._save("last.pt")
+                last = self._save('last.pt')
             p = cfg.early_stopping_patience
             if p is not None and self.bad_epochs >= int(p):
                 stopped = True
                 if last is None or self.epoch % int(cfg.checkpoint_every) != 0:
-                    last = self._save("last.pt")
+                    last = self._save('last.pt')
                 break
         self.dist.barrier()
         return TrainResult(
@@ -517,7 +540,8 @@ class Trainer(StepApplication):
 
 def train(cfg: TrainConfig, progress: bool = True, resume: str | Path | None = None,
           datasets: tuple[Dataset, Dataset] | None = None) -> TrainResult:
-    """Train the configured framework; ``resume``: a checkpoint or ``"auto"`` (output_dir/last.pt).
+    """
+    Train the configured framework; ``resume``: a checkpoint or ``"auto"`` (output_dir/last.pt).
 
     ``datasets`` = (train, val) overrides ``cfg.data`` (tests, custom data):
     items must be dicts with ``visible`` (3,H,W), ``thermal`` (1,H,W) in

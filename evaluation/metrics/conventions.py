@@ -1,4 +1,19 @@
-"""The two scoring conventions, and exactly how they differ.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The two scoring conventions, and exactly how they differ.
 
 A fusion metric is a number only together with its convention: which
 sources it is summed or averaged over, which window SSIM slides, what a
@@ -80,10 +95,10 @@ class Convention:
     sf_side_by_side: bool      # colour F: SF of [R G B] side by side (VIFB quirk)
 
 
-VIFB = Convention("vifb", per_channel=True, ssim_window="gaussian11", vif_reduce="mean",
-                  ag_denominator="(M-1)(N-1)", sf_normalisation="MN", sf_side_by_side=True)
-CDDFUSE = Convention("cddfuse", per_channel=False, ssim_window="uniform7", vif_reduce="sum",
-                     ag_denominator="MN", sf_normalisation="count", sf_side_by_side=False)
+VIFB = Convention('vifb', per_channel=True, ssim_window='gaussian11', vif_reduce='mean',
+                  ag_denominator='(M-1)(N-1)', sf_normalisation='MN', sf_side_by_side=True)
+CDDFUSE = Convention('cddfuse', per_channel=False, ssim_window='uniform7', vif_reduce='sum',
+                     ag_denominator='MN', sf_normalisation='count', sf_side_by_side=False)
 
 CONVENTIONS: dict[str, Convention] = {c.name: c for c in (VIFB, CDDFUSE)}
 
@@ -95,4 +110,6 @@ def get_convention(name: str | Convention) -> Convention:
     try:
         return CONVENTIONS[str(name).lower()]
     except KeyError:
-        raise ValueError(f"unknown convention {name!r}; choose one of: {', '.join(CONVENTIONS)}") from None
+        raise ValueError(
+            f'unknown convention {name!r}; choose one of: {", ".join(CONVENTIONS)}'
+        ) from None

@@ -1,4 +1,19 @@
-"""Qabf (Q^{AB/F}): edge-information preservation, Xydeas & Petrovic (2000).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Qabf (Q^{AB/F}): edge-information preservation, Xydeas & Petrovic (2000).
 
 Written here because neither scikit-image, kornia nor pytorch-msssim has it
 (piq has no Qabf either, and cannot be installed beside this torch anyway).
@@ -26,6 +41,7 @@ from scipy.ndimage import correlate
 
 from ._images import as_plane, same_size
 
+
 L, TG, KG, DG, TA, KA, DA = 1.0, 0.9994, -15.0, 0.5, 0.9879, -22.0, 0.8
 
 _SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
@@ -33,16 +49,16 @@ _SOBEL_Y = _SOBEL_X.T
 
 
 def _edges(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    sx = -correlate(x, _SOBEL_X, mode="constant", cval=0.0)
-    sy = correlate(x, _SOBEL_Y, mode="constant", cval=0.0)
+    sx = -correlate(x, _SOBEL_X, mode='constant', cval=0.0)
+    sy = correlate(x, _SOBEL_Y, mode='constant', cval=0.0)
     g = np.hypot(sx, sy)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide='ignore', invalid='ignore'):
         a = np.where(sx == 0, np.pi / 2, np.arctan(sy / np.where(sx == 0, 1.0, sx)))
     return g, a
 
 
 def _preservation(gs, as_, gf, af) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide='ignore', invalid='ignore'):
         ratio = np.where(gs > gf, gf / gs, gs / gf)
     ratio = np.where((gs == 0) & (gf == 0), 0.0, ratio)  # no edge in either: no credit
     ratio = np.nan_to_num(ratio, nan=0.0, posinf=0.0)
@@ -54,8 +70,8 @@ def _preservation(gs, as_, gf, af) -> np.ndarray:
 
 def qabf(f, a, b) -> float:
     """Q^{AB/F} of fused ``f`` given sources ``a`` and ``b`` (2-D arrays, 0-255)."""
-    pf, pa, pb = as_plane(f, "fused"), as_plane(a, "ir"), as_plane(b, "visible")
-    same_size(("fused", pf), ("ir", pa), ("visible", pb))
+    pf, pa, pb = as_plane(f, 'fused'), as_plane(a, 'ir'), as_plane(b, 'visible')
+    same_size(('fused', pf), ('ir', pa), ('visible', pb))
     gf, af = _edges(pf)
     ga, aa = _edges(pa)
     gb, ab = _edges(pb)

@@ -1,4 +1,19 @@
-"""Sum of the correlations of differences (SCD), Aslantas & Bendes (2015).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Sum of the correlations of differences (SCD), Aslantas & Bendes (2015).
 
     SCD = r(F - VI, IR) + r(F - IR, VI)
 
@@ -24,6 +39,6 @@ def corr2(a: np.ndarray, b: np.ndarray) -> float:
 
 def scd(f, ir, vis) -> float:
     """SCD of fused ``f`` from sources ``ir`` and ``vis`` (2-D arrays)."""
-    pf, pa, pb = as_plane(f, "fused"), as_plane(ir, "ir"), as_plane(vis, "visible")
-    same_size(("fused", pf), ("ir", pa), ("visible", pb))
+    pf, pa, pb = as_plane(f, 'fused'), as_plane(ir, 'ir'), as_plane(vis, 'visible')
+    same_size(('fused', pf), ('ir', pa), ('visible', pb))
     return corr2(pf - pb, pa) + corr2(pf - pa, pb)

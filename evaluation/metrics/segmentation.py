@@ -1,4 +1,19 @@
-"""Segmentation scores: confusion matrix, per-class IoU and mIoU.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Segmentation scores: confusion matrix, per-class IoU and mIoU.
 
 Part of the public metrics module because training uses it too (the
 segmenter's early stopping): training may import ``evaluation.metrics``
@@ -17,10 +32,10 @@ mean of per-image IoUs), as in the FMB / MSRS / Cityscapes protocols.
 from __future__ import annotations
 
 import numpy as np
-
 from ros2_ssvif.classes import CLASS_SETS, IGNORE_INDEX
 
-__all__ = ["SegmentationScore", "confusion_matrix", "iou_from_confusion"]
+
+__all__ = ['SegmentationScore', 'confusion_matrix', 'iou_from_confusion']
 
 
 def confusion_matrix(
@@ -29,16 +44,16 @@ def confusion_matrix(
     """num_classes x num_classes int64 confusion matrix of one image (rows: label)."""
     t, p = np.asarray(label), np.asarray(pred)
     if t.shape != p.shape:
-        raise ValueError(f"label and prediction shapes differ: {t.shape} vs {p.shape}")
-    for name, a in (("label", t), ("prediction", p)):
+        raise ValueError(f'label and prediction shapes differ: {t.shape} vs {p.shape}')
+    for name, a in (('label', t), ('prediction', p)):
         if not np.issubdtype(a.dtype, np.integer):
-            raise TypeError(f"{name}: expected integer class ids, got dtype {a.dtype}")
+            raise TypeError(f'{name}: expected integer class ids, got dtype {a.dtype}')
     keep = t != ignore_index
     t, p = t[keep].astype(np.int64), p[keep].astype(np.int64)
     bad_t = (t < 0) | (t >= num_classes)
     if bad_t.any():
-        raise ValueError(f"label has ids outside 0..{num_classes - 1} (and not {ignore_index}): "
-                         f"{np.unique(t[bad_t])[:10].tolist()}")
+        raise ValueError(f'label has ids outside 0..{num_classes - 1} (and not {ignore_index}): '
+                         f'{np.unique(t[bad_t])[:10].tolist()}')
     bad_p = (p < 0) | (p >= num_classes)
     if bad_p.any():
         raise ValueError(
@@ -54,19 +69,20 @@ def iou_from_confusion(conf: np.ndarray) -> np.ndarray:
     conf = np.asarray(conf, dtype=np.float64)
     tp = np.diag(conf)
     union = conf.sum(0) + conf.sum(1) - tp
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide='ignore', invalid='ignore'):
         return np.where(union > 0, tp / union, np.nan)
 
 
 class SegmentationScore:
-    """Accumulates a confusion matrix over images; reports IoU per class and mIoU.
+    """
+    Accumulates a confusion matrix over images; reports IoU per class and mIoU.
 
     >>> s = SegmentationScore("msrs")      # or "fmb", or a tuple of class names
     >>> s.update(label, prediction)        # any number of times
     >>> s.miou(), s.per_class_iou()        # {"car": 0.8, ...}
     """
 
-    def __init__(self, classes: str | tuple[str, ...] = "fmb", ignore_index: int = IGNORE_INDEX):
+    def __init__(self, classes: str | tuple[str, ...] = 'fmb', ignore_index: int = IGNORE_INDEX):
         if isinstance(classes, str):
             try:
                 classes = CLASS_SETS[classes.lower()][0]

@@ -1,4 +1,19 @@
-"""Visual information fidelity (VIF), pixel-domain multi-scale form.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Visual information fidelity (VIF), pixel-domain multi-scale form.
 
 Sheikh & Bovik, "Image information and visual quality", IEEE TIP 2006,
 pixel-domain version (``vifp``): four scales, at scale s (1..4) an N x N
@@ -22,6 +37,7 @@ from scipy.signal import fftconvolve
 
 from ._images import as_plane, same_size
 
+
 SIGMA_N_SQ = 2.0
 _EPS = 1e-10
 
@@ -35,15 +51,17 @@ def _gaussian(n: int) -> np.ndarray:
 
 
 def _valid(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    return fftconvolve(x, w, mode="valid")  # w is symmetric: convolution == correlation
+    return fftconvolve(x, w, mode='valid')  # w is symmetric: convolution == correlation
 
 
 def vif(ref, dist) -> float:
     """VIF of ``dist`` with respect to reference ``ref`` (2-D arrays)."""
-    r, d = as_plane(ref, "reference"), as_plane(dist, "distorted")
-    same_size(("reference", r), ("distorted", d))
+    r, d = as_plane(ref, 'reference'), as_plane(dist, 'distorted')
+    same_size(('reference', r), ('distorted', d))
     if min(r.shape) < 33:
-        raise ValueError(f"VIF (4 scales) needs both sides >= 33 px, got {r.shape[0]}x{r.shape[1]}")
+        raise ValueError(
+            f'VIF (4 scales) needs both sides >= 33 px, got {r.shape[0]}x{r.shape[1]}'
+        )
     num = den = 0.0
     for scale in range(1, 5):
         n = 2 ** (5 - scale) + 1
@@ -71,15 +89,17 @@ def vif(ref, dist) -> float:
         num += np.log10(1.0 + g * g * s_rr / (sv + SIGMA_N_SQ)).sum()
         den += np.log10(1.0 + s_rr / SIGMA_N_SQ).sum()
     if den == 0:
-        raise ValueError("VIF is undefined for a flat reference image (no information to preserve)")
+        raise ValueError(
+            'VIF is undefined for a flat reference image (no information to preserve)'
+        )
     return float(num / den)
 
 
-def fusion_vif(f, ir, vis, reduce: str = "mean") -> float:
+def fusion_vif(f, ir, vis, reduce: str = 'mean') -> float:
     """VIF(IR->F) and VIF(VI->F), averaged (``reduce='mean'``) or summed (``'sum'``)."""
     total = vif(ir, f) + vif(vis, f)
-    if reduce == "sum":
+    if reduce == 'sum':
         return total
-    if reduce == "mean":
+    if reduce == 'mean':
         return total / 2.0
     raise ValueError(f"reduce must be 'mean' or 'sum', got {reduce!r}")

@@ -1,4 +1,19 @@
-"""Datasets for SSVIF training (unlabelled) and the segmenter (labelled).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Datasets for SSVIF training (unlabelled) and the segmenter (labelled).
 
 ``build_datasets(data_cfg)`` turns a ``training.config.DataConfig`` into
 (train, val) :class:`FusionPairs`: a deterministic 9:1 split of the training
@@ -13,12 +28,12 @@ from __future__ import annotations
 from ros2_ssvif.thermal import ThermalNormalizer
 from training.data.pairs import (
     DatasetError,
+    find_pairs,
     FusionPairs,
     LabelledPairs,
-    Pair,
-    find_pairs,
     layout_dirs,
     match_pairs,
+    Pair,
     read_label,
     read_thermal,
     read_visible,
@@ -26,28 +41,30 @@ from training.data.pairs import (
 )
 from training.data.transforms import CenterPairCrop, NoCrop, RandomPairCrop
 
+
 __all__ = [
-    "DatasetError",
-    "FusionPairs",
-    "LabelledPairs",
-    "Pair",
-    "build_datasets",
-    "find_pairs",
-    "layout_dirs",
-    "match_pairs",
-    "read_label",
-    "read_thermal",
-    "read_visible",
-    "select_listed",
-    "split_pairs",
-    "CenterPairCrop",
-    "NoCrop",
-    "RandomPairCrop",
+    'DatasetError',
+    'FusionPairs',
+    'LabelledPairs',
+    'Pair',
+    'build_datasets',
+    'find_pairs',
+    'layout_dirs',
+    'match_pairs',
+    'read_label',
+    'read_thermal',
+    'read_visible',
+    'select_listed',
+    'split_pairs',
+    'CenterPairCrop',
+    'NoCrop',
+    'RandomPairCrop',
 ]
 
 
 def select_listed(pairs: list[Pair], root, list_file) -> list[Pair]:
-    """The pairs named in ``list_file`` (one file name or stem per line; relative to ``root``).
+    """
+    Return the pairs named in ``list_file`` (one file name or stem per line; relative to ``root``).
 
     Keeps a published test split out of training (e.g. RoadScene's
     ``train_split.txt``); a listed name with no pair is an error, not a
@@ -59,14 +76,18 @@ def select_listed(pairs: list[Pair], root, list_file) -> list[Pair]:
     if not path.is_absolute() and root is not None and not path.is_file():
         path = Path(root) / path
     try:
-        wanted = [Path(line.strip()).stem for line in path.read_text().splitlines() if line.strip()]
+        wanted = [
+            Path(line.strip()).stem for line in path.read_text().splitlines() if line.strip()
+        ]
     except OSError as exc:
-        raise DatasetError(f"data.list_file: cannot read {path}: {exc.strerror or exc}") from None
+        raise DatasetError(f'data.list_file: cannot read {path}: {exc.strerror or exc}') from None
     by_name = {p.name: p for p in pairs}
     missing = [w for w in wanted if w not in by_name]
     if missing:
-        raise DatasetError(f"data.list_file {path}: {len(missing)} listed pair(s) not in the dataset, "
-                           f"e.g. {', '.join(missing[:5])}")
+        raise DatasetError(
+            f'data.list_file {path}: {len(missing)} listed pair(s) not in the dataset, '
+            f'e.g. {", ".join(missing[:5])}'
+        )
     return [by_name[w] for w in sorted(set(wanted))]
 
 
@@ -75,7 +96,7 @@ def build_datasets(data_cfg) -> tuple[FusionPairs, FusionPairs]:
     try:
         normalizer = ThermalNormalizer(**(data_cfg.thermal or {})).for_stills()
     except TypeError as e:
-        raise DatasetError(f"data.thermal: {e}") from None
+        raise DatasetError(f'data.thermal: {e}') from None
     pairs = find_pairs(data_cfg.kind, data_cfg.root, data_cfg.split)
     if data_cfg.list_file:
         pairs = select_listed(pairs, data_cfg.root, data_cfg.list_file)
@@ -83,7 +104,11 @@ def build_datasets(data_cfg) -> tuple[FusionPairs, FusionPairs]:
         pairs = pairs[: int(data_cfg.max_samples)]
     train, val = split_pairs(pairs, data_cfg.val_fraction, data_cfg.seed)
     if not train:
-        raise DatasetError(f"no training pairs under {data_cfg.root}")
-    val_tf = NoCrop() if data_cfg.val_mode == "full" else CenterPairCrop(data_cfg.val_crop or data_cfg.crop)
+        raise DatasetError(f'no training pairs under {data_cfg.root}')
+    val_tf = (
+        NoCrop()
+        if data_cfg.val_mode == 'full'
+        else CenterPairCrop(data_cfg.val_crop or data_cfg.crop)
+    )
     return (FusionPairs(train, RandomPairCrop(data_cfg.crop), normalizer),
             FusionPairs(val, val_tf, normalizer))

@@ -1,4 +1,19 @@
-"""Visible/thermal pair datasets on disk (FMB, MSRS, plain pair folders, simulator output).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Visible/thermal pair datasets on disk (FMB, MSRS, plain pair folders, simulator output).
 
 SSVIF is self-supervised: :class:`FusionPairs` is built from (name, visible,
 thermal) triples only, so it has no way to open a label file even when the
@@ -25,41 +40,42 @@ from typing import Callable, Sequence
 
 import cv2
 import numpy as np
+from ros2_ssvif.image_files import IMAGE_SUFFIXES, ImageFolderError, images_by_stem
+from ros2_ssvif.thermal import ThermalNormalizer
 import torch
 from torch.utils.data import Dataset
 
-from ros2_ssvif.image_files import IMAGE_SUFFIXES, ImageFolderError, images_by_stem
-from ros2_ssvif.thermal import ThermalNormalizer
 
 __all__ = [
-    "IMAGE_EXTS",
-    "LAYOUTS",
-    "DatasetError",
-    "Pair",
-    "layout_dirs",
-    "match_pairs",
-    "find_pairs",
-    "split_pairs",
-    "read_visible",
-    "read_thermal",
-    "read_label",
-    "FusionPairs",
-    "LabelledPairs",
+    'IMAGE_EXTS',
+    'LAYOUTS',
+    'DatasetError',
+    'Pair',
+    'layout_dirs',
+    'match_pairs',
+    'find_pairs',
+    'split_pairs',
+    'read_visible',
+    'read_thermal',
+    'read_label',
+    'FusionPairs',
+    'LabelledPairs',
 ]
 
 IMAGE_EXTS = IMAGE_SUFFIXES
 
 #: kind -> (visible dir, thermal dir, label dir), relative to root (fmb/msrs: to root/split).
 LAYOUTS: dict[str, tuple[str, str, str | None]] = {
-    "fmb": ("Visible", "Infrared", "Label"),
-    "msrs": ("vi", "ir", "Segmentation_labels"),
-    "pairs": ("vi", "ir", None),
-    "synthetic_folder": ("visible", "thermal", "labels"),
+    'fmb': ('Visible', 'Infrared', 'Label'),
+    'msrs': ('vi', 'ir', 'Segmentation_labels'),
+    'pairs': ('vi', 'ir', None),
+    'synthetic_folder': ('visible', 'thermal', 'labels'),
 }
 
 
 class DatasetError(ValueError):
-    """The dataset on disk does not have the expected layout or content.
+    """
+    The dataset on disk does not have the expected layout or content.
 
     A DataLoader worker's error reaches the main process re-raised with the
     worker's whole traceback as its message ("Caught DatasetError in
@@ -67,10 +83,10 @@ class DatasetError(ValueError):
     reason and the worker are kept, so the CLI prints one readable line.
     """
 
-    def __init__(self, message="", *args):
+    def __init__(self, message='', *args):
         text = str(message)
-        if text.startswith("Caught ") and "Original Traceback" in text:
-            where = text.split("\n", 1)[0].rstrip(".").split(" ", 2)[-1]
+        if text.startswith('Caught ') and 'Original Traceback' in text:
+            where = text.split('\n', 1)[0].rstrip('.').split(' ', 2)[-1]
             last = [ln for ln in text.strip().splitlines() if ln.strip()][-1]
             text = f"{last.split(': ', 1)[-1]} ({where})"
         super().__init__(text, *args)
@@ -85,13 +101,15 @@ class Pair:
     thermal: Path
 
 
-def layout_dirs(kind: str, root: str | Path, split: str = "train") -> tuple[Path, Path, Path | None]:
+def layout_dirs(
+    kind: str, root: str | Path, split: str = 'train'
+) -> tuple[Path, Path, Path | None]:
     """Folders of ``kind`` under ``root``; fmb/msrs add the ``split`` level."""
     if kind not in LAYOUTS:
-        raise DatasetError(f"unknown dataset kind {kind!r}; choose from {sorted(LAYOUTS)}")
+        raise DatasetError(f'unknown dataset kind {kind!r}; choose from {sorted(LAYOUTS)}')
     if root is None:
-        raise DatasetError("no dataset root given (data.root or --data-root)")
-    base = Path(root) / split if kind in ("fmb", "msrs") else Path(root)
+        raise DatasetError('no dataset root given (data.root or --data-root)')
+    base = Path(root) / split if kind in ('fmb', 'msrs') else Path(root)
     vis, ir, lab = LAYOUTS[kind]
     return base / vis, base / ir, (base / lab if lab else None)
 
@@ -111,21 +129,24 @@ def match_pairs(*folders: Path) -> list[tuple[str, list[Path]]]:
     for folder, listing in zip(folders, listings):
         missing = sorted(stems - set(listing))
         if missing:
-            shown = ", ".join(missing[:10]) + (f" ... (+{len(missing) - 10})" if len(missing) > 10 else "")
-            problems.append(f"{len(missing)} stem(s) missing in {folder}: {shown}")
+            shown = ', '.join(missing[:10]) + (
+                f' ... (+{len(missing) - 10})' if len(missing) > 10 else ''
+            )
+            problems.append(f'{len(missing)} stem(s) missing in {folder}: {shown}')
     if problems:
-        raise DatasetError("unmatched pairs: " + "; ".join(problems))
+        raise DatasetError('unmatched pairs: ' + '; '.join(problems))
     return [(s, [lst[s] for lst in listings]) for s in sorted(stems)]
 
 
-def find_pairs(kind: str, root: str | Path, split: str = "train") -> list[Pair]:
+def find_pairs(kind: str, root: str | Path, split: str = 'train') -> list[Pair]:
     """Visible/thermal pairs of a dataset; never lists the label folder."""
     vis, ir, _ = layout_dirs(kind, root, split)
     return [Pair(name, v, t) for name, (v, t) in match_pairs(vis, ir)]
 
 
 def split_pairs(items: Sequence, val_fraction: float = 0.1, seed: int = 0) -> tuple[list, list]:
-    """Deterministic train/val split (paper: 9:1): a seeded permutation of the sorted items.
+    """
+    Deterministic train/val split (paper: 9:1): a seeded permutation of the sorted items.
 
     ``round(n * val_fraction)`` items (at least 1 when ``val_fraction`` > 0 and
     n >= 2) go to validation; both parts keep the input order.
@@ -145,7 +166,7 @@ def split_pairs(items: Sequence, val_fraction: float = 0.1, seed: int = 0) -> tu
 def _imread(path: Path) -> np.ndarray:
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise DatasetError(f"cannot read image {path}")
+        raise DatasetError(f'cannot read image {path}')
     return img
 
 
@@ -156,7 +177,7 @@ def _scale(img: np.ndarray, path: Path) -> np.ndarray:
         return img.astype(np.float32) / 65535.0
     if img.dtype in (np.float32, np.float64):
         return np.clip(img.astype(np.float32), 0.0, 1.0)
-    raise DatasetError(f"{path}: unsupported pixel type {img.dtype}")
+    raise DatasetError(f'{path}: unsupported pixel type {img.dtype}')
 
 
 def read_visible(path: Path) -> torch.Tensor:
@@ -171,7 +192,7 @@ def read_visible(path: Path) -> torch.Tensor:
     elif img.shape[2] == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     else:
-        raise DatasetError(f"{path}: visible image has {img.shape[2]} channels")
+        raise DatasetError(f'{path}: visible image has {img.shape[2]} channels')
     return torch.from_numpy(np.ascontiguousarray(_scale(img, path).transpose(2, 0, 1)))
 
 
@@ -188,16 +209,19 @@ def read_label(path: Path) -> torch.Tensor:
     """(H, W) int64 class ids from an 8-bit single-channel PNG (255 = ignore)."""
     img = _imread(path)
     if img.ndim == 3:  # some exports store ids replicated in 3 channels
-        if not (np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 0], img[..., 2])):
-            raise DatasetError(f"{path}: label must hold class ids, not colours")
+        if not (
+            np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 0], img[..., 2])
+        ):
+            raise DatasetError(f'{path}: label must hold class ids, not colours')
         img = img[..., 0]
     if img.dtype != np.uint8:
-        raise DatasetError(f"{path}: label must be 8-bit class ids, got {img.dtype}")
+        raise DatasetError(f'{path}: label must be 8-bit class ids, got {img.dtype}')
     return torch.from_numpy(img.astype(np.int64))
 
 
 class FusionPairs(Dataset):
-    """Unlabelled pairs -> dict(visible (3,H,W), thermal (1,H,W), name) for SSVIF.
+    """
+    Unlabelled pairs -> dict(visible (3,H,W), thermal (1,H,W), name) for SSVIF.
 
     Built from :class:`Pair` objects, which carry no label path: SSVIF
     training cannot read labels through this class by construction.
@@ -207,7 +231,7 @@ class FusionPairs(Dataset):
                  normalizer: ThermalNormalizer | None = None):
         for p in pairs:
             if not isinstance(p, Pair):
-                raise TypeError("FusionPairs takes Pair(name, visible, thermal) items only")
+                raise TypeError('FusionPairs takes Pair(name, visible, thermal) items only')
         self.pairs = list(pairs)
         self.transform = transform
         self.normalizer = normalizer or ThermalNormalizer(video=False)
@@ -220,9 +244,9 @@ class FusionPairs(Dataset):
         vis = read_visible(p.visible)
         th = read_thermal(p.thermal, self.normalizer)
         if vis.shape[-2:] != th.shape[-2:]:
-            raise DatasetError(f"pair {p.name!r}: visible {tuple(vis.shape[-2:])} and thermal "
-                               f"{tuple(th.shape[-2:])} differ in size (register them first)")
-        return {"visible": vis, "thermal": th, "name": p.name}
+            raise DatasetError(f'pair {p.name!r}: visible {tuple(vis.shape[-2:])} and thermal '
+                               f'{tuple(th.shape[-2:])} differ in size (register them first)')
+        return {'visible': vis, 'thermal': th, 'name': p.name}
 
     def __getitem__(self, i: int) -> dict:
         sample = self.load(i)
@@ -230,7 +254,8 @@ class FusionPairs(Dataset):
 
 
 class LabelledPairs(Dataset):
-    """Pairs with labels -> dict(visible, thermal, label (H,W) int64, name) (segmenter training).
+    """
+    Pairs with labels -> dict(visible, thermal, label (H,W) int64, name) (segmenter training).
 
     ``LabelledPairs.from_layout(kind, root, split)`` for fmb / msrs /
     synthetic_folder; ``pairs`` layouts have no labels and are refused.
@@ -244,20 +269,22 @@ class LabelledPairs(Dataset):
         self.normalizer = normalizer or ThermalNormalizer(video=False)
 
     @classmethod
-    def from_layout(cls, kind: str, root: str | Path, split: str = "train", **kw) -> "LabelledPairs":
+    def from_layout(
+        cls, kind: str, root: str | Path, split: str = 'train', **kw
+    ) -> 'LabelledPairs':
         vis, ir, lab = layout_dirs(kind, root, split)
         if lab is None:
-            raise DatasetError(f"dataset kind {kind!r} has no labels")
+            raise DatasetError(f'dataset kind {kind!r} has no labels')
         return cls([(n, v, t, l) for n, (v, t, l) in match_pairs(vis, ir, lab)], **kw)
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, i: int) -> dict:
-        name, v, t, l = self.items[i]
-        sample = {"visible": read_visible(v), "thermal": read_thermal(t, self.normalizer),
-                  "label": read_label(l), "name": name}
-        shapes = {k: tuple(sample[k].shape[-2:]) for k in ("visible", "thermal", "label")}
+        name, v, t, lab = self.items[i]
+        sample = {'visible': read_visible(v), 'thermal': read_thermal(t, self.normalizer),
+                  'label': read_label(lab), 'name': name}
+        shapes = {k: tuple(sample[k].shape[-2:]) for k in ('visible', 'thermal', 'label')}
         if len(set(shapes.values())) != 1:
-            raise DatasetError(f"pair {name!r}: sizes differ {shapes}")
+            raise DatasetError(f'pair {name!r}: sizes differ {shapes}')
         return self.transform(sample) if self.transform else sample

@@ -1,4 +1,19 @@
-"""Paired crops: one window applied to every modality of a sample.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Paired crops: one window applied to every modality of a sample.
 
 Why a shared window: visible, thermal (and a label) are pixel-registered;
 cropping them independently would break the pairing the fusion loss relies on.
@@ -17,7 +32,8 @@ from typing import Mapping
 import torch
 import torch.nn.functional as F
 
-__all__ = ["IGNORE_INDEX", "pad_to", "crop_window", "RandomPairCrop", "CenterPairCrop", "NoCrop"]
+
+__all__ = ['IGNORE_INDEX', 'pad_to', 'crop_window', 'RandomPairCrop', 'CenterPairCrop', 'NoCrop']
 
 IGNORE_INDEX = 255
 
@@ -35,7 +51,9 @@ def pad_to(x: torch.Tensor, h: int, w: int, value: float = 0.0) -> torch.Tensor:
 def _sizes(sample: Mapping) -> tuple[int, int]:
     shapes = {tuple(v.shape[-2:]) for k, v in sample.items() if isinstance(v, torch.Tensor)}
     if len(shapes) != 1:
-        raise ValueError(f"sample {sample.get('name', '?')!r}: modalities differ in size {sorted(shapes)}")
+        raise ValueError(
+            f'sample {sample.get("name", "?")!r}: modalities differ in size {sorted(shapes)}'
+        )
     return shapes.pop()
 
 
@@ -73,7 +91,9 @@ class CenterPairCrop:
 
     def __call__(self, sample: dict) -> dict:
         h, w = _sizes(sample)
-        return crop_window(sample, max(h - self.size, 0) // 2, max(w - self.size, 0) // 2, self.size)
+        return crop_window(
+            sample, max(h - self.size, 0) // 2, max(w - self.size, 0) // 2, self.size
+        )
 
 
 class NoCrop:

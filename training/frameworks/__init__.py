@@ -1,4 +1,19 @@
-"""Training frameworks: what is trained, with which losses, in which stages.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Training frameworks: what is trained, with which losses, in which stages.
 
 The trainer (``training.trainer``) owns everything a framework should not
 have to repeat: data loading and the per-epoch reseeding, data parallelism,
@@ -75,21 +90,22 @@ Exp. i "Original" trainings ``original_swinfusion``, ``original_emma``,
 from __future__ import annotations
 
 from training.frameworks.base import (
-    Framework,
-    StepContext,
-    StepResult,
     available_frameworks,
     build_framework,
+    Framework,
     framework_class,
     register_framework,
+    StepContext,
+    StepResult,
 )
 
+
 __all__ = [
-    "Framework",
-    "StepContext",
-    "StepResult",
-    "available_frameworks",
-    "build_framework",
-    "framework_class",
-    "register_framework",
+    'Framework',
+    'StepContext',
+    'StepResult',
+    'available_frameworks',
+    'build_framework',
+    'framework_class',
+    'register_framework',
 ]

@@ -1,4 +1,19 @@
-"""The Framework base class, the step types and the registry (see the package docstring).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The Framework base class, the step types and the registry (see the package docstring).
 
 Why a registry filled by importing every module of the package: a new
 framework is one new file, with no central list to edit, so frameworks
@@ -6,21 +21,23 @@ written in parallel never touch the same file.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import importlib
 import pkgutil
-from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import nn, Tensor
 
-__all__ = ["Framework", "StepContext", "StepResult", "available_frameworks", "build_framework",
-           "framework_class", "register_framework"]
+
+__all__ = ['Framework', 'StepContext', 'StepResult', 'available_frameworks', 'build_framework',
+           'framework_class', 'register_framework']
 
 
 @dataclass
 class StepResult:
-    """What one training step produced, before weighting.
+    """
+    What one training step produced, before weighting.
 
     ``losses``: task -> unweighted scalar loss entering L_total (one entry:
     it is the total; several: the weighting strategy combines them).
@@ -34,7 +51,7 @@ class StepResult:
 
     losses: dict[str, Tensor]
     terms: dict[str, Tensor]
-    optimizers: tuple[str, ...] = ("fusion",)
+    optimizers: tuple[str, ...] = ('fusion',)
     shared: Sequence[nn.Parameter] | None = None
     weights: Mapping[str, float] | None = None
 
@@ -57,10 +74,10 @@ class StepContext:
 class Framework:
     """Defaults describe a one-stage, label-free run of the fusion network with one optimizer."""
 
-    name: ClassVar[str] = ""
+    name: ClassVar[str] = ''
     needs_labels: ClassVar[bool] = False
     #: every task the weighting strategy may see, primary first (it is built once, for these)
-    weighting_tasks: ClassVar[tuple[str, ...]] = ("fusion",)
+    weighting_tasks: ClassVar[tuple[str, ...]] = ('fusion',)
 
     def __init__(self, cfg, **options: Any) -> None:
         if options:
@@ -78,21 +95,21 @@ class Framework:
     def build_modules(self) -> dict[str, nn.Module | None]:
         from training.models import fusion_model_from_config
 
-        return {"fusion": fusion_model_from_config(self.cfg.model)}
+        return {'fusion': fusion_model_from_config(self.cfg.model)}
 
     def tasks(self, stage: int) -> tuple[str, ...]:
-        return ("fusion",)
+        return ('fusion',)
 
     def optimizer_params(self, modules: Mapping[str, nn.Module | None],
                          stage: int) -> dict[str, list[nn.Parameter]]:
-        return {"fusion": list(modules["fusion"].parameters())}
+        return {'fusion': list(modules['fusion'].parameters())}
 
     def optimizer_lr(self, name: str) -> float | None:
         """Learning rate of optimizer ``name``; None: ``cfg.optim.lr``."""
         return None
 
     def shared_parameters(self, modules: Mapping[str, nn.Module | None]) -> list[nn.Parameter]:
-        return list(modules["fusion"].parameters())
+        return list(modules['fusion'].parameters())
 
     # -- stages --------------------------------------------------------------
     def initial_stage(self) -> int:
@@ -130,7 +147,7 @@ def register_framework(name: str) -> Callable[[type[Framework]], type[Framework]
     """Class decorator: register ``cls`` as ``framework: name``."""
     def deco(cls: type[Framework]) -> type[Framework]:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"framework {name!r} is registered twice")
+            raise ValueError(f'framework {name!r} is registered twice')
         cls.name = name
         _REGISTRY[name] = cls
         return cls
@@ -144,8 +161,8 @@ def _discover() -> None:
     import training.frameworks as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"training.frameworks.{info.name}")
+        if not info.name.startswith('_'):
+            importlib.import_module(f'training.frameworks.{info.name}')
     _DISCOVERED = True
 
 
@@ -155,7 +172,7 @@ def available_frameworks() -> list[str]:
 
 
 def framework_class(name: str) -> type[Framework]:
-    """The class registered as ``name``; KeyError listing the known names otherwise."""
+    """Return the class registered as ``name``; KeyError listing the known names otherwise."""
     _discover()
     try:
         return _REGISTRY[name]
@@ -166,5 +183,5 @@ def framework_class(name: str) -> type[Framework]:
 
 
 def build_framework(cfg) -> Framework:
-    """The framework ``cfg.framework`` with ``cfg.framework_options``."""
+    """Return the framework ``cfg.framework`` with ``cfg.framework_options``."""
     return framework_class(cfg.framework)(cfg, **dict(cfg.framework_options or {}))

@@ -1,4 +1,19 @@
-"""Bi-level dynamic learning (seed paper 003) as a framework: ``bilevel`` and ``bilevel_visual``.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Bi-level dynamic learning (seed paper 003) as a framework: ``bilevel`` and ``bilevel_visual``.
 
 The fusion network F (omega) is the upper variable; two task modules are
 lower variables: a WGAN-GP critic T_V judging F's output against the VSM
@@ -55,27 +70,31 @@ from types import SimpleNamespace
 from typing import Any, Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
-
-from training.frameworks.base import Framework, StepContext, register_framework
+import torch.nn.functional as F
+from training.frameworks.base import Framework, register_framework, StepContext
 from training.hypergrad import gauss_newton_hypergradient
-from training.losses.adversarial import PENALTY_AT, critic_loss, generator_adversarial
+from training.losses.adversarial import critic_loss, generator_adversarial, PENALTY_AT
 from training.losses.saliency import pseudo_fused, saliency_pixel_loss, to_luma
 
-__all__ = ["BilevelDynamic", "BilevelVisual"]
+
+__all__ = ['BilevelDynamic', 'BilevelVisual']
 
 IGNORE_INDEX = 255
 
 
 def _fn(module: nn.Module, params: Mapping[str, torch.Tensor]):
-    """``module`` as a function of ``params`` (buffers copied: probes leave BN statistics be)."""
+    """
+    Return ``module`` as a function of ``params``.
+
+    Buffers copied: probes leave BN statistics be.
+    """
     buffers = {k: v.clone() for k, v in module.named_buffers()}
     return lambda *args: functional_call(module, {**params, **buffers}, args)
 
 
-@register_framework("bilevel")
+@register_framework('bilevel')
 class BilevelDynamic(Framework):
     """F + critic T_V + perception T_P, warm start then bi-level steps (needs labels)."""
 
@@ -108,13 +127,13 @@ class BilevelDynamic(Framework):
 
         if int(warm_start_epochs) < 0 or int(lower_steps) < 1 or not float(lr) > 0 \
                 or (lower_lr is not None and not float(lower_lr) > 0):
-            raise TypeError("warm_start_epochs must be >= 0, lower_steps >= 1 and the rates > 0")
+            raise TypeError('warm_start_epochs must be >= 0, lower_steps >= 1 and the rates > 0')
         if gp_at not in PENALTY_AT:
-            raise TypeError(f"gp_at must be one of {PENALTY_AT}, got {gp_at!r}")
-        if weighting not in ("rlw", "equal"):
-            raise TypeError(f"weighting must be rlw or equal, got {weighting!r}")
-        if task_model not in ("compact", "tiny", "b0", "b3"):
-            raise TypeError(f"task_model must be compact, tiny, b0 or b3, got {task_model!r}")
+            raise TypeError(f'gp_at must be one of {PENALTY_AT}, got {gp_at!r}')
+        if weighting not in ('rlw', 'equal'):
+            raise TypeError(f'weighting must be rlw or equal, got {weighting!r}')
+        if task_model not in ('compact', 'tiny', 'b0', 'b3'):
+            raise TypeError(f'task_model must be compact, tiny, b0 or b3, got {task_model!r}')
         self.warm_start_epochs = int(warm_start_epochs)
         self.lr = float(lr)
         self.lower_lr = float(lr if lower_lr is None else lower_lr)
@@ -126,7 +145,7 @@ class BilevelDynamic(Framework):
         self.critic_width, self.critic_depth = int(critic_width), int(critic_depth)
         self.task_model, self.task_width = task_model, int(task_width)
         self.weighting = weighting
-        self.rlw = RLW(sigma=rlw_sigma, seed=rlw_seed, tasks=("visual", "perception"))
+        self.rlw = RLW(sigma=rlw_sigma, seed=rlw_seed, tasks=('visual', 'perception'))
         self.sgd: dict[str, torch.optim.SGD] = {}
         self._pending: dict[str, Any] = {}
 
@@ -142,8 +161,8 @@ class BilevelDynamic(Framework):
         from training.config import ConfigError
 
         if int(cfg.data.batch_size) < 2:
-            raise ConfigError("bilevel frameworks split each batch into lower and upper halves: "
-                              "data.batch_size must be >= 2")
+            raise ConfigError('bilevel frameworks split each batch into lower and upper halves: '
+                              'data.batch_size must be >= 2')
 
     # -- modules --------------------------------------------------------------------
     def build_modules(self) -> dict[str, nn.Module | None]:
@@ -184,13 +203,17 @@ class BilevelDynamic(Framework):
 
     # -- optimisers -------------------------------------------------------------------------
     def current_lr(self, epoch: int, base: float | None = None) -> float:
-        """``base`` (default ``lr``) after the 10x decays of the milestones passed by ``epoch``."""
+        """
+        Return ``base`` (default ``lr``) after the 10x decays.
+
+        The decays of the milestones passed by ``epoch``.
+        """
         passed = sum(1 for m in self.milestones if epoch >= m)
         return (self.lr if base is None else base) * 0.1 ** passed
 
     def _sgd(self, ctx: StepContext) -> dict[str, torch.optim.SGD]:
         if not self.sgd:
-            for name in ("fusion", "critic", "task"):
+            for name in ('fusion', 'critic', 'task'):
                 m = ctx.modules.get(name)
                 if m is not None:
                     self.sgd[name] = torch.optim.SGD(
@@ -202,17 +225,17 @@ class BilevelDynamic(Framework):
         lr = self.current_lr(ctx.epoch)
         for name, o in self.sgd.items():
             for g in o.param_groups:
-                g["lr"] = lr if name == "fusion" else self.current_lr(ctx.epoch, self.lower_lr)
-        trainer_opt = ctx.optimizers.get("fusion")
+                g['lr'] = lr if name == 'fusion' else self.current_lr(ctx.epoch, self.lower_lr)
+        trainer_opt = ctx.optimizers.get('fusion')
         if trainer_opt is not None:  # the trainer logs this optimiser's rate: keep it true
             for g in trainer_opt.param_groups:
-                g["lr"] = lr
+                g['lr'] = lr
         return self.sgd
 
     # -- steps ----------------------------------------------------------------------------
     @staticmethod
     def _halves(batch: Mapping[str, Any]) -> tuple[dict, dict]:
-        n = batch["visible"].shape[0]
+        n = batch['visible'].shape[0]
         k = (n + 1) // 2
         return ({key: v[:k] for key, v in batch.items()}, {key: v[k:] for key, v in batch.items()})
 
@@ -223,70 +246,70 @@ class BilevelDynamic(Framework):
         return self._bilevel_step(batch, ctx, opts)
 
     def _warm_step(self, batch, ctx, opts) -> dict[str, float]:
-        fusion = ctx.modules["fusion"]
+        fusion = ctx.modules['fusion']
         loss = saliency_pixel_loss(
             fusion(batch['visible'], batch['thermal']).fused, batch['thermal'], batch['visible']
         )
-        ctx.check_finite({"fusion": loss})
-        opts["fusion"].zero_grad(set_to_none=True)
+        ctx.check_finite({'fusion': loss})
+        opts['fusion'].zero_grad(set_to_none=True)
         loss.backward()
-        opts["fusion"].step()
+        opts['fusion'].step()
         v = float(loss.detach())
-        return {"L_fusion": v, "L_total": v}
+        return {'L_fusion': v, 'L_total': v}
 
     def _lower_steps(self, low: dict, ctx, opts, rec: dict) -> None:
         """Lines 5-6: the critic and the perception network on the lower half."""
-        fusion, critic, task = ctx.modules["fusion"], ctx.modules["critic"], ctx.modules["task"]
+        fusion, critic, task = ctx.modules['fusion'], ctx.modules['critic'], ctx.modules['task']
         with torch.no_grad():
-            fused_rgb = fusion(low["visible"], low["thermal"]).fused
+            fused_rgb = fusion(low['visible'], low['thermal']).fused
             u, real = to_luma(fused_rgb), to_luma(self._pseudo(low))
         for _ in range(self.lower_steps):
             cl = critic_loss(critic, real, u, eta=self.gp_weight, at=self.gp_at)
-            ctx.check_finite({"critic": cl["total"]})
-            opts["critic"].zero_grad(set_to_none=True)
-            cl["total"].backward()
-            opts["critic"].step()
+            ctx.check_finite({'critic': cl['total']})
+            opts['critic'].zero_grad(set_to_none=True)
+            cl['total'].backward()
+            opts['critic'].step()
             if task is not None:
-                tl = F.cross_entropy(task(fused_rgb), low["label"], ignore_index=IGNORE_INDEX)
-                ctx.check_finite({"task": tl})
-                opts["task"].zero_grad(set_to_none=True)
+                tl = F.cross_entropy(task(fused_rgb), low['label'], ignore_index=IGNORE_INDEX)
+                ctx.check_finite({'task': tl})
+                opts['task'].zero_grad(set_to_none=True)
                 tl.backward()
-                opts["task"].step()
+                opts['task'].step()
         rec.update(
             loss_critic=float(cl['total'].detach()),
             loss_critic_wasserstein=float(cl['wasserstein'].detach()),
             loss_critic_penalty=float(cl['penalty'].detach()),
         )
         if task is not None:
-            rec["loss_task_train"] = float(tl.detach())
+            rec['loss_task_train'] = float(tl.detach())
 
     @staticmethod
     def _pseudo(batch: Mapping[str, Any]) -> torch.Tensor:
-        return pseudo_fused(batch["thermal"], batch["visible"])
+        return pseudo_fused(batch['thermal'], batch['visible'])
 
     def _visual_gradient(self, low, up, ctx):
-        fusion, critic = ctx.modules["fusion"], ctx.modules["critic"]
+        fusion, critic = ctx.modules['fusion'], ctx.modules['critic']
         real_low = to_luma(self._pseudo(low))
 
         def upper(w, t):
-            u = _fn(fusion, w)(up["visible"], up["thermal"]).fused
+            u = _fn(fusion, w)(up['visible'], up['thermal']).fused
             adv = generator_adversarial(_fn(critic, t), to_luma(u))
-            return saliency_pixel_loss(u, up["thermal"], up["visible"]) + self.adversarial * adv
+            return saliency_pixel_loss(u, up['thermal'], up['visible']) + self.adversarial * adv
 
         def lower(w, t):
-            u = to_luma(_fn(fusion, w)(low["visible"], low["thermal"]).fused)
+            u = to_luma(_fn(fusion, w)(low['visible'], low['thermal']).fused)
             return critic_loss(_fn(critic, t), real_low, u, eta=self.gp_weight, at=self.gp_at,
-                               detach_fake=False)["total"]
+                               detach_fake=False)['total']
 
         return gauss_newton_hypergradient(upper, lower, dict(fusion.named_parameters()),
                                           dict(critic.named_parameters()))
 
     def _perception_gradient(self, low, up, ctx):
-        fusion, task = ctx.modules["fusion"], ctx.modules["task"]
+        fusion, task = ctx.modules['fusion'], ctx.modules['task']
 
         def ce(w, t, b):
-            u = _fn(fusion, w)(b["visible"], b["thermal"]).fused
-            return F.cross_entropy(_fn(task, t)(u), b["label"], ignore_index=IGNORE_INDEX)
+            u = _fn(fusion, w)(b['visible'], b['thermal']).fused
+            return F.cross_entropy(_fn(task, t)(u), b['label'], ignore_index=IGNORE_INDEX)
 
         return gauss_newton_hypergradient(
             lambda w, t: ce(w, t, up),
@@ -300,63 +323,63 @@ class BilevelDynamic(Framework):
         rec: dict[str, float] = {}
         self._lower_steps(low, ctx, opts, rec)
         gv = self._visual_gradient(low, up, ctx)
-        grads = {"visual": gv}
-        if ctx.modules["task"] is not None:
-            grads["perception"] = self._perception_gradient(low, up, ctx)
+        grads = {'visual': gv}
+        if ctx.modules['task'] is not None:
+            grads['perception'] = self._perception_gradient(low, up, ctx)
         if len(grads) == 1:
-            lam = {"visual": 1.0}
-        elif self.weighting == "equal":
-            lam = {"visual": 0.5, "perception": 0.5}
+            lam = {'visual': 1.0}
+        elif self.weighting == 'equal':
+            lam = {'visual': 0.5, 'perception': 0.5}
         else:
             lam = self.rlw.draw()
-        fusion = ctx.modules["fusion"]
+        fusion = ctx.modules['fusion']
         for name, p in fusion.named_parameters():
             p.grad = sum(lam[k] * g.grad[name] for k, g in grads.items()).detach().clone()
-        ctx.check_finite({f"G_{k}": torch.stack([g.grad[n].abs().sum() for n in g.grad]).sum()
+        ctx.check_finite({f'G_{k}': torch.stack([g.grad[n].abs().sum() for n in g.grad]).sum()
                           for k, g in grads.items()})
-        opts["fusion"].step()
-        opts["fusion"].zero_grad(set_to_none=True)
+        opts['fusion'].step()
+        opts['fusion'].zero_grad(set_to_none=True)
         with torch.no_grad():
             pixel = saliency_pixel_loss(
                 fusion(up['visible'], up['thermal']).fused, up['thermal'], up['visible']
             )
         rec.update(L_fusion=float(pixel), L_visual=gv.upper_loss, gn_coef_visual=gv.coefficient,
-                   lam_visual=lam["visual"])
+                   lam_visual=lam['visual'])
         upper_total = gv.upper_loss
-        if "perception" in grads:
-            gp = grads["perception"]
+        if 'perception' in grads:
+            gp = grads['perception']
             rec.update(L_perception=gp.upper_loss, gn_coef_perception=gp.coefficient,
-                       lam_perception=lam["perception"])
+                       lam_perception=lam['perception'])
             upper_total += gp.upper_loss
-        rec["L_upper"] = upper_total
-        rec["L_total"] = upper_total
+        rec['L_upper'] = upper_total
+        rec['L_total'] = upper_total
         return rec
 
     def validation_losses(self, batch, ctx: StepContext) -> dict:
-        fused = ctx.modules["fusion"](batch["visible"], batch["thermal"]).fused
-        out = {"fusion": saliency_pixel_loss(fused, batch["thermal"], batch["visible"])}
-        if ctx.modules.get("task") is not None and "label" in batch:
-            out["perception"] = F.cross_entropy(ctx.modules["task"](fused), batch["label"],
+        fused = ctx.modules['fusion'](batch['visible'], batch['thermal']).fused
+        out = {'fusion': saliency_pixel_loss(fused, batch['thermal'], batch['visible'])}
+        if ctx.modules.get('task') is not None and 'label' in batch:
+            out['perception'] = F.cross_entropy(ctx.modules['task'](fused), batch['label'],
                                                 ignore_index=IGNORE_INDEX)
         return out
 
     # -- own state ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         sgd = {k: o.state_dict() for k, o in self.sgd.items()} or dict(self._pending)
-        return {"sgd": sgd, "rlw": self.rlw.state_dict()}
+        return {'sgd': sgd, 'rlw': self.rlw.state_dict()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if not state:
             return
-        self.rlw.load_state_dict(state["rlw"])
+        self.rlw.load_state_dict(state['rlw'])
         if self.sgd:
-            for k, s in state["sgd"].items():
+            for k, s in state['sgd'].items():
                 self.sgd[k].load_state_dict(s)
         else:
-            self._pending = dict(state["sgd"])
+            self._pending = dict(state['sgd'])
 
 
-@register_framework("bilevel_visual")
+@register_framework('bilevel_visual')
 class BilevelVisual(BilevelDynamic):
     """The label-free half of bi-level dynamic learning: F and the critic T_V only."""
 

@@ -1,4 +1,19 @@
-"""CAF's hierarchical training, step 1: the fusion network on the searched loss (seed paper 002).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+CAF's hierarchical training, step 1: the fusion network on the searched loss (seed paper 002).
 
 After the loss search (``ssvif_search_loss``, ``training.loss_search``)
 has found beta, CAF solves its coupled objective stage-wise (Sec. 3.4):
@@ -20,13 +35,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-
-from training.frameworks.base import Framework, StepContext, StepResult, register_framework
-
-__all__ = ["CAFRetrain"]
+from training.frameworks.base import Framework, register_framework, StepContext, StepResult
 
 
-@register_framework("caf")
+__all__ = ['CAFRetrain']
+
+
+@register_framework('caf')
 class CAFRetrain(Framework):
     """Label-free, one stage: F on the searched CAF loss."""
 
@@ -52,29 +67,29 @@ class CAFRetrain(Framework):
         self._space = None
 
     def space(self, device: torch.device):
-        """The CAFLossSpace of the loss file (built on first use: it may load VGG-16)."""
+        """Return the CAFLossSpace of the loss file (built on first use: it may load VGG-16)."""
         if self._space is None:
             from training.caf_build import build_space
 
-            self._space = build_space({"searched": list(self.doc["searched"]),
-                                       "fixed": self.doc.get("fixed") or {},
-                                       "scales": self.doc.get("scales") or {},
-                                       "perceptual_weights": self.doc.get("perceptual_weights")},
+            self._space = build_space({'searched': list(self.doc['searched']),
+                                       'fixed': self.doc.get('fixed') or {},
+                                       'scales': self.doc.get('scales') or {},
+                                       'perceptual_weights': self.doc.get('perceptual_weights')},
                                       self.base_dir).to(device)
         return self._space
 
     def _loss(self, batch, ctx: StepContext):
-        vis, th = batch["visible"], batch["thermal"]
-        fused = ctx.modules["fusion"](vis, th).fused
+        vis, th = batch['visible'], batch['thermal']
+        fused = ctx.modules['fusion'](vis, th).fused
         space = self.space(fused.device)
         terms = space.terms(fused, th, vis)
         return space.total(terms, self.beta.to(fused.device)), terms
 
     def step_losses(self, batch, ctx: StepContext) -> StepResult:
         total, terms = self._loss(batch, ctx)
-        logged = {f"fusion.{k}": v for k, v in terms.items()}
-        logged["fusion"] = total
-        return StepResult({"fusion": total}, logged, ("fusion",))
+        logged = {f'fusion.{k}': v for k, v in terms.items()}
+        logged['fusion'] = total
+        return StepResult({'fusion': total}, logged, ('fusion',))
 
     def validation_losses(self, batch, ctx: StepContext) -> dict:
-        return {"fusion": self._loss(batch, ctx)[0]}
+        return {'fusion': self._loss(batch, ctx)[0]}

@@ -1,4 +1,19 @@
-"""MultiTaskVIF (Zhao, Howes, Zhang): one model, one stage, fusion + supervised segmentation.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+MultiTaskVIF (Zhao, Howes, Zhang): one model, one stage, fusion + supervised segmentation.
 
 The fusion model's decoder is the multi-task head (``model.decoder: mth``,
 ``training.models.multitask``); the total loss is Eq. 2,
@@ -27,17 +42,17 @@ from __future__ import annotations
 from typing import Any
 
 from torch import nn
-
-from training.frameworks.base import Framework, StepContext, StepResult, register_framework
+from training.frameworks.base import Framework, register_framework, StepContext, StepResult
 from training.frameworks.ssvif import fusion_loss_for
 
-__all__ = ["MultiTaskVIF"]
+
+__all__ = ['MultiTaskVIF']
 
 
-@register_framework("multitaskvif")
+@register_framework('multitaskvif')
 class MultiTaskVIF(Framework):
     needs_labels = True
-    weighting_tasks = ("fusion", "seg")
+    weighting_tasks = ('fusion', 'seg')
 
     def __init__(self, cfg, seg_loss: bool = True, **options: Any) -> None:
         super().__init__(cfg, **options)
@@ -48,36 +63,36 @@ class MultiTaskVIF(Framework):
     def check_config(cls, cfg) -> None:
         from training.config import ConfigError
 
-        if cfg.model.decoder != "mth":
+        if cfg.model.decoder != 'mth':
             raise ConfigError(
                 'framework multitaskvif needs model.decoder: mth (the multi-task head)'
             )
 
     def tasks(self, stage: int) -> tuple[str, ...]:
-        return ("fusion", "seg") if self.use_seg_loss else ("fusion",)
+        return ('fusion', 'seg') if self.use_seg_loss else ('fusion',)
 
     def shared_parameters(self, modules) -> list[nn.Parameter]:
-        return list(modules["fusion"].backbone.parameters())
+        return list(modules['fusion'].backbone.parameters())
 
     def _forward(self, batch, ctx: StepContext):
         from training.losses import supervised_seg_loss
 
-        vis, th = batch["visible"], batch["thermal"]
-        out, seg_logits = ctx.modules["fusion"].forward_tasks(vis, th)
+        vis, th = batch['visible'], batch['thermal']
+        out, seg_logits = ctx.modules['fusion'].forward_tasks(vis, th)
         fterms = self.fusion_loss(out.fused, th, vis)
-        seg = supervised_seg_loss(seg_logits, batch["label"])
+        seg = supervised_seg_loss(seg_logits, batch['label'])
         return fterms, seg
 
     def step_losses(self, batch, ctx: StepContext) -> StepResult:
         fterms, seg = self._forward(batch, ctx)
-        terms = {f"fusion.{k}": v for k, v in fterms.items() if k != "total"}
-        terms["fusion"] = fterms["total"]
-        terms.update({"seg.ce": seg["ce"], "seg.dice": seg["dice"], "seg": seg["total"]})
-        losses = {"fusion": fterms["total"]}
+        terms = {f'fusion.{k}': v for k, v in fterms.items() if k != 'total'}
+        terms['fusion'] = fterms['total']
+        terms.update({'seg.ce': seg['ce'], 'seg.dice': seg['dice'], 'seg': seg['total']})
+        losses = {'fusion': fterms['total']}
         if self.use_seg_loss:
-            losses["seg"] = seg["total"]
-        return StepResult(losses, terms, ("fusion",))
+            losses['seg'] = seg['total']
+        return StepResult(losses, terms, ('fusion',))
 
     def validation_losses(self, batch, ctx: StepContext) -> dict:
         fterms, seg = self._forward(batch, ctx)
-        return {"fusion": fterms["total"], "seg": seg["total"]}
+        return {'fusion': fterms['total'], 'seg': seg['total']}

@@ -1,4 +1,19 @@
-"""WGAN-GP terms of bi-level dynamic learning (seed paper 003, Eq. 6-7).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+WGAN-GP terms of bi-level dynamic learning (seed paper 003, Eq. 6-7).
 
 Critic (lower) objective, Eq. 6:
 
@@ -18,11 +33,12 @@ taken per sample over all of its pixels and channels.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import nn, Tensor
 
-__all__ = ["PENALTY_AT", "gradient_penalty", "critic_loss", "generator_adversarial"]
 
-PENALTY_AT = ("interpolates", "fake")
+__all__ = ['PENALTY_AT', 'gradient_penalty', 'critic_loss', 'generator_adversarial']
+
+PENALTY_AT = ('interpolates', 'fake')
 
 
 def gradient_penalty(
@@ -33,15 +49,16 @@ def gradient_penalty(
     alpha: Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """E[(||grad_s critic(s)||_2 - 1)^2] over the batch (differentiable for the critic's step).
+    """
+    E[(||grad_s critic(s)||_2 - 1)^2] over the batch (differentiable for the critic's step).
 
     ``alpha`` (B,) fixes the interpolation weights (tests); otherwise they
     are drawn from U[0, 1] with ``generator``.
     """
     if at not in PENALTY_AT:
-        raise ValueError(f"penalty location must be one of {PENALTY_AT}, got {at!r}")
+        raise ValueError(f'penalty location must be one of {PENALTY_AT}, got {at!r}')
     fake = fake.detach()
-    if at == "fake":
+    if at == 'fake':
         s = fake
     else:
         if alpha is None:
@@ -57,9 +74,10 @@ def gradient_penalty(
 
 
 def critic_loss(critic: nn.Module, real: Tensor, fake: Tensor, eta: float = 10.0,
-                at: str = "interpolates", generator: torch.Generator | None = None,
+                at: str = 'interpolates', generator: torch.Generator | None = None,
                 detach_fake: bool = True) -> dict[str, Tensor]:
-    """phi_V (Eq. 6) and its parts.
+    """
+    phi_V (Eq. 6) and its parts.
 
     ``fake`` is detached unless ``detach_fake=False`` (a hypergradient that
     needs d phi_V / d omega through E T_V(u)); the penalty always sees it
@@ -68,7 +86,7 @@ def critic_loss(critic: nn.Module, real: Tensor, fake: Tensor, eta: float = 10.0
     w_fake = critic(fake.detach() if detach_fake else fake).mean()
     w_real = critic(real).mean()
     gp = gradient_penalty(critic, real, fake, at=at, generator=generator)
-    return {"total": w_fake - w_real + eta * gp, "wasserstein": w_real - w_fake, "penalty": gp}
+    return {'total': w_fake - w_real + eta * gp, 'wasserstein': w_real - w_fake, 'penalty': gp}
 
 
 def generator_adversarial(critic: nn.Module, fused: Tensor) -> Tensor:

@@ -1,4 +1,19 @@
-"""CAF's search space of fusion losses (seed paper 002, Sec. 3.3 and Fig. 1).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+CAF's search space of fusion losses (seed paper 002, Sec. 3.3 and Fig. 1).
 
 The fusion loss is L^f = sum_i beta_i s_i L_i + sum_j c_j L_j over named
 terms, beta = softmax(alpha) over the *searched* terms (alpha is what the
@@ -32,23 +47,23 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-import torch
 from pytorch_msssim import ssim
-from torch import Tensor, nn
-
+import torch
+from torch import nn, Tensor
 from training.losses.fusion import sobel_magnitude
 from training.losses.perceptual import PerceptualLoss
 from training.losses.saliency import to_luma, vsm_weights
 
-__all__ = ["TERMS", "SEARCHED_DEFAULT", "FIXED_DEFAULT", "SCALES_DEFAULT", "CAFLossSpace"]
 
-TERMS = ("l1_ir", "l1_vis", "l1_max", "l1_mask_ir", "l1_mask_vis",
-         "mse_ir", "mse_vis", "mse_max", "mse_mask_ir", "mse_mask_vis",
-         "ssim_ir", "ssim_vis", "grad_ir", "grad_vis", "grad_max", "per_ir", "per_vis")
-SEARCHED_DEFAULT = ("l1_ir", "l1_vis", "l1_max", "l1_mask_ir", "l1_mask_vis", "mse_ir", "mse_vis",
-                    "mse_max", "ssim_ir", "ssim_vis", "grad_ir", "grad_vis", "grad_max")
-FIXED_DEFAULT = {"mse_mask_ir": 0.5, "mse_mask_vis": 0.5}
-SCALES_DEFAULT = {"per_ir": 0.1, "per_vis": 0.1}
+__all__ = ['TERMS', 'SEARCHED_DEFAULT', 'FIXED_DEFAULT', 'SCALES_DEFAULT', 'CAFLossSpace']
+
+TERMS = ('l1_ir', 'l1_vis', 'l1_max', 'l1_mask_ir', 'l1_mask_vis',
+         'mse_ir', 'mse_vis', 'mse_max', 'mse_mask_ir', 'mse_mask_vis',
+         'ssim_ir', 'ssim_vis', 'grad_ir', 'grad_vis', 'grad_max', 'per_ir', 'per_vis')
+SEARCHED_DEFAULT = ('l1_ir', 'l1_vis', 'l1_max', 'l1_mask_ir', 'l1_mask_vis', 'mse_ir', 'mse_vis',
+                    'mse_max', 'ssim_ir', 'ssim_vis', 'grad_ir', 'grad_vis', 'grad_max')
+FIXED_DEFAULT = {'mse_mask_ir': 0.5, 'mse_mask_vis': 0.5}
+SCALES_DEFAULT = {'per_ir': 0.1, 'per_vis': 0.1}
 
 
 def _ssim_loss(f: Tensor, x: Tensor) -> Tensor:
@@ -67,7 +82,7 @@ class CAFLossSpace(nn.Module):
         scales = {**SCALES_DEFAULT, **dict(scales or {})}
         self.searched = tuple(searched)
         if not self.searched:
-            raise ValueError("the search space needs at least one searched term")
+            raise ValueError('the search space needs at least one searched term')
         unknown = sorted((set(self.searched) | set(fixed) | set(scales)) - set(TERMS))
         if unknown:
             raise ValueError(
@@ -78,9 +93,9 @@ class CAFLossSpace(nn.Module):
             raise ValueError(
                 f'a term is searched twice or both searched and fixed: {dup or self.searched}'
             )
-        needs_per = [t for t in (*self.searched, *fixed) if t.startswith("per_")]
+        needs_per = [t for t in (*self.searched, *fixed) if t.startswith('per_')]
         if needs_per and perceptual is None:
-            raise ValueError(f"terms {needs_per} need VGG-16 weights (space.perceptual_weights)")
+            raise ValueError(f'terms {needs_per} need VGG-16 weights (space.perceptual_weights)')
         self.fixed = {k: float(v) for k, v in fixed.items()}
         self.scales = {k: float(v) for k, v in scales.items()}
         self.perceptual = perceptual
@@ -94,26 +109,26 @@ class CAFLossSpace(nn.Module):
         f, x_ir, x_vis = to_luma(fused), to_luma(ir), to_luma(vis)
         need = set(self.used)
         out: dict[str, Tensor] = {}
-        refs = {"ir": x_ir, "vis": x_vis, "max": torch.maximum(x_ir, x_vis)}
-        if need & {"l1_mask_ir", "l1_mask_vis", "mse_mask_ir", "mse_mask_vis"}:
+        refs = {'ir': x_ir, 'vis': x_vis, 'max': torch.maximum(x_ir, x_vis)}
+        if need & {'l1_mask_ir', 'l1_mask_vis', 'mse_mask_ir', 'mse_mask_vis'}:
             m_ir, m_vis = vsm_weights(x_ir, x_vis)
-            masks = {"ir": (m_ir, x_ir), "vis": (m_vis, x_vis)}
-        if need & {"grad_ir", "grad_vis", "grad_max"}:
+            masks = {'ir': (m_ir, x_ir), 'vis': (m_vis, x_vis)}
+        if need & {'grad_ir', 'grad_vis', 'grad_max'}:
             g_f = sobel_magnitude(f)
             g_ir, g_vis = sobel_magnitude(x_ir), sobel_magnitude(x_vis)
-            grads = {"ir": g_ir, "vis": g_vis, "max": torch.maximum(g_ir, g_vis)}
+            grads = {'ir': g_ir, 'vis': g_vis, 'max': torch.maximum(g_ir, g_vis)}
         for name in self.used:
-            kind, _, ref = name.rpartition("_")
-            if kind in ("l1", "mse"):
+            kind, _, ref = name.rpartition('_')
+            if kind in ('l1', 'mse'):
                 d = f - refs[ref]
-                out[name] = d.abs().mean() if kind == "l1" else (d * d).mean()
-            elif kind in ("l1_mask", "mse_mask"):
+                out[name] = d.abs().mean() if kind == 'l1' else (d * d).mean()
+            elif kind in ('l1_mask', 'mse_mask'):
                 m, x = masks[ref]
                 d = m * f - m * x
-                out[name] = d.abs().mean() if kind == "l1_mask" else (d * d).mean()
-            elif kind == "ssim":
+                out[name] = d.abs().mean() if kind == 'l1_mask' else (d * d).mean()
+            elif kind == 'ssim':
                 out[name] = _ssim_loss(f, refs[ref])
-            elif kind == "grad":
+            elif kind == 'grad':
                 out[name] = (g_f - grads[ref]).abs().mean()
             else:  # per
                 out[name] = self.perceptual(f, refs[ref])
@@ -132,7 +147,7 @@ class CAFLossSpace(nn.Module):
 
     @staticmethod
     def beta(alpha: Tensor) -> Tensor:
-        """beta = softmax(alpha) (the search's parameterisation)."""
+        """Return beta = softmax(alpha) (the search's parameterisation)."""
         return torch.softmax(alpha, dim=0)
 
     def loss(self, fused: Tensor, ir: Tensor, vis: Tensor, beta: Tensor) -> Tensor:

@@ -1,4 +1,19 @@
-"""EMMA's losses (Zhao et al., CVPR 2024): pseudo-sensing fidelity and equivariance.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+EMMA's losses (Zhao et al., CVPR 2024): pseudo-sensing fidelity and equivariance.
 
 EMMA trains the fusion network F with two frozen pseudo-sensing networks
 A_v, A_i that map a fused image back to each source (trained first, stage
@@ -20,24 +35,25 @@ per epoch, so a resumed run draws the same ones.
 """
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from kornia.filters import spatial_gradient
 from kornia.geometry.transform import rotate
+import torch
 from torch import Tensor
+import torch.nn.functional as F
 
-__all__ = ["equivariant_views", "sensing_loss"]
+
+__all__ = ['equivariant_views', 'sensing_loss']
 
 
 def sensing_loss(pred: Tensor, target: Tensor) -> Tensor:
-    """mean |pred - target| + mean |grad pred - grad target| (Sobel, both directions)."""
+    """Mean |pred - target| + mean |grad pred - grad target| (Sobel, both directions)."""
     return F.l1_loss(pred, target) + F.l1_loss(spatial_gradient(pred), spatial_gradient(target))
 
 
 def equivariant_views(x: Tensor, shifts: int = 3, rotations: int = 3, flips: int = 3) -> Tensor:
     """[x, shifts, rotations, flips] on the batch axis: (1 + shifts + rotations + flips) * B."""
     if not 0 <= flips <= 3:
-        raise ValueError(f"flips must be 0..3, got {flips}")
+        raise ValueError(f'flips must be 0..3, got {flips}')
     h, w = x.shape[-2:]
     views = [x]
     for _ in range(int(shifts)):

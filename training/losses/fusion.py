@@ -1,4 +1,19 @@
-"""SSVIF fusion loss (Eq. 3) with MultiTaskVIF's per-channel terms (Sec. 3.4).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+SSVIF fusion loss (Eq. 3) with MultiTaskVIF's per-channel terms (Sec. 3.4).
 
 L_fusion = l1 L_int + l2 L_grad + l3 L_ssim + l4 L_color, default
 (l1, l2, l3, l4) = (20, 20, 10, 20) (SSVIF App. B-A: SwinFusion's l1..l3,
@@ -36,19 +51,20 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import torch
 from kornia.color import rgb_to_ycbcr
 from kornia.filters import sobel
 from pytorch_msssim import ssim
-from torch import Tensor, nn
+import torch
+from torch import nn, Tensor
+
 
 __all__ = [
-    "FusionLoss",
-    "intensity_loss",
-    "gradient_loss",
-    "ssim_loss",
-    "color_loss",
-    "sobel_magnitude",
+    'FusionLoss',
+    'intensity_loss',
+    'gradient_loss',
+    'ssim_loss',
+    'color_loss',
+    'sobel_magnitude',
 ]
 
 SOBEL_EPS = 1e-6
@@ -60,12 +76,12 @@ def sobel_magnitude(x: Tensor, eps: float = SOBEL_EPS) -> Tensor:
 
 
 def intensity_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
-    """mean |I_f - max(I_ir, I_vis)| over batch, channels and pixels."""
+    """Mean |I_f - max(I_ir, I_vis)| over batch, channels and pixels."""
     return (fused - torch.maximum(ir, vis)).abs().mean()
 
 
 def gradient_loss(fused: Tensor, ir: Tensor, vis: Tensor, eps: float = SOBEL_EPS) -> Tensor:
-    """mean | |grad I_f| - max(|grad I_ir|, |grad I_vis|) | (Sobel magnitude, per channel)."""
+    """Mean | |grad I_f| - max(|grad I_ir|, |grad I_vis|) | (Sobel magnitude, per channel)."""
     target = torch.maximum(sobel_magnitude(ir, eps), sobel_magnitude(vis, eps))
     return (sobel_magnitude(fused, eps) - target).abs().mean()
 
@@ -89,61 +105,62 @@ def _to_y(x: Tensor) -> Tensor:
 
 
 class FusionLoss(nn.Module):
-    """Weighted SSVIF fusion loss; ``forward`` returns a dict of terms and total.
+    """
+    Weighted SSVIF fusion loss; ``forward`` returns a dict of terms and total.
 
     Keys: ``int``, ``grad``, ``ssim``, ``color`` (unweighted terms) and
     ``total`` = sum of lambda_i * term_i. See the module docstring for every
     convention.
     """
 
-    MODES = ("per_channel", "single")
+    MODES = ('per_channel', 'single')
 
     def __init__(
         self,
         lambdas: Sequence[float] = (20.0, 20.0, 10.0, 20.0),
-        channels: str = "per_channel",
+        channels: str = 'per_channel',
         sobel_eps: float = SOBEL_EPS,
     ) -> None:
         super().__init__()
         if len(lambdas) != 4:
-            raise ValueError("lambdas must be (l_int, l_grad, l_ssim, l_color)")
+            raise ValueError('lambdas must be (l_int, l_grad, l_ssim, l_color)')
         if channels not in self.MODES:
-            raise ValueError(f"channels must be one of {self.MODES}, got {channels!r}")
+            raise ValueError(f'channels must be one of {self.MODES}, got {channels!r}')
         self.lambdas = tuple(float(v) for v in lambdas)
         self.channels = channels
         self.sobel_eps = sobel_eps
 
     def _prepare(self, fused: Tensor, ir: Tensor, vis: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        for name, t in (("fused", fused), ("ir", ir), ("vis", vis)):
+        for name, t in (('fused', fused), ('ir', ir), ('vis', vis)):
             if t.dim() != 4:
-                raise ValueError(f"{name} must be (B,C,H,W), got {tuple(t.shape)}")
-        if self.channels == "single":
+                raise ValueError(f'{name} must be (B,C,H,W), got {tuple(t.shape)}')
+        if self.channels == 'single':
             fused, ir, vis = _to_y(fused), _to_y(ir), _to_y(vis)
             if fused.shape[1] != 1 or ir.shape[1] != 1 or vis.shape[1] != 1:
-                raise ValueError("single mode expects 1- or 3-channel inputs")
+                raise ValueError('single mode expects 1- or 3-channel inputs')
             return fused, ir, vis
         if fused.shape[1] != 3 or vis.shape[1] != 3:
-            raise ValueError("per_channel mode expects RGB fused and visible images")
+            raise ValueError('per_channel mode expects RGB fused and visible images')
         if ir.shape[1] == 1:
             ir = ir.expand(-1, 3, -1, -1)
         elif ir.shape[1] != 3:
-            raise ValueError("thermal image must have 1 or 3 channels")
+            raise ValueError('thermal image must have 1 or 3 channels')
         return fused, ir, vis
 
     def forward(self, fused: Tensor, ir: Tensor, vis: Tensor) -> dict[str, Tensor]:
         fused, ir, vis = self._prepare(fused, ir, vis)
         terms = {
-            "int": intensity_loss(fused, ir, vis),
-            "grad": gradient_loss(fused, ir, vis, self.sobel_eps),
-            "ssim": ssim_loss(fused, ir, vis),
+            'int': intensity_loss(fused, ir, vis),
+            'grad': gradient_loss(fused, ir, vis, self.sobel_eps),
+            'ssim': ssim_loss(fused, ir, vis),
         }
-        if self.channels == "per_channel":
-            terms["color"] = color_loss(fused, vis)
+        if self.channels == 'per_channel':
+            terms['color'] = color_loss(fused, vis)
         else:
-            terms["color"] = fused.new_zeros(())
+            terms['color'] = fused.new_zeros(())
         l1, l2, l3, l4 = self.lambdas
-        total = l1 * terms["int"] + l2 * terms["grad"] + l3 * terms["ssim"]
-        if self.channels == "per_channel":
-            total = total + l4 * terms["color"]
-        terms["total"] = total
+        total = l1 * terms['int'] + l2 * terms['grad'] + l3 * terms['ssim']
+        if self.channels == 'per_channel':
+            total = total + l4 * terms['color']
+        terms['total'] = total
         return terms

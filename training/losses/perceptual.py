@@ -1,4 +1,19 @@
-"""Perceptual loss of CAF's search space (seed paper 002, Fig. 1) on VGG-16 features.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Perceptual loss of CAF's search space (seed paper 002, Fig. 1) on VGG-16 features.
 
     L_per(F, X) = sum_{l in L} 1/(C_l H_l W_l) ||phi_l(F) - phi_l(X)||_2^2,  L = {1, 3, 5, 9, 13},
 
@@ -25,10 +40,11 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import nn, Tensor
 
-__all__ = ["VGG16_CFG", "VGG16_TAPS", "PerceptualError", "vgg16_features", "load_vgg16_features",
-           "PerceptualLoss"]
+
+__all__ = ['VGG16_CFG', 'VGG16_TAPS', 'PerceptualError', 'vgg16_features', 'load_vgg16_features',
+           'PerceptualLoss']
 
 #: torchvision's VGG-16 "D" configuration (conv widths, "M" = 2x2 max pool).
 VGG16_CFG = (
@@ -67,7 +83,7 @@ def vgg16_features() -> nn.Sequential:
     layers: list[nn.Module] = []
     c = 3
     for v in VGG16_CFG:
-        if v == "M":
+        if v == 'M':
             layers.append(nn.MaxPool2d(2, 2))
         else:
             layers += [nn.Conv2d(c, int(v), 3, padding=1), nn.ReLU(inplace=False)]
@@ -79,17 +95,17 @@ def load_vgg16_features(path: str | Path) -> nn.Sequential:
     """VGG-16 features with the weights of ``path`` (a torchvision vgg16 or features-only dict)."""
     path = Path(path)
     if not path.is_file():
-        raise PerceptualError(f"VGG-16 weight file not found: {path}")
+        raise PerceptualError(f'VGG-16 weight file not found: {path}')
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as exc:  # truncated / not a torch file
         raise PerceptualError(
             f'cannot read VGG-16 weights {path}: {str(exc).splitlines()[0]}'
         ) from None
     if not isinstance(state, dict):
-        raise PerceptualError(f"{path}: expected a state dict, got {type(state).__name__}")
-    feats = {k[len("features."):] if k.startswith("features.") else k: v for k, v in state.items()
-             if not k.startswith("classifier.")}
+        raise PerceptualError(f'{path}: expected a state dict, got {type(state).__name__}')
+    feats = {k[len('features.'):] if k.startswith('features.') else k: v for k, v in state.items()
+             if not k.startswith('classifier.')}
     net = vgg16_features()
     try:
         net.load_state_dict(feats, strict=True)
@@ -109,17 +125,17 @@ class PerceptualLoss(nn.Module):
         super().__init__()
         taps = sorted(int(t) for t in taps)
         if not taps or taps[0] < 0 or taps[-1] >= len(features):
-            raise ValueError(f"taps {taps} out of range for a network of {len(features)} modules")
+            raise ValueError(f'taps {taps} out of range for a network of {len(features)} modules')
         self.features = features[: taps[-1] + 1]
         self.taps = tuple(taps)
         self.normalize = normalize
         self.features.eval()
         for p in self.features.parameters():
             p.requires_grad_(False)
-        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('mean', torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
 
-    def train(self, mode: bool = True) -> "PerceptualLoss":
+    def train(self, mode: bool = True) -> 'PerceptualLoss':
         super().train(mode)
         self.features.eval()  # a frozen extractor never changes its behaviour
         return self

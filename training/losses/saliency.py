@@ -1,4 +1,19 @@
-"""Visual saliency map (VSM) weights and the saliency pseudo-fused image.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Visual saliency map (VSM) weights and the saliency pseudo-fused image.
 
 Bi-level dynamic learning (seed paper 003, Sec. 2.4) trains its
 discriminator to tell the fused image u from a pseudo-fused image
@@ -28,12 +43,13 @@ trained through: they are computed without gradient.
 """
 from __future__ import annotations
 
-import torch
 from kornia.color import rgb_to_ycbcr
+import torch
 from torch import Tensor
 
-__all__ = ["LEVELS", "to_luma", "vsm_saliency", "vsm_weights", "pseudo_fused",
-           "saliency_pixel_loss"]
+
+__all__ = ['LEVELS', 'to_luma', 'vsm_saliency', 'vsm_weights', 'pseudo_fused',
+           'saliency_pixel_loss']
 
 LEVELS = 256
 
@@ -43,7 +59,7 @@ def to_luma(x: Tensor) -> Tensor:
     if x.shape[1] == 1:
         return x
     if x.shape[1] != 3:
-        raise ValueError(f"expected 1 or 3 channels, got {tuple(x.shape)}")
+        raise ValueError(f'expected 1 or 3 channels, got {tuple(x.shape)}')
     return rgb_to_ycbcr(x)[:, :1]
 
 
@@ -78,7 +94,8 @@ def pseudo_fused(ir: Tensor, vis: Tensor) -> Tensor:
 
 
 def saliency_pixel_loss(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
-    """Paper 003 Eq. 7's pixel part: ||sqrt(m_1)(u - x)||^2 + ||sqrt(m_2)(u - y)||^2, batch mean.
+    """
+    Paper 003 Eq. 7's pixel part: ||sqrt(m_1)(u - x)||^2 + ||sqrt(m_2)(u - y)||^2, batch mean.
 
     Per image squared norms (sums over the pixels) as printed, not means: they set the balance
     against the critic's score, whose input gradient the penalty holds near unit norm per

@@ -1,4 +1,19 @@
-"""SegMiF's fusion loss L_f = L_SSIM + L_MSE + eta L_grad (SegMiF Eq. 3-5).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+SegMiF's fusion loss L_f = L_SSIM + L_MSE + eta L_grad (SegMiF Eq. 3-5).
 
 * L_SSIM = (1 - SSIM(u, x)) / 2 + (1 - SSIM(u, y)) / 2 (x visible, y
   infrared): ``training.losses.fusion.ssim_loss``.
@@ -21,12 +36,12 @@
 """
 from __future__ import annotations
 
-import torch
 from kornia.color import rgb_to_ycbcr
 from kornia.filters import gaussian_blur2d
-from torch import Tensor, nn
-
+import torch
+from torch import nn, Tensor
 from training.losses.fusion import ssim_loss
+
 
 __all__ = [
     'SegMiFFusionLoss',
@@ -40,7 +55,8 @@ KERNELS = (3, 5, 7)
 
 
 def visual_saliency(image: Tensor, levels: int = 256) -> Tensor:
-    """VSM per image and channel: S(p) = sum_j h_j |I_p - j| / max, h the grey-level histogram.
+    """
+    VSM per image and channel: S(p) = sum_j h_j |I_p - j| / max, h the grey-level histogram.
 
     ``image`` (B, C, H, W) in [0, 1] is quantised to ``levels`` grey levels; the
     result is in [0, 1] (1 = the most salient level of that image).
@@ -64,9 +80,9 @@ def saliency_mse_loss(fused: Tensor, vis: Tensor, ir: Tensor, eps: float = 1e-6)
 
 
 def gaussian_difference(x: Tensor, k: int) -> Tensor:
-    """x - G_k(x), G_k a k x k Gaussian with OpenCV's default sigma for k."""
+    """Return x - G_k(x), G_k a k x k Gaussian with OpenCV's default sigma for k."""
     sigma = 0.3 * ((k - 1) * 0.5 - 1) + 0.8
-    return x - gaussian_blur2d(x, (k, k), (sigma, sigma), border_type="reflect")
+    return x - gaussian_blur2d(x, (k, k), (sigma, sigma), border_type='reflect')
 
 
 def multiscale_gradient_loss(fused: Tensor, vis: Tensor, ir: Tensor,
@@ -81,21 +97,21 @@ def multiscale_gradient_loss(fused: Tensor, vis: Tensor, ir: Tensor,
 class SegMiFFusionLoss(nn.Module):
     """``forward(fused, ir, vis)`` -> ``{"ssim", "mse", "grad", "total"}`` (FusionLoss's order)."""
 
-    def __init__(self, grad_weight: float = 1.0, channels: str = "single"):
+    def __init__(self, grad_weight: float = 1.0, channels: str = 'single'):
         super().__init__()
-        if channels not in ("single", "per_channel"):
-            raise ValueError(f"channels must be single or per_channel, got {channels!r}")
+        if channels not in ('single', 'per_channel'):
+            raise ValueError(f'channels must be single or per_channel, got {channels!r}')
         self.grad_weight = float(grad_weight)
         self.channels = channels
 
     def _prepare(self, t: Tensor) -> Tensor:
-        if self.channels == "single":
+        if self.channels == 'single':
             return rgb_to_ycbcr(t)[:, :1] if t.shape[1] == 3 else t
         return t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t
 
     def forward(self, fused: Tensor, ir: Tensor, vis: Tensor) -> dict[str, Tensor]:
         fused, ir, vis = self._prepare(fused), self._prepare(ir), self._prepare(vis)
-        terms = {"ssim": ssim_loss(fused, ir, vis), "mse": saliency_mse_loss(fused, vis, ir),
-                 "grad": multiscale_gradient_loss(fused, vis, ir)}
-        terms["total"] = terms["ssim"] + terms["mse"] + self.grad_weight * terms["grad"]
+        terms = {'ssim': ssim_loss(fused, ir, vis), 'mse': saliency_mse_loss(fused, vis, ir),
+                 'grad': multiscale_gradient_loss(fused, vis, ir)}
+        terms['total'] = terms['ssim'] + terms['mse'] + self.grad_weight * terms['grad']
         return terms

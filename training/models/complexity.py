@@ -1,4 +1,19 @@
-"""Model size and compute: parameters and multiply-accumulates (MACs).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Model size and compute: parameters and multiply-accumulates (MACs).
 
 MACs are counted with ``torch.utils.flop_counter.FlopCounterMode`` (part of
 torch, counts convolutions, linear layers and attention matmuls at the aten
@@ -10,23 +25,31 @@ count takes well under a second on a laptop CPU.
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
+import copy
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_macs", "count_parameters"]
+
+__all__ = ['count_macs', 'count_parameters']
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameter elements (buffers such as BN statistics are not parameters)."""
+    """
+    Count the parameter elements.
+
+    Buffers such as BN statistics are not parameters.
+    """
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def count_macs(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor], meta: bool = True) -> int:
-    """MACs of one ``model(*inputs)`` forward in eval mode.
+def count_macs(
+    model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor], meta: bool = True
+) -> int:
+    """
+    Count the MACs of one ``model(*inputs)`` forward in eval mode.
 
     ``meta=True`` copies the model and inputs to the meta device first (the
     original model is untouched); pass ``meta=False`` for models with ops
@@ -35,8 +58,8 @@ def count_macs(model: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor], 
     if isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
     if meta:
-        model = copy.deepcopy(model).to("meta")
-        inputs = tuple(torch.empty(x.shape, dtype=x.dtype, device="meta") for x in inputs)
+        model = copy.deepcopy(model).to('meta')
+        inputs = tuple(torch.empty(x.shape, dtype=x.dtype, device='meta') for x in inputs)
     was_training = model.training
     model.eval()
     try:

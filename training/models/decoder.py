@@ -1,4 +1,19 @@
-"""Image decoder D: fused features -> fused-image logits.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Image decoder D: fused features -> fused-image logits.
 
 One small conv stack serves every backbone (only widths differ), so the
 trainer can treat D uniformly. It returns logits; :class:`FusionModel`
@@ -14,7 +29,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["ConvDecoder"]
+
+__all__ = ['ConvDecoder']
 
 
 class ConvDecoder(nn.Module):

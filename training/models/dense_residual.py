@@ -1,4 +1,19 @@
-"""Dense residual fusion backbone of bi-level dynamic learning (seed paper 003, Sec. 2.1).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Dense residual fusion backbone of bi-level dynamic learning (seed paper 003, Sec. 2.1).
 
 "Two dense residual blocks [Yan et al., 2019]" compose the fusion network
 F; Yan et al.'s block (AHDRNet's dilated residual dense block, DRDB) is a
@@ -22,7 +37,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["DilatedResidualDenseBlock", "DenseResidualBackbone"]
+
+__all__ = ['DilatedResidualDenseBlock', 'DenseResidualBackbone']
 
 
 class DilatedResidualDenseBlock(nn.Module):
@@ -53,7 +69,7 @@ class DenseResidualBackbone(nn.Module):
                  blocks: int = 2, dilation: int = 2):
         super().__init__()
         if blocks < 1 or layers < 1:
-            raise ValueError(f"blocks and layers must be >= 1, got {blocks}, {layers}")
+            raise ValueError(f'blocks and layers must be >= 1, got {blocks}, {layers}')
         self.in_channels = in_channels
         self.out_channels = width
         self.stem = nn.Sequential(

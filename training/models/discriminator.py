@@ -1,4 +1,19 @@
-"""Critic T_V of bi-level dynamic learning (seed paper 003): a PatchGAN without normalisation.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Critic T_V of bi-level dynamic learning (seed paper 003): a PatchGAN without normalisation.
 
 The paper builds its visual-quality discriminator after Isola et al.'s
 PatchGAN and trains it as a Wasserstein critic with gradient penalty
@@ -13,7 +28,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["PatchCritic"]
+
+__all__ = ['PatchCritic']
 
 
 class PatchCritic(nn.Module):

@@ -1,4 +1,19 @@
-"""Fusion model F = D(B(visible, thermal)) with SSVIF's input conventions.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Fusion model F = D(B(visible, thermal)) with SSVIF's input conventions.
 
 Three-channel mode (default, SSVIF III-B): visible RGB and thermal enter as
 3 channels each (a 1-channel thermal image is repeated), and the decoder
@@ -32,21 +47,26 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import torch
 from kornia.color import rgb_to_ycbcr, ycbcr_to_rgb
+import torch
 from torch import nn
 
-__all__ = ["OUTPUTS", "FusionModel", "FusionOutput", "decoder_channels"]
 
-OUTPUTS = ("direct", "blend")
+__all__ = ['OUTPUTS', 'FusionModel', 'FusionOutput', 'decoder_channels']
+
+OUTPUTS = ('direct', 'blend')
 _EPS = 1e-3  # keeps logit(base) finite: |logit| <= 6.9
 
 
 def decoder_channels(in_channels: int, output: str) -> int:
-    """Channels the decoder must predict: the image, or a weight map plus a residual per channel."""
+    """
+    Return the number of channels the decoder must predict.
+
+    The image, or a weight map plus a residual per channel.
+    """
     if output not in OUTPUTS:
-        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-    return in_channels if output == "direct" else 1 + in_channels
+        raise ValueError(f'output must be one of {OUTPUTS}, got {output!r}')
+    return in_channels if output == 'direct' else 1 + in_channels
 
 
 class FusionOutput(NamedTuple):
@@ -59,13 +79,19 @@ class FusionOutput(NamedTuple):
 class FusionModel(nn.Module):
     """Backbone + image decoder; ``forward(visible, thermal) -> FusionOutput``."""
 
-    def __init__(self, backbone: nn.Module, decoder: nn.Module, in_channels: int = 3, output: str = "direct",
-                 refine_width: int = 0):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        decoder: nn.Module,
+        in_channels: int = 3,
+        output: str = 'direct',
+        refine_width: int = 0,
+    ):
         super().__init__()
         if in_channels not in (1, 3):
-            raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+            raise ValueError(f'in_channels must be 1 or 3, got {in_channels}')
         decoder_channels(in_channels, output)  # validates output
-        if refine_width and output != "blend":
+        if refine_width and output != 'blend':
             raise ValueError("refine_width needs output='blend'")
         self.backbone = backbone
         self.decoder = decoder
@@ -73,12 +99,15 @@ class FusionModel(nn.Module):
         self.output = output
         self.refiner = None
         lasts = []
-        if output == "blend":
+        if output == 'blend':
             lasts.append([m for m in decoder.modules() if isinstance(m, nn.Conv2d)][-1])
         if refine_width:
             c = in_channels
-            self.refiner = nn.Sequential(nn.Conv2d(3 * c, refine_width, 3, padding=1), nn.LeakyReLU(0.2, inplace=True),
-                                         nn.Conv2d(refine_width, c, 3, padding=1))
+            self.refiner = nn.Sequential(
+                nn.Conv2d(3 * c, refine_width, 3, padding=1),
+                nn.LeakyReLU(0.2, inplace=True),
+                nn.Conv2d(refine_width, c, 3, padding=1),
+            )
             lasts.append(self.refiner[-1])
         for last in lasts:  # start as the mean rule: w = 0.5, r = 0
             nn.init.zeros_(last.weight)
@@ -86,7 +115,7 @@ class FusionModel(nn.Module):
                 nn.init.zeros_(last.bias)
 
     def _image(self, raw: torch.Tensor, src_v: torch.Tensor, src_t: torch.Tensor) -> torch.Tensor:
-        if self.output == "direct":
+        if self.output == 'direct':
             return torch.sigmoid(raw)
         w = torch.sigmoid(raw[:, :1])
         base = (w * src_v + (1.0 - w) * src_t).clamp(_EPS, 1.0 - _EPS)
@@ -102,9 +131,11 @@ class FusionModel(nn.Module):
 
     def forward(self, visible: torch.Tensor, thermal: torch.Tensor) -> FusionOutput:
         if visible.shape[1] != 3:
-            raise ValueError(f"visible must be (B, 3, H, W), got {tuple(visible.shape)}")
+            raise ValueError(f'visible must be (B, 3, H, W), got {tuple(visible.shape)}')
         if thermal.shape[1] not in (1, 3):
-            raise ValueError(f"thermal must be (B, 1, H, W) or (B, 3, H, W), got {tuple(thermal.shape)}")
+            raise ValueError(
+                f'thermal must be (B, 1, H, W) or (B, 3, H, W), got {tuple(thermal.shape)}'
+            )
         h, w = visible.shape[-2:]
         if self.in_channels == 3:
             if thermal.shape[1] == 1:

@@ -1,4 +1,19 @@
-"""MultiTaskVIF's multi-task head (MTH) with HIA-F, and the fusion model that carries it.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+MultiTaskVIF's multi-task head (MTH) with HIA-F, and the fusion model that carries it.
 
 MTH (MultiTaskVIF Sec. 3.3) replaces a fusion model's decoder: two CNN
 branches read the same fused features; the segmentation branch predicts
@@ -27,15 +42,16 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
-import torch.nn.functional as F
 from kornia.color import rgb_to_ycbcr, ycbcr_to_rgb
-from torch import Tensor, nn
+import torch
+from torch import nn, Tensor
+import torch.nn.functional as F
 
 from .attention import ChannelEmbedding, ContextCrossAttention, to_map, to_tokens
 from .fusion_model import FusionModel, FusionOutput
 
-__all__ = ["HIAF", "MultiTaskHead", "MultiTaskFusionModel"]
+
+__all__ = ['HIAF', 'MultiTaskHead', 'MultiTaskFusionModel']
 
 
 class HIAF(nn.Module):
@@ -72,7 +88,8 @@ def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
 
 
 class MultiTaskHead(nn.Module):
-    """Features -> (image logits for ``FusionModel``, segmentation logits at feature resolution).
+    """
+    Features -> (image logits for ``FusionModel``, segmentation logits at feature resolution).
 
     ``image_decoder(width, out_channels)`` builds the reconstruction tail
     (the backbone's registered decoder). It is registered last, so its last
@@ -104,16 +121,23 @@ class MultiTaskHead(nn.Module):
 
 
 def _logits_like(seg: Tensor, raw: Tensor, h: int, w: int) -> Tensor:
-    """Segmentation logits resized like the image (half-resolution features) and cropped like it
-    (backbones that pad their input)."""
+    """
+    Resize and crop the segmentation logits like the image.
+
+    Resized like the image (half-resolution features) and cropped like it (backbones that pad
+    their input).
+    """
     if seg.shape[-2:] != raw.shape[-2:]:
-        seg = F.interpolate(seg, size=raw.shape[-2:], mode="bilinear", align_corners=False)
+        seg = F.interpolate(seg, size=raw.shape[-2:], mode='bilinear', align_corners=False)
     return seg[..., :h, :w]
 
 
 class MultiTaskFusionModel(FusionModel):
-    """A FusionModel whose decoder is an MTH; ``forward`` is the deployed fusion, ``forward_tasks``
-    also returns the segmentation logits at image size (training only).
+    """
+    A FusionModel whose decoder is an MTH.
+
+    ``forward`` is the deployed fusion, ``forward_tasks`` also returns the segmentation logits
+    at image size (training only).
 
     The input conventions (3-channel RGB, or luma fused with the visible
     chroma carried) are FusionModel's; they are repeated here rather than
@@ -123,14 +147,18 @@ class MultiTaskFusionModel(FusionModel):
     def _run(self, visible: Tensor, thermal: Tensor) -> tuple[FusionOutput, Tensor, Tensor]:
         """(output, segmentation logits at feature resolution, image logits before cropping)."""
         if visible.shape[1] != 3 or thermal.shape[1] not in (1, 3):
-            raise ValueError(f"visible must be (B, 3, H, W) and thermal (B, 1|3, H, W), got "
-                             f"{tuple(visible.shape)} and {tuple(thermal.shape)}")
+            raise ValueError(f'visible must be (B, 3, H, W) and thermal (B, 1|3, H, W), got '
+                             f'{tuple(visible.shape)} and {tuple(thermal.shape)}')
         h, w = visible.shape[-2:]
         if self.in_channels == 3:
             thermal = thermal.expand(-1, 3, -1, -1) if thermal.shape[1] == 1 else thermal
             features = self.backbone(visible, thermal)
             raw, seg = self.decoder(features)
-            return FusionOutput(self._image(raw[..., :h, :w], visible, thermal), features), seg, raw
+            return (
+                FusionOutput(self._image(raw[..., :h, :w], visible, thermal), features),
+                seg,
+                raw,
+            )
         vis_ycbcr = rgb_to_ycbcr(visible)
         thermal_y = thermal if thermal.shape[1] == 1 else rgb_to_ycbcr(thermal)[:, :1]
         features = self.backbone(vis_ycbcr[:, :1], thermal_y)

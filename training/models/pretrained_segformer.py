@@ -1,4 +1,19 @@
-"""A SegFormer from a user's checkpoint, for the segmentation evaluation protocol.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+A SegFormer from a user's checkpoint, for the segmentation evaluation protocol.
 
 SSVIF, MultiTaskVIF and SegMiF evaluate fused images with a SegFormer
 fine-tuned from released weights (encoder frozen for the first 30 epochs).
@@ -23,15 +38,15 @@ input normalisation and output size as the from-scratch model).
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
+import re
 
 import torch
 from torch import Tensor
-
 from training.models.segformer import SEGFORMER_VARIANTS, SegmentationModel
 
-__all__ = ["load_pretrained_segformer", "mit_to_hf", "wrap_segformer"]
+
+__all__ = ['load_pretrained_segformer', 'mit_to_hf', 'wrap_segformer']
 
 # MiT block parameter -> transformers (5.x) block parameter; the fused kv is split apart
 _BLOCK = [
@@ -51,50 +66,51 @@ def _strip_prefix(sd: dict[str, Tensor]) -> dict[str, Tensor]:
     """Drop whatever precedes ``encoder.``/``decoder.`` (``module.``, ``denoise_net.``, ...)."""
     out = {}
     for k, v in sd.items():
-        m = re.search(r"(?:^|\.)((?:encoder|decoder)\..*)$", k)
+        m = re.search(r'(?:^|\.)((?:encoder|decoder)\..*)$', k)
         if m:
             out[m.group(1)] = v
     return out
 
 
 def mit_to_hf(sd: dict[str, Tensor]) -> dict[str, Tensor]:
-    """MiT/SegFormer-head names -> the installed ``SegformerForSemanticSegmentation``'s names.
+    """
+    MiT/SegFormer-head names -> the installed ``SegformerForSemanticSegmentation``'s names.
 
     The target names are those of transformers 5.x (``segformer.stages.i.blocks.j...``, pinned in
     requirements); a weight that finds no target makes the loader fail, never load half a model.
     """
     out: dict[str, Tensor] = {}
     for k, v in _strip_prefix(sd).items():
-        if m := re.match(r"encoder\.patch_embed(\d)\.(proj|norm)\.(.*)$", k):
-            part = "proj" if m.group(2) == "proj" else "layer_norm"
-            out[f"segformer.stages.{int(m.group(1)) - 1}.patch_embeddings.{part}.{m.group(3)}"] = v
-        elif m := re.match(r"encoder\.block(\d)\.(\d+)\.(.*)$", k):
-            base = f"segformer.stages.{int(m.group(1)) - 1}.blocks.{m.group(2)}."
+        if m := re.match(r'encoder\.patch_embed(\d)\.(proj|norm)\.(.*)$', k):
+            part = 'proj' if m.group(2) == 'proj' else 'layer_norm'
+            out[f'segformer.stages.{int(m.group(1)) - 1}.patch_embeddings.{part}.{m.group(3)}'] = v
+        elif m := re.match(r'encoder\.block(\d)\.(\d+)\.(.*)$', k):
+            base = f'segformer.stages.{int(m.group(1)) - 1}.blocks.{m.group(2)}.'
             rest = m.group(3)
-            if rest.startswith("attn.kv."):
+            if rest.startswith('attn.kv.'):
                 key, value = v.chunk(2, dim=0)
-                suffix = rest[len("attn.kv."):]
-                out[base + "attention.k_proj." + suffix] = key
-                out[base + "attention.v_proj." + suffix] = value
+                suffix = rest[len('attn.kv.'):]
+                out[base + 'attention.k_proj.' + suffix] = key
+                out[base + 'attention.v_proj.' + suffix] = value
                 continue
             for a, b in _BLOCK:
                 if rest.startswith(a):
                     out[base + b + rest[len(a):]] = v
                     break
-        elif m := re.match(r"encoder\.norm(\d)\.(.*)$", k):
-            out[f"segformer.stages.{int(m.group(1)) - 1}.layer_norm.{m.group(2)}"] = v
-        elif m := re.match(r"decoder\.linear_c(\d)\.proj\.(.*)$", k):
-            out[f"decode_head.linear_projections.{int(m.group(1)) - 1}.proj.{m.group(2)}"] = v
-        elif m := re.match(r"decoder\.linear_fuse\.(conv|bn)\.(.*)$", k):
-            part = "linear_fuse" if m.group(1) == "conv" else "batch_norm"
-            out[f"decode_head.{part}.{m.group(2)}"] = v
-        elif m := re.match(r"decoder\.linear_pred\.(.*)$", k):
-            out[f"decode_head.classifier.{m.group(1)}"] = v
+        elif m := re.match(r'encoder\.norm(\d)\.(.*)$', k):
+            out[f'segformer.stages.{int(m.group(1)) - 1}.layer_norm.{m.group(2)}'] = v
+        elif m := re.match(r'decoder\.linear_c(\d)\.proj\.(.*)$', k):
+            out[f'decode_head.linear_projections.{int(m.group(1)) - 1}.proj.{m.group(2)}'] = v
+        elif m := re.match(r'decoder\.linear_fuse\.(conv|bn)\.(.*)$', k):
+            part = 'linear_fuse' if m.group(1) == 'conv' else 'batch_norm'
+            out[f'decode_head.{part}.{m.group(2)}'] = v
+        elif m := re.match(r'decoder\.linear_pred\.(.*)$', k):
+            out[f'decode_head.classifier.{m.group(1)}'] = v
     return out
 
 
 def _config_from_weights(sd: dict[str, Tensor], num_classes: int):
-    """A SegformerConfig whose widths, depths and heads match the weights' shapes."""
+    """Return a SegformerConfig whose widths, depths and heads match the weights' shapes."""
     from training.models.segformer import segformer_config
 
     hidden = [
@@ -104,10 +120,10 @@ def _config_from_weights(sd: dict[str, Tensor], num_classes: int):
         1 + max(int(k.split('.')[4]) for k in sd if k.startswith(f'segformer.stages.{i}.blocks.'))
         for i in range(4)
     ]
-    dec = int(sd["decode_head.linear_fuse.weight"].shape[0])
-    known = next((v for v in SEGFORMER_VARIANTS.values() if v["hidden_sizes"] == hidden), None)
-    heads = known["num_attention_heads"] if known else [max(1, h // 64) for h in hidden]
-    cfg = segformer_config("b0", num_classes)
+    dec = int(sd['decode_head.linear_fuse.weight'].shape[0])
+    known = next((v for v in SEGFORMER_VARIANTS.values() if v['hidden_sizes'] == hidden), None)
+    heads = known['num_attention_heads'] if known else [max(1, h // 64) for h in hidden]
+    cfg = segformer_config('b0', num_classes)
     cfg.hidden_sizes, cfg.depths, cfg.num_attention_heads, cfg.decoder_hidden_size = (
         hidden,
         depths,
@@ -118,20 +134,24 @@ def _config_from_weights(sd: dict[str, Tensor], num_classes: int):
 
 
 def wrap_segformer(hf_model) -> SegmentationModel:
-    """A SegmentationModel around an existing ``SegformerForSemanticSegmentation``."""
-    model = SegmentationModel("tiny", int(hf_model.config.num_labels))
-    model.segformer, model.config, model.variant = hf_model, hf_model.config, "pretrained"
+    """Return a SegmentationModel around an existing ``SegformerForSemanticSegmentation``."""
+    model = SegmentationModel('tiny', int(hf_model.config.num_labels))
+    model.segformer, model.config, model.variant = hf_model, hf_model.config, 'pretrained'
     return model
 
 
 def load_pretrained_segformer(path: str | Path, num_classes: int) -> SegmentationModel:
-    """SegmentationModel from a Hugging Face folder or a MiT-named state dict (see module doc)."""
+    """
+    Load a SegmentationModel from a Hugging Face folder or a MiT-named state dict.
+
+    See module doc.
+    """
     from transformers import SegformerForSemanticSegmentation
 
     p = Path(path)
     if p.is_dir():
-        if not (p / "config.json").is_file():
-            raise ValueError(f"{p}: a Hugging Face checkpoint folder needs config.json")
+        if not (p / 'config.json').is_file():
+            raise ValueError(f'{p}: a Hugging Face checkpoint folder needs config.json')
         hf = SegformerForSemanticSegmentation.from_pretrained(
             str(p),
             local_files_only=True,
@@ -142,10 +162,10 @@ def load_pretrained_segformer(path: str | Path, num_classes: int) -> Segmentatio
         )
         return wrap_segformer(hf)
     if not p.is_file():
-        raise ValueError(f"segmenter checkpoint not found: {p}")
-    sd = torch.load(p, map_location="cpu", weights_only=True)
-    if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
-        sd = sd["state_dict"]
+        raise ValueError(f'segmenter checkpoint not found: {p}')
+    sd = torch.load(p, map_location='cpu', weights_only=True)
+    if isinstance(sd, dict) and isinstance(sd.get('state_dict'), dict):
+        sd = sd['state_dict']
     mapped = mit_to_hf(sd) if isinstance(sd, dict) else {}
     if 'decode_head.linear_fuse.weight' not in mapped or not any(
         'stages.3.patch' in k for k in mapped
@@ -156,9 +176,9 @@ def load_pretrained_segformer(path: str | Path, num_classes: int) -> Segmentatio
     hf = SegformerForSemanticSegmentation(_config_from_weights(mapped, num_classes))
     own = hf.state_dict()
     keep = {k: v for k, v in mapped.items() if k in own and own[k].shape == v.shape}
-    missing = [k for k in own if k not in keep and not k.startswith("decode_head.classifier")]
+    missing = [k for k in own if k not in keep and not k.startswith('decode_head.classifier')]
     if missing:
-        raise ValueError(f"{p}: {len(missing)} SegFormer weight(s) missing after the key map, "
-                         f"e.g. {missing[0]}")
+        raise ValueError(f'{p}: {len(missing)} SegFormer weight(s) missing after the key map, '
+                         f'e.g. {missing[0]}')
     hf.load_state_dict(keep, strict=False)
     return wrap_segformer(hf)

@@ -1,4 +1,19 @@
-"""U-Net used as EMMA's pseudo-sensing module A (fused image -> one source image).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+U-Net used as EMMA's pseudo-sensing module A (fused image -> one source image).
 
 EMMA's A_i and A_v are plain U-Nets (max-pool down, transposed-conv up,
 two 3x3 conv-BN-ReLU per level, sigmoid output), five levels with widths
@@ -9,10 +24,11 @@ down for CPU runs. Sizes that are not multiples of 2^(depth-1) are padded
 from __future__ import annotations
 
 import torch
+from torch import nn, Tensor
 import torch.nn.functional as F
-from torch import Tensor, nn
 
-__all__ = ["UNet"]
+
+__all__ = ['UNet']
 
 
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
@@ -27,10 +43,11 @@ def _double_conv(cin: int, cout: int) -> nn.Sequential:
 
 
 class UNet(nn.Module):
+
     def __init__(self, channels: int = 1, width: int = 64, depth: int = 5):
         super().__init__()
         if depth < 2:
-            raise ValueError(f"depth must be >= 2, got {depth}")
+            raise ValueError(f'depth must be >= 2, got {depth}')
         widths = [width * 2 ** i for i in range(depth)]
         self.depth = depth
         self.down = nn.ModuleList(
@@ -50,7 +67,7 @@ class UNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
         m = 2 ** (self.depth - 1)
-        x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="replicate")
+        x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode='replicate')
         skips = []
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else F.max_pool2d(x, 2))

@@ -1,4 +1,19 @@
-"""Common interface of the loss-weighting strategies (kept apart from models).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Common interface of the loss-weighting strategies (kept apart from models).
 
 A strategy maps the per-task losses of one step to the multiplier of each
 loss in L_total = sum_k w_k L_k. Tasks are named ``"fusion"`` and ``"csc"``;
@@ -31,9 +46,10 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
-__all__ = ["LossWeighting", "WeightingContext", "TASKS", "epoch_history_rates"]
 
-TASKS = ("fusion", "csc")
+__all__ = ['LossWeighting', 'WeightingContext', 'TASKS', 'epoch_history_rates']
+
+TASKS = ('fusion', 'csc')
 
 
 @dataclass
@@ -68,7 +84,7 @@ class LossWeighting:
         """Multiplier of each loss in ``losses`` (call once per step)."""
         w = self._raw_weights(losses, context or WeightingContext())
         if self.relative:
-            base = w["fusion"]
+            base = w['fusion']
             w = {k: v / base for k, v in w.items()}
         return {k: w[k] for k in losses}
 
@@ -96,13 +112,15 @@ class LossWeighting:
 
     # -- checkpointing --------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"history": {k: list(v) for k, v in self.history.items()}}
+        return {'history': {k: list(v) for k, v in self.history.items()}}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
+        self.history = {k: [float(x) for x in v] for k, v in state['history'].items()}
 
 
-def epoch_history_rates(history: Mapping[str, list[float]], tasks: tuple[str, ...]) -> dict[str, float] | None:
+def epoch_history_rates(
+    history: Mapping[str, list[float]], tasks: tuple[str, ...]
+) -> dict[str, float] | None:
     """DWA descent rates L_k(t-1)/L_k(t-2) from the last two epochs; None if any task lacks two."""
     if any(len(history.get(t, [])) < 2 for t in tasks):
         return None

@@ -1,4 +1,19 @@
-"""Dynamic Weight Average (DWA; Liu, Johns and Davison, CVPR 2019).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Dynamic Weight Average (DWA; Liu, Johns and Davison, CVPR 2019).
 
 w_k(t) = K exp(r_k(t-1)/T) / sum_i exp(r_i(t-1)/T),
 r_k(t-1) = L_k(t-1) / L_k(t-2), with L_k the epoch mean of task k's
@@ -14,10 +29,10 @@ import math
 from typing import Mapping
 
 from torch import Tensor
+from training.weighting.base import epoch_history_rates, LossWeighting, WeightingContext
 
-from training.weighting.base import LossWeighting, WeightingContext, epoch_history_rates
 
-__all__ = ["DWA", "softmax_weights"]
+__all__ = ['DWA', 'softmax_weights']
 
 
 def softmax_weights(rates: Mapping[str, float], T: float) -> dict[str, float]:
@@ -38,6 +53,6 @@ class DWA(LossWeighting):
     def _raw_weights(self, losses: Mapping[str, Tensor], context: WeightingContext) -> dict:
         rates = epoch_history_rates(self.history, self.tasks)
         if rates is None:
-            return {t: 1.0 for t in self.tasks}
+            return dict.fromkeys(self.tasks, 1.0)
         K = len(self.tasks)
         return {k: K * s for k, s in softmax_weights(rates, self.T).items()}

@@ -1,4 +1,19 @@
-"""GDWA: gradient-and-descent-based weight adjustment (SSVIF Sec. III-E, Eq. 7).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+GDWA: gradient-and-descent-based weight adjustment (SSVIF Sec. III-E, Eq. 7).
 
 With tasks A = fusion, B = csc:
 
@@ -54,12 +69,12 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from torch import Tensor
-
 from training.gradients import RunningMean
-from training.weighting.base import TASKS, LossWeighting, WeightingContext
+from training.weighting.base import LossWeighting, TASKS, WeightingContext
 from training.weighting.dwa import softmax_weights
 
-__all__ = ["GDWA", "gdwa_lambdas"]
+
+__all__ = ['GDWA', 'gdwa_lambdas']
 
 
 def gdwa_lambdas(
@@ -73,7 +88,7 @@ def gdwa_lambdas(
     prod = {k: g_t[k] * s[k] for k in tasks}
     z = sum(prod.values())
     lam = {k: (prod[k] / z if z > 0 else 1.0 / len(tasks)) for k in tasks}
-    return {"g_tilde": g_t, "s": s, "lam": lam}
+    return {'g_tilde': g_t, 's': s, 'lam': lam}
 
 
 class GDWA(LossWeighting):
@@ -85,28 +100,28 @@ class GDWA(LossWeighting):
         self,
         T: float = 2.0,
         norm_every: int = 1,
-        norm_source: str = "latest",
-        update: str = "step",
-        rate_source: str = "running",
-        warmup_rates: str = "ones",
+        norm_source: str = 'latest',
+        update: str = 'step',
+        rate_source: str = 'running',
+        warmup_rates: str = 'ones',
         relative: bool = True,
         eps: float = 1e-12,
         tasks: tuple[str, ...] = TASKS,
     ) -> None:
         super().__init__(tasks=tasks, relative=relative)
-        if "fusion" not in self.tasks and relative:
+        if 'fusion' not in self.tasks and relative:
             raise ValueError("gdwa: relative=True needs a 'fusion' task")
         choices = {
-            "norm_source": (norm_source, ("latest", "epoch_mean")),
-            "update": (update, ("step", "epoch")),
-            "rate_source": (rate_source, ("running", "completed")),
-            "warmup_rates": (warmup_rates, ("ones", "partial")),
+            'norm_source': (norm_source, ('latest', 'epoch_mean')),
+            'update': (update, ('step', 'epoch')),
+            'rate_source': (rate_source, ('running', 'completed')),
+            'warmup_rates': (warmup_rates, ('ones', 'partial')),
         }
         for name, (val, allowed) in choices.items():
             if val not in allowed:
-                raise ValueError(f"gdwa: {name} must be one of {allowed}, got {val!r}")
+                raise ValueError(f'gdwa: {name} must be one of {allowed}, got {val!r}')
         if int(norm_every) < 1:
-            raise ValueError("gdwa: norm_every must be >= 1")
+            raise ValueError('gdwa: norm_every must be >= 1')
         self.T = float(T)
         self.norm_every = int(norm_every)
         self.norm_source = norm_source
@@ -128,15 +143,15 @@ class GDWA(LossWeighting):
     def _fill_rates(self, partial: dict[str, float | None]) -> dict[str, float]:
         if all(v is not None for v in partial.values()):
             return partial  # type: ignore[return-value]
-        if self.warmup_rates == "ones":
-            return {t: 1.0 for t in partial}
+        if self.warmup_rates == 'ones':
+            return dict.fromkeys(partial, 1.0)
         return {t: (1.0 if v is None else v) for t, v in partial.items()}
 
     def _rates(self) -> dict[str, float]:
         out: dict[str, float | None] = {}
         for t in self.tasks:
             h = self.history.get(t, [])
-            if self.rate_source == "running":
+            if self.rate_source == 'running':
                 cur = self.epoch_losses[t].mean
                 prev = h[-1] if h else None
             else:
@@ -145,7 +160,7 @@ class GDWA(LossWeighting):
         return self._fill_rates(out)
 
     def _norms(self) -> dict[str, float] | None:
-        if self.norm_source == "epoch_mean":
+        if self.norm_source == 'epoch_mean':
             if all(self.epoch_norms[t].count > 0 for t in self.tasks):
                 return {t: self.epoch_norms[t].mean for t in self.tasks}  # type: ignore[misc]
             if self.prev_epoch_norms is not None:
@@ -154,10 +169,10 @@ class GDWA(LossWeighting):
 
     def _combine(self, norms: Mapping[str, float], rates: Mapping[str, float]) -> dict[str, float]:
         parts = gdwa_lambdas(norms, rates, self.T)
-        lam = dict(parts["lam"])
-        if "fusion" in lam:
-            lam["fusion"] = max(lam["fusion"], self.eps)
-        self.last = {"g": dict(norms), "r": dict(rates), **parts}
+        lam = dict(parts['lam'])
+        if 'fusion' in lam:
+            lam['fusion'] = max(lam['fusion'], self.eps)
+        self.last = {'g': dict(norms), 'r': dict(rates), **parts}
         return lam
 
     # -- interface --------------------------------------------------------
@@ -169,12 +184,12 @@ class GDWA(LossWeighting):
         for t in self.tasks:
             if t in losses:
                 self.epoch_losses[t].update(losses[t])
-        if self.update == "epoch" and self.frozen is not None:
+        if self.update == 'epoch' and self.frozen is not None:
             return dict(self.frozen)
         norms = self._norms()
         if norms is None:
-            raise ValueError("gdwa: no gradient norms yet; pass context.grad_norms")
-        if self.update == "epoch":
+            raise ValueError('gdwa: no gradient norms yet; pass context.grad_norms')
+        if self.update == 'epoch':
             rates = self._fill_rates(
                 {t: (self.history[t][-1] / self.history[t][-2]
                      if len(self.history.get(t, [])) >= 2 else None) for t in self.tasks}
@@ -186,8 +201,9 @@ class GDWA(LossWeighting):
     def epoch_end(self, epoch_mean_losses: Mapping[str, float | Tensor]) -> None:
         super().epoch_end(epoch_mean_losses)
         if all(self.epoch_norms[t].count > 0 for t in self.tasks):
-            self.prev_epoch_norms = {t: self.epoch_norms[t].mean for t in self.tasks}  # type: ignore[misc]
-        if self.update == "epoch" and self.prev_epoch_norms is not None:
+            self.prev_epoch_norms = {  # type: ignore[misc]
+                t: self.epoch_norms[t].mean for t in self.tasks}
+        if self.update == 'epoch' and self.prev_epoch_norms is not None:
             rates = self._fill_rates(
                 {t: (self.history[t][-1] / self.history[t][-2]
                      if len(self.history.get(t, [])) >= 2 else None) for t in self.tasks}
@@ -201,7 +217,9 @@ class GDWA(LossWeighting):
         st = super().state_dict()
         st.update(
             latest_norms=None if self.latest_norms is None else dict(self.latest_norms),
-            prev_epoch_norms=None if self.prev_epoch_norms is None else dict(self.prev_epoch_norms),
+            prev_epoch_norms=None
+            if self.prev_epoch_norms is None
+            else dict(self.prev_epoch_norms),
             epoch_norms={t: m.state_dict() for t, m in self.epoch_norms.items()},
             epoch_losses={t: m.state_dict() for t, m in self.epoch_losses.items()},
             frozen=None if self.frozen is None else dict(self.frozen),
@@ -210,10 +228,10 @@ class GDWA(LossWeighting):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
-        self.latest_norms = state["latest_norms"]
-        self.prev_epoch_norms = state["prev_epoch_norms"]
-        for t, s in state["epoch_norms"].items():
+        self.latest_norms = state['latest_norms']
+        self.prev_epoch_norms = state['prev_epoch_norms']
+        for t, s in state['epoch_norms'].items():
             self.epoch_norms[t].load_state_dict(s)
-        for t, s in state["epoch_losses"].items():
+        for t, s in state['epoch_losses'].items():
             self.epoch_losses[t].load_state_dict(s)
-        self.frozen = state["frozen"]
+        self.frozen = state['frozen']

@@ -1,4 +1,19 @@
-"""Random Loss Weighting (RLW; Lin, Ye, Zhang and Tsang, TMLR 2022).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Random Loss Weighting (RLW; Lin, Ye, Zhang and Tsang, TMLR 2022).
 
 Each step draws fresh weights lambda = softmax(z), z ~ N(0, sigma^2 I) over
 the tasks (the paper's normal-distribution variant, the one the bi-level
@@ -24,10 +39,10 @@ from typing import Any, Mapping
 
 import torch
 from torch import Tensor
-
 from training.weighting.base import LossWeighting, WeightingContext
 
-__all__ = ["RLW"]
+
+__all__ = ['RLW']
 
 
 class RLW(LossWeighting):
@@ -36,7 +51,7 @@ class RLW(LossWeighting):
     def __init__(self, sigma: float = 1.0, seed: int = 0, **kw) -> None:
         super().__init__(**kw)
         if not float(sigma) > 0.0:
-            raise ValueError(f"RLW sigma must be > 0, got {sigma}")
+            raise ValueError(f'RLW sigma must be > 0, got {sigma}')
         self.sigma = float(sigma)
         self.seed = int(seed)
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -53,14 +68,14 @@ class RLW(LossWeighting):
 
     def _raw_weights(self, losses: Mapping[str, Tensor], context: WeightingContext) -> dict:
         lam = self.draw()
-        self.last = {"lam": lam}
+        self.last = {'lam': lam}
         return dict(lam)
 
     def state_dict(self) -> dict[str, Any]:
         s = super().state_dict()
-        s["generator"] = self.generator.get_state()
+        s['generator'] = self.generator.get_state()
         return s
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
-        self.generator.set_state(state["generator"])
+        self.generator.set_state(state['generator'])

@@ -1,4 +1,19 @@
-"""Uncertainty weighting (UCW; Kendall, Gal and Cipolla, CVPR 2018).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Uncertainty weighting (UCW; Kendall, Gal and Cipolla, CVPR 2018).
 
 Form used (Kendall's regression form, also LibMTL's ``UW``), with one
 learnable s_k = log sigma_k^2 per task, initialised to 0:
@@ -20,10 +35,10 @@ from typing import Any, Mapping
 
 import torch
 from torch import Tensor
-
 from training.weighting.base import LossWeighting, WeightingContext
 
-__all__ = ["UncertaintyWeighting"]
+
+__all__ = ['UncertaintyWeighting']
 
 
 class UncertaintyWeighting(LossWeighting):
@@ -31,7 +46,7 @@ class UncertaintyWeighting(LossWeighting):
 
     def __init__(self, init_log_var: float = 0.0, relative: bool = False, **kw) -> None:
         if relative:
-            raise ValueError("UCW weights are learned jointly; relative=True is not supported")
+            raise ValueError('UCW weights are learned jointly; relative=True is not supported')
         super().__init__(**kw)
         self.log_vars = torch.nn.ParameterDict(
             {t: torch.nn.Parameter(torch.tensor(float(init_log_var))) for t in self.tasks}
@@ -44,17 +59,21 @@ class UncertaintyWeighting(LossWeighting):
         return {t: 0.5 * torch.exp(-self.log_vars[t]) for t in losses}
 
     def regularizer(self, tasks: tuple[str, ...] | None = None) -> Tensor:
-        """0.5 sum_k s_k over ``tasks`` (only the losses present this step, so an
-        absent task's s_k is not driven to -inf by its penalty alone)."""
+        """
+        Return 0.5 sum_k s_k over ``tasks``.
+
+        Only the losses present this step, so an absent task's s_k is not driven to
+        -inf by its penalty alone.
+        """
         return 0.5 * sum(self.log_vars[t] for t in (tasks or self.tasks))
 
     def state_dict(self) -> dict[str, Any]:
         s = super().state_dict()
-        s["log_vars"] = {t: float(p.detach()) for t, p in self.log_vars.items()}
+        s['log_vars'] = {t: float(p.detach()) for t, p in self.log_vars.items()}
         return s
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         with torch.no_grad():
-            for t, v in state["log_vars"].items():
+            for t, v in state['log_vars'].items():
                 self.log_vars[t].fill_(float(v))

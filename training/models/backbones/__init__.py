@@ -1,4 +1,19 @@
-"""Backbone registry: name -> (backbone factory, matching image-decoder factory).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Backbone registry: name -> (backbone factory, matching image-decoder factory).
 
 A backbone and its decoder are registered together because the decoder's
 widths (and whether it upsamples) follow the backbone's output, while the
@@ -12,25 +27,26 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ..decoder import ConvDecoder
-from ..dense_residual import DenseResidualBackbone
 from .emma import EMMABackbone
 from .realtime import RealtimeBackbone
 from .seafusion import SeAFusionBackbone
 from .segmif import SegMiFBackbone
 from .swinfusion import SwinFusionBackbone
+from ..decoder import ConvDecoder
+from ..dense_residual import DenseResidualBackbone
+
 
 __all__ = [
-    "BACKBONES",
-    "BackboneSpec",
-    "EMMABackbone",
-    "RealtimeBackbone",
-    "SeAFusionBackbone",
-    "SegMiFBackbone",
-    "SwinFusionBackbone",
-    "available_backbones",
-    "get_backbone",
-    "register_backbone",
+    'BACKBONES',
+    'BackboneSpec',
+    'EMMABackbone',
+    'RealtimeBackbone',
+    'SeAFusionBackbone',
+    'SegMiFBackbone',
+    'SwinFusionBackbone',
+    'available_backbones',
+    'get_backbone',
+    'register_backbone',
 ]
 
 
@@ -59,7 +75,9 @@ def get_backbone(name: str) -> BackboneSpec:
     try:
         return BACKBONES[name]
     except KeyError:
-        raise KeyError(f"unknown backbone {name!r}; known: {', '.join(available_backbones())}") from None
+        raise KeyError(
+            f'unknown backbone {name!r}; known: {", ".join(available_backbones())}'
+        ) from None
 
 
 def available_backbones() -> list[str]:
@@ -67,18 +85,18 @@ def available_backbones() -> list[str]:
 
 
 # SwinFusion's reconstruction tail: two 3x3 convs with LeakyReLU.
-register_backbone("swinfusion", SwinFusionBackbone,
+register_backbone('swinfusion', SwinFusionBackbone,
                   lambda c, out: ConvDecoder(c, (c // 2,), out))
 # SeAFusion's decoder: ConvBN-LeakyReLU 96 -> 64 -> 32 -> 16, then to the image.
-register_backbone("seafusion", SeAFusionBackbone,
+register_backbone('seafusion', SeAFusionBackbone,
                   lambda c, out: ConvDecoder(c, (64, 32, 16), out, batch_norm=True))
 # Half-resolution features: one conv, then pixel-shuffle to full resolution.
-register_backbone("realtime", RealtimeBackbone,
+register_backbone('realtime', RealtimeBackbone,
                   lambda c, out: ConvDecoder(c, (16,), out, upscale=2))
 # Bi-level dynamic learning's two dilated residual dense blocks (seed paper 003); CAF: blocks=3.
-register_backbone("dense_residual", DenseResidualBackbone,
+register_backbone('dense_residual', DenseResidualBackbone,
                   lambda c, out: ConvDecoder(c, (c // 2,), out))
 # EMMA's U-Fuser ends in one 3x3 conv to the image.
-register_backbone("emma", EMMABackbone, lambda c, out: ConvDecoder(c, (), out))
+register_backbone('emma', EMMABackbone, lambda c, out: ConvDecoder(c, (), out))
 # SegMiF: 3x3 conv 2C -> C, then 3x3 conv to the image.
-register_backbone("segmif", SegMiFBackbone, lambda c, out: ConvDecoder(c, (max(c // 2, 1),), out))
+register_backbone('segmif', SegMiFBackbone, lambda c, out: ConvDecoder(c, (max(c // 2, 1),), out))

@@ -1,4 +1,19 @@
-"""EMMA's U-Fuser (Zhao et al., "Equivariant Multi-Modality Image Fusion", CVPR 2024).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+EMMA's U-Fuser (Zhao et al., "Equivariant Multi-Modality Image Fusion", CVPR 2024).
 
 Written from the paper and the public description of the released network
 (nothing copied): a four-level U-Net per modality whose every block is a
@@ -24,10 +39,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch import nn, Tensor
 import torch.nn.functional as F
-from torch import Tensor, nn
 
-__all__ = ["EMMABackbone", "RestormerCNNBlock", "TransposedAttention"]
+
+__all__ = ['EMMABackbone', 'RestormerCNNBlock', 'TransposedAttention']
 
 
 class _ChannelLayerNorm(nn.Module):
@@ -47,7 +63,7 @@ class TransposedAttention(nn.Module):
     def __init__(self, channels: int, heads: int):
         super().__init__()
         if channels % heads:
-            raise ValueError(f"channels ({channels}) must be divisible by heads ({heads})")
+            raise ValueError(f'channels ({channels}) must be divisible by heads ({heads})')
         self.heads = heads
         self.temperature = nn.Parameter(torch.ones(heads, 1, 1))
         self.qkv = nn.Sequential(nn.Conv2d(channels, 3 * channels, 1, bias=False),
@@ -82,6 +98,7 @@ class _GatedFeedForward(nn.Module):
 
 
 class _ResBlock(nn.Module):
+
     def __init__(self, channels: int):
         super().__init__()
         self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(),
@@ -128,7 +145,7 @@ class EMMABackbone(nn.Module):
         super().__init__()
         w = [int(c) for c in widths]
         if len(w) != 4:
-            raise ValueError(f"EMMA needs 4 widths, got {widths!r}")
+            raise ValueError(f'EMMA needs 4 widths, got {widths!r}')
         self.in_channels = in_channels
         self.out_channels = w[0]
         ins = [in_channels] + w[:3]
@@ -153,8 +170,8 @@ class EMMABackbone(nn.Module):
         h, w = visible.shape[-2:]
         ph, pw = (8 - h % 8) % 8, (8 - w % 8) % 8
         # always pad (possibly by 0): a size-dependent branch would pin an ONNX export to one size
-        visible = F.pad(visible, (0, pw, 0, ph), mode="replicate")
-        thermal = F.pad(thermal, (0, pw, 0, ph), mode="replicate")
+        visible = F.pad(visible, (0, pw, 0, ph), mode='replicate')
+        thermal = F.pad(thermal, (0, pw, 0, ph), mode='replicate')
         fv = self._encode(visible, self.enc_vis, self.down_vis)
         fi = self._encode(thermal, self.enc_ir, self.down_ir)
         f = [fuse(torch.cat([a, b], dim=1)) for fuse, a, b in zip(self.fuse, fi, fv)]

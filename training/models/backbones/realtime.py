@@ -1,4 +1,19 @@
-"""Real-time backbone for the vehicle (our design, not from a paper).
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Real-time backbone for the vehicle (our design, not from a paper).
 
 Budget: at most 1/5 of SeAFusion's multiply-accumulates at 640x480. All
 work happens at half resolution or below:
@@ -14,14 +29,19 @@ work happens at half resolution or below:
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
-__all__ = ["DSBlock", "RealtimeBackbone"]
+
+__all__ = ['DSBlock', 'RealtimeBackbone']
 
 
 class DSBlock(nn.Module):
-    """Residual depthwise 3x3 + pointwise 1x1 (+BN, ReLU): ~C^2 + 9C MACs per pixel instead of 9C^2."""
+    """
+    Residual depthwise 3x3 + pointwise 1x1 (+BN, ReLU).
+
+    ~C^2 + 9C MACs per pixel instead of 9C^2.
+    """
 
     def __init__(self, channels: int):
         super().__init__()
@@ -34,8 +54,11 @@ class DSBlock(nn.Module):
 
 
 def _conv_bn_relu(cin: int, cout: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, groups=groups, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
 
 
 class RealtimeBackbone(nn.Module):
@@ -51,7 +74,10 @@ class RealtimeBackbone(nn.Module):
         self.local = nn.Sequential(*(DSBlock(width) for _ in range(blocks)))
         self.down = nn.Sequential(  # depthwise stride-2 then pointwise widening
             nn.Conv2d(width, width, 3, stride=2, padding=1, groups=width, bias=False),
-            nn.Conv2d(width, context_width, 1, bias=False), nn.BatchNorm2d(context_width), nn.ReLU(inplace=True))
+            nn.Conv2d(width, context_width, 1, bias=False),
+            nn.BatchNorm2d(context_width),
+            nn.ReLU(inplace=True),
+        )
         self.context = nn.Sequential(*(DSBlock(context_width) for _ in range(context_blocks)))
         self.up = nn.Conv2d(context_width, width, 1)
         self.out = DSBlock(width)
@@ -59,9 +85,9 @@ class RealtimeBackbone(nn.Module):
     def forward(self, visible: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
         h, w = visible.shape[-2:]
         pad = (0, w % 2, 0, h % 2)  # always applied (maybe 0) so export is not pinned to a parity
-        x = torch.cat([self.unshuffle(F.pad(visible, pad, mode="replicate")),
-                       self.unshuffle(F.pad(thermal, pad, mode="replicate"))], dim=1)
+        x = torch.cat([self.unshuffle(F.pad(visible, pad, mode='replicate')),
+                       self.unshuffle(F.pad(thermal, pad, mode='replicate'))], dim=1)
         x = self.local(self.stem(x))
         c = self.up(self.context(self.down(x)))
-        c = F.interpolate(c, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        c = F.interpolate(c, size=x.shape[-2:], mode='bilinear', align_corners=False)
         return self.out(x + c)

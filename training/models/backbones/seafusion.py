@@ -1,4 +1,19 @@
-"""SeAFusion-style backbone (Tang et al., 2022), written from the paper.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+SeAFusion-style backbone (Tang et al., 2022), written from the paper.
 
 Each modality: 3x3 conv -> two gradient residual dense blocks (GRRB). A GRRB
 adds a dense-block path (fine features) to a Sobel-magnitude path (edges,
@@ -10,11 +25,12 @@ as in SSVIF Table IV.
 """
 from __future__ import annotations
 
-import torch
 from kornia.filters import spatial_gradient
+import torch
 from torch import nn
 
-__all__ = ["DenseBlock", "GradientResidualBlock", "SeAFusionBackbone"]
+
+__all__ = ['DenseBlock', 'GradientResidualBlock', 'SeAFusionBackbone']
 
 
 def _conv_lrelu(cin: int, cout: int) -> nn.Sequential:
@@ -36,7 +52,8 @@ class DenseBlock(nn.Module):
 
 
 class GradientResidualBlock(nn.Module):
-    """GRRB: dense path + 1x1-projected Sobel-magnitude path, summed, LeakyReLU.
+    """
+    GRRB: dense path + 1x1-projected Sobel-magnitude path, summed, LeakyReLU.
 
     The Sobel branch has no weights (|d/dx| + |d/dy| per channel, via kornia)
     so edge information reaches deeper layers unchanged by training.
@@ -50,7 +67,7 @@ class GradientResidualBlock(nn.Module):
         self.act = nn.LeakyReLU(0.2, inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        g = spatial_gradient(x, mode="sobel", order=1, normalized=False).abs().sum(dim=2)
+        g = spatial_gradient(x, mode='sobel', order=1, normalized=False).abs().sum(dim=2)
         return self.act(self.dense_proj(self.dense(x)) + self.grad_proj(g))
 
 

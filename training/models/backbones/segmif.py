@@ -1,4 +1,19 @@
-"""SegMiF's fusion network (Liu et al., ICCV 2023, Sec. 3.2), written from the paper.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+SegMiF's fusion network (Liu et al., ICCV 2023, Sec. 3.2), written from the paper.
 
 Per modality a 3x3 conv and a dilated residual dense block (DRDB) extract
 features; hierarchical interactive attention (HIA) then exchanges them with
@@ -38,15 +53,17 @@ Defaults: C = 32, growth 32, 5 layers, 8 heads.
 from __future__ import annotations
 
 import torch
+from torch import nn, Tensor
 import torch.nn.functional as F
-from torch import Tensor, nn
 
 from ..attention import ChannelEmbedding, ContextCrossAttention, to_map, to_tokens
 
-__all__ = ["DRDB", "HIA", "SegMiFBackbone"]
+
+__all__ = ['DRDB', 'HIA', 'SegMiFBackbone']
 
 
 class DRDB(nn.Module):
+
     def __init__(self, channels: int, growth: int = 32, layers: int = 5, dilation: int = 2):
         super().__init__()
         self.convs = nn.ModuleList(
@@ -66,26 +83,26 @@ class HIA(nn.Module):
 
     def __init__(self, channels: int, heads: int = 8):
         super().__init__()
-        self.embed = nn.ModuleDict({k: ChannelEmbedding(channels) for k in ("ir", "vis", "seg")})
+        self.embed = nn.ModuleDict({k: ChannelEmbedding(channels) for k in ('ir', 'vis', 'seg')})
         self.soam = nn.ModuleDict(
             {k: ContextCrossAttention(channels, heads) for k in ('ir', 'vis')}
         )
         self.moam = nn.ModuleDict(
             {k: ContextCrossAttention(channels, heads) for k in ('ir', 'vis')}
         )
-        self.mlp = nn.ModuleDict({k: nn.Linear(2 * channels, channels) for k in ("ir", "vis")})
-        self.norm = nn.ModuleDict({k: nn.LayerNorm(channels) for k in ("ir", "vis")})
+        self.mlp = nn.ModuleDict({k: nn.Linear(2 * channels, channels) for k in ('ir', 'vis')})
+        self.norm = nn.ModuleDict({k: nn.LayerNorm(channels) for k in ('ir', 'vis')})
 
     def forward(self, f_ir: Tensor, f_vis: Tensor, f_seg: Tensor) -> tuple[Tensor, Tensor]:
         h, w = f_ir.shape[-2:]
-        tokens = {"ir": to_tokens(f_ir), "vis": to_tokens(f_vis), "seg": to_tokens(f_seg)}
+        tokens = {'ir': to_tokens(f_ir), 'vis': to_tokens(f_vis), 'seg': to_tokens(f_seg)}
         sem, mod = {}, {}
         for k, t in tokens.items():
             sem[k], mod[k] = self.embed[k](t)
         out = []
-        for k in ("ir", "vis"):
-            s = self.soam[k](sem["seg"], sem[k])   # SoAM: semantic query, modality context
-            m = self.moam[k](mod[k], mod["seg"])   # MoAM: modality query, semantic context
+        for k in ('ir', 'vis'):
+            s = self.soam[k](sem['seg'], sem[k])   # SoAM: semantic query, modality context
+            m = self.moam[k](mod[k], mod['seg'])   # MoAM: modality query, semantic context
             y = self.norm[k](tokens[k] + self.mlp[k](torch.cat([s, m], dim=-1)))
             out.append(to_map(y, h, w))
         return out[0], out[1]
@@ -114,7 +131,7 @@ class _ConvSemantics(nn.Module):
 class _SegFormerSemantics(nn.Module):
     """A SegFormer whose encoder's first two stages are the semantic features."""
 
-    def __init__(self, variant: str = "b3", num_classes: int = 15):
+    def __init__(self, variant: str = 'b3', num_classes: int = 15):
         super().__init__()
         from training.models.segformer import SegmentationModel
 
@@ -132,7 +149,7 @@ class _SegFormerSemantics(nn.Module):
 class SegMiFBackbone(nn.Module):
     """(visible, thermal) -> fused features (B, 2*width, H, W)."""
 
-    SEMANTICS = ("conv", "segformer")
+    SEMANTICS = ('conv', 'segformer')
 
     def __init__(
         self,
@@ -147,11 +164,11 @@ class SegMiFBackbone(nn.Module):
     ):
         super().__init__()
         if semantic not in self.SEMANTICS:
-            raise ValueError(f"semantic must be one of {self.SEMANTICS}, got {semantic!r}")
+            raise ValueError(f'semantic must be one of {self.SEMANTICS}, got {semantic!r}')
         self.in_channels = in_channels
         self.out_channels = 2 * width
         self.semantic_kind = semantic
-        self.semantics = (_SegFormerSemantics(segformer, num_classes) if semantic == "segformer"
+        self.semantics = (_SegFormerSemantics(segformer, num_classes) if semantic == 'segformer'
                           else _ConvSemantics())
         c1, c2 = self.semantics.channels
         self.seg_proj = nn.ModuleList([nn.Conv2d(c1, width, 1), nn.Conv2d(c2, width, 1)])
@@ -161,28 +178,32 @@ class SegMiFBackbone(nn.Module):
                 for k in ('ir', 'vis')
             }
         )
-        self.drdb1 = nn.ModuleDict({k: DRDB(width, growth, layers) for k in ("ir", "vis")})
-        self.drdb2 = nn.ModuleDict({k: DRDB(width, growth, layers) for k in ("ir", "vis")})
+        self.drdb1 = nn.ModuleDict({k: DRDB(width, growth, layers) for k in ('ir', 'vis')})
+        self.drdb2 = nn.ModuleDict({k: DRDB(width, growth, layers) for k in ('ir', 'vis')})
         self.hia = nn.ModuleList([HIA(width, heads), HIA(width, heads)])
 
     @property
     def segmenter(self) -> nn.Module | None:
-        """The SegFormer (``SegmentationModel``) SegMiF also trains as its segmenter, or None."""
-        return self.semantics.model if self.semantic_kind == "segformer" else None
+        """
+        Return the SegFormer (``SegmentationModel``) SegMiF also trains as its segmenter.
+
+        None if there is none.
+        """
+        return self.semantics.model if self.semantic_kind == 'segformer' else None
 
     def prior_image(self, visible: Tensor, thermal: Tensor) -> Tensor:
-        """The 3-channel image the semantic encoder sees: the mean of the two inputs."""
+        """Return the 3-channel image the semantic encoder sees: the mean of the two inputs."""
         prior = 0.5 * (visible + thermal)
         return prior.expand(-1, 3, -1, -1) if prior.shape[1] == 1 else prior
 
     def forward(self, visible: Tensor, thermal: Tensor) -> Tensor:
         h, w = visible.shape[-2:]
         scales = self.semantics(self.prior_image(visible, thermal))
-        seg = [proj(F.interpolate(s, size=(h, w), mode="bilinear", align_corners=False))
+        seg = [proj(F.interpolate(s, size=(h, w), mode='bilinear', align_corners=False))
                for proj, s in zip(self.seg_proj, scales)]
-        f = {"ir": self.drdb1["ir"](self.stem["ir"](thermal)),
-             "vis": self.drdb1["vis"](self.stem["vis"](visible))}
-        f["ir"], f["vis"] = self.hia[0](f["ir"], f["vis"], seg[0])
+        f = {'ir': self.drdb1['ir'](self.stem['ir'](thermal)),
+             'vis': self.drdb1['vis'](self.stem['vis'](visible))}
+        f['ir'], f['vis'] = self.hia[0](f['ir'], f['vis'], seg[0])
         f = {k: self.drdb2[k](v) for k, v in f.items()}
-        f["ir"], f["vis"] = self.hia[1](f["ir"], f["vis"], seg[1])
-        return torch.cat([f["vis"], f["ir"]], dim=1)
+        f['ir'], f['vis'] = self.hia[1](f['ir'], f['vis'], seg[1])
+        return torch.cat([f['vis'], f['ir']], dim=1)

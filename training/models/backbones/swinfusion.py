@@ -1,4 +1,19 @@
-"""SwinFusion-style backbone (Ma et al., 2022), written from the paper.
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+SwinFusion-style backbone (Ma et al., 2022), written from the paper.
 
 Structure: per-modality shallow convs -> intra-domain Swin groups (window
 self-attention with shifted windows) -> inter-domain cross-attention groups
@@ -15,16 +30,17 @@ exports work.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
+
 
 __all__ = [
-    "SwinFusionBackbone",
-    "SwinLayer",
-    "WindowAttention",
-    "shifted_window_mask",
-    "window_partition",
-    "window_reverse",
+    'SwinFusionBackbone',
+    'SwinLayer',
+    'WindowAttention',
+    'shifted_window_mask',
+    'window_partition',
+    'window_reverse',
 ]
 
 _MASK_VALUE = -100.0  # as in Swin: exp(-100) is 0 in float32 after softmax
@@ -45,7 +61,8 @@ def window_reverse(windows: torch.Tensor, ws: int, b: int, h: int, w: int) -> to
 
 
 def shifted_window_mask(h: int, w: int, ws: int, shift: int, device=None) -> torch.Tensor:
-    """Additive mask (nW, ws*ws, ws*ws) for attention over rolled windows.
+    """
+    Additive mask (nW, ws*ws, ws*ws) for attention over rolled windows.
 
     After rolling by ``-shift`` the last window row/column mixes pixels from
     the image's far edges; tokens from different source regions must not
@@ -59,11 +76,14 @@ def shifted_window_mask(h: int, w: int, ws: int, shift: int, device=None) -> tor
     region = (rid[:, None] * 3.0 + cid[None, :])[None, :, :, None]  # (1, H, W, 1)
     win = window_partition(region, ws).squeeze(-1)  # (nW, N)
     same = win[:, :, None] == win[:, None, :]
-    return torch.where(same, torch.zeros((), device=device), torch.full((), _MASK_VALUE, device=device))
+    return torch.where(
+        same, torch.zeros((), device=device), torch.full((), _MASK_VALUE, device=device)
+    )
 
 
 class WindowAttention(nn.Module):
-    """Multi-head attention inside a window with a learned relative-position bias.
+    """
+    Multi-head attention inside a window with a learned relative-position bias.
 
     Queries and keys/values have separate projections so the same module
     serves intra-domain (kv = x) and inter-domain (kv = other modality)
@@ -73,7 +93,7 @@ class WindowAttention(nn.Module):
     def __init__(self, dim: int, num_heads: int, window_size: int):
         super().__init__()
         if dim % num_heads:
-            raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
+            raise ValueError(f'dim {dim} is not divisible by num_heads {num_heads}')
         self.num_heads = num_heads
         self.window_size = window_size
         self.scale = (dim // num_heads) ** -0.5
@@ -83,11 +103,17 @@ class WindowAttention(nn.Module):
         ws = window_size
         self.rel_bias = nn.Parameter(torch.zeros((2 * ws - 1) ** 2, num_heads))
         nn.init.trunc_normal_(self.rel_bias, std=0.02)
-        coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing="ij")).flatten(1)
+        coords = torch.stack(
+            torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing='ij')
+        ).flatten(1)
         rel = coords[:, :, None] - coords[:, None, :] + (ws - 1)  # (2, N, N), each in [0, 2ws-2]
-        self.register_buffer("rel_index", (rel[0] * (2 * ws - 1) + rel[1]).flatten(), persistent=False)
+        self.register_buffer(
+            'rel_index', (rel[0] * (2 * ws - 1) + rel[1]).flatten(), persistent=False
+        )
 
-    def forward(self, xq: torch.Tensor, xkv: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, xq: torch.Tensor, xkv: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         bn, n, c = xq.shape
         h = self.num_heads
         q = self.q(xq).view(bn, n, h, c // h).transpose(1, 2) * self.scale
@@ -106,7 +132,8 @@ class WindowAttention(nn.Module):
 
 
 class SwinLayer(nn.Module):
-    """One (shifted-)window transformer layer on channels-last maps (B, H, W, C).
+    """
+    One (shifted-)window transformer layer on channels-last maps (B, H, W, C).
 
     With ``cross=True`` the keys/values come from a second map ``context``
     (inter-domain fusion); otherwise from ``x`` itself (intra-domain).
@@ -148,12 +175,18 @@ def _conv3x3(cin: int, cout: int) -> nn.Conv2d:
 
 
 class ResidualSwinGroup(nn.Module):
-    """``depth`` alternating regular/shifted Swin layers + 3x3 conv, with a skip (SwinIR's RSTB)."""
+    """
+    ``depth`` alternating regular/shifted Swin layers + 3x3 conv, with a skip.
+
+    SwinIR's RSTB.
+    """
 
     def __init__(self, dim: int, depth: int, num_heads: int, window_size: int, mlp_ratio: float):
         super().__init__()
         self.layers = nn.ModuleList(
-            SwinLayer(dim, num_heads, window_size, 0 if i % 2 == 0 else window_size // 2, mlp_ratio)
+            SwinLayer(
+                dim, num_heads, window_size, 0 if i % 2 == 0 else window_size // 2, mlp_ratio
+            )
             for i in range(depth)
         )
         self.conv = _conv3x3(dim, dim)
@@ -166,7 +199,11 @@ class ResidualSwinGroup(nn.Module):
 
 
 class CrossSwinGroup(nn.Module):
-    """Inter-domain group: at each depth, A attends to B and B attends to A (both from the previous step)."""
+    """
+    Inter-domain group: at each depth, A attends to B and B attends to A.
+
+    Both from the previous step.
+    """
 
     def __init__(self, dim: int, depth: int, num_heads: int, window_size: int, mlp_ratio: float):
         super().__init__()
@@ -194,7 +231,8 @@ def _shallow(cin: int, dim: int) -> nn.Sequential:
 
 
 class SwinFusionBackbone(nn.Module):
-    """Visible + thermal -> fused features (B, embed_dim, H, W) at input resolution.
+    """
+    Visible + thermal -> fused features (B, embed_dim, H, W) at input resolution.
 
     Defaults (embed 60, 6 heads, window 8, MLP ratio 2, depths 4 / [2, 2] / 4)
     give a ~1 M-parameter fusion model with the shared conv decoder, matching
@@ -215,7 +253,9 @@ class SwinFusionBackbone(nn.Module):
         self.intra_vis = ResidualSwinGroup(embed_dim, ex_depth, *args)
         self.intra_ir = ResidualSwinGroup(embed_dim, ex_depth, *args)
         self.inter = nn.ModuleList(CrossSwinGroup(embed_dim, d, *args) for d in fusion_depths)
-        self.merge = nn.Sequential(_conv3x3(2 * embed_dim, embed_dim), nn.LeakyReLU(0.2, inplace=True))
+        self.merge = nn.Sequential(
+            _conv3x3(2 * embed_dim, embed_dim), nn.LeakyReLU(0.2, inplace=True)
+        )
         self.refine = ResidualSwinGroup(embed_dim, re_depth, *args)
 
     def forward(self, visible: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
@@ -223,8 +263,8 @@ class SwinFusionBackbone(nn.Module):
         ws = self.window_size
         pad_h, pad_w = (ws - h % ws) % ws, (ws - w % ws) % ws
         # always pad (possibly by 0): a size-dependent branch would pin the export to one size
-        visible = F.pad(visible, (0, pad_w, 0, pad_h), mode="replicate")
-        thermal = F.pad(thermal, (0, pad_w, 0, pad_h), mode="replicate")
+        visible = F.pad(visible, (0, pad_w, 0, pad_h), mode='replicate')
+        thermal = F.pad(thermal, (0, pad_w, 0, pad_h), mode='replicate')
         a = self.intra_vis(self.shallow_vis(visible))
         b = self.intra_ir(self.shallow_ir(thermal))
         for group in self.inter:
