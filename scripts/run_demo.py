@@ -130,6 +130,7 @@ def run_node_on_bag(model: Path, registration: Path, bag: Path, out: Path, rate:
         player.start()
         while player.is_alive():
             ex.spin_once(timeout_sec=0.05)
+        during = diags[-1]  # health while the bag played (it warns of silent cameras after)
         settle = time.monotonic() + 5.0  # let the last frames through the pipeline
         while time.monotonic() < settle:
             ex.spin_once(timeout_sec=0.05)
@@ -152,7 +153,15 @@ def run_node_on_bag(model: Path, registration: Path, bag: Path, out: Path, rate:
         {kv.key: kv.value for kv in diags[-1].status[-1].values} if diags else {}
     )  # the fusion status
     return {'published_by_player': counts, 'received': received, 'diagnostics': values,
-            'status': diags[-1].status[-1].message if diags else 'no diagnostics'}
+            'status': describe_status(during), 'status_after': describe_status(diags[-1])}
+
+
+def describe_status(report) -> str:
+    """The fusion status of one /diagnostics report as 'LEVEL: message'."""
+    st = report.status[-1]
+    level = st.level if isinstance(st.level, int) else int.from_bytes(st.level, 'little')
+    name = {0: 'OK', 1: 'WARN', 2: 'ERROR', 3: 'STALE'}.get(level, str(level))
+    return f'{name}: {st.message}'
 
 
 def contact_sheet(
@@ -417,6 +426,7 @@ def report(
         },
         'latency_ms': lat,
         'node_status': run['status'],
+        'node_status_after': run['status_after'],
         'bag': {'path': str(gen['bag']), 'messages_replayed': run['published_by_player']},
         'stage_seconds': Step.timings,
         'total_seconds': round(total_s, 1),
@@ -431,7 +441,8 @@ def report(
         f'- pairs made: {summary["pairs"]}; published: {summary["published"]}; '
         f'received by the demo: {summary["received_by_demo"]["mask"]}',
         f'- frames dropped: {sum(summary["dropped"].values())} {summary["dropped"]}',
-        f'- node status: {summary["node_status"]}',
+        f'- node status while the bag played: {summary["node_status"]}; '
+        f'after it ended: {summary["node_status_after"]}',
         '',
         '| stage | mean ms | p95 ms |',
         '|---|---|---|',
