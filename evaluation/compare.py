@@ -180,7 +180,8 @@ def rank_marks(means: Mapping[str, float], lower_is_better: bool = False) -> dic
     return marks
 
 
-def _cell(value: float, mark: str) -> str:
+def table_cell(value: float, mark: str) -> str:
+    """Format one markdown table cell: 4 decimals, best in bold, second underlined."""
     text = 'n/a' if math.isnan(value) else f'{value:.4f}'
     return {'best': f'**{text}**', 'second': f'<u>{text}</u>'}.get(mark, text)
 
@@ -195,7 +196,7 @@ def _table(means: Mapping[str, Mapping[str, float]], metrics: Sequence[str]) -> 
     }
     for m in means:
         lines.append(
-            f'| {m} | ' + ' | '.join(_cell(means[m][k], marks[k][m]) for k in metrics) + ' |'
+            f'| {m} | ' + ' | '.join(table_cell(means[m][k], marks[k][m]) for k in metrics) + ' |'
         )
     return lines
 

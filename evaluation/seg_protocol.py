@@ -52,7 +52,7 @@ import sys
 from types import SimpleNamespace
 from typing import Mapping, Sequence
 
-from evaluation.compare import _cell, BASELINES, parse_method, rank_marks
+from evaluation.compare import BASELINES, parse_method, rank_marks, table_cell
 from evaluation.io import InputError
 from evaluation.metrics.segmentation import SegmentationScore
 import torch
@@ -215,7 +215,7 @@ def write_reports(
     for m in scores:
         lines.append(
             f'| {m} | '
-            + ' | '.join(_cell(col[m], marks[k][m]) for k, col in columns.items())
+            + ' | '.join(table_cell(col[m], marks[k][m]) for k, col in columns.items())
             + ' |'
         )
     md_path = out / 'summary.md'

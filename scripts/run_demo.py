@@ -157,7 +157,7 @@ def run_node_on_bag(model: Path, registration: Path, bag: Path, out: Path, rate:
 
 
 def describe_status(report) -> str:
-    """The fusion status of one /diagnostics report as 'LEVEL: message'."""
+    """Return the fusion status of one /diagnostics report as 'LEVEL: message'."""
     st = report.status[-1]
     level = st.level if isinstance(st.level, int) else int.from_bytes(st.level, 'little')
     name = {0: 'OK', 1: 'WARN', 2: 'ERROR', 3: 'STALE'}.get(level, str(level))
