@@ -387,7 +387,8 @@ def _parser() -> argparse.ArgumentParser:
         action='append',
         default=[],
         metavar='NAME=SOURCE',
-        help='a fused-image folder or an SSVIF .pt checkpoint (repeatable; the first is '
+        help='a fused-image folder, an SSVIF .pt checkpoint or an exported .onnx bundle '
+        '(repeatable; the first is '
         'compared head to head with the others)',
     )
     p.add_argument('--output', required=True, help='report folder')

@@ -116,7 +116,9 @@ def test_fuse_errors_are_one_line(checkpoint, tmp_path, capsys):
     (ir / 'extra.png').write_bytes(cv2.imencode('.png', np.zeros((4, 4), np.uint8))[1].tobytes())
     cases = [(['--checkpoint', str(tmp_path / 'none.pt')], 'checkpoint not found'),
              (['--checkpoint', str(junk)], 'cannot read checkpoint'),
-             (['--checkpoint', str(checkpoint)], 'unmatched pairs')]
+             (['--checkpoint', str(checkpoint)], 'unmatched pairs'),
+             (['--model', ''], '--model is empty'),  # was a TypeError traceback
+             (['--checkpoint', ' '], '--checkpoint is empty')]
     for extra, needle in cases:
         rc = main(
             [

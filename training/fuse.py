@@ -168,7 +168,11 @@ def _main_onnx(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.model:
+    for flag, value in (('--model', args.model), ('--checkpoint', args.checkpoint)):
+        if value is not None and not value.strip():
+            print(f'ssvif_fuse: error: {flag} is empty: give a file path', file=sys.stderr)
+            return 2
+    if args.model is not None:  # also --model '' (an empty path: one-line error, not a checkpoint)
         return _main_onnx(args)
     if args.masks:
         print(
