@@ -65,6 +65,7 @@ setup(
         'tqdm',
         'scipy',
         'matplotlib',
+        'pillow',
     ],
     extras_require={
         'training': [

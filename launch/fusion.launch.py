@@ -79,6 +79,8 @@ TOPIC_ARGUMENTS = (
     ('camera_info_topic', 'fused/camera_info'),
     ('mask_topic', 'segmentation/mask'),
     ('color_mask_topic', 'segmentation/color_mask'),
+    ('overlay_topic', 'segmentation/overlay'),
+    ('label_info_topic', 'segmentation/label_info'),
 )
 
 

@@ -29,6 +29,8 @@ conventions are compressed_image_transport's, read from its documentation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import io
+import warnings
 
 import cv2
 import numpy as np
@@ -103,8 +105,38 @@ def _sniff(data: np.ndarray) -> str:
     return 'unknown'
 
 
-def compressed_to_array(msg) -> np.ndarray:
-    """Decode a CompressedImage: colour as RGB (H,W,3), mono as (H,W) in its own depth."""
+def header_size(raw: np.ndarray) -> tuple[int, int] | None:
+    """
+    Return (height, width) read from a PNG/JPEG header, without decoding.
+
+    OpenCV has no header-only query for an in-memory image; Pillow (which
+    matplotlib already brings) reads just the header. None where Pillow is
+    missing or cannot tell: the size is then checked after decoding.
+    """
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - matplotlib depends on Pillow
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # DecompressionBombWarning: we judge the size
+            with Image.open(io.BytesIO(raw.tobytes())) as im:
+                width, height = im.size
+    except Image.DecompressionBombError:
+        return (1 << 20, 1 << 20)  # far beyond any max_input_pixels
+    except Exception:  # noqa: B902 - not Pillow's to judge: imdecode decides
+        return None
+    return int(height), int(width)
+
+
+def compressed_to_array(msg, check_size=None) -> np.ndarray:
+    """
+    Decode a CompressedImage: colour as RGB (H,W,3), mono as (H,W) in its own depth.
+
+    ``check_size(height, width)`` runs on the header's size before decoding
+    (it raises to refuse a frame), so a 10000x10000 PNG of 300 kB is refused
+    without 300 MB of decoding.
+    """
     fmt = parse_format(msg.format)
     data = msg.data
     raw = np.frombuffer(
@@ -118,6 +150,10 @@ def compressed_to_array(msg) -> np.ndarray:
     kind = _sniff(raw)
     if kind != fmt.codec:
         raise ImageDecodeError(f'format {msg.format!r} says {fmt.codec} but the payload is {kind}')
+    if check_size is not None:
+        size = header_size(raw)
+        if size is not None:
+            check_size(*size)
     img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         raise ImageDecodeError(

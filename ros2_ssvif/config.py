@@ -121,14 +121,16 @@ class FusionConfig:
     )
     thermal_window_rate: float = _p(
         0.03,
-        'Running window: most an edge moves per frame, as a fraction of the window width, (0, 1].',
-        range=(0.0, 1.0),
+        'Running window: most an edge moves per frame, as a fraction of the window width, '
+        '[0.001, 1].',
+        range=(0.001, 1.0),  # a closed ROS range: 0 (a frozen window) is not offered
         apply='thermal',
     )
     thermal_window_hysteresis: float = _p(
         0.1,
-        'Running window: dead band (fraction of its width) inside which it does not move, [0, 1).',
-        range=(0.0, 1.0),
+        'Running window: dead band (fraction of its width) inside which it does not move, '
+        '[0, 0.99].',
+        range=(0.0, 0.99),
         apply='thermal',
     )
     providers: list = _p(

@@ -41,6 +41,10 @@ from ros2_ssvif.node_core import FusionCore
 
 
 START_ERRORS = (ConfigError, InvalidParameterTypeException, InvalidParameterValueException)
+try:  # rcl's own start-up errors: an unreadable --params-file, a malformed -p
+    from rclpy._rclpy_pybind11 import RCLError
+except ImportError:  # pragma: no cover - every rclpy since Foxy has it
+    RCLError = RuntimeError
 
 
 class FusionNode(FusionCore, Node):
@@ -62,7 +66,11 @@ class FusionNode(FusionCore, Node):
 
 def run(node_class, prog: str, argv: list[str] | None = None) -> int:
     """Spin ``node_class`` until Ctrl-C; bad parameters at start-up: one line, exit 2."""
-    rclpy.init(args=argv if argv is not None else sys.argv)
+    try:
+        rclpy.init(args=argv if argv is not None else sys.argv)
+    except RCLError as exc:  # drop rcl's ', at /path/file.c:N' source locations
+        print(f"{prog}: {' '.join(str(exc).split(', at /')[0].split())}", file=sys.stderr)
+        return 2
     node = None
     try:
         node = node_class()

@@ -63,7 +63,19 @@ def declare_fusion_parameters(node) -> FusionConfig:
     """Declare every config field; returns the validated start-up config (ConfigError if not)."""
     for spec in parameter_specs():
         node.declare_parameter(spec.name, spec.default, descriptor_for(spec))
+    unknown = undeclared_overrides(node)
+    if unknown:  # warn, not refuse: a params file keyed /** may carry other nodes' parameters
+        node.get_logger().warning(
+            f"ignoring parameter(s) this node does not have: {', '.join(unknown)} "
+            '(a typo? the parameters are listed in config/fusion.yaml)')
     return read_config(node)
+
+
+def undeclared_overrides(node) -> list[str]:
+    """Names given to the node (params file, ``-p``) that it never declared: usually typos."""
+    overrides = getattr(node, '_parameter_overrides', None) or {}  # rclpy keeps them there
+    return sorted(n for n in overrides
+                  if not node.has_parameter(n) and not n.startswith('qos_overrides.'))
 
 
 def read_config(node, changed: list[Parameter] | None = None) -> FusionConfig:
@@ -75,4 +87,5 @@ def read_config(node, changed: list[Parameter] | None = None) -> FusionConfig:
     return FusionConfig.from_dict(values)
 
 
-__all__ = ['ConfigError', 'declare_fusion_parameters', 'descriptor_for', 'read_config']
+__all__ = ['ConfigError', 'declare_fusion_parameters', 'descriptor_for', 'read_config',
+           'undeclared_overrides']

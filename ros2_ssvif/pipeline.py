@@ -94,8 +94,8 @@ class FramePipeline:
 
     def _decode_one(self, msg, what: str, colour: bool) -> np.ndarray:
         if is_compressed(msg):
-            img = compressed_to_array(msg)
-            self._check_size(what, *img.shape[:2])
+            img = compressed_to_array(msg, lambda h, w: self._check_size(what, h, w))
+            self._check_size(what, *img.shape[:2])  # where the header could not tell
             if colour and (img.ndim != 3 or img.dtype != np.uint8):
                 raise FrameError('bad_encoding', f'{what} compressed image is not 8-bit colour '
                                                  f'({msg.format!r})')

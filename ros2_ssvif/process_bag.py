@@ -141,6 +141,11 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
     have = bag_topics(input_bag)
     rgb_topic = resolve_image_topic(have, rgb_topic, name)
     thermal_topic = resolve_image_topic(have, thermal_topic, name)
+    if rgb_topic == thermal_topic:
+        raise BagError(f'the RGB and thermal topics are the same ({rgb_topic}): '
+                       'give each camera its own (--rgb-topic, --thermal-topic)')
+    if Path(output_bag).exists():  # before the model loads (a TensorRT engine build takes minutes)
+        raise BagError(f'output already exists: {output_bag}')
     stats = PipelineStats()
     model = cfg.model()
     pipeline = FramePipeline(model, cfg.registrar(), cfg.normalizer(), stats, cfg.max_input_pixels,

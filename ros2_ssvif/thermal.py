@@ -37,7 +37,10 @@ the metrics, so every consumer sees the same thermal image. Modes:
   flat-field correction) is still followed: with the default 3 % a window
   that must double takes ~25 frames, about 3 s at 9 Hz. State lives in the
   instance: ``reset()`` on a time jump (bag loop, new drive), after which
-  the first frame sets the window.
+  the first frame sets the window. A frame whose range does not overlap the
+  window at all (a gain-mode switch, a camera reconnect) sets the window at
+  once (counted in ``jumps``): sliding there would show a black or white
+  picture for many seconds.
 * ``percentile``: the old per-frame stretch, kept as an option (what many
   thermal cameras' own AGC does for display).
 * ``auto`` (default): 8-bit input -> ``scale``; deeper input (raw 14/16-bit
@@ -69,6 +72,7 @@ class ThermalNormalizer:
     _window: tuple[float, float] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    jumps: int = field(default=0, init=False, repr=False, compare=False)  # snaps to a new scene
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -129,6 +133,12 @@ class ThermalNormalizer:
             self._window = frame
             return frame
         lo, hi = self._window
+        if frame[1] < lo or frame[0] > hi:
+            # The scene left the window entirely (a gain-mode switch, a camera reconnect):
+            # sliding 3 % a frame would show black or white for many seconds, so jump.
+            self.jumps += 1
+            self._window = frame
+            return frame
         width = hi - lo
         band, step = self.hysteresis * width, self.rate * width
         gap_lo, gap_hi = frame[0] - lo, frame[1] - hi

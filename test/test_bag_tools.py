@@ -133,6 +133,16 @@ def test_process_bag_command_errors_are_one_line(tmp_path, toy_model_path, capsy
     )
     assert 'has no topic /nope' in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ['in']  # no output, no partial folder
+    # Defect: the same topic for both cameras ran and reported "0 pairs"; an existing output was
+    # refused only after the model loaded, glued to a progress bar. Both now come first, alone.
+    for extra, needle in ((['--rgb-topic', '/thermal/image_raw'], 'topics are the same'),
+                          ([], 'output already exists')):
+        out = tmp_path / 'in' if needle.startswith('output') else tmp_path / 'o4'
+        assert process_bag_main([str(tmp_path / 'in'), str(out), '--model',
+                                 str(toy_model_path), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith('process_bag: ') and needle in err and err.count('\n') == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['in']
 
 
 def error_lines(err):

@@ -20,6 +20,7 @@ import pytest
 from ros2_ssvif.compressed import (
     array_to_compressed,
     compressed_to_array,
+    header_size,
     parse_format,
     transport_topic,
 )
@@ -208,3 +209,26 @@ def test_corrupt_or_mislabelled_payloads_raise_readable_errors(fmt, payload, tex
         payload = buf.tobytes()
     with pytest.raises(ImageDecodeError, match=text):
         compressed_to_array(cmsg(fmt, payload))
+
+
+class Refused(Exception):
+    pass
+
+
+def test_a_huge_compressed_frame_is_refused_from_its_header_before_decoding():
+    """Defect: a 10000x10000 PNG of 300 kB was decoded (2.5 s, 300 MB) before max_input_pixels."""
+    big = cv2.imencode('.png', np.zeros((3000, 2000), np.uint16))[1]
+    seen = []
+
+    def check(h, w):
+        seen.append((h, w))
+        raise Refused
+
+    with pytest.raises(Refused):
+        compressed_to_array(cmsg('mono16; png compressed mono16', big), check)
+    assert seen == [(3000, 2000)]  # the header's size, asked once, before imdecode
+    jpg = cv2.imencode('.jpg', np.zeros((120, 160, 3), np.uint8))[1]
+    assert header_size(jpg) == (120, 160)
+    assert header_size(np.frombuffer(b'not an image at all', np.uint8)) is None
+    ok = compressed_to_array(cmsg('rgb8; jpeg compressed bgr8', jpg), lambda h, w: None)
+    assert ok.shape == (120, 160, 3)

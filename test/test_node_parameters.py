@@ -29,6 +29,7 @@ import pytest
 rclpy = pytest.importorskip('rclpy')
 from rclpy.parameter import Parameter  # noqa: E402
 from ros2_ssvif.fusion_node import FusionNode  # noqa: E402
+from ros2_ssvif.node_parameters import undeclared_overrides  # noqa: E402
 from ros_helpers import level, small_registration, spin_until  # noqa: E402
 from ros_helpers import node_params as params  # noqa: E402
 from ros_helpers import NodeHarness as Harness  # noqa: E402
@@ -206,3 +207,27 @@ def test_bad_parameters_at_start_are_one_line_and_exit_2(arg, text):
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith('fusion_node: ') and text in lines[0], r.stderr
     assert 'Traceback' not in r.stderr + r.stdout
+
+
+@pytest.mark.parametrize('args,text', [
+    (['--params-file', 'config/no_such_file.yaml'], 'params file'),
+    (['-p', 'model_path:='], 'model_path')])
+def test_rcl_argument_errors_at_start_are_our_line_and_exit_2(args, text):
+    """Defect: an unreadable --params-file or an empty -p value was a 19-line traceback, exit 1."""
+    r = subprocess.run([sys.executable, '-m', 'ros2_ssvif.fusion_node', '--ros-args', *args],
+                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert r.returncode == 2, r.stderr
+    ours = [ln for ln in r.stderr.splitlines() if ln.startswith('fusion_node: ')]
+    assert len(ours) == 1 and text in ours[0] and '/project/src' not in ours[0], r.stderr
+    assert 'Traceback' not in r.stderr + r.stdout
+
+
+def test_a_typo_in_the_params_file_is_named_at_start():
+    """Defect: `slopp: 0.2` in a params file was silently ignored (process_bag refuses it)."""
+    rclpy.init(args=['--ros-args', '-p', 'slopp:=0.2', '-p', 'slop:=0.06'])
+    try:
+        node = FusionNode()
+        assert undeclared_overrides(node) == ['slopp'] and node.cfg.slop == 0.06
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown()

@@ -98,15 +98,29 @@ def test_running_window_is_slew_limited_and_restarts_after_reset():
     assert n.window == pytest.approx((1000.0, 2100.0))
     n(_frame(1000, 2150))  # 50 above the new edge (band 110): stays
     assert n.window == pytest.approx((1000.0, 2100.0))
-    n(_frame(5000, 6000))  # a big change is followed by at most 110 per edge per frame
+    n(_frame(1500, 6000))  # a big change is followed by at most 110 per edge per frame
     assert n.window == pytest.approx((1110.0, 2210.0))
     for _ in range(60):
-        n(_frame(5000, 6000))
-    assert n.window == pytest.approx((5000.0, 6000.0), abs=120)  # converged within the band
+        n(_frame(1500, 6000))
+    assert n.window == pytest.approx((1500.0, 6000.0), abs=460)  # within the band (10 % of 4500)
+    assert n.jumps == 0
     n.reset()
     assert n.window is None
     n(_frame(5000, 6000))  # after a reset (new time line) the first frame sets the window
     assert n.window == (5000.0, 6000.0)
+
+
+def test_running_window_jumps_when_the_scene_leaves_it_entirely():
+    """Defect: after a gain switch (28000-32000 -> 7000-9000 counts) the picture was black 18 s."""
+    n = ThermalNormalizer('running', 0.0, 100.0, rate=0.03, hysteresis=0.1)
+    for _ in range(30):
+        n(_frame(28000, 32000))
+    assert n.window == (28000.0, 32000.0)
+    out = n(_frame(7000, 9000))  # no overlap with the window: it is set at once, not slid
+    assert n.window == (7000.0, 9000.0) and n.jumps == 1
+    assert out.min() == pytest.approx(0.0) and out.max() == pytest.approx(1.0)
+    n(_frame(7100, 9150))  # overlapping again, inside the dead band (200): nothing moves
+    assert n.window == (7000.0, 9000.0) and n.jumps == 1
 
 
 def test_per_frame_stretch_changes_static_pixels_when_a_hot_object_enters():
