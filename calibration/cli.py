@@ -90,14 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument('--thermal-topic',
                      help='thermal Image topic (bag: /thermal/image_raw, live: thermal/image_raw)')
     src.add_argument('--max-dt', type=_positive, default=0.02,
-                     help='max stamp difference of a pair (s)')
+                     help='max stamp difference of a pair (s; default 0.02)')
     src.add_argument('--views', type=_count, default=20,
-                     help='live: stop after this many diverse views')
+                     help='live: stop after this many diverse views (default 20)')
     src.add_argument('--timeout', type=_positive, default=120.0,
-                     help='live: stop after this many seconds')
+                     help='live: stop after this many seconds (default 120)')
     p.add_argument('--board', required=True,
-                   help='the joint board both cameras see, e.g. chessboard:9x6:0.04, '
-                        'circles:4x3:0.09, charuco:5x7:0.04:0.03:DICT_5X5_100')
+                   help='the joint board both cameras see, e.g. chessboard:9x6:0.04 (inner '
+                        'corners per row x per column, square size in m), circles:4x3:0.09, '
+                        'charuco:5x7:0.04:0.03:DICT_5X5_100')
     sep = p.add_argument_group(
         "FMB's separate boards: each sensor's own intrinsic captures (optional)")
     sep.add_argument('--visible-board', help='board of --visible-intrinsics (default: --board)')
@@ -151,7 +152,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from calibration.intrinsic_sources import is_bag
     from calibration.pipeline import calibrate_folders, calibrate_pairs
-    from calibration.sources import read_bag_pairs
+    from calibration.sources import read_bag_pairs, unpaired_note
 
     try:
         board = parse_board(args.board)
@@ -172,6 +173,8 @@ def main(argv=None) -> int:
             'plane_distance': args.plane_distance, 'output_size': args.output_size,
             'progress': not args.quiet,
             'refine_centres': args.refine_centres, 'joint_refinement': args.joint_refinement}
+        if Path(args.output).exists() and not Path(args.output).is_dir():
+            raise CalibrationError(f'--output {args.output} is a file, not a folder')
         if sum(bool(x) for x in (args.bag, args.live, args.visible or args.thermal)) > 1:
             raise CalibrationError(
                 'give one source: --bag PATH, --live, or --visible DIR --thermal DIR')
@@ -192,6 +195,9 @@ def main(argv=None) -> int:
                 raise CalibrationError(
                     'give --visible DIR and --thermal DIR (or --bag PATH, or --live)')
             res = calibrate_folders(args.visible, args.thermal, board, args.output, **common)
+            note = unpaired_note(args.visible, args.thermal)
+            if note:
+                print(f'note: {note}', file=sys.stderr)
     except ImportError as exc:
         print(f'calibrate: error: --live needs ROS 2 (rclpy): {exc}', file=sys.stderr)
         return 2
@@ -213,9 +219,8 @@ def main(argv=None) -> int:
         else:
             print(f"far-plane check {name}: median {v['median px']:.2f} px, "
                   f"p95 {v['p95 px']:.2f} px registered (board at {v['board distance m']} m)")
-    for cam in ('visible', 'thermal'):
-        for w in getattr(res, cam).warnings:
-            print(f'warning: {w}', file=sys.stderr)
+    for w in [*res.visible.warnings, *res.thermal.warnings, *res.warnings]:
+        print(f'warning: {w}', file=sys.stderr)
     for cam, names in res.missing.items():
         if names:
             print(f"no board in {len(names)} {cam} view(s): {', '.join(names)}", file=sys.stderr)

@@ -42,12 +42,18 @@ NEAR_PX = 0.25  # joint views whose expected parallax is below this count as "at
 
 
 def board_distance(det: Detection, K, D) -> float | None:
-    """Distance (m) of the board's centre from the camera, from PnP."""
+    """
+    Depth (m) of the board's centre along the visible camera's axis, from PnP.
+
+    Depth, not range: the expected misalignment models the plane Z = d
+    (``misalignment_by_depth``), and off-axis the two differ (15.09 m deep is
+    15.58 m away for a board 4 m to the side).
+    """
     ok, rv, tv = cv2.solvePnP(det.object_points, det.image_points, K, D)
     if not ok:
         return None
     centre = det.object_points.mean(axis=0)
-    return float(np.linalg.norm(cv2.Rodrigues(rv)[0] @ centre + tv.ravel()))
+    return float((cv2.Rodrigues(rv)[0] @ centre + tv.ravel())[2])
 
 
 def registered_errors(reg: Registration, vis: Detection, th: Detection) -> np.ndarray:

@@ -65,6 +65,22 @@ class CalibrationResult:
     joint_mode: str = 'fixed intrinsics'  # or "joint"
     joint_heldout: dict = field(default_factory=dict)  # method -> held-out transfer RMS (px)
     far_plane: dict = field(default_factory=dict)  # source -> alignment at the working distance
+    warnings: list[str] = field(default_factory=list)  # the pair and the registration
+
+
+FAR_WARN_PX = 2.0  # corner-fit homography: warn when road distances are this far off
+
+
+def _registration_warnings(info: dict, mis: dict) -> list[str]:
+    """Say so when the board-corner homography will not align the road (near boards only)."""
+    if info.get('homography_source') != 'board corners (RANSAC)':
+        return []
+    far = {k: v['median_px'] for k, v in mis.items() if k in ('20', 'inf')}
+    if not far or max(far.values()) <= FAR_WARN_PX:
+        return []
+    return [f'the homography fits the board corners (near boards): at 20 m it is off by '
+            f"{far.get('20', float('nan')):.1f} px, at infinity {far.get('inf', float('nan')):.1f}"
+            f' px; for a vehicle give --plane-distance (e.g. 20 or inf) or a --far-pair']
 
 
 def _board(b) -> BoardSpec | None:
@@ -184,7 +200,8 @@ def calibrate_pairs(pairs: Iterable[tuple], board, output_dir=None, thermal_boar
     if far_pairs:
         far.update(measure_far_pairs(reg, far_pairs, _board(far_board) or board))
     result = CalibrationResult(reg, iv, it, st, mis, caps.missing, joint=jr, joint_mode=mode,
-                               joint_heldout=heldout, far_plane=far)
+                               joint_heldout=heldout, far_plane=far,
+                               warnings=st.warnings + _registration_warnings(info, mis))
     if output_dir is not None:
         write_outputs(result, Path(output_dir), caps.first, dv, dt)
     return result

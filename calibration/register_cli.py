@@ -56,8 +56,15 @@ def _check_inputs(names, vis, th, lab, reg) -> None:
                 raise CalibrationError(
                     f'{files[n]} is {w}x{h} but the calibration is for {cam.width}x{cam.height}'
                 )
-        if n in lab and cv2.imread(str(lab[n]), cv2.IMREAD_UNCHANGED) is None:
-            raise CalibrationError(f'cannot read label {lab[n]}')
+        if n in lab:
+            lbl = cv2.imread(str(lab[n]), cv2.IMREAD_UNCHANGED)
+            if lbl is None:
+                raise CalibrationError(f'cannot read label {lab[n]}')
+            h, w = lbl.shape[:2]
+            if (w, h) != (reg.visible.width, reg.visible.height):
+                raise CalibrationError(
+                    f'label {lab[n]} is {w}x{h} but labels are in the visible frame, '
+                    f'{reg.visible.width}x{reg.visible.height}')
 
 
 def main(argv=None) -> int:
@@ -70,7 +77,8 @@ def main(argv=None) -> int:
     p.add_argument('--visible', required=True, help='visible image or folder')
     p.add_argument('--thermal', required=True, help='thermal image or folder')
     p.add_argument('--labels', help='label image or folder (visible frame)')
-    p.add_argument('--output', required=True)
+    p.add_argument('--output', required=True,
+                   help='dataset folder: visible/, thermal/ (and labels/) of STEM.png')
     p.add_argument(
         '--normalize-thermal',
         action='store_true',
@@ -115,8 +123,13 @@ def main(argv=None) -> int:
                     raise CalibrationError(f'cannot read label {lab[n]}')
                 _save(out / 'labels' / f'{n}.png', maps.register_label(lbl))
     except (CalibrationError, RegistrationError, OSError) as exc:
-        print(f'register: error: {exc}', file=sys.stderr)
+        print(f"register: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    if len(names) > 1 or len(vis) > 1 or len(th) > 1:
+        unused = (len(vis) - len(names)) + (len(th) - len(names))
+        if unused:
+            print(f'note: {unused} image(s) without a partner of the same name were not used',
+                  file=sys.stderr)
     print(f'registered {len(names)} pair(s) into {args.output}')
     return 0
 

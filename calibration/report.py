@@ -142,6 +142,15 @@ def _camera_summary(intr, cam, missing) -> dict:
             'coverage': f'{intr.coverage:.0%}', 'warnings': intr.warnings or 'none'}
 
 
+def _baseline_text(t, t_std) -> str:
+    """|t| with its 1-sigma, propagated to first order from the per-axis sigmas."""
+    t = np.asarray(t, float).ravel() * 1000
+    sd = np.asarray(t_std, float).ravel() * 1000
+    norm = float(np.linalg.norm(t))
+    sigma = float(np.sqrt(np.sum((t / norm * sd) ** 2))) if norm > 0 else float('nan')
+    return f'{norm:.2f} ± {sigma:.2f}'
+
+
 def _joint_summary(r, reg) -> dict:
     j = r.joint
     ho = ', '.join(f'{k} {v:.4f} px' for k, v in r.joint_heldout.items()) or 'not compared'
@@ -153,6 +162,10 @@ def _joint_summary(r, reg) -> dict:
                                                4).tolist(),
             't 1-sigma (mm), from the Jacobian of the joint problem': np.round(j.t_std * 1000,
                                                                                3).tolist(),
+            'baseline (mm)': _baseline_text(reg.info['t_visible_to_thermal_m'], j.t_std),
+            'rejected joint views (px)': (
+                {n: round(e, 2) for n, e in r.stereo.rejected.items()} or 'none'),
+            'warnings': r.warnings or 'none',
             'rotation 1-sigma (deg)': np.round(j.rot_std_deg, 4).tolist(),
             'homography': {k: v for k, v in reg.info.items() if k.startswith(('homography',
                                                                               'plane'))}}

@@ -30,6 +30,8 @@ from ros2_ssvif.image_files import ImageFolderError, images_by_stem
 
 def load_image(path: str | Path) -> np.ndarray:
     """Colour as RGB uint8, grey in its own depth (16-bit thermal kept)."""
+    if not Path(path).is_file():  # before OpenCV, which logs its own warning for a missing file
+        raise CalibrationError(f'image not found: {path}')
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise CalibrationError(f'cannot read image {path}')
@@ -53,6 +55,19 @@ def paired_files(visible_dir, thermal_dir) -> list[tuple[str, Path, Path]]:
     if not names:
         raise CalibrationError(f'no file stems in common between {visible_dir} and {thermal_dir}')
     return [(n, v[n], t[n]) for n in names]
+
+
+def unpaired_note(visible_dir, thermal_dir) -> str | None:
+    """One line naming the images without a partner of the same stem (they are not used)."""
+    v, t = set(list_images(visible_dir)), set(list_images(thermal_dir))
+    parts = []
+    for a, b, cam, other in ((v, t, 'visible', 'thermal'), (t, v, 'thermal', 'visible')):
+        alone = sorted(a - b)
+        if alone:
+            shown = ', '.join(alone[:3]) + (', ...' if len(alone) > 3 else '')
+            parts.append(f'{len(alone)} {cam} image(s) without a {other} image of the same '
+                         f'name ({shown})')
+    return '; '.join(parts) + ': not used' if parts else None
 
 
 def check_sizes(images: list[np.ndarray], what: str) -> tuple[int, int]:

@@ -26,7 +26,7 @@ intrinsic captures only); :func:`check_same_board` refuses anything else.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from calibration.boards import BoardSpec
 from calibration.cv_compat import stereo_calibrate
@@ -46,6 +46,13 @@ class StereoResult:
     epipolar_rms: float  # thermal point to epipolar line (undistorted thermal px)
     views: list[str]
     per_view_rms: dict[str, float]
+    rejected: dict[str, float] = field(default_factory=dict)  # view -> its error when dropped
+    warnings: list[str] = field(default_factory=list)
+
+
+OUTLIER_FACTOR = 5.0  # a joint view this many times the median view's error disagrees
+OUTLIER_MIN_PX = 2.0  # ... and is at least this far off (px): sub-pixel spread is not an outlier
+STEREO_WARN_PX = 1.0  # a stereo RMS above this after rejection means the pair does not agree
 
 
 def check_same_board(visible_board: BoardSpec, thermal_board: BoardSpec) -> None:
@@ -92,9 +99,32 @@ def calibrate_pair(vis_dets: dict[str, Detection], th_dets: dict[str, Detection]
     if not used:
         raise CalibrationError(
             'no view shows the board to both cameras; the relative pose needs at least one')
-    rms, _, _, _, _, R, t, per_view = stereo_calibrate(
-        obj, pv, pt, vis.camera_matrix, vis.distortion_coefficients, th.camera_matrix,
-        th.distortion_coefficients, (vis.width, vis.height), cv2.CALIB_FIX_INTRINSIC,
-        (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-12))
-    return StereoResult(R, t, rms, epipolar_rms(pv, pt, vis, th, R, t), used,
-                        {n: float(e) for n, e in zip(used, per_view.max(axis=1))})
+    rejected: dict[str, float] = {}
+    while True:
+        rms, _, _, _, _, R, t, per_view = stereo_calibrate(
+            obj, pv, pt, vis.camera_matrix, vis.distortion_coefficients, th.camera_matrix,
+            th.distortion_coefficients, (vis.width, vis.height), cv2.CALIB_FIX_INTRINSIC,
+            (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-12))
+        errors = {n: float(e) for n, e in zip(used, per_view.max(axis=1))}
+        worst = max(errors, key=errors.get)
+        limit = max(OUTLIER_MIN_PX, OUTLIER_FACTOR * float(np.median(list(errors.values()))))
+        # One view at a time, worst first, while most views remain: a view whose board was
+        # read in a different order by the two cameras (a square board, one held in portrait)
+        # pairs the wrong points and would pull the pose off by centimetres.
+        if errors[worst] <= limit or 2 * (len(used) - 1) < len(used) + len(rejected):
+            break
+        rejected[worst] = errors[worst]
+        k = used.index(worst)
+        for lst in (obj, pv, pt, used):
+            del lst[k]
+    result = StereoResult(R, t, rms, epipolar_rms(pv, pt, vis, th, R, t), used, errors, rejected)
+    if rejected:
+        result.warnings.append(
+            f"joint view(s) {', '.join(f'{n} ({e:.1f} px)' for n, e in rejected.items())} "
+            f'disagree with the other {len(used)} and were left out: the two cameras may have '
+            'read the board in different orders there (a square board, or one held in portrait)')
+    if rms > STEREO_WARN_PX:
+        result.warnings.append(
+            f'stereo RMS {rms:.2f} px: the cameras do not agree on the joint views (same board, '
+            'same instant? --board rows and columns right?); do not trust this registration')
+    return result
