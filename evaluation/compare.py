@@ -26,7 +26,8 @@ both written first into ``OUTPUT/fused/NAME/``. ``--baselines`` adds
 visible-only, thermal-only, average and per-pixel max. Every method is
 scored on the same images: pairs that some method lacks are dropped (and
 named). Writes ``metrics.csv`` (one row per image x method x metric),
-``summary.md`` (means; best **bold**, second <u>underlined</u>),
+``summary.md`` (means; best **bold**, second <u>underlined</u>, among the fused images:
+the visible-only and thermal-only copies are shown, not ranked),
 ``distributions.png`` and ``grid.png``. Bad input prints one line to stderr
 and exits with 2.
 """
@@ -102,6 +103,8 @@ def _max_luminance(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
 
 
 #: name -> f(ir, visible) on uint8 arrays; the trivial fusions every method should beat.
+SOURCE_COPIES = ('visible-only', 'thermal-only')  # baselines that copy one source
+
 BASELINES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     'visible-only': lambda ir, vis: _rgb_pair(ir, vis)[1],
     'thermal-only': lambda ir, vis: _rgb_pair(ir, vis)[0],
@@ -189,9 +192,12 @@ def table_cell(value: float, mark: str) -> str:
 def _table(means: Mapping[str, Mapping[str, float]], metrics: Sequence[str]) -> list[str]:
     head = [f"{DISPLAY.get(k, k)} {'↓' if k in LOWER_IS_BETTER else '↑'}" for k in metrics]
     lines = ['| Method | ' + ' | '.join(head) + ' |', '|---|' + '---:|' * len(metrics)]
-    # rank what the reader sees: values equal to 4 decimals share a mark
+    # rank what the reader sees: values equal to 4 decimals share a mark; the sources'
+    # copies are references (visible-only has ΔE 0 and the most MI by construction), not ranked
+    ranked = [m for m in means if m not in SOURCE_COPIES]
     marks = {
-        k: rank_marks({m: round(means[m][k], 4) for m in means}, k in LOWER_IS_BETTER)
+        k: {**dict.fromkeys(means, ''),
+            **rank_marks({m: round(means[m][k], 4) for m in ranked}, k in LOWER_IS_BETTER)}
         for k in metrics
     }
     for m in means:
@@ -199,6 +205,17 @@ def _table(means: Mapping[str, Mapping[str, float]], metrics: Sequence[str]) -> 
             f'| {m} | ' + ' | '.join(table_cell(means[m][k], marks[k][m]) for k in metrics) + ' |'
         )
     return lines
+
+
+def _rows(text: str) -> int:
+    """Parse --grid-rows: a positive count (argparse reports anything else in one line)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f'must be a whole number >= 1, got {text!r}')
+    return n
 
 
 def wins(means: Mapping[str, Mapping[str, float]], a: str, b: str,
@@ -300,9 +317,7 @@ def _grid(stems, ir_files, vis_files, fused, baselines, out: Path, n_rows: int) 
         stems[i]
         for i in np.linspace(0, len(stems) - 1, min(n_rows, len(stems))).round().astype(int)
     ]
-    shown = [
-        b for b in baselines if b not in ('visible-only', 'thermal-only')
-    ]  # those are the first columns
+    shown = [b for b in baselines if b not in SOURCE_COPIES]  # those are the first columns
     columns = ['visible', 'thermal', *fused, *shown]
     rows = []
     for s in dict.fromkeys(picks):
@@ -400,7 +415,7 @@ def _parser() -> argparse.ArgumentParser:
         action='store_true',
         help='add visible-only, thermal-only, average, max, max-luminance',
     )
-    p.add_argument('--grid-rows', type=int, default=3, help='scenes in grid.png (default 3)')
+    p.add_argument('--grid-rows', type=_rows, default=3, help='scenes in grid.png (default 3)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
     return p
 
@@ -408,6 +423,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if Path(args.output).is_file():
+            raise InputError(f'--output {args.output} is a file, not a folder')
         methods = [parse_method(t) for t in args.method]
         means = compare(
             args.visible,

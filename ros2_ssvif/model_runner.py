@@ -200,6 +200,20 @@ def _read_metadata(session, path: Path) -> ModelMetadata:
     return ModelMetadata.from_json(meta[METADATA_KEY])
 
 
+def pad_bottom_right(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """
+    Pad an (H, W[, C]) image to (height, width) by mirroring its last rows and columns.
+
+    The one padding of the deployed pipeline; ``ssvif_fuse --checkpoint``
+    uses it too, so a checkpoint and its export see the same border.
+    """
+    h, w = image.shape[:2]
+    if (h, w) == (height, width):
+        return image
+    pad = ((0, height - h), (0, width - w)) + ((0, 0),) * (image.ndim - 2)
+    return np.pad(image, pad, mode='reflect')
+
+
 def network_input_hw(metadata: ModelMetadata, h: int, w: int) -> tuple[int, int]:
     """Give the size the network sees for an (h, w) image: the baked size, or padded up."""
     if metadata.input_height and metadata.input_width:
@@ -338,8 +352,7 @@ class FusionSegmenter:
             vis = cv2.resize(vis, (tw, th), interpolation=cv2.INTER_AREA)
             thr = cv2.resize(thr, (tw, th), interpolation=cv2.INTER_AREA)
         elif (th, tw) != (h, w):
-            vis = np.pad(vis, ((0, th - h), (0, tw - w), (0, 0)), mode='reflect')
-            thr = np.pad(thr, ((0, th - h), (0, tw - w)), mode='reflect')
+            vis, thr = pad_bottom_right(vis, th, tw), pad_bottom_right(thr, th, tw)
         if self.contract == 'nhwc_uint8':
             vis_feed = np.ascontiguousarray(vis)[None]
         else:  # legacy graphs: scale and transpose here

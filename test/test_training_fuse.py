@@ -98,15 +98,28 @@ def test_fuse_cli_writes_rgb_of_input_size_with_checkpoint_normaliser(
 def test_padding_does_not_change_an_aligned_image(checkpoint):
     model, _ = load_for_fusion(checkpoint)
     g = torch.Generator().manual_seed(1)
-    v, t = (
-        torch.rand(3, 2 * PAD_MULTIPLE, 3 * PAD_MULTIPLE, generator=g),
-        torch.rand(1, 16, 24, generator=g),
-    )
+    v = torch.rand(3, 2 * PAD_MULTIPLE, 3 * PAD_MULTIPLE, generator=g)
+    t = torch.rand(1, 2 * PAD_MULTIPLE, 3 * PAD_MULTIPLE, generator=g)
     direct = model(v[None], t[None]).fused[0]
     torch.testing.assert_close(fuse_tensors(model, v, t), direct)
     assert to_uint8_rgb(torch.tensor([[[0.0, 0.5, 1.0]]] * 3)).tolist() == [
         [[0, 0, 0], [128, 128, 128], [255, 255, 255]]
     ]
+
+
+def test_an_odd_size_is_padded_as_the_deployed_runtime_pads_it(checkpoint):
+    """Defect: replicate-padding to 8 here, mirroring to 32 in the runtime: 46 grey levels."""
+    from ros2_ssvif.model_runner import pad_bottom_right
+
+    model, _ = load_for_fusion(checkpoint)
+    g = torch.Generator().manual_seed(2)
+    v, t = torch.rand(3, 45, 70, generator=g), torch.rand(1, 45, 70, generator=g)
+    vp = pad_bottom_right(v.numpy().transpose(1, 2, 0), 64, 96).transpose(2, 0, 1)
+    tp = pad_bottom_right(t.numpy()[0], 64, 96)[None]
+    assert vp.shape == (3, 64, 96) and np.allclose(vp[:, 45:47, :70], v.numpy()[:, 43:41:-1])
+    with torch.no_grad():
+        ref = model(torch.from_numpy(vp.copy())[None], torch.from_numpy(tp.copy())[None]).fused
+    torch.testing.assert_close(fuse_tensors(model, v, t), ref[0, :, :45, :70].clamp(0, 1))
 
 
 def test_fuse_errors_are_one_line(checkpoint, tmp_path, capsys):
@@ -145,3 +158,26 @@ def test_compare_fuses_a_checkpoint_on_the_fly(checkpoint, tmp_path):
                          '--output', str(out), '--grid-rows', '1', '--no-progress']) == 0
     assert cv2.imread(str(out / 'fused' / 'SSVIF' / 'a.png')).shape == (36, 40, 3)
     assert '| SSVIF |' in (out / 'summary.md').read_text()
+
+
+def test_an_output_that_is_a_file_is_refused_before_any_work(tmp_path, capsys):
+    """Defect: `--output afile` gave '[Errno 17] File exists' (or failed after training)."""
+    from evaluation.compare import main as compare_main
+    from training.cli import main as train_main
+    from training.segmenter import main as seg_main
+
+    afile = tmp_path / 'afile'
+    afile.write_text('x')
+    runs = [
+        (main, ['--model', str(afile), '--visible', str(tmp_path), '--ir', str(tmp_path),
+                '--output', str(afile)], 'is a file'),
+        (train_main, ['--output', str(afile)], 'is a file'),
+        (compare_main, ['--visible', str(tmp_path), '--ir', str(tmp_path), '--method',
+                        f'X={tmp_path}', '--output', str(afile)], 'is a file'),
+        (seg_main, ['--fusion', str(afile), '--data-root', str(tmp_path), '--output',
+                    str(tmp_path)], 'is a folder'),
+    ]
+    for fn, argv, needle in runs:
+        rc = fn(argv)
+        err = capsys.readouterr().err
+        assert rc == 2 and needle in err and err.count('\n') == 1, (fn.__module__, err)

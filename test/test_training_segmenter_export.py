@@ -235,3 +235,33 @@ def test_class_ids_take_the_argmax_at_the_segmenter_scale_then_upsample_nearest(
     torch.testing.assert_close(ids, seg(img).argmax(1))  # same as the full-size logits here
     full = ScaledSegmenter(RedIsOne(), 1.0)
     torch.testing.assert_close(full.class_ids(img), full(img).argmax(1))
+
+
+def test_export_command_errors_are_one_line_exit_2(tmp_path, capsys):
+    """Defects: every error exited 1; a folder as --output was a 25-line traceback."""
+    from training.export import main
+
+    cases = [(['--output', str(tmp_path)], 'is a folder'),
+             (['--output', str(tmp_path / 'm.onnx'), '--fixed-size', '640'], 'WIDTHxHEIGHT'),
+             (['--output', str(tmp_path / 'm.onnx')], 'not found')]
+    for extra, needle in cases:
+        rc = main(['--fusion', str(tmp_path / 'none.pt'), '--segmenter', str(tmp_path / 's.pt'),
+                   *extra])
+        err = capsys.readouterr().err
+        assert rc == 2 and needle in err and err.count('\n') == 1, err
+
+
+def test_the_wrong_kind_of_file_is_named_not_misread(tmp_path):
+    """Defect: a segmenter .pt as the fusion checkpoint gave 'unknown config key(s) ...'."""
+    from fractions import Fraction
+
+    from training.checkpoint import CheckpointError, load_fusion_model, save_checkpoint
+
+    seg = save_checkpoint(tmp_path / 'seg.pt', {'kind': 'segmenter', 'config': {'crop': 256}})
+    with pytest.raises(CheckpointError, match='is a segmenter checkpoint'):
+        load_fusion_model(seg)
+    foreign = tmp_path / 'foreign.pt'
+    torch.save({'format': 1, 'obj': Fraction(1, 3)}, foreign)  # not loadable weights-only
+    with pytest.raises(CheckpointError) as exc:
+        load_fusion_model(foreign)
+    assert 'weights_only' not in str(exc.value) and 'Python objects' in str(exc.value)

@@ -130,6 +130,29 @@ def test_resume_continues_and_matches_uninterrupted(tmp_path):
         assert full.history[2][k] == resumed.history[2][k]
 
 
+def test_resume_refuses_other_model_settings_and_applies_a_new_lr(tmp_path, capsys):
+    """
+    Defects: a resume with another model setting dumped PyTorch's tensor-by-tensor message.
+
+    A changed learning rate was silently replaced by the checkpoint's.
+    """
+    data = lambda: (Pairs(4, seed=5), Pairs(2, seed=6))  # noqa: E731
+    extra = ['grid_samples=0', 'max_steps_per_epoch=1', 'optim.lr=1e-3']
+    train(_cfg(tmp_path, 'epochs=1', *extra), progress=False, datasets=data())
+    with pytest.raises(ValueError) as exc:
+        train(_cfg(tmp_path, 'epochs=2', *extra, 'model.in_channels=1'), progress=False,
+              datasets=data(), resume='auto')
+    msg = str(exc.value)
+    assert '\n' not in msg and 'model.in_channels=3' in msg and 'says 1' in msg, msg
+    capsys.readouterr()
+    res = train(_cfg(tmp_path, 'epochs=2', *extra[:-1], 'optim.lr=5e-4'), progress=False,
+                datasets=data(), resume='auto')
+    assert 'learning rate 0.001 -> 0.0005' in capsys.readouterr().err
+    assert res.history[-1]['epoch'] == 2
+    ck = load_checkpoint(res.last_checkpoint)
+    assert all(g['lr'] == 5e-4 for o in ck['optimizers'].values() if o for g in o['param_groups'])
+
+
 def test_checkpoint_is_atomic_and_weights_only(tmp_path):
     p = save_checkpoint(tmp_path / 'x.pt', {'a': torch.ones(2), 'cfg': {'k': [1, 2]}})
     assert torch.equal(load_checkpoint(p)['a'], torch.ones(2))

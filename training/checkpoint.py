@@ -83,7 +83,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:  # corrupt / truncated / foreign pickle
-        raise CheckpointError(f'cannot read checkpoint {path}: {str(e).splitlines()[0]}') from None
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if 'Weights only load failed' in why:  # never pass on torch's advice to unpickle it
+            why = 'it holds Python objects, not only tensors (not written by this project)'
+        raise CheckpointError(f'cannot read checkpoint {path}: {why}') from None
     if not isinstance(state, dict) or state.get('format') != FORMAT:
         raise CheckpointError(f'{path} is not an ssvif_train checkpoint (format {FORMAT})')
     return state
@@ -144,6 +147,9 @@ def load_fusion_model(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]
     from training.models import fusion_model_from_config
 
     state = load_checkpoint(path)
+    if state.get('kind') == 'segmenter':
+        raise CheckpointError(f'{path} is a segmenter checkpoint (ssvif_train_segmenter); '
+                              'this needs a fusion checkpoint from ssvif_train')
     try:
         cfg = config_from_dict(state['config'])
         fusion = fusion_model_from_config(cfg.model)

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.output is not None and Path(args.output).is_file():
+        print(f'ssvif_train: --output {args.output} is a file, not a folder', file=sys.stderr)
+        return 2
     overrides = list(args.overrides)
     if args.data_root is not None:
         overrides.append(f'data.root={args.data_root}')

@@ -190,15 +190,20 @@ def main(argv: list[str] | None = None) -> int:
                          '17 and 18; ONNX Runtime 1.16 loads up to 9)')
     args = ap.parse_args(argv)
     try:
-        from training.checkpoint import load_fusion_model
+        from training.checkpoint import CheckpointError, load_fusion_model
         from training.segmenter import load_segmenter
 
-        fusion, spec = load_fusion_model(args.fusion)
-        seg, seg_cfg = load_segmenter(args.segmenter)
+        if Path(args.output).is_dir():
+            raise ExportError(f'--output {args.output} is a folder: give the .onnx file to write')
         fixed = None
         if args.fixed_size:
-            w, h = (int(v) for v in args.fixed_size.lower().split('x'))
-            fixed = (h, w)
+            parts = args.fixed_size.lower().split('x')
+            if len(parts) != 2 or not all(v.isdigit() and int(v) > 0 for v in parts):
+                raise ExportError(f'--fixed-size must be WIDTHxHEIGHT, e.g. 640x480, got '
+                                  f'{args.fixed_size!r}')
+            fixed = (int(parts[1]), int(parts[0]))
+        fusion, spec = load_fusion_model(args.fusion)
+        seg, seg_cfg = load_segmenter(args.segmenter)
         report = export_onnx(fusion, seg, args.output, seg_cfg.class_set, fixed_hw=fixed,
                              opset=args.opset, ir_version=args.ir_version,
                              extra={'fusion_backbone': spec.get('backbone'),
@@ -206,9 +211,10 @@ def main(argv: list[str] | None = None) -> int:
                                     'fusion_output': spec.get('output'),
                                     'segmenter': seg_cfg.variant,
                                     'segmenter_scale': seg_cfg.scale})
-    except (ExportError, FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
-        print(f'ssvif_export: {exc}', file=sys.stderr)
-        return 1
+    except (ExportError, CheckpointError, OSError, KeyError, ValueError, RuntimeError) as exc:
+        print(f"ssvif_export: {' '.join(str(exc).split()) or type(exc).__name__}",
+              file=sys.stderr)
+        return 2
     print(
         f'ssvif_export: wrote {report["path"]} (opset {report["opset"]}, IR version '
         f'{report["ir_version"]}; ONNX Runtime vs PyTorch: max |diff| '

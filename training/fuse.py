@@ -53,9 +53,11 @@ __all__ = [
     'to_uint8_rgb',
 ]
 
-#: Inputs are replicate-padded to a multiple of this: it covers the stride-2 stages of
-#: every registered backbone, so no backbone ever sees a size it would round.
-PAD_MULTIPLE = 8
+#: Inputs are padded to a multiple of this the way the deployed runtime pads them
+#: (mirrored bottom and right, :func:`ros2_ssvif.model_runner.pad_bottom_right`, to its
+#: default size divisor), so a checkpoint fuses the same image as its export; it also
+#: covers the stride-2 stages of every registered backbone.
+PAD_MULTIPLE = 32
 
 
 def load_for_fusion(checkpoint: str | Path) -> tuple['torch.nn.Module', ThermalNormalizer]:
@@ -75,18 +77,23 @@ def fuse_tensors(model: 'torch.nn.Module', visible: 'torch.Tensor', thermal: 'to
                  multiple: int = PAD_MULTIPLE) -> 'torch.Tensor':
     """(3, H, W) visible + (1, H, W) thermal in [0, 1] -> (3, H, W) fused in [0, 1]."""
     import torch
-    import torch.nn.functional as F
 
     if visible.shape[-2:] != thermal.shape[-2:]:
         raise ValueError(
             f'visible {tuple(visible.shape[-2:])} and thermal {tuple(thermal.shape[-2:])} '
             'sizes differ'
         )
+    from ros2_ssvif.model_runner import pad_bottom_right
+
     device = next(model.parameters()).device
     h, w = visible.shape[-2:]
-    pad = (0, (-w) % multiple, 0, (-h) % multiple)
-    vis = F.pad(visible[None].to(device), pad, mode='replicate')
-    th = F.pad(thermal[None].to(device), pad, mode='replicate')
+    hh, ww = h + (-h) % multiple, w + (-w) % multiple
+
+    def padded(x: 'torch.Tensor') -> 'torch.Tensor':
+        arr = pad_bottom_right(x.detach().cpu().numpy().transpose(1, 2, 0), hh, ww)
+        return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None].to(device)
+
+    vis, th = padded(visible), padded(thermal)
     with torch.no_grad():
         return model(vis, th).fused[0, :, :h, :w].clamp(0.0, 1.0).cpu()
 
@@ -168,6 +175,10 @@ def _main_onnx(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    for flag, folder in (('--output', args.output), ('--masks', args.masks)):
+        if folder is not None and Path(folder).is_file():
+            print(f'ssvif_fuse: error: {flag} {folder} is a file, not a folder', file=sys.stderr)
+            return 2
     for flag, value in (('--model', args.model), ('--checkpoint', args.checkpoint)):
         if value is not None and not value.strip():
             print(f'ssvif_fuse: error: {flag} is empty: give a file path', file=sys.stderr)

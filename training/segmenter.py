@@ -379,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--no-progress', action='store_true')
     args = ap.parse_args(argv)
     try:
+        if Path(args.output).is_dir():  # before training, not at the final save
+            raise ValueError(f'--output {args.output} is a folder: give the checkpoint file to '
+                             'write (e.g. seg.pt)')
         cfg = config_from_sets(args.set, args.data_kind)
         fusion, _ = load_fusion_model(args.fusion)
         data = LabelledPairs.from_layout(args.data_kind, args.data_root, 'train')

@@ -59,6 +59,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 import random
+import sys
 import time
 from typing import Any, Mapping
 
@@ -424,6 +425,14 @@ class Trainer(StepApplication):
         }
 
     def load_state(self, st: Mapping[str, Any]) -> None:
+        was = (st.get('config') or {}).get('model') or {}
+        now = self.cfg.to_dict().get('model') or {}
+        differ = [k for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)]
+        if was and differ:  # before load_state_dict, whose message lists every tensor
+            k = differ[0]
+            raise ValueError(f'the checkpoint was trained with model.{k}={was.get(k)!r}, the '
+                             f'config says {now.get(k)!r}: resume with the same model settings '
+                             'or train into a new output folder')
         saved = st['models']
         for name in sorted(set(saved) | set(self.modules)):
             if (saved.get(name) is None) != (self.modules.get(name) is None):
@@ -442,6 +451,16 @@ class Trainer(StepApplication):
                     f'checkpoint has an optimizer {name!r} the framework does not use'
                 )
             self.optimizers[name].load_state_dict(osd)
+            # The restored state carries the old run's rate; the config is what was asked
+            # for now (a framework with a schedule sets it again at every step anyway).
+            lr = self.framework.optimizer_lr(name)
+            lr = float(self.cfg.optim.lr if lr is None else lr)
+            for g in self.optimizers[name].param_groups:
+                old = float(g['lr'])
+                if old != lr and self.dist.is_main:
+                    print(f'resume: optimizer {name!r} learning rate {old:g} -> {lr:g} '
+                          '(from the config)', file=sys.stderr)
+                g['lr'] = lr
         self.weighting.load_state_dict(st['weighting'])
         self.framework.load_state_dict(st.get('framework') or {})
         self.epoch, self.global_step = int(st['epoch']), int(st['global_step'])
