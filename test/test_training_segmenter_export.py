@@ -265,3 +265,34 @@ def test_the_wrong_kind_of_file_is_named_not_misread(tmp_path):
     with pytest.raises(CheckpointError) as exc:
         load_fusion_model(foreign)
     assert 'weights_only' not in str(exc.value) and 'Python objects' in str(exc.value)
+
+
+def test_a_segmenter_records_the_fusion_network_it_was_trained_on(tmp_path, capsys):
+    """Defect: ssvif_export paired a segmenter with another fusion network's images silently."""
+    from training.checkpoint import load_checkpoint, model_fingerprint, save_checkpoint
+    from training.config import load_config
+    from training.export import main
+
+    fusion = build_fusion_model('realtime', **TINY_FUSION).eval()
+    other = build_fusion_model('realtime', **TINY_FUSION).eval()
+    with torch.no_grad():
+        other.state_dict()[next(iter(other.state_dict()))].add_(1.0)
+    assert model_fingerprint(fusion) == model_fingerprint(fusion)
+    assert model_fingerprint(fusion) != model_fingerprint(other)
+    cfg = SegmenterConfig(variant='tiny', epochs=1, batch_size=4, freeze_epochs=0, crop=None)
+    res = train_segmenter(Identity(), Squares(4, size=32), None, cfg, tmp_path / 'seg.pt',
+                          progress=False)
+    assert load_checkpoint(res.checkpoint)['fusion_fingerprint'] == model_fingerprint(Identity())
+    # an ssvif_train checkpoint of `fusion`, exported with a segmenter made on `other`'s images
+    seg = load_checkpoint(res.checkpoint)
+    seg['fusion_fingerprint'] = model_fingerprint(other)
+    seg.pop('format')
+    save_checkpoint(tmp_path / 'seg_other.pt', seg)
+    tiny = load_config(None, ['model.backbone=realtime', 'model.backbone_kwargs={width: 8, '
+                              'context_width: 8, blocks: 1, context_blocks: 1}'])
+    save_checkpoint(tmp_path / 'f.pt', {'config': tiny.to_dict(),
+                                        'models': {'fusion': fusion.state_dict()}})
+    rc = main(['--fusion', str(tmp_path / 'f.pt'), '--segmenter', str(tmp_path / 'seg_other.pt'),
+               '--output', str(tmp_path / 'm.onnx')])
+    err = capsys.readouterr().err
+    assert 'trained on the images of another fusion network' in err, (rc, err)

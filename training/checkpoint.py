@@ -26,6 +26,7 @@ the config (as a dict), history (list of dicts of numbers) and RNG states
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 import random
@@ -69,6 +70,20 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """
+    Return a short sha256 of a network's weights (names and values, in order).
+
+    A segmenter records the fingerprint of the fusion network whose images it
+    was trained on, so ``ssvif_export`` can say when it is paired with another.
+    """
+    h = hashlib.sha256()
+    for name, value in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(value.detach().cpu().contiguous().float().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
                          '17 and 18; ONNX Runtime 1.16 loads up to 9)')
     args = ap.parse_args(argv)
     try:
-        from training.checkpoint import CheckpointError, load_fusion_model
+        from training.checkpoint import (CheckpointError, load_checkpoint, load_fusion_model,
+                                         model_fingerprint)
         from training.segmenter import load_segmenter
 
         if Path(args.output).is_dir():
@@ -204,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
             fixed = (int(parts[1]), int(parts[0]))
         fusion, spec = load_fusion_model(args.fusion)
         seg, seg_cfg = load_segmenter(args.segmenter)
+        trained_on = load_checkpoint(args.segmenter).get('fusion_fingerprint')
+        if trained_on and trained_on != model_fingerprint(fusion):
+            print(f'ssvif_export: warning: the segmenter was trained on the images of another '
+                  f'fusion network ({trained_on}, this one {model_fingerprint(fusion)}); its '
+                  'masks may be worse: retrain it with ssvif_train_segmenter --fusion '
+                  f'{args.fusion}', file=sys.stderr)
         report = export_onnx(fusion, seg, args.output, seg_cfg.class_set, fixed_hw=fixed,
                              opset=args.opset, ir_version=args.ir_version,
                              extra={'fusion_backbone': spec.get('backbone'),

@@ -45,7 +45,8 @@ from ros2_ssvif.classes import CLASS_SETS, IGNORE_INDEX
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
-from training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from training.checkpoint import (CheckpointError, load_checkpoint, model_fingerprint,
+                                 save_checkpoint)
 from training.models.segformer import SegmentationModel
 
 
@@ -293,15 +294,17 @@ def train_segmenter(
     if best_state is not None:
         model.load_state_dict(best_state)
     if output is not None:
-        result.checkpoint = save_segmenter(model, cfg, result.history, output)
+        result.checkpoint = save_segmenter(model, cfg, result.history, output,
+                                           fusion_fingerprint=model_fingerprint(fusion))
     return result
 
 
 def save_segmenter(
-    model: ScaledSegmenter, cfg: SegmenterConfig, history: list, path: str | Path
+    model: ScaledSegmenter, cfg: SegmenterConfig, history: list, path: str | Path,
+    fusion_fingerprint: str | None = None,
 ) -> Path:
     state = {'kind': 'segmenter', 'segmenter': model.model.state_dict(), 'config': asdict(cfg),
-             'history': history}
+             'history': history, 'fusion_fingerprint': fusion_fingerprint}
     if getattr(model.model, 'variant', None) == 'pretrained':  # rebuilt from its own architecture
         state['segformer_config'] = model.model.config.to_dict()
     return save_checkpoint(path, state)
