@@ -43,7 +43,8 @@ import warnings
 import numpy as np
 
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 from benchmarks.results_table import append_section  # noqa: E402, I100
 
@@ -68,8 +69,30 @@ def matmul_peak_gflops() -> float:
     return 2 * 2048 ** 3 / t / 1e9
 
 
-def bench_backbones(hw=(480, 640), repeat=3) -> list[dict]:
+def backbone_session(model, vis, thr, folder: str):
+    """Export a fusion backbone's forward (visible, thermal) -> fused to ONNX; its ORT session."""
     import onnxruntime as ort
+    import torch
+
+    class Fused(torch.nn.Module):
+
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, v, t):
+            return self.m(v, t).fused
+
+    path = f'{folder}/backbone.onnx'
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(Fused(model).eval(), (vis, thr), path,
+                          input_names=['visible', 'thermal'], output_names=['fused'],
+                          opset_version=18, dynamo=True, external_data=False)
+    return ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+
+
+def bench_backbones(hw=(480, 640), repeat=3) -> list[dict]:
     import torch
     from training.models import build_fusion_model, count_macs, count_parameters
 
@@ -80,32 +103,10 @@ def bench_backbones(hw=(480, 640), repeat=3) -> list[dict]:
         model = build_fusion_model(name).eval()
         vis, thr = torch.rand(1, 3, h, w), torch.rand(1, 1, h, w)
         macs = count_macs(model, (vis, thr))
-
-        class Fused(torch.nn.Module):
-
-            def __init__(self, m):
-                super().__init__()
-                self.m = m
-
-            def forward(self, v, t):
-                return self.m(v, t).fused
-
         with torch.no_grad():
             eager = timeit(lambda: model(vis, thr), repeat, warmup=1)
-        with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            path = f'{d}/{name}.onnx'
-            torch.onnx.export(
-                Fused(model).eval(),
-                (vis, thr),
-                path,
-                input_names=['visible', 'thermal'],
-                output_names=['fused'],
-                opset_version=18,
-                dynamo=True,
-                external_data=False,
-            )
-            sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+        with tempfile.TemporaryDirectory() as d:
+            sess = backbone_session(model, vis, thr, d)
             feeds = {'visible': vis.numpy(), 'thermal': thr.numpy()}
             onnx_t = timeit(lambda: sess.run(None, feeds), repeat, warmup=1)
         rows.append(
@@ -131,7 +132,6 @@ def bench_default_bundle(model_path: Path, hw=(480, 640), repeat=15) -> dict:
     The bundle: fusion + segmenter, pre- and post-processing as the node runs it; the backbone: a
     bare ONNX Runtime forward; measured back to back in this run.
     """
-    import onnxruntime as ort
     from ros2_ssvif.model_runner import FusionSegmenter
     import torch
     from training.models import build_fusion_model
@@ -145,30 +145,8 @@ def bench_default_bundle(model_path: Path, hw=(480, 640), repeat=15) -> dict:
         'seafusion'
     ).eval()  # the same backbone row as bench_backbones (3 channels)
     vis, thr = torch.rand(1, 3, h, w), torch.rand(1, 1, h, w)
-
-    class Fused(torch.nn.Module):
-
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, v, t):
-            return self.m(v, t).fused
-
-    with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        path = f'{d}/seafusion.onnx'
-        torch.onnx.export(
-            Fused(sea),
-            (vis, thr),
-            path,
-            input_names=['visible', 'thermal'],
-            output_names=['fused'],
-            opset_version=18,
-            dynamo=True,
-            external_data=False,
-        )
-        sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    with tempfile.TemporaryDirectory() as d:
+        sess = backbone_session(sea, vis, thr, d)
         feeds = {'visible': vis.numpy(), 'thermal': thr.numpy()}
         t_sea, t_bundle = [], []
         for _ in range(3):  # interleaved rounds: both see the same machine load
@@ -202,6 +180,15 @@ def bench_registration(repeat=20) -> dict:
         'per_frame_ms': t_frame * 1e3,
         'remap/per_frame': t_maps / t_frame,
     }
+
+
+def _repo_relative(path) -> str:
+    """Name a file relative to the repository in the results table (no machine paths)."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(REPO))
+    except ValueError:
+        return p.name
 
 
 def bench_pipeline(model_path: Path, sizes=((480, 640), (600, 800)), repeat=15) -> list[dict]:
@@ -316,7 +303,8 @@ def main(argv=None) -> int:
     )
     ap.add_argument('--only-default-model', action='store_true', help='run only that comparison')
     args = ap.parse_args(argv)
-    cmd = 'python benchmarks/bench_runtime.py' + (' ' + ' '.join(argv) if argv else '')
+    shown = sys.argv[1:] if argv is None else argv
+    cmd = 'python benchmarks/bench_runtime.py' + (' ' + ' '.join(shown) if shown else '')
     if Path(args.default_model).is_file():
         row = bench_default_bundle(Path(args.default_model))
         print(row, flush=True)
@@ -325,7 +313,7 @@ def main(argv=None) -> int:
             'vs SeAFusion backbone forward (ORT)',
             cmd,
             [row],
-            f'Model: {args.default_model}. Target bundle/seafusion <= 0.05 '
+            f'Model: {_repo_relative(args.default_model)}. Target bundle/seafusion <= 0.05 '
             '(issue 10: keep up with a 9 Hz thermal camera on 2 cores).',
         )
     if args.only_default_model:
@@ -351,7 +339,7 @@ def main(argv=None) -> int:
         rows,
         'Model: '
         + (
-            str(args.model)
+            _repo_relative(args.model)
             if args.model
             else 'realtime backbone + SegFormer-B0, 15 classes, '
             'random weights (speed does not depend on them)'

@@ -169,13 +169,7 @@ def model_contract(session) -> str:
     if tuple(names_in) != INPUT_NAMES or tuple(names_out) != OUTPUT_NAMES:
         raise ModelError(f'model has inputs {names_in} and outputs {names_out}; '
                          f'expected {INPUT_NAMES} -> {OUTPUT_NAMES}')
-    vis = session.get_inputs()[0]
-    shape = list(vis.shape)
-    if vis.type == 'tensor(uint8)' and len(shape) == 4 and shape[3] == 3:
-        return 'nhwc_uint8'
-    if vis.type == 'tensor(float)' and len(shape) == 4 and shape[1] == 3:
-        return 'nchw_float'
-    raise ModelError(f"model input 'visible' is {vis.type} {shape}; expected {CONTRACT}")
+    return _rgb_layout(session.get_inputs()[0], "input 'visible'")
 
 
 def fused_layout(session) -> str:
@@ -184,13 +178,17 @@ def fused_layout(session) -> str:
 
     nhwc_uint8 (current export) or nchw_float (float (1,3,H,W) in [0,1]).
     """
-    out = session.get_outputs()[0]
-    shape = list(out.shape)
-    if out.type == 'tensor(uint8)' and len(shape) == 4 and shape[3] == 3:
+    return _rgb_layout(session.get_outputs()[0], "output 'fused'")
+
+
+def _rgb_layout(arg, what: str) -> str:
+    """Name the layout of an RGB graph argument: uint8 (1,H,W,3) or float (1,3,H,W)."""
+    shape = list(arg.shape)
+    if arg.type == 'tensor(uint8)' and len(shape) == 4 and shape[3] == 3:
         return 'nhwc_uint8'
-    if out.type == 'tensor(float)' and len(shape) == 4 and shape[1] == 3:
+    if arg.type == 'tensor(float)' and len(shape) == 4 and shape[1] == 3:
         return 'nchw_float'
-    raise ModelError(f"model output 'fused' is {out.type} {shape}; expected {CONTRACT}")
+    raise ModelError(f'model {what} is {arg.type} {shape}; expected {CONTRACT}')
 
 
 def _read_metadata(session, path: Path) -> ModelMetadata:

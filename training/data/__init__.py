@@ -56,6 +56,7 @@ __all__ = [
     'read_visible',
     'select_listed',
     'split_pairs',
+    'validation_transform',
     'CenterPairCrop',
     'NoCrop',
     'RandomPairCrop',
@@ -91,6 +92,13 @@ def select_listed(pairs: list[Pair], root, list_file) -> list[Pair]:
     return [by_name[w] for w in sorted(set(wanted))]
 
 
+def validation_transform(data_cfg):
+    """Whole images (``val_mode: full``) or a centre crop of ``val_crop`` (default: ``crop``)."""
+    if data_cfg.val_mode == 'full':
+        return NoCrop()
+    return CenterPairCrop(data_cfg.val_crop or data_cfg.crop)
+
+
 def build_datasets(data_cfg) -> tuple[FusionPairs, FusionPairs]:
     """(train, val) FusionPairs from a DataConfig (see module docstring)."""
     try:
@@ -105,10 +113,6 @@ def build_datasets(data_cfg) -> tuple[FusionPairs, FusionPairs]:
     train, val = split_pairs(pairs, data_cfg.val_fraction, data_cfg.seed)
     if not train:
         raise DatasetError(f'no training pairs under {data_cfg.root}')
-    val_tf = (
-        NoCrop()
-        if data_cfg.val_mode == 'full'
-        else CenterPairCrop(data_cfg.val_crop or data_cfg.crop)
-    )
+    val_tf = validation_transform(data_cfg)
     return (FusionPairs(train, RandomPairCrop(data_cfg.crop), normalizer),
             FusionPairs(val, val_tf, normalizer))

@@ -27,12 +27,11 @@ from __future__ import annotations
 from ros2_ssvif.thermal import ThermalNormalizer
 from torch.utils.data import Dataset
 from training.data import (
-    CenterPairCrop,
     DatasetError,
     LabelledPairs,
-    NoCrop,
     RandomPairCrop,
     split_pairs,
+    validation_transform,
 )
 
 
@@ -57,10 +56,5 @@ def build_labelled_datasets(data_cfg) -> tuple[Dataset, Dataset]:
     train, val = split_pairs(items, data_cfg.val_fraction, data_cfg.seed)
     if not train:
         raise DatasetError(f'no labelled training pairs under {data_cfg.root}')
-    val_tf = (
-        NoCrop()
-        if data_cfg.val_mode == 'full'
-        else CenterPairCrop(data_cfg.val_crop or data_cfg.crop)
-    )
     return (LabelledPairs(train, transform=RandomPairCrop(data_cfg.crop), normalizer=normalizer),
-            LabelledPairs(val, transform=val_tf, normalizer=normalizer))
+            LabelledPairs(val, transform=validation_transform(data_cfg), normalizer=normalizer))
