@@ -77,6 +77,9 @@ setup(
             'onnxscript',
             'scikit-image',
         ],
+        # offline Cityscapes teachers for pseudo-labels (training.teachers): the TFLite
+        # DeepLab runs on ai-edge-litert; never a runtime dependency
+        'teachers': ['ai-edge-litert'],
     },
     zip_safe=True,
     maintainer='ros2_ssvif maintainers',
@@ -96,12 +99,14 @@ setup(
             'ssvif_train = training.cli:main',
             'ssvif_search_loss = training.search_loss:main',
             'ssvif_train_segmenter = training.segmenter:main',
+            'ssvif_make_labels = training.labels.make:main',
             'ssvif_export = training.export:main',
             'evaluate_fusion = evaluation.cli:main',
             'evaluate_drive = evaluation.drive_quality:main',
             'ssvif_fuse = training.fuse:main',
             'compare_fusion = evaluation.compare:main',
             'compare_segmentation = evaluation.seg_protocol:main',
+            'evaluate_segmentation = evaluation.box_protocol:main',
         ],
     },
 )

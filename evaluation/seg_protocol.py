@@ -49,14 +49,14 @@ from dataclasses import replace
 import math
 from pathlib import Path
 import sys
-from types import SimpleNamespace
 from typing import Mapping, Sequence
 
-from evaluation.compare import BASELINES, parse_method, rank_marks, table_cell
+from evaluation.compare import parse_method, rank_marks, table_cell
 from evaluation.io import InputError
 from evaluation.metrics.segmentation import SegmentationScore
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
+from training.models.baseline_fusion import baseline_modules, BaselineFusion
 
 
 __all__ = [
@@ -70,41 +70,6 @@ __all__ = [
 ]
 
 DATA_KINDS = ('fmb', 'msrs', 'synthetic_folder')
-
-
-class BaselineFusion(torch.nn.Module):
-    """
-    A trivial fusion with the FusionModel interface.
-
-    So baselines go through the same segmenter code.
-    """
-
-    def __init__(self, kind: str):
-        super().__init__()
-        if kind not in BASELINES:
-            raise ValueError(f"unknown baseline {kind!r}; choose from {', '.join(BASELINES)}")
-        self.kind = kind
-
-    def forward(self, visible: torch.Tensor, thermal: torch.Tensor) -> SimpleNamespace:
-        t = thermal.expand(
-            -1, 3, -1, -1
-        )  # grey thermal as 3 channels, like compare_fusion's baselines
-        if self.kind == 'max-luminance':  # Y = max(Y_vis, T), visible chroma kept
-            from kornia.color import rgb_to_ycbcr, ycbcr_to_rgb
-
-            ycc = rgb_to_ycbcr(visible)
-            y = torch.maximum(ycc[:, :1], thermal[:, :1])
-            return SimpleNamespace(
-                fused=ycbcr_to_rgb(torch.cat([y, ycc[:, 1:]], 1)).clamp(0.0, 1.0)
-            )
-        fused = {'visible-only': visible, 'thermal-only': t, 'average': (visible + t) / 2,
-                 'max': torch.maximum(visible, t)}[self.kind]
-        return SimpleNamespace(fused=fused)
-
-
-def baseline_modules() -> dict[str, torch.nn.Module]:
-    """Return the baselines, named as in compare_fusion."""
-    return {name: BaselineFusion(name) for name in BASELINES}
 
 
 def run_protocol(

@@ -50,3 +50,18 @@ def images_by_stem(folder: str | Path) -> dict[str, Path]:
     if not found:
         raise ImageFolderError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
     return found
+
+
+def read_name_list(path: str | Path) -> list[str]:
+    """
+    Pair names (file stems) of a list file: one per line, blank lines and ``#`` comments skipped.
+
+    The format of data splits (``config/data/*.txt``, RoadScene's
+    ``train_split.txt``): a line may be a file name or a stem.
+    """
+    out = []
+    for line in Path(path).read_text().splitlines():
+        line = line.split('#', 1)[0].strip()
+        if line:
+            out.append(Path(line).stem)
+    return out

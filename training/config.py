@@ -90,6 +90,8 @@ class DataConfig:
     max_samples: int | None = None  # truncate the pair list (smoke runs)
     list_file: str | None = None    # keep only the pairs named in this file (relative to root)
     thermal: dict = field(default_factory=dict)  # ros2_ssvif.thermal.ThermalNormalizer kwargs
+    # more data sets trained on together with this one: [{kind, root, split?, list_file?}, ...]
+    extra_sources: list = field(default_factory=list)
 
 
 @dataclass
@@ -175,6 +177,15 @@ class TrainConfig:
             f'data.crop must be >= 16 px (SSIM uses an 11x11 window), got {d.crop}',
         )
         need(int(d.batch_size) >= 1, f'data.batch_size must be >= 1, got {d.batch_size}')
+        need(isinstance(d.extra_sources, (list, tuple)),
+             f'data.extra_sources must be a list of mappings, got {d.extra_sources!r}')
+        for i, src in enumerate(d.extra_sources):
+            need(isinstance(src, Mapping) and 'root' in src
+                 and set(src) <= {'kind', 'root', 'split', 'list_file'},
+                 f'data.extra_sources[{i}] must be a mapping with root and optionally kind, '
+                 f'split, list_file; got {src!r}')
+            need(src.get('kind', 'pairs') in DATA_KINDS,
+                 f"data.extra_sources[{i}].kind must be one of {DATA_KINDS}, got {src.get('kind')!r}")
         need(int(d.workers) >= 0, f'data.workers must be >= 0, got {d.workers}')
         need(
             d.val_mode in VAL_MODES,

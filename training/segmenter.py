@@ -38,15 +38,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 import math
 from pathlib import Path
+from typing import Callable
 
 from evaluation.metrics.segmentation import SegmentationScore
 import numpy as np
-from ros2_ssvif.classes import CLASS_SETS, IGNORE_INDEX
+from ros2_ssvif.classes import CLASS_SETS
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from training.checkpoint import (CheckpointError, load_checkpoint, model_fingerprint,
                                  save_checkpoint)
+from training.labels import BACKGROUND_ANY, background_classes, is_object_class
+from training.losses.segmentation import partial_label_ce
 from training.models.segformer import SegmentationModel
 
 
@@ -70,7 +73,9 @@ class SegmenterConfig:
     # Segment at this fraction of the image size (logits are upsampled back).
     # 0.5 makes SegFormer 4x cheaper on a CPU-only vehicle; 1.0 is the paper.
     scale: float = 1.0
-    width: int = 24  # compact variant only: channels of its first stage
+    width: int = 24  # compact / context variants only: channels of their first stage
+    # loss weight of the box-group classes (person, car, bicycle, ...): they are few pixels
+    object_weight: float = 1.0
 
     @property
     def num_classes(self) -> int:
@@ -128,6 +133,36 @@ class SegmenterResult:
     checkpoint: Path | None = None
 
 
+class SegmenterLoss:
+    """
+    Cross-entropy on class ids and on :data:`training.labels.BACKGROUND_ANY` pixels.
+
+    ``object_weight`` scales the pixels labelled with a box-group class
+    (person, car, bicycle, ...): they are a few percent of a road scene's
+    pixels and the ones a vehicle most needs.
+    """
+
+    def __init__(self, cfg: SegmenterConfig):
+        names = CLASS_SETS[cfg.class_set][0]
+        self.any_of = {BACKGROUND_ANY: torch.tensor(background_classes(cfg.class_set))}
+        self.weights = None
+        if cfg.object_weight != 1.0:
+            self.weights = torch.tensor([cfg.object_weight if is_object_class(n) else 1.0
+                                         for n in names])
+
+    def __call__(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return partial_label_ce(logits, label, self.any_of, weights=self.weights)
+
+
+def segmenter_input(batch: dict, fuse: FusedBatches | None) -> torch.Tensor:
+    """The image the segmenter sees: ``batch['image']`` if made already, else fused here."""
+    if 'image' in batch:
+        return batch['image']
+    if fuse is None:
+        raise ValueError('batches hold visible/thermal pairs but no fusion model was given')
+    return fuse(batch['visible'], batch['thermal'])
+
+
 class FusedBatches:
     """
     Wrap a frozen fusion model: (visible, thermal) -> fused image, no grad.
@@ -175,12 +210,21 @@ def build_segmenter_net(variant: str, num_classes: int,
         from training.models.compact_segmenter import CompactSegmenter
 
         return CompactSegmenter(num_classes, width=int(width))
+    if variant == 'context':
+        from training.models.compact_segmenter import ContextSegmenter
+
+        return ContextSegmenter(num_classes, width=int(width))
     return SegmentationModel(variant, num_classes)
 
 
 def _set_encoder_trainable(model: ScaledSegmenter, trainable: bool) -> None:
     net = model.model
-    encoder = net.segformer.segformer if isinstance(net, SegmentationModel) else net.enc
+    if isinstance(net, SegmentationModel):
+        encoder = net.segformer.segformer
+    elif hasattr(net, 'encoder_modules'):
+        encoder = torch.nn.ModuleList(net.encoder_modules())
+    else:
+        encoder = net.enc
     for p in encoder.parameters():
         p.requires_grad_(trainable)
 
@@ -191,31 +235,41 @@ def evaluate(model: ScaledSegmenter, fuse: FusedBatches, loader,
     model.eval()
     with torch.no_grad():
         for b in loader:
-            pred = model(fuse(b['visible'], b['thermal'])).argmax(1)
+            pred = model(segmenter_input(b, fuse)).argmax(1)
             for lab, pr in zip(b['label'].numpy(), pred.numpy()):
                 score.update(lab, pr)
     return score
 
 
 def train_segmenter(
-    fusion: torch.nn.Module,
+    fusion: torch.nn.Module | None,
     train_set: Dataset,
     val_set: Dataset | None,
     cfg: SegmenterConfig,
     output: str | Path | None = None,
     progress: bool = True,
+    validate: Callable[[ScaledSegmenter], float] | None = None,
+    source_fingerprint: str | None = None,
 ) -> SegmenterResult:
     """
-    Train the segmenter on ``train_set`` (validated on ``val_set`` if given).
+    Train the segmenter on ``train_set`` (validated on ``val_set`` or by ``validate``).
 
-    Items of the datasets are dicts with visible (3,H,W), thermal (1,H,W) in [0,1], label (H,W)
-    long.
+    Items are dicts with visible (3,H,W), thermal (1,H,W) in [0,1] and label
+    (H,W) long, fused here by the frozen ``fusion``; or with ``image``
+    (3,H,W) already made (``training.data.segmentation.SegmentationSamples``,
+    ``fusion`` may then be None). Labels may hold
+    ``training.labels.BACKGROUND_ANY``. ``validate(model)`` returns a score
+    to maximise (early stopping and best weights); without it the mIoU on
+    ``val_set``. The checkpoint records the fingerprint of the fusion network
+    the inputs came from (``source_fingerprint`` when ``fusion`` is None), so
+    ``ssvif_export`` can warn when a segmenter is paired with another one.
     """
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     net = build_segmenter_net(cfg.variant, cfg.num_classes, cfg.init_checkpoint, cfg.width)
     model = ScaledSegmenter(net, cfg.scale)
-    fuse = FusedBatches(fusion)
+    fuse = FusedBatches(fusion) if fusion is not None else None
+    loss_fn = SegmenterLoss(cfg)
     loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen,
                         num_workers=cfg.workers, drop_last=len(train_set) > cfg.batch_size)
     val_loader = (
@@ -234,6 +288,8 @@ def train_segmenter(
     except ImportError:
         tqdm = None
     for epoch in range(cfg.epochs):
+        if hasattr(train_set, 'set_epoch'):
+            train_set.set_epoch(epoch)
         if epoch == 0 or epoch == cfg.freeze_epochs:
             frozen = epoch < cfg.freeze_epochs
             _set_encoder_trainable(model, not frozen)
@@ -258,14 +314,16 @@ def train_segmenter(
             else range(steps)
         )
         for _ in bar:
-            b = _random_crop(next(it), cfg.crop, gen)
-            if torch.rand(1, generator=gen).item() < 0.5:
-                b = {
-                    k: (v.flip(-1) if torch.is_tensor(v) and v.ndim >= 3 else v)
-                    for k, v in b.items()
-                }
-            logits = model(fuse(b['visible'], b['thermal']))
-            loss = F.cross_entropy(logits, b['label'], ignore_index=IGNORE_INDEX)
+            b = next(it)
+            if 'image' not in b:  # pairs: crop, flip and fuse here (samples augment themselves)
+                b = _random_crop(b, cfg.crop, gen)
+                if torch.rand(1, generator=gen).item() < 0.5:
+                    b = {
+                        k: (v.flip(-1) if torch.is_tensor(v) and v.ndim >= 3 else v)
+                        for k, v in b.items()
+                    }
+            logits = model(segmenter_input(b, fuse))
+            loss = loss_fn(logits, b['label'])
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f'segmenter loss is {loss.item()} at epoch {epoch + 1}')
             opt.zero_grad(set_to_none=True)
@@ -278,15 +336,22 @@ def train_segmenter(
             'loss': float(np.mean(losses)),
             'lr': opt.param_groups[0]['lr'],
         }
-        if val_loader is not None:
+        if validate is not None:
+            model.eval()
+            entry['val_score'] = float(validate(model))
+        elif val_loader is not None:
             entry['val_miou'] = evaluate(model, fuse, val_loader, cfg.class_set).miou()
         result.history.append(entry)
-        # early stopping on validation mIoU, or on training loss without a validation set
-        metric = entry.get('val_miou', -entry['loss'])
+        if progress:
+            print(f"segmenter epoch {epoch + 1}/{cfg.epochs}: loss {entry['loss']:.4f}"
+                  + ''.join(f', {k} {entry[k]:.4f}' for k in ('val_miou', 'val_score')
+                            if k in entry), flush=True)
+        # early stopping on the validation score (or mIoU), or on training loss without either
+        metric = entry.get('val_score', entry.get('val_miou', -entry['loss']))
         if metric > best_metric:
             best_metric, bad_epochs = metric, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            result.best_miou = entry.get('val_miou', float('nan'))
+            result.best_miou = entry.get('val_miou', entry.get('val_score', float('nan')))
         else:
             bad_epochs += 1
             if bad_epochs >= cfg.patience:
@@ -295,7 +360,9 @@ def train_segmenter(
         model.load_state_dict(best_state)
     if output is not None:
         result.checkpoint = save_segmenter(model, cfg, result.history, output,
-                                           fusion_fingerprint=model_fingerprint(fusion))
+                                           fusion_fingerprint=(model_fingerprint(fusion)
+                                                               if fusion is not None
+                                                               else source_fingerprint))
     return result
 
 

@@ -55,6 +55,7 @@ __all__ = [
     'read_thermal',
     'read_visible',
     'select_listed',
+    'source_pairs',
     'split_pairs',
     'validation_transform',
     'CenterPairCrop',
@@ -92,6 +93,12 @@ def select_listed(pairs: list[Pair], root, list_file) -> list[Pair]:
     return [by_name[w] for w in sorted(set(wanted))]
 
 
+def source_pairs(kind: str, root, split: str = 'train', list_file=None) -> list[Pair]:
+    """Return the pairs of one data source, restricted to ``list_file`` if given."""
+    pairs = find_pairs(kind, root, split)
+    return select_listed(pairs, root, list_file) if list_file else pairs
+
+
 def validation_transform(data_cfg):
     """Whole images (``val_mode: full``) or a centre crop of ``val_crop`` (default: ``crop``)."""
     if data_cfg.val_mode == 'full':
@@ -105,9 +112,10 @@ def build_datasets(data_cfg) -> tuple[FusionPairs, FusionPairs]:
         normalizer = ThermalNormalizer(**(data_cfg.thermal or {})).for_stills()
     except TypeError as e:
         raise DatasetError(f'data.thermal: {e}') from None
-    pairs = find_pairs(data_cfg.kind, data_cfg.root, data_cfg.split)
-    if data_cfg.list_file:
-        pairs = select_listed(pairs, data_cfg.root, data_cfg.list_file)
+    pairs = source_pairs(data_cfg.kind, data_cfg.root, data_cfg.split, data_cfg.list_file)
+    for src in data_cfg.extra_sources or ():
+        pairs += source_pairs(src.get('kind', 'pairs'), src['root'], src.get('split', 'train'),
+                              src.get('list_file'))
     if data_cfg.max_samples:
         pairs = pairs[: int(data_cfg.max_samples)]
     train, val = split_pairs(pairs, data_cfg.val_fraction, data_cfg.seed)

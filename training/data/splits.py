@@ -24,33 +24,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from ros2_ssvif.image_files import read_name_list
 
-__all__ = ['BLOCK', 'VAL_BLOCKS', 'msrs_block_split', 'read_name_list', 'split_file', 'write_split']
+
+__all__ = ['BLOCK', 'DEV_BLOCKS', 'VAL_BLOCKS', 'msrs_block_split', 'read_name_list', 'split_file',
+           'write_split']
 
 BLOCK = 8
 # 0-based blocks of sorted day / night names that are validation (config/data/README.md)
 VAL_BLOCKS = {'D': (1, 6, 7, 10), 'N': (0, 3, 6, 9)}
+# blocks of the *training* names held out for design choices (the dev part, never the val)
+DEV_BLOCKS = {'D': (3,), 'N': (4,)}
 SPLIT_DIR = Path(__file__).resolve().parents[2] / 'config' / 'data'
 
 
-def msrs_block_split(names: Iterable[str]) -> tuple[list[str], list[str]]:
-    """(train, val) names: blocks of BLOCK sorted names per D/N suffix, VAL_BLOCKS to val."""
+def msrs_block_split(names: Iterable[str],
+                     held_out: dict = VAL_BLOCKS) -> tuple[list[str], list[str]]:
+    """(kept, held out) names: blocks of BLOCK sorted names per D/N suffix, ``held_out`` out.
+
+    With the default, (train, val). ``msrs_block_split(train, DEV_BLOCKS)``
+    splits the training names into (fit, dev): the dev part is where design
+    choices are compared, so the validation pairs are scored once, at the end.
+    """
     train, val = [], []
-    for tag, blocks in VAL_BLOCKS.items():
+    for tag, blocks in held_out.items():
         group = sorted(n for n in names if n.endswith(tag))
         for i in range(0, len(group), BLOCK):
             (val if i // BLOCK in blocks else train).extend(group[i:i + BLOCK])
     return sorted(train), sorted(val)
-
-
-def read_name_list(path: str | Path) -> list[str]:
-    """Names (file stems), one per line; blank lines and # comments skipped."""
-    out = []
-    for line in Path(path).read_text().splitlines():
-        line = line.split('#', 1)[0].strip()
-        if line:
-            out.append(Path(line).stem)
-    return out
 
 
 def split_file(part: str) -> Path:

@@ -34,7 +34,7 @@ from torch import Tensor
 import torch.nn.functional as F
 
 
-__all__ = ['masked_dice_loss', 'supervised_seg_loss']
+__all__ = ['masked_dice_loss', 'partial_label_ce', 'supervised_seg_loss']
 
 
 def masked_dice_loss(logits: Tensor, label: Tensor, ignore_index: int = IGNORE_INDEX,
@@ -67,3 +67,46 @@ def supervised_seg_loss(logits: Tensor, label: Tensor, dice: bool = True,
     ce = F.cross_entropy(logits, label, ignore_index=ignore_index)
     d = masked_dice_loss(logits, label, ignore_index, eps) if dice else ce.new_zeros(())
     return {'ce': ce, 'dice': d, 'total': ce + d}
+
+
+def partial_label_ce(logits: Tensor, label: Tensor, any_of: dict[int, Tensor] | None = None,
+                     ignore_index: int = IGNORE_INDEX, weights: Tensor | None = None) -> Tensor:
+    """
+    Cross-entropy where some labels name a set of classes rather than one class.
+
+    Pseudo-labels made from boxes know that a pixel outside every box is "not
+    a person, car or bicycle" without knowing whether it is road or wall.
+    ``any_of`` maps such a label value (e.g. 254) to a bool mask over the
+    classes it allows; its pixels contribute -log of the summed probability of
+    those classes, ``logsumexp(logits[allowed]) - logsumexp(logits)``, which is
+    the plain cross-entropy when the set holds one class. Ordinary labels give
+    the usual term; ``ignore_index`` pixels give none. ``weights`` (one per
+    class) weight the ordinary pixels by their label, set pixels weigh 1; the
+    result is the weighted mean over contributing pixels (0 with a graph when
+    there are none), as ``F.cross_entropy`` with ``weight`` does.
+    """
+    if logits.shape[-2:] != label.shape[-2:]:
+        logits = F.interpolate(logits, size=label.shape[-2:], mode='bilinear', align_corners=False)
+    n = logits.shape[1]
+    logz = torch.logsumexp(logits, dim=1)                       # (B, H, W)
+    single = (label != ignore_index) & (label < n)
+    safe = torch.where(single, label, 0)
+    picked = logits.gather(1, safe[:, None])[:, 0]
+    w = single.to(logits.dtype)
+    if weights is not None:
+        w = w * torch.as_tensor(weights, dtype=logits.dtype, device=logits.device)[safe]
+    total = ((logz - picked) * w).sum()
+    count = w.sum()
+    for value, allowed in (any_of or {}).items():
+        sel = label == int(value)
+        if not sel.any():
+            continue
+        allowed = torch.as_tensor(allowed, dtype=torch.bool, device=logits.device)
+        if allowed.shape != (n,):
+            raise ValueError(f'any_of[{value}] must be a bool mask over {n} classes')
+        masked = logits.masked_fill(~allowed[None, :, None, None], float('-inf'))
+        total = total + ((logz - torch.logsumexp(masked, dim=1)) * sel).sum()
+        count = count + sel.sum()
+    if float(count) == 0:
+        return logits.sum() * 0.0
+    return total / count

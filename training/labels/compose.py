@@ -1,0 +1,124 @@
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+One label image from teachers, boxes and the thermal image (training/labels/README.md).
+
+Per pixel, in this order:
+
+1. ignore (255) to start with: no pixel is labelled by default;
+2. where the daylight teachers are trusted (the frame is day) and all of
+   them agree on one class, each at least ``confidence`` sure: that class,
+   if it is a background class (road, building, sky, ...);
+3. with boxes: everything outside every box (enlarged by ``box_margin``)
+   that is still unlabelled becomes :data:`BACKGROUND_ANY` ("no object
+   here"), except where a teacher sees an object there, which stays ignored
+   (an unannotated car, or a teacher's invention: the label does not guess);
+   without boxes (a set with no annotation): the teachers' agreed object
+   pixels are kept as they are;
+4. inside each box, the object's pixels (``object_masks.object_mask``) get
+   the box's class: cars first, then bicycles, then persons on top.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from evaluation.metrics.boxes import Box, box_pixel_bounds, box_pixel_mask, GROUPS
+import numpy as np
+from ros2_ssvif.classes import class_id, FMB_CLASSES, IGNORE_INDEX
+
+from . import BACKGROUND_ANY, is_object_class
+from .object_masks import MaskRule, object_mask
+
+
+__all__ = ['LabelRule', 'compose_label', 'object_votes', 'teacher_agreement']
+
+PAINT_ORDER = ('car', 'bicycle', 'person')  # later groups paint over earlier ones
+_OBJECT_IDS = np.array([i for i, n in enumerate(FMB_CLASSES) if is_object_class(n)], np.uint8)
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    """How much to trust whom (values measured in training/labels/README.md)."""
+
+    confidence: float = 0.5      # each teacher's minimum confidence for a background pixel
+    object_confidence: float = 0.3   # ... for an object pixel inside a box of its group
+    box_margin: float = 0.15     # the object-free zone starts this far outside a box
+    mask: MaskRule = field(default_factory=MaskRule)
+
+
+def teacher_agreement(outputs: Sequence, confidence: float) -> np.ndarray:
+    """FMB ids where every teacher gives the same id with at least ``confidence``, else 255."""
+    first = outputs[0].fmb_ids
+    ok = first != IGNORE_INDEX
+    for out in outputs:
+        ok &= (out.fmb_ids == first) & (out.confidence >= confidence)
+    return np.where(ok, first, IGNORE_INDEX).astype(np.uint8)
+
+
+def object_votes(outputs: Sequence, confidence: float) -> np.ndarray:
+    """Return the object ids any teacher gives with ``confidence`` (the first wins), else 255."""
+    votes = np.full(outputs[0].fmb_ids.shape, IGNORE_INDEX, np.uint8)
+    for out in reversed(outputs):
+        hit = np.isin(out.fmb_ids, _OBJECT_IDS) & (out.confidence >= confidence)
+        votes[hit] = out.fmb_ids[hit]
+    return votes
+
+
+def compose_label(shape: tuple[int, int], thermal: np.ndarray, teachers: Sequence | None,
+                  boxes: Sequence[Box] | None, rule: LabelRule = LabelRule()
+                  ) -> tuple[np.ndarray, Counter]:
+    """
+    Label image (uint8, class ids / 254 / 255) and a count of which source made each object.
+
+    ``teachers``: the trusted teachers' ``TeacherOutput`` for this frame, or
+    None / empty at night. ``boxes``: the frame's merged boxes, or None when
+    the set has no annotation (an empty list means "annotated, no object").
+    """
+    h, w = int(shape[0]), int(shape[1])
+    label = np.full((h, w), IGNORE_INDEX, np.uint8)
+    votes = None
+    if teachers:
+        agreed = teacher_agreement(teachers, rule.confidence)
+        is_obj = np.isin(agreed, _OBJECT_IDS)
+        bg = (agreed != IGNORE_INDEX) & ~is_obj
+        label[bg] = agreed[bg]
+        votes = object_votes(teachers, rule.object_confidence)
+        if boxes is None:
+            label[is_obj] = agreed[is_obj]
+    sources: Counter = Counter()
+    if boxes is None:
+        return label, sources
+    free = ~box_pixel_mask(boxes, (h, w), enlarge=rule.box_margin)
+    seen_object = votes != IGNORE_INDEX if votes is not None else np.zeros((h, w), bool)
+    label[free & (label == IGNORE_INDEX) & ~seen_object] = BACKGROUND_ANY
+    group_ids = {g: tuple(class_id(n) for n in names) for g, names in GROUPS.items()}
+    main_id = {g: class_id(names[0]) for g, names in GROUPS.items()}
+    for group in PAINT_ORDER:
+        for box in (b for b in boxes if b.group == group):
+            mask, source = object_mask(box, thermal, votes, group_ids, rule.mask)
+            sources[f'{group}:{source}'] += 1
+            if mask is None:
+                continue
+            c0, r0, c1, r1 = box_pixel_bounds(box, w, h)
+            region = label[r0:r1, c0:c1]
+            if source == 'teacher':  # keep the teacher's own class of the group (truck, bus...)
+                ids = votes[r0:r1, c0:c1]
+                region[mask] = np.where(np.isin(ids[mask], group_ids[group]), ids[mask],
+                                        main_id[group])
+            else:
+                region[mask] = main_id[group]
+    return label, sources

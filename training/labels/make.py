@@ -1,0 +1,228 @@
+# Copyright 2026 ros2_ssvif contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Make the segmenter's training labels for real pairs: ``ssvif_make_labels``.
+
+    ssvif_make_labels --boxes ../shared/data/msrs_test_dev \
+        --boxes-list config/data/msrs_test_dev_train.txt \
+        --pairs ../shared/data/ivf_roadscene221 --pairs-list train_split.txt \
+        --weights ../shared/weights --output out/labels
+
+Offline and at training time only (the teachers are Cityscapes networks
+and ai-edge-litert, never runtime dependencies). For every listed pair it
+writes ``OUTPUT/<set>/NAME.png`` (uint8 labels: class ids, 254 "no object",
+255 ignore; ``training.labels``), keeps the teachers' answers in
+``OUTPUT/teachers/<teacher>/<set>/NAME.npz`` (so a rerun with other rules
+costs seconds), and writes ``OUTPUT/report.md`` with the label statistics
+and ``OUTPUT/labels.png``, a contact sheet of labels over their images.
+
+Day and night: the teachers label only frames whose visible camera they can
+trust (``is_day``: the MSRS name's D/N tag, else the visible image's mean
+brightness); at night only boxes and the thermal image make labels
+(training/labels/README.md has the measurements behind this).
+"""
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from dataclasses import dataclass
+import json
+from pathlib import Path
+import sys
+from typing import Sequence
+
+import cv2
+from evaluation.metrics.boxes import load_boxes
+import numpy as np
+from ros2_ssvif.classes import FMB_CLASSES, FMB_PALETTE, IGNORE_INDEX
+from ros2_ssvif.image_files import images_by_stem, read_name_list
+
+from . import BACKGROUND_ANY
+from .compose import compose_label, LabelRule
+
+
+__all__ = ['DAY_BRIGHTNESS', 'LabelSet', 'cached_teacher', 'is_day', 'make_labels', 'main']
+
+#: mean grey level of the visible image above which a frame without a D/N tag counts as day
+DAY_BRIGHTNESS = 60.0
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """One data set to label: ``vi/`` + ``ir/`` under ``root``, boxes under ``root/labels``."""
+
+    name: str
+    root: Path
+    names: tuple[str, ...]
+    boxes: bool
+
+
+def is_day(name: str, visible: np.ndarray) -> bool:
+    """MSRS names end in D or N; other frames are day when the visible image is bright enough."""
+    tag = Path(name).stem[-1:].upper()
+    if tag in ('D', 'N') and Path(name).stem[:-1].isdigit():
+        return tag == 'D'
+    return float(cv2.cvtColor(visible, cv2.COLOR_RGB2GRAY).mean()) >= DAY_BRIGHTNESS
+
+
+def cached_teacher(teacher, rgb: np.ndarray, cache: Path | None):
+    """``teacher.predict(rgb)``, kept in ``cache`` (an .npz path) when given."""
+    from training.teachers import TeacherOutput
+
+    if cache is not None and cache.is_file():
+        with np.load(cache) as z:
+            return TeacherOutput(z['fmb_ids'], z['confidence'].astype(np.float32),
+                                 z['cityscapes_ids'])
+    out = teacher.predict(rgb)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, fmb_ids=out.fmb_ids, cityscapes_ids=out.cityscapes_ids,
+                            confidence=out.confidence.astype(np.float16))
+    return out
+
+
+def read_pair(root: Path, name: str, files: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Visible RGB uint8 and thermal grey uint8 of one pair (8-bit sets: the label images)."""
+    vis = cv2.imread(str(files['vi'][name]), cv2.IMREAD_COLOR)
+    thr = cv2.imread(str(files['ir'][name]), cv2.IMREAD_GRAYSCALE)
+    if vis is None or thr is None:
+        raise ValueError(f'{root}: cannot read the pair {name}')
+    if vis.shape[:2] != thr.shape[:2]:
+        raise ValueError(f'{root}: pair {name} sizes differ {vis.shape[:2]} vs {thr.shape[:2]}')
+    return cv2.cvtColor(vis, cv2.COLOR_BGR2RGB), thr
+
+
+def make_labels(sets: Sequence[LabelSet], teachers: Sequence, output: str | Path,
+                rule: LabelRule = LabelRule(), progress: bool = True) -> dict:
+    """Write the labels of every set (module docstring); returns the statistics."""
+    from tqdm import tqdm
+
+    output = Path(output)
+    stats: dict = {}
+    for ls in sets:
+        files = {k: images_by_stem(ls.root / k) for k in ('vi', 'ir')}
+        missing = [n for n in ls.names if n not in files['vi'] or n not in files['ir']]
+        if missing:
+            raise ValueError(f'{ls.root}: {len(missing)} listed pair(s) missing, e.g. {missing[0]}')
+        s = stats[ls.name] = {'day': 0, 'night': 0, 'sources': Counter(),
+                              'pixels': Counter(), 'total_pixels': 0}
+        (output / ls.name).mkdir(parents=True, exist_ok=True)
+        for name in tqdm(ls.names, desc=f'labels {ls.name}', disable=not progress):
+            vis, thr = read_pair(ls.root, name, files)
+            day = is_day(name, vis)
+            s['day' if day else 'night'] += 1
+            outs = [cached_teacher(t, vis, output / 'teachers' / t.name / ls.name / f'{name}.npz')
+                    for t in teachers] if day else None
+            boxes = (load_boxes(ls.root, name, vis.shape[1], vis.shape[0]) if ls.boxes
+                     else None)
+            label, sources = compose_label(vis.shape[:2], thr, outs, boxes, rule)
+            cv2.imwrite(str(output / ls.name / f'{name}.png'), label)
+            s['sources'].update(sources)
+            ids, counts = np.unique(label, return_counts=True)
+            s['pixels'].update({int(i): int(c) for i, c in zip(ids, counts)})
+            s['total_pixels'] += label.size
+    return stats
+
+
+def colour_label(label: np.ndarray) -> np.ndarray:
+    """RGB picture of a label: palette colours, ignore black, 'no object' dark grey."""
+    lut = np.zeros((256, 3), np.uint8)
+    lut[:len(FMB_PALETTE)] = np.array(FMB_PALETTE, np.uint8)
+    lut[BACKGROUND_ANY] = (60, 60, 60)
+    lut[IGNORE_INDEX] = (0, 0, 0)
+    return lut[label]
+
+
+def write_report(stats: dict, sets: Sequence[LabelSet], output: Path, sheet_rows: int = 6) -> None:
+    """``report.md`` (pixel shares per class, object sources) and ``labels.png``."""
+    lines = ['# Training labels', '', 'Made by `ssvif_make_labels` (training/labels/make.py).', '']
+    for ls in sets:
+        s = stats[ls.name]
+        total = max(1, s['total_pixels'])
+        lines += [f'## {ls.name} ({s["day"]} day, {s["night"]} night pairs)', '',
+                  '| label | share of pixels |', '|---|---:|']
+        names = {**dict(enumerate(FMB_CLASSES)), BACKGROUND_ANY: 'no object (254)',
+                 IGNORE_INDEX: 'ignore (255)'}
+        for i, c in sorted(s['pixels'].items()):
+            lines.append(f'| {names.get(i, i)} | {c / total:.4f} |')
+        if s['sources']:
+            lines += ['', '| object masks: group:source | boxes |', '|---|---:|']
+            lines += [f'| {k} | {v} |' for k, v in sorted(s['sources'].items())]
+        lines.append('')
+    (output / 'report.md').write_text('\n'.join(lines))
+    (output / 'stats.json').write_text(json.dumps(stats, indent=1, default=dict))
+    rows = []
+    for ls in sets:
+        files = {k: images_by_stem(ls.root / k) for k in ('vi', 'ir')}
+        day = [n for n in ls.names if n.endswith('D')] or list(ls.names)
+        night = [n for n in ls.names if n.endswith('N')]
+        picks = day[::max(1, len(day) // 3)][:3] + night[::max(1, len(night) // 3)][:3]
+        for name in picks[:sheet_rows]:
+            vis, thr = read_pair(ls.root, name, files)
+            label = cv2.imread(str(output / ls.name / f'{name}.png'), cv2.IMREAD_GRAYSCALE)
+            over = (0.5 * vis + 0.5 * colour_label(label)).astype(np.uint8)
+            row = np.hstack([vis, cv2.cvtColor(thr, cv2.COLOR_GRAY2RGB), over])
+            rows.append(cv2.resize(row, (row.shape[1] * 240 // row.shape[0], 240)))
+    if rows:
+        width = max(r.shape[1] for r in rows)
+        rows = [cv2.copyMakeBorder(r, 0, 0, 0, width - r.shape[1], cv2.BORDER_CONSTANT)
+                for r in rows]
+        cv2.imwrite(str(output / 'labels.png'), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """ssvif_make_labels: segmentation labels for real pairs from teachers, boxes and thermal."""
+    ap = argparse.ArgumentParser(prog='ssvif_make_labels', description=main.__doc__)
+    ap.add_argument('--boxes', help='a set with box labels (msrs_test_dev layout)')
+    ap.add_argument('--boxes-list', help='names of --boxes to label (e.g. the train split)')
+    ap.add_argument('--pairs', help='a set without labels (vi/, ir/; e.g. RoadScene)')
+    ap.add_argument('--pairs-list', help='names of --pairs to label (relative to --pairs or not)')
+    ap.add_argument('--weights', required=True, help='folder with the teachers\' weights')
+    ap.add_argument('--teachers', default='deeplab,espnetv2',
+                    help='comma list of teachers that must agree (default deeplab,espnetv2)')
+    ap.add_argument('--output', required=True)
+    ap.add_argument('--no-progress', action='store_true')
+    args = ap.parse_args(argv)
+    try:
+        sets = []
+        for kind, root, lst in (('boxes', args.boxes, args.boxes_list),
+                                ('pairs', args.pairs, args.pairs_list)):
+            if root is None:
+                continue
+            root = Path(root)
+            if lst is None:
+                names = sorted(images_by_stem(root / 'vi'))
+            else:
+                lp = Path(lst) if Path(lst).is_file() else root / lst
+                names = read_name_list(lp)
+            sets.append(LabelSet(root.name, root, tuple(names), kind == 'boxes'))
+        if not sets:
+            raise ValueError('give --boxes and/or --pairs')
+        from training.teachers import load_teacher
+
+        teachers = [load_teacher(t.strip(), args.weights) for t in args.teachers.split(',')
+                    if t.strip()]
+        output = Path(args.output)
+        stats = make_labels(sets, teachers, output, progress=not args.no_progress)
+        write_report(stats, sets, output)
+    except (OSError, ValueError, ImportError) as exc:
+        print(f'ssvif_make_labels: {exc}', file=sys.stderr)
+        return 2
+    print(f'ssvif_make_labels: labels in {output}; report {output / "report.md"}')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
