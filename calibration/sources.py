@@ -25,16 +25,18 @@ from pathlib import Path
 from calibration.intrinsics import CalibrationError
 import cv2
 import numpy as np
-from ros2_ssvif.image_files import ImageFolderError, images_by_stem
+from ros2_ssvif.image_files import ImageFileError, ImageFolderError, images_by_stem
+from ros2_ssvif.image_files import read_image_file
 
 
 def load_image(path: str | Path) -> np.ndarray:
     """Colour as RGB uint8, grey in its own depth (16-bit thermal kept)."""
     if not Path(path).is_file():  # before OpenCV, which logs its own warning for a missing file
         raise CalibrationError(f'image not found: {path}')
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise CalibrationError(f'cannot read image {path}')
+    try:
+        img = read_image_file(path)
+    except ImageFileError as exc:
+        raise CalibrationError(str(exc)) from None
     if img.ndim == 3 and img.shape[2] == 4:
         img = img[:, :, :3]
     if img.ndim == 3:
