@@ -91,9 +91,13 @@ def read_bag_pairs(
     thermal_topic='/thermal/image_raw',
     max_dt=0.02,
     stats: dict | None = None,
+    segment: tuple[float | None, float | None] = (None, None),
 ):
     """
     Yield (name, visible RGB, thermal) for frames paired by header stamp.
+
+    ``segment`` (start, end) keeps the pairs whose visible stamp lies that many
+    seconds after the bag's first stamp (None: open).
 
     Pairing is the project's :class:`ros2_ssvif.pairing.ApproximatePairer`
     (mutual nearest neighbours within ``max_dt`` s), the same as the fusion
@@ -120,11 +124,19 @@ def read_bag_pairs(
     )
     stream = {rgb_topic: 'visible', thermal_topic: 'thermal'}
     k = 0
+    first: list[float] = []
+    start, end = segment
+
+    def inside(msg) -> bool:
+        offset = stamp_seconds(msg.header) - first[0]
+        return (start is None or offset >= start) and (end is None or offset <= end)
 
     def emit():
         nonlocal k
         while ready:
             v, t = ready.pop(0)
+            if not inside(v[1]):
+                continue
             try:
                 vis, th = _as_rgb(message_to_array(v[1])), message_to_array(t[1])
             except ImageDecodeError as exc:
@@ -134,6 +146,8 @@ def read_bag_pairs(
 
     try:
         for topic, _, msg in iter_messages(path, [rgb_topic, thermal_topic]):
+            if not first:
+                first.append(stamp_seconds(msg.header))
             pairer.add(stream[topic], stamp_seconds(msg.header), (topic, msg))
             yield from emit()
         pairer.flush()

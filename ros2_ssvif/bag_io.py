@@ -24,6 +24,7 @@ from contextlib import contextmanager
 import os
 from pathlib import Path
 import shutil
+import sqlite3
 from typing import Iterator
 
 import numpy as np
@@ -148,30 +149,44 @@ class BagWriter:
         self._conns: dict[str, object] = {}
 
     def __enter__(self) -> 'BagWriter':
-        self._writer.open()
+        with self._errors():
+            self._writer.open()
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._writer.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        with self._errors():
+            self._writer.__exit__(exc_type, exc, tb)  # close, or abort after an error
+
+    @contextmanager
+    def _errors(self):
+        """
+        Turn a storage failure into one BagError line.
+
+        sqlite3 reports a full disk as ``sqlite3.OperationalError: database or
+        disk is full`` (not an OSError), mcap and metadata.yaml as OSError
+        ENOSPC, rosbags as WriterError: all of them used to be a traceback.
+        """
+        from rosbags.rosbag2 import WriterError
+
+        try:
+            yield
+        except (sqlite3.Error, OSError, WriterError) as exc:
+            text = getattr(exc, 'strerror', None) or str(exc) or type(exc).__name__
+            raise BagError(f'cannot write the output bag: {text}') from None
 
     def msg_class(self, msgtype: str):
         return self.typestore.types[msgtype]
 
     def write(self, topic: str, msgtype: str, t_ns: int, msg) -> None:
-        if topic not in self._conns:
-            self._conns[topic] = self._writer.add_connection(
-                topic, msgtype, typestore=self.typestore
-            )
-        self._writer.write(
-            self._conns[topic], int(t_ns), self.typestore.serialize_cdr(msg, msgtype)
-        )
+        self.write_raw(topic, msgtype, t_ns, self.typestore.serialize_cdr(msg, msgtype))
 
     def write_raw(self, topic: str, msgtype: str, t_ns: int, raw: bytes) -> None:
-        if topic not in self._conns:
-            self._conns[topic] = self._writer.add_connection(
-                topic, msgtype, typestore=self.typestore
-            )
-        self._writer.write(self._conns[topic], int(t_ns), raw)
+        with self._errors():
+            if topic not in self._conns:
+                self._conns[topic] = self._writer.add_connection(
+                    topic, msgtype, typestore=self.typestore
+                )
+            self._writer.write(self._conns[topic], int(t_ns), raw)
 
     def empty_image(self, header):
         Image = self.msg_class('sensor_msgs/msg/Image')
