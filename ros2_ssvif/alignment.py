@@ -277,6 +277,11 @@ class AlignmentMonitor:
         Returns the new correction when autocorrect changed it, else None.
         """
         est = estimate_shift(visible_rgb, thermal01, workspace=self._workspace)
+        return self.record(stamp, est, applied)
+
+    def record(self, stamp: float, est: ShiftEstimate,
+               applied: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float] | None:
+        """Take one measurement (``update`` without the measuring: tests feed their own)."""
         with self._lock:
             s = self.settings
             self.checks += 1
@@ -293,6 +298,10 @@ class AlignmentMonitor:
         if len(used) < s.min_used:
             self.median = None
             self._above_since = self._below_since = None
+            if len(self._checks) < s.min_used:
+                self._set(STALE, stamp, f'collecting: {len(self._checks)} of the {s.min_used} '
+                                        'checked pairs a verdict needs')
+                return
             blank = self.last is not None and not self.last.texture
             self._set(STALE, stamp, f'too little texture to check: {len(used)} of the last '
                                     f'{len(self._checks)} checked pairs confident (need '
