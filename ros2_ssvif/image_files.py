@@ -65,8 +65,10 @@ def image_header_size(path: str | Path) -> tuple[int, int] | None:
         try:
             with Image.open(path) as im:
                 return tuple(int(v) for v in im.size)
-        except Image.DecompressionBombError as exc:  # pillow's own limit is above ours
-            raise ImageFileError(f'{path}: {exc}') from None
+        except Image.DecompressionBombError:  # pillow's own limit, far above ours
+            raise ImageFileError(
+                f'{path} declares more than {2 * Image.MAX_IMAGE_PIXELS} pixels, more than the '
+                f'{MAX_IMAGE_PIXELS} this command decodes (refused before decoding)') from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
             return None
 
