@@ -124,7 +124,7 @@ _WS = Workspace()
 
 
 def orientation_ncc(g, t):
-    """The runtime's measure (ros2_ssvif.alignment.estimate_shift) on the working images."""
+    """Measure as the runtime does (ros2_ssvif.alignment.estimate_shift), on the working images."""
     e = estimate_shift(g, t, width=g.shape[1], workspace=_WS)
     return e.dx, e.dy, e.confidence
 
@@ -317,7 +317,7 @@ def main(argv=None) -> int:
              "zero: error against the method's own zero-shift estimate of the pair (pairs "
              'without a confident one left out). Consensus: against the median zero-shift '
              f"estimate of three families, on the {info['consensus_pairs']} pairs where they "
-             f"agree within 1.5 px; their own residual misregistration is "
+             'agree within 1.5 px; their own residual misregistration is '
              f"{info['residual_median']:.2f} px median, {info['residual_p90']:.2f} px p90.")
     print(notes)
     thresholds = {m: r['threshold'] for r in rows for m in (RUNTIME, 'gradient NCC')

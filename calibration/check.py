@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-``calibrate --check``: how well does an existing registration align a recorded drive?
+``calibrate --check``: measure how well an existing registration aligns a recorded drive.
 
 The node's registration monitor (:mod:`ros2_ssvif.alignment`) answers it
 while driving; this answers it offline, over a drive (a rosbag2, or a
@@ -30,7 +30,6 @@ the same.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from calibration.intrinsics import CalibrationError
 import numpy as np
@@ -111,7 +110,7 @@ def check_registration(registration: Registration, source: list[str],
 def corrected_registration(registration: Registration, shift: tuple[float, float],
                            note: dict | None = None) -> Registration:
     """
-    The registration with thermal moved back by ``shift`` output px (crop and size kept).
+    Return the registration with thermal moved back by ``shift`` output px (crop, size kept).
 
     Output pixels are visible-undistorted pixels scaled by output/crop size,
     so the shift is a translation T of (-dx * crop_w / out_w, -dy * crop_h /

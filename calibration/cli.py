@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument('--write-corrected', metavar='FILE',
                      help='--check: write the registration with the measured shift folded in')
     chk.add_argument('--warn-px', type=_positive, default=2.0,
-                     help='--check: a shift above this is misaligned (default 2.0, the node\'s '
+                     help="--check: a shift above this is misaligned (default 2.0, the node's "
                           'registration_warn_px)')
     p.add_argument('--board',
                    help='the joint board both cameras see, e.g. chessboard:9x6:0.04 (inner '

@@ -246,7 +246,7 @@ class AlignmentMonitor:
             self.last: ShiftEstimate | None = None
 
     def configure(self, settings: AlignmentSettings) -> None:
-        """New parameters at run time; autocorrect off puts the correction back to zero."""
+        """Apply new parameters at run time; autocorrect off puts the correction back to zero."""
         with self._lock:
             if settings.window != self.settings.window:
                 self._checks = deque(self._checks, maxlen=max(1, settings.window))
@@ -305,7 +305,8 @@ class AlignmentMonitor:
             blank = self.last is not None and not self.last.texture
             self._set(STALE, stamp, f'too little texture to check: {len(used)} of the last '
                                     f'{len(self._checks)} checked pairs confident (need '
-                                    f'{s.min_used})' + ('; the last one is blank' if blank else ''))
+                                    f'{s.min_used})'
+                                    + ('; the last one is blank' if blank else ''))
             return
         dx = float(np.median([c.dx for c in used]))
         dy = float(np.median([c.dy for c in used]))
@@ -354,7 +355,7 @@ class AlignmentMonitor:
 
     # -- report -------------------------------------------------------------
     def values(self) -> dict:
-        """The diagnostics keys (also process_bag's summary)."""
+        """Return the diagnostics keys (also in process_bag's summary)."""
         with self._lock:
             return self._values()
 

@@ -87,7 +87,7 @@ class PipelineWorker:
     # -- loading --------------------------------------------------------------
     def request_load(self, cfg: FusionConfig, parts=PARTS,
                      on_failure: Callable[[str], None] | None = None) -> _Request:
-        """Build the ``parts`` that changed in the loader thread; returns a handle with ``done``."""
+        """Build the ``parts`` that changed on the loader thread; returns a handle (``done``)."""
         req = _Request(cfg, parts, on_failure)
         with self._cv:
             if self.pipeline is None:

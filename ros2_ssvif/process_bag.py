@@ -54,6 +54,7 @@ import signal
 import sys
 
 import numpy as np
+from ros2_ssvif.alignment import AlignmentMonitor
 from ros2_ssvif.bag_io import (
     as_bag_image,
     atomic_output_dir,
@@ -69,7 +70,6 @@ from ros2_ssvif.bag_io import (
     STORAGES,
     typestore,
 )
-from ros2_ssvif.alignment import AlignmentMonitor
 from ros2_ssvif.config import ConfigError, FusionConfig, load_fusion_config
 from ros2_ssvif.health import LEVEL_NAMES
 from ros2_ssvif.image_codec import stamp_seconds

@@ -78,7 +78,8 @@ def read_regular_file(path: str | Path, what: str = 'file',
     """Return the bytes of a regular file of at most ``max_bytes`` (see the module docstring)."""
     path = Path(path).expanduser()
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_CLOEXEC', 0))
+        flags = os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_CLOEXEC', 0)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise FileCheckError(f'{what} not found: {path}') from None
     except OSError as exc:

@@ -30,7 +30,8 @@ back by what the monitor measured (``registrar.set_thermal_offset``, what
 ``registration_autocorrect`` does), each with a 3x zoom of the region with
 the most thermal edges.
 
-    python scripts/make_registration_figure.py [--data ../shared/data] [--output docs/registration_monitor.png]
+    python scripts/make_registration_figure.py [--data ../shared/data] \
+        [--output docs/registration_monitor.png]
 """
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def knock(ir: np.ndarray, shift) -> np.ndarray:
 
 def busiest(thermal01: np.ndarray) -> tuple[int, int]:
     """Top-left corner of the CROP window with the most thermal gradient energy."""
-    g = cv2.magnitude(cv2.Sobel(thermal01, cv2.CV_32F, 1, 0), cv2.Sobel(thermal01, cv2.CV_32F, 0, 1))
+    g = cv2.magnitude(cv2.Sobel(thermal01, cv2.CV_32F, 1, 0),
+                      cv2.Sobel(thermal01, cv2.CV_32F, 0, 1))
     box = cv2.boxFilter(g, -1, CROP, normalize=False, anchor=(0, 0))
     h, w = g.shape
     box = box[:h - CROP[1], :w - CROP[0]]

@@ -146,7 +146,8 @@ def write_drive_bag(path, rig: Rig | None = None, duration_s: float = 6.0, rgb_h
     conds = _validate(duration_s, rgb_hz, thermal_hz, storage, jitter_s, conditions)
     bump = tuple(float(v) for v in thermal_bump_px)
     if len(bump) != 2 or not all(np.isfinite(bump)) or max(abs(v) for v in bump) > 100:
-        raise DriveError(f'thermal_bump_px must be two numbers within 100 px, got {thermal_bump_px}')
+        raise DriveError(
+            f'thermal_bump_px must be two numbers within 100 px, got {thermal_bump_px}')
     bump_at = duration_s / 2 if thermal_bump_at_s is None else float(thermal_bump_at_s)
     bumped = bump != (0.0, 0.0)
     path = Path(path)

@@ -12,9 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""
-process_bag and play_bag given a full disk, unstamped or swapped frames, SIGTERM (issue 17).
-"""
+"""process_bag and play_bag given a full disk, unstamped or swapped frames, SIGTERM (issue 17)."""
 import errno
 import os
 from pathlib import Path

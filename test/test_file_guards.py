@@ -38,7 +38,7 @@ BOMB = (10000, 10000)  # 100 MP: above the tools' 8K limit, below OpenCV's and p
 
 
 def png_bomb(path: Path, size=BOMB) -> Path:
-    """A valid PNG header declaring ``size`` pixels (grey 8-bit) with almost no data."""
+    """Write a valid PNG header declaring ``size`` pixels (grey 8-bit) with almost no data."""
     def chunk(kind, data):
         return (struct.pack('>I', len(data)) + kind + data
                 + struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
@@ -50,7 +50,7 @@ def png_bomb(path: Path, size=BOMB) -> Path:
 
 
 def jpeg_bomb(path: Path, size=BOMB) -> Path:
-    """A real small JPEG whose SOF0 header is patched to declare ``size`` pixels."""
+    """Write a real small JPEG whose SOF0 header is patched to declare ``size`` pixels."""
     ok, data = cv2.imencode('.jpg', np.full((16, 16, 3), 128, np.uint8))
     data = bytearray(data.tobytes())
     at = data.index(b'\xff\xc0')
@@ -105,8 +105,8 @@ def test_a_fifo_as_model_or_registration_is_named_not_a_regular_file(tmp_path, t
     assert isinstance(box.get('error'), ConfigError) and 'not a regular file' in str(box['error'])
 
 
-def test_a_registration_output_larger_than_the_frames_allowed_is_refused(tmp_path,
-                                                                        toy_model_path):
+def test_a_registration_output_larger_than_the_frames_allowed_is_refused(
+        tmp_path, toy_model_path):
     """Defect: an 8192x8192 output built gigabytes of remap tables before anything failed."""
     from ros_helpers import small_registration
     import yaml

@@ -13,8 +13,10 @@
 # limitations under the License.
 
 """
-fusion_node over real DDS: the registration status, reloads that do not stop the output,
-files that are not files, parameters that do not exist, unstamped cameras (issue 17).
+fusion_node over real DDS, issue 17.
+
+The registration status, reloads that do not stop the output, files that are not files,
+parameters that do not exist, unstamped cameras.
 """
 import os
 import signal
@@ -48,7 +50,7 @@ def ros():
 
 def play_into(ns, drive, node, ex, rate=2.0):
     """Play ``drive`` into namespace ``ns`` from a thread while ``ex`` spins."""
-    player = rclpy.create_node(f'player_{ns.strip("/")}')
+    player = rclpy.create_node('player_' + ns.strip('/'))
     counts = {}
     t = threading.Thread(target=lambda: counts.update(play(
         str(drive), rate=rate, start_delay=1.0, node=player,
@@ -115,9 +117,10 @@ def test_the_node_reports_a_knocked_thermal_camera_and_autocorrects_it(
         assert 0 < latency <= 2.0, warn[0]
         assert abs(float(last['shift_x_px']) - base - truth[0]) <= 1.0, (last, base)
         assert float(last['residual_px']) <= 1.0 and int(last['corrections']) >= 3, last
-        print(f"node: WARN {latency:.2f} s (bag time) after the knock, shift "
-              f"{float(last['shift_x_px']) - base:+.2f} px over {base:+.2f} (truth "
-              f"{truth[0]:+.2f}); autocorrect residual {last['residual_px']} px")
+        moved = float(last['shift_x_px']) - base
+        print(f'node: WARN {latency:.2f} s (bag time) after the knock, shift {moved:+.2f} px '
+              f'over {base:+.2f} (truth {truth[0]:+.2f}); autocorrect residual '
+              f"{last['residual_px']} px")
     finally:
         node.destroy_node()
         io.destroy_node()
@@ -171,9 +174,8 @@ def test_fused_output_continues_while_a_slow_reload_runs(ros, toy_model_path, tm
         assert spin_until(h.ex, lambda: len(h.fused) >= before + 5)  # while the load is held
         assert 'keeps running' in h.node.worker.note and not gate.is_set()
         assert spin_until(h.ex, lambda: h.status('fusion') is not None
-                          and 'keeps running' in dict(
-                              (kv.key, kv.value) for kv in h.status('fusion').values).get(
-                              'note', ''))
+                          and 'keeps running' in {kv.key: kv.value for kv in
+                                                  h.status('fusion').values}.get('note', ''))
         gate.set()
         want = str(reg_b) if part == 'registration' else str(other)
         assert spin_until(h.ex, lambda: h.node.worker.note == '' and (
@@ -189,8 +191,10 @@ def test_fused_output_continues_while_a_slow_reload_runs(ros, toy_model_path, tm
 
 def test_files_that_are_not_files_never_hang_the_node(toy_model_path, tmp_path):
     """
-    Defects: a FIFO as registration_file hung the parameter service for ever, /dev/zero
-    filled the memory, and a FIFO as model_path was "not found".
+    Defects: FIFOs hung the parameter service, /dev/zero filled the memory.
+
+    A FIFO as registration_file hung the parameter service for ever, /dev/zero filled the
+    memory, and a FIFO as model_path was "not found".
 
     At start-up (/dev/zero) the node comes up, answers and says ERROR with the reason; at run
     time (a FIFO) the set is refused with the reason; SIGINT ends it.

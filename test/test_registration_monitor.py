@@ -51,8 +51,8 @@ def real_pair(root, vis, ir):
 @pytest.mark.parametrize('folder,stem,ext', [('ivf_roadscene221', 'FLIR_00018', 'jpg'),
                                              ('msrs_test_dev', '00012N', 'png'),
                                              ('msrs_test_dev', '00055D', 'png')])
-def test_shifts_applied_to_real_pairs_are_measured_within_a_pixel(shared_data, folder, stem,
-                                                                    ext):
+def test_shifts_applied_to_real_pairs_are_measured_within_a_pixel(
+        shared_data, folder, stem, ext):
     vis, th = real_pair(shared_data / folder, f'vi/{stem}.{ext}', f'ir/{stem}.{ext}')
     zero = estimate_shift(*shifted(vis, th, 0, 0))
     assert zero.confidence > 0.1, zero
@@ -68,7 +68,8 @@ def test_shifts_applied_to_real_pairs_are_measured_within_a_pixel(shared_data, f
 
 
 def test_a_blank_or_tiny_image_is_not_a_measurement():
-    flat = estimate_shift(np.full((240, 320, 3), 90, np.uint8), np.full((240, 320), 0.4, np.float32))
+    flat = estimate_shift(np.full((240, 320, 3), 90, np.uint8),
+                          np.full((240, 320), 0.4, np.float32))
     assert flat.confidence == 0.0 and not flat.texture
     tiny = estimate_shift(np.zeros((48, 64, 3), np.uint8), np.zeros((48, 64), np.float32))
     assert tiny.confidence == 0.0
@@ -193,9 +194,9 @@ def test_process_bag_reports_a_knocked_thermal_camera_within_two_seconds(
     fused = {round(stamp_seconds(m.header), 6) for _, _, m in iter_messages(out, ['/fused/image'])}
     found = statuses(out)
     assert len(found) == reg['checks'] and all(round(t, 6) in fused for t, _, _ in found)
-    print(f"process_bag: WARN {latency:.2f} s (bag time) after the knock; shift "
-          f"{float(reg['shift_x_px']) - base_x:+.2f} px over the {base_x:+.2f} px before it, "
-          f'truth {truth_x:+.2f} px')
+    moved = float(reg['shift_x_px']) - base_x
+    print(f'process_bag: WARN {latency:.2f} s (bag time) after the knock; shift {moved:+.2f} px '
+          f'over the {base_x:+.2f} px before it, truth {truth_x:+.2f} px')
 
 
 def test_process_bag_never_warns_on_the_same_drive_without_the_knock(
@@ -240,8 +241,8 @@ def test_calibrate_check_measures_a_drive_and_writes_the_correction(bump_drives,
     assert rc == 0 and math.hypot(dx, dy) <= 1.0, out
 
 
-def test_calibrate_check_on_real_folders_sees_a_shift_of_the_thermal_images(shared_data,
-                                                                           tmp_path, capsys):
+def test_calibrate_check_on_real_folders_sees_a_shift_of_the_thermal_images(
+        shared_data, tmp_path, capsys):
     from calibration.cli import main as calibrate
     from ros2_ssvif.camera_info import CameraInfo
     from ros2_ssvif.registration import Registration

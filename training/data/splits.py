@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 
-__all__ = ['BLOCK', 'VAL_BLOCKS', 'msrs_block_split', 'read_name_list', 'split_file', 'write_split']
+__all__ = ['BLOCK', 'VAL_BLOCKS', 'msrs_block_split', 'read_name_list', 'split_file',
+           'write_split']
 
 BLOCK = 8
 # 0-based blocks of sorted day / night names that are validation (config/data/README.md)
