@@ -24,6 +24,11 @@ messages the caller's :class:`OutputSink` creates, so the same code runs on
 a vehicle, on a bag and in tests. A frame that cannot be processed raises
 :class:`FrameError` whose ``reason`` is the drop counter it went to;
 nothing is dropped silently.
+
+After a pair is published, every Nth one is handed to the registration
+monitor (:mod:`ros2_ssvif.alignment`, timed as ``align``), and the
+monitor's autocorrect translation, when it changes, is applied to the
+registrar before the next pair is registered.
 """
 from __future__ import annotations
 
