@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 from contextlib import contextmanager
-import heapq
 import json
 from pathlib import Path
 import posixpath
@@ -68,6 +67,8 @@ from ros2_ssvif.bag_io import (
     resolve_image_topic,
     storage_of,
     STORAGES,
+    terminate_on,
+    Terminated,
     typestore,
 )
 from ros2_ssvif.config import ConfigError, FusionConfig, load_fusion_config
@@ -79,6 +80,7 @@ from ros2_ssvif.package_files import default_params_file
 from ros2_ssvif.pairing import ApproximatePairer
 from ros2_ssvif.pipeline import FrameError, FramePipeline
 from ros2_ssvif.registration import RegistrationError
+from ros2_ssvif.stamp_order import StampOrder
 from ros2_ssvif.stats import PipelineStats
 
 
@@ -86,7 +88,6 @@ CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
 LABEL_INFO = 'vision_msgs/msg/LabelInfo'
 DIAGNOSTICS = 'diagnostic_msgs/msg/DiagnosticArray'
 REORDER_WINDOW_S = 0.25  # log-time seconds a message waits for an older stamp logged after it
-REORDER_MAX = 256  # messages held at most, whatever their log times
 
 
 def output_topics(
@@ -153,40 +154,6 @@ class BagSink:
                     for k, v in report.values.items()])
         arr = ts.types[DIAGNOSTICS](header=header, status=[st])
         self.writer.write(self.topics['diagnostics'], DIAGNOSTICS, t_ns, arr)
-
-
-class StampOrder:
-    """
-    Hands messages on in header-stamp order, each after ``window_ns`` of later log time.
-
-    A stamp that jumps back by more than ``jump_s`` (a bag of two recordings)
-    first releases everything held: that is a new time line, not a late frame.
-    """
-
-    def __init__(self, window_ns: int, jump_s: float, limit: int = REORDER_MAX):
-        self.window_ns, self.jump_s, self.limit = window_ns, jump_s, limit
-        self._heap: list = []
-        self._seq = 0
-        self._last: float | None = None
-
-    def push(self, stamp: float, t_ns: int, item) -> list:
-        out = []
-        if self._last is not None and stamp < self._last - self.jump_s:
-            out = self.flush()
-        heapq.heappush(self._heap, (stamp, self._seq, t_ns, item))
-        self._seq += 1
-        while self._heap and (len(self._heap) > self.limit
-                              or t_ns - self._heap[0][2] >= self.window_ns):
-            out.append(self._pop())
-        return out
-
-    def _pop(self):
-        stamp, _, _, item = heapq.heappop(self._heap)
-        self._last = stamp
-        return item
-
-    def flush(self) -> list:
-        return [self._pop() for _ in range(len(self._heap))]
 
 
 def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig,
@@ -332,7 +299,9 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
     summary['topics'] = {
         'rgb': rgb_topic,
         'thermal': thermal_topic,
-        'written': [t for k, t in topics.items() if k != 'overlay' or cfg.publish_overlay],
+        'written': [t for k, t in topics.items()
+                    if (k != 'overlay' or cfg.publish_overlay)
+                    and (k != 'diagnostics' or aligner.checks)],
     }
     return summary
 
@@ -375,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--summary', help='write the summary as JSON here')
     args = ap.parse_args(argv)
     try:
-        with _terminate_on(signal.SIGTERM, signal.SIGHUP):
+        with terminate_on(signal.SIGTERM, signal.SIGHUP):
             overrides = {
                 k: v
                 for k, v in (('model_path', args.model), ('registration_file', args.registration))
@@ -416,34 +385,6 @@ def main(argv: list[str] | None = None) -> int:
                   'header stamp were not used (zero_stamp): the driver does not stamp them',
                   file=sys.stderr)
     return 0
-
-
-class Terminated(Exception):
-    """SIGTERM or SIGHUP arrived: leave like Ctrl-C (the output is removed on the way out)."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-        self.name = signal.Signals(signum).name
-
-
-@contextmanager
-def _terminate_on(*signums):
-    """Raise :class:`Terminated` in the main thread on these signals, while inside."""
-    def handler(signum, frame):
-        raise Terminated(signum)
-
-    previous = {}
-    for sig in signums:
-        try:
-            previous[sig] = signal.signal(sig, handler)
-        except (ValueError, OSError):  # not the main thread (an embedding program): leave it
-            pass
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 if __name__ == '__main__':
