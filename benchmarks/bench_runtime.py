@@ -24,7 +24,9 @@ Measures, each within one run so the ratios survive a noisy machine:
      (target <= 0.5);
   3. ONNX Runtime / PyTorch eager for each fusion backbone (target <= 0.67);
   4. parameters, MACs and achieved GFLOP/s of each backbone against this
-     CPU's measured float32 matmul peak.
+     CPU's measured float32 matmul peak;
+  5. with the default bundle, the registration monitor's check per pair
+     (one check every ``registration_check_every`` pairs) / the bundle (<= 0.10).
 Results are appended to benchmarks/RESULTS.md.
 
     scripts/install.sh && source scripts/ros_env.sh && .venv/bin/python benchmarks/bench_runtime.py
@@ -132,6 +134,7 @@ def bench_default_bundle(model_path: Path, hw=(480, 640), repeat=15) -> dict:
     The bundle: fusion + segmenter, pre- and post-processing as the node runs it; the backbone: a
     bare ONNX Runtime forward; measured back to back in this run.
     """
+    from ros2_ssvif.alignment import AlignmentMonitor
     from ros2_ssvif.model_runner import FusionSegmenter
     import torch
     from training.models import build_fusion_model
@@ -148,13 +151,19 @@ def bench_default_bundle(model_path: Path, hw=(480, 640), repeat=15) -> dict:
     with tempfile.TemporaryDirectory() as d:
         sess = backbone_session(sea, vis, thr, d)
         feeds = {'visible': vis.numpy(), 'thermal': thr.numpy()}
-        t_sea, t_bundle = [], []
-        for _ in range(3):  # interleaved rounds: both see the same machine load
+        monitor = AlignmentMonitor()  # the node's registration check, default settings
+        every = monitor.settings.every
+        t_sea, t_bundle, t_check = [], [], []
+        for k in range(3):  # interleaved rounds: all see the same machine load
             t_sea.append(timeit(lambda: sess.run(None, feeds), max(1, repeat // 5), warmup=1))
             t_bundle.append(timeit(lambda: bundle(vis_u8, t01), repeat, warmup=2))
+            t_check.append(timeit(lambda: monitor.update(float(k), vis_u8, t01), repeat, warmup=2))
     sea_s, bundle_s = statistics.median(t_sea), statistics.median(t_bundle)
+    check_s = statistics.median(t_check)
     return {'size': f'{w}x{h}', 'bundle_ms': bundle_s * 1e3, 'seafusion_backbone_ms': sea_s * 1e3,
-            'bundle/seafusion': bundle_s / sea_s, 'bundle_pairs_per_s': 1.0 / bundle_s}
+            'bundle/seafusion': bundle_s / sea_s, 'bundle_pairs_per_s': 1.0 / bundle_s,
+            'registration_check_ms': check_s * 1e3, 'check_every': every,
+            'monitor/bundle per pair': check_s / every / bundle_s}
 
 
 def bench_registration(repeat=20) -> dict:
@@ -314,7 +323,9 @@ def main(argv=None) -> int:
             cmd,
             [row],
             f'Model: {_repo_relative(args.default_model)}. Target bundle/seafusion <= 0.05 '
-            '(issue 10: keep up with a 9 Hz thermal camera on 2 cores).',
+            '(issue 10: keep up with a 9 Hz thermal camera on 2 cores). Registration monitor '
+            '(issue 17): one check (alignment.py) every check_every pairs, target '
+            'monitor/bundle per pair <= 0.10.',
         )
     if args.only_default_model:
         return 0

@@ -21,6 +21,12 @@ sensor's own intrinsic board, captured in ``--visible-intrinsics`` /
 captures show ``--board`` to both cameras. A sensor board different from
 ``--board`` without its own captures would pair two boards' points by
 index, which is refused (one line, exit 2).
+
+``calibrate --check BAG[@START:END] | VISIBLE_DIR THERMAL_DIR --calibration
+calib/`` reports how well an existing registration aligns a recorded drive
+(:mod:`calibration.check`): exit 0 aligned within ``--warn-px``, 1 not, 3 too
+little texture to tell; ``--write-corrected FILE`` writes the registration
+with the measured shift folded in.
 """
 from __future__ import annotations
 
@@ -95,7 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help='live: stop after this many diverse views (default 20)')
     src.add_argument('--timeout', type=_positive, default=120.0,
                      help='live: stop after this many seconds (default 120)')
-    p.add_argument('--board', required=True,
+    chk = p.add_argument_group('check an existing registration instead of calibrating')
+    chk.add_argument('--check', nargs='+', metavar='BAG[@START:END] | VISIBLE_DIR THERMAL_DIR',
+                     help='measure the alignment of --calibration over a drive or raw pairs')
+    chk.add_argument('--calibration', help='--check: calibration folder or registration.yaml')
+    chk.add_argument('--write-corrected', metavar='FILE',
+                     help='--check: write the registration with the measured shift folded in')
+    chk.add_argument('--warn-px', type=_positive, default=2.0,
+                     help="--check: a shift above this is misaligned (default 2.0, the node's "
+                          'registration_warn_px)')
+    p.add_argument('--board',
                    help='the joint board both cameras see, e.g. chessboard:9x6:0.04 (inner '
                         'corners per row x per column, square size in m), circles:4x3:0.09, '
                         'charuco:5x7:0.04:0.03:DICT_5X5_100')
@@ -113,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     far.add_argument('--far-pair', nargs=2, action='append', metavar=('VISIBLE', 'THERMAL'),
                      help='a raw pair showing --far-board at the working distance (repeatable)')
     far.add_argument('--far-board', help='board in the far pairs (default: --board)')
-    p.add_argument('--output', required=True, help='output folder')
+    p.add_argument('--output', help='output folder')
     p.add_argument('--plane-distance', type=_distance,
                    help='working distance in metres (or inf) for the homography; '
                    'default: fit to the board corners')
@@ -148,8 +163,60 @@ def _far_pairs(pairs):
             for v, t in pairs or []]
 
 
+def _check(args) -> int:
+    """``--check``: measure, print one verdict line, optionally write the corrected file."""
+    from calibration.check import check_registration, corrected_registration
+    from ros2_ssvif.alignment import AlignmentSettings
+    from ros2_ssvif.registration import load_registration
+
+    if not args.calibration:
+        raise CalibrationError('--check needs --calibration (a folder or its registration.yaml)')
+    if len(args.check) > 2:
+        raise CalibrationError('--check takes a bag (BAG or BAG@START:END) or two folders')
+    cal = Path(args.calibration)
+    reg_file = cal / 'registration.yaml' if cal.is_dir() else cal
+    reg = load_registration(reg_file)
+    settings = AlignmentSettings(warn_px=args.warn_px)
+    from tqdm import tqdm
+
+    with tqdm(unit='pair', desc='checking', disable=args.quiet) as bar:
+        res = check_registration(reg, args.check, args.rgb_topic or '/rgb/image_raw',
+                                 args.thermal_topic or '/thermal/image_raw', args.max_dt,
+                                 settings, progress=bar.update)
+    where = f"{reg_file} over {res.pairs} pairs of {' '.join(args.check)}"
+    if res.shift is None:
+        print(f'calibrate --check: {where}: too little texture to tell ({len(res.confident)} '
+              f'confident pairs, need {settings.min_used})')
+        return 3
+    dx, dy = res.shift
+    off = float(np.hypot(dx, dy))
+    verdict = (f'WARN, more than {args.warn_px:g} px: recalibrate or use --write-corrected'
+               if off > args.warn_px else f'OK, within {args.warn_px:g} px')
+    print(f'calibrate --check: {where}: thermal lies ({dx:+.2f}, {dy:+.2f}) px from visible '
+          f'(median of {len(res.confident)} confident pairs, spread {res.spread_px:.2f} px, '
+          f'confidence {res.confidence:.2f}): {verdict}')
+    if args.write_corrected:
+        out = Path(args.write_corrected)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        corrected_registration(reg, res.shift, {'source': ' '.join(args.check),
+                                                'pairs': len(res.confident)}).save(out)
+        print(f'calibrate --check: wrote {out} (thermal moved back by ({dx:+.2f}, {dy:+.2f}) px; '
+              'crop and output size kept)')
+    return 1 if off > args.warn_px else 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.check:
+        try:
+            return _check(args)
+        except (CalibrationError, RegistrationError, OSError, ValueError) as exc:
+            print(f"calibrate: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 2
+    if not args.board or not args.output:
+        print('calibrate: error: --board and --output are required (or use --check)',
+              file=sys.stderr)
+        return 2
     from calibration.intrinsic_sources import is_bag
     from calibration.pipeline import calibrate_folders, calibrate_pairs
     from calibration.sources import read_bag_pairs, unpaired_note

@@ -24,6 +24,7 @@ from calibration.normalize import stretch
 from calibration.sources import list_images, load_image
 import cv2
 import numpy as np
+from ros2_ssvif.image_files import ImageFileError, read_image_file
 from ros2_ssvif.registration import load_registration, RegistrationError
 from tqdm import tqdm
 
@@ -43,6 +44,13 @@ def _save(path: Path, img: np.ndarray) -> None:
         raise CalibrationError(f'cannot write {path}')
 
 
+def _read_label(path: Path) -> np.ndarray:
+    try:
+        return read_image_file(path)
+    except ImageFileError as exc:
+        raise CalibrationError(f'label: {exc}') from None
+
+
 def _check_inputs(names, vis, th, lab, reg) -> None:
     """
     Decode every input once and check its size.
@@ -57,10 +65,7 @@ def _check_inputs(names, vis, th, lab, reg) -> None:
                     f'{files[n]} is {w}x{h} but the calibration is for {cam.width}x{cam.height}'
                 )
         if n in lab:
-            lbl = cv2.imread(str(lab[n]), cv2.IMREAD_UNCHANGED)
-            if lbl is None:
-                raise CalibrationError(f'cannot read label {lab[n]}')
-            h, w = lbl.shape[:2]
+            h, w = _read_label(lab[n]).shape[:2]
             if (w, h) != (reg.visible.width, reg.visible.height):
                 raise CalibrationError(
                     f'label {lab[n]} is {w}x{h} but labels are in the visible frame, '
@@ -118,9 +123,7 @@ def main(argv=None) -> int:
             _save(out / 'visible' / f'{n}.png', rv)
             _save(out / 'thermal' / f'{n}.png', rt)
             if n in lab:
-                lbl = cv2.imread(str(lab[n]), cv2.IMREAD_UNCHANGED)
-                if lbl is None:
-                    raise CalibrationError(f'cannot read label {lab[n]}')
+                lbl = _read_label(lab[n])
                 _save(out / 'labels' / f'{n}.png', maps.register_label(lbl))
     except (CalibrationError, RegistrationError, OSError) as exc:
         print(f"register: error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -25,16 +25,18 @@ from pathlib import Path
 from calibration.intrinsics import CalibrationError
 import cv2
 import numpy as np
-from ros2_ssvif.image_files import ImageFolderError, images_by_stem
+from ros2_ssvif.image_files import ImageFileError, ImageFolderError, images_by_stem
+from ros2_ssvif.image_files import read_image_file
 
 
 def load_image(path: str | Path) -> np.ndarray:
     """Colour as RGB uint8, grey in its own depth (16-bit thermal kept)."""
     if not Path(path).is_file():  # before OpenCV, which logs its own warning for a missing file
         raise CalibrationError(f'image not found: {path}')
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise CalibrationError(f'cannot read image {path}')
+    try:
+        img = read_image_file(path)
+    except ImageFileError as exc:
+        raise CalibrationError(str(exc)) from None
     if img.ndim == 3 and img.shape[2] == 4:
         img = img[:, :, :3]
     if img.ndim == 3:
@@ -89,9 +91,13 @@ def read_bag_pairs(
     thermal_topic='/thermal/image_raw',
     max_dt=0.02,
     stats: dict | None = None,
+    segment: tuple[float | None, float | None] = (None, None),
 ):
     """
     Yield (name, visible RGB, thermal) for frames paired by header stamp.
+
+    ``segment`` (start, end) keeps the pairs whose visible stamp lies that many
+    seconds after the bag's first stamp (None: open).
 
     Pairing is the project's :class:`ros2_ssvif.pairing.ApproximatePairer`
     (mutual nearest neighbours within ``max_dt`` s), the same as the fusion
@@ -118,11 +124,19 @@ def read_bag_pairs(
     )
     stream = {rgb_topic: 'visible', thermal_topic: 'thermal'}
     k = 0
+    first: list[float] = []
+    start, end = segment
+
+    def inside(msg) -> bool:
+        offset = stamp_seconds(msg.header) - first[0]
+        return (start is None or offset >= start) and (end is None or offset <= end)
 
     def emit():
         nonlocal k
         while ready:
             v, t = ready.pop(0)
+            if not inside(v[1]):
+                continue
             try:
                 vis, th = _as_rgb(message_to_array(v[1])), message_to_array(t[1])
             except ImageDecodeError as exc:
@@ -132,6 +146,8 @@ def read_bag_pairs(
 
     try:
         for topic, _, msg in iter_messages(path, [rgb_topic, thermal_topic]):
+            if not first:
+                first.append(stamp_seconds(msg.header))
             pairer.add(stream[topic], stamp_seconds(msg.header), (topic, msg))
             yield from emit()
         pairer.flush()

@@ -116,7 +116,8 @@ def iter_registered_pairs(bag: str | Path, registrar, rgb_topic: str = '/rgb/ima
     Frames of the drive, in order.
     """
     from ros2_ssvif.bag_io import iter_messages
-    from ros2_ssvif.image_codec import image_to_array, stamp_seconds
+    from ros2_ssvif.compressed import is_compressed, message_to_array
+    from ros2_ssvif.image_codec import stamp_seconds
     from ros2_ssvif.pairing import ApproximatePairer
 
     ready: list = []
@@ -126,8 +127,8 @@ def iter_registered_pairs(bag: str | Path, registrar, rgb_topic: str = '/rgb/ima
         pairer.add('visible' if topic == rgb_topic else 'thermal', stamp_seconds(msg.header), msg)
         while ready:
             v, t = ready.pop(0)
-            vis, thr = image_to_array(v), image_to_array(t)
-            if vis.ndim == 3 and v.encoding.startswith('bgr'):
+            vis, thr = message_to_array(v), message_to_array(t)  # sizes checked from headers
+            if vis.ndim == 3 and not is_compressed(v) and v.encoding.startswith('bgr'):
                 vis = np.ascontiguousarray(vis[..., 2::-1])
             yield registrar.register_pair(np.ascontiguousarray(vis[..., :3]), thr)
             n += 1

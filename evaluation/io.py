@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 from ros2_ssvif.image_files import IMAGE_SUFFIXES, ImageFolderError, images_by_stem  # noqa: F401
+from ros2_ssvif.image_files import ImageFileError, read_image_file
 
 
 _SEPARATORS = ('_', '-', '.')
@@ -39,9 +39,18 @@ class InputError(ValueError):
 def read_image(path: str | Path) -> np.ndarray:
     """Return an 8-bit image as HxW (grayscale) or HxWx3 RGB uint8."""
     path = Path(path)
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise InputError(f'cannot read image {path}')
+    img = _read(path)
+    return _as_8bit(img, path)
+
+
+def _read(path: Path) -> np.ndarray:
+    try:
+        return read_image_file(path)
+    except ImageFileError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _as_8bit(img: np.ndarray, path: Path) -> np.ndarray:
     if img.dtype != np.uint8:
         raise InputError(f'{path}: expected an 8-bit image, got {img.dtype}')
     if img.ndim == 3:
@@ -64,12 +73,10 @@ def read_ir_image(path: str | Path) -> np.ndarray:
     from ros2_ssvif.thermal import ThermalNormalizer
 
     path = Path(path)
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise InputError(f'cannot read image {path}')
+    img = _read(path)
     if img.dtype == np.uint16 and img.ndim == 2:
         return (ThermalNormalizer().for_stills()(img) * 255.0 + 0.5).astype(np.uint8)
-    return read_image(path)
+    return _as_8bit(img, path)
 
 
 def list_images(folder: str | Path, role: str) -> dict[str, Path]:

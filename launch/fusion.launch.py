@@ -71,6 +71,13 @@ PARAMETER_ARGUMENTS = (
     'stream_timeout',
     'max_drop_ratio',
     'health_window',
+    'registration_check_every',
+    'registration_window',
+    'registration_min_confidence',
+    'registration_warn_px',
+    'registration_warn_hold_s',
+    'registration_autocorrect',
+    'registration_autocorrect_max_px',
 )
 TOPIC_ARGUMENTS = (
     ('rgb_topic', 'rgb/image_raw'),

@@ -16,7 +16,9 @@
 Reading and writing rosbag2 files (sqlite3 or mcap) with ``rosbags``.
 
 rosbag2_py needs a ROS installation; ``rosbags`` reads and writes the same
-files in pure Python, so bag tools work on any machine.
+files in pure Python, so bag tools work on any machine. A bag tool writes
+through :func:`atomic_output_dir` under :func:`terminate_on`, so Ctrl-C,
+SIGTERM and SIGHUP all leave no half-written output.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from contextlib import contextmanager
 import os
 from pathlib import Path
 import shutil
+import signal
+import sqlite3
 from typing import Iterator
 
 import numpy as np
@@ -148,30 +152,44 @@ class BagWriter:
         self._conns: dict[str, object] = {}
 
     def __enter__(self) -> 'BagWriter':
-        self._writer.open()
+        with self._errors():
+            self._writer.open()
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._writer.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        with self._errors():
+            self._writer.__exit__(exc_type, exc, tb)  # close, or abort after an error
+
+    @contextmanager
+    def _errors(self):
+        """
+        Turn a storage failure into one BagError line.
+
+        sqlite3 reports a full disk as ``sqlite3.OperationalError: database or
+        disk is full`` (not an OSError), mcap and metadata.yaml as OSError
+        ENOSPC, rosbags as WriterError: all of them used to be a traceback.
+        """
+        from rosbags.rosbag2 import WriterError
+
+        try:
+            yield
+        except (sqlite3.Error, OSError, WriterError) as exc:
+            text = getattr(exc, 'strerror', None) or str(exc) or type(exc).__name__
+            raise BagError(f'cannot write the output bag: {text}') from None
 
     def msg_class(self, msgtype: str):
         return self.typestore.types[msgtype]
 
     def write(self, topic: str, msgtype: str, t_ns: int, msg) -> None:
-        if topic not in self._conns:
-            self._conns[topic] = self._writer.add_connection(
-                topic, msgtype, typestore=self.typestore
-            )
-        self._writer.write(
-            self._conns[topic], int(t_ns), self.typestore.serialize_cdr(msg, msgtype)
-        )
+        self.write_raw(topic, msgtype, t_ns, self.typestore.serialize_cdr(msg, msgtype))
 
     def write_raw(self, topic: str, msgtype: str, t_ns: int, raw: bytes) -> None:
-        if topic not in self._conns:
-            self._conns[topic] = self._writer.add_connection(
-                topic, msgtype, typestore=self.typestore
-            )
-        self._writer.write(self._conns[topic], int(t_ns), raw)
+        with self._errors():
+            if topic not in self._conns:
+                self._conns[topic] = self._writer.add_connection(
+                    topic, msgtype, typestore=self.typestore
+                )
+            self._writer.write(self._conns[topic], int(t_ns), raw)
 
     def empty_image(self, header):
         Image = self.msg_class('sensor_msgs/msg/Image')
@@ -229,3 +247,31 @@ def as_bag_image(msg):
     if not isinstance(msg.data, np.ndarray):
         msg.data = np.frombuffer(msg.data, dtype=np.uint8)
     return msg
+
+
+class Terminated(Exception):
+    """SIGTERM or SIGHUP arrived: leave like Ctrl-C (the output is removed on the way out)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+@contextmanager
+def terminate_on(*signums):
+    """Raise :class:`Terminated` in the main thread on these signals, while inside."""
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    previous = {}
+    for sig in signums:
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):  # not the main thread (an embedding program): leave it
+            pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

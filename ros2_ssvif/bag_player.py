@@ -118,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         counts = play(args.bag, args.topics, args.rate, args.clock, args.start_delay, remap,
                       repeat=args.repeat)
-    except (BagError, ValueError) as exc:
-        print(f'play_bag: {exc}', file=sys.stderr)
-        return 1
+    except (BagError, ValueError) as exc:  # exit 2, as every other tool of this package
+        print(f"play_bag: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     finally:

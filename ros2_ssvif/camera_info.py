@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from ros2_ssvif.safe_files import FileCheckError, read_text_file
 import yaml
 
 
@@ -162,9 +163,9 @@ def save_camera_info(info: CameraInfo, path: str | Path) -> None:
 def load_camera_info(path: str | Path) -> CameraInfo:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise CameraInfoError(f'camera_info file not found: {path}') from None
+        data = yaml.safe_load(read_text_file(path, 'camera_info file'))
+    except FileCheckError as exc:
+        raise CameraInfoError(str(exc)) from None
     except (OSError, yaml.YAMLError) as exc:
         raise CameraInfoError(f'cannot read camera_info {path}: {exc}') from None
     if not isinstance(data, dict):

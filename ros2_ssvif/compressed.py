@@ -206,8 +206,24 @@ def array_to_compressed(arr: np.ndarray, encoding: str, codec: str = 'jpeg',
     return f'{encoding}; {codec} compressed {payload}', buf.tobytes()
 
 
-def message_to_array(msg) -> np.ndarray:
-    """Image or CompressedImage -> array (colour RGB, mono in its own depth)."""
-    from ros2_ssvif.image_codec import image_to_array
+def message_to_array(msg, max_pixels: int | None = None) -> np.ndarray:
+    """
+    Image or CompressedImage -> array (colour RGB, mono in its own depth).
 
-    return compressed_to_array(msg) if is_compressed(msg) else image_to_array(msg)
+    ``max_pixels`` (default: the tools' ``image_files.MAX_IMAGE_PIXELS``)
+    refuses a larger frame from its header, before anything is decoded.
+    """
+    from ros2_ssvif.image_codec import image_to_array
+    from ros2_ssvif.image_files import MAX_IMAGE_PIXELS
+
+    limit = MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+
+    def check(h: int, w: int) -> None:
+        if int(h) * int(w) > limit:
+            raise ImageDecodeError(f'frame {w}x{h} has more than {limit} pixels (refused '
+                                   'before decoding)')
+
+    if is_compressed(msg):
+        return compressed_to_array(msg, check)
+    check(msg.height, msg.width)
+    return image_to_array(msg)

@@ -35,10 +35,13 @@ from dataclasses import asdict, dataclass, field, fields
 import math
 from pathlib import Path
 
+from ros2_ssvif.alignment import AlignmentSettings
 from ros2_ssvif.compressed import TRANSPORTS
 from ros2_ssvif.model_runner import FusionSegmenter
 from ros2_ssvif.package_files import resolve_model_path
 from ros2_ssvif.registration import load_registration, PassThroughRegistrar, RegistrationError
+from ros2_ssvif.safe_files import check_regular_file, FileCheckError, MAX_MODEL_BYTES
+from ros2_ssvif.safe_files import read_text_file
 from ros2_ssvif.thermal import MODES as THERMAL_MODES
 from ros2_ssvif.thermal import ThermalNormalizer
 import yaml
@@ -164,6 +167,28 @@ class FusionConfig:
         'output within health_window.', range=(0.0, 1.0))
     health_window: float = _p(5.0, 'Window for input rates and the drop ratio, seconds.',
                               range=(0.5, 3600.0))
+    registration_check_every: int = _p(
+        3, 'Check the registration on every Nth fused pair (alignment.py: gradient-orientation '
+        'correlation at 320 px wide, a few ms); 0: never, the registration status says so.',
+        range=(0, 1000))
+    registration_window: int = _p(
+        5, 'Checks the registration verdict is the median of (the confident ones among them).',
+        range=(1, 100))
+    registration_min_confidence: float = _p(
+        0.2, 'A check counts when its correlation peak is this distinct (1 - second peak / '
+        'peak); chosen on real pairs by benchmarks/bench_alignment.py.', range=(0.0, 1.0))
+    registration_warn_px: float = _p(
+        2.0, 'Registration status WARN when thermal lies more than this many output pixels from '
+        'the visible image.', range=(0.1, 100.0))
+    registration_warn_hold_s: float = _p(
+        0.5, 'The shift must stay above (or below) registration_warn_px this long, in stamp '
+        'seconds, before the status changes: one frame does not flap it.', range=(0.0, 60.0))
+    registration_autocorrect: bool = _p(
+        False, 'Translate the thermal remap to follow the measured shift (bounded, smoothed, '
+        'logged and counted) so fused edges align again; the status stays WARN: recalibrate.')
+    registration_autocorrect_max_px: float = _p(
+        10.0, 'Largest correction registration_autocorrect applies, output pixels.',
+        range=(0.0, 50.0))
 
     def __post_init__(self) -> None:
         for spec in parameter_specs():
@@ -205,21 +230,35 @@ class FusionConfig:
 
         Cheap: no model is loaded.
         """
-        path = self.resolved_model_path()
-        if not path.is_file():
-            what = 'model file' if self.model_path else 'default model'
-            raise ConfigError(f'model_path: {what} not found: {path}')
+        try:  # a FIFO or a device as the model would block or never end in ONNX Runtime
+            check_regular_file(self.resolved_model_path(),
+                               'model file' if self.model_path else 'default model',
+                               MAX_MODEL_BYTES)
+        except FileCheckError as exc:
+            raise ConfigError(f'model_path: {exc}') from None
         if self.registration_file:
             try:
-                load_registration(self.registration_file)
+                reg = load_registration(self.registration_file)
             except RegistrationError as exc:
                 raise ConfigError(f'registration_file: {exc}') from None
+            ow, oh = reg.output_size
+            if ow * oh > self.max_input_pixels:  # the remap tables and every frame are this size
+                raise ConfigError(
+                    f'registration_file: output {ow}x{oh} = {ow * oh} pixels is more than '
+                    f'max_input_pixels={self.max_input_pixels}')
 
     def normalizer(self) -> ThermalNormalizer:
         return ThermalNormalizer(self.thermal_normalization, self.thermal_low_percentile,
                                  self.thermal_high_percentile, self.thermal_fixed_min,
                                  self.thermal_fixed_max, self.thermal_window_rate,
                                  self.thermal_window_hysteresis, video=True)
+
+    def alignment_settings(self) -> AlignmentSettings:
+        return AlignmentSettings(
+            every=self.registration_check_every, window=self.registration_window,
+            min_confidence=self.registration_min_confidence, warn_px=self.registration_warn_px,
+            warn_hold_s=self.registration_warn_hold_s, autocorrect=self.registration_autocorrect,
+            autocorrect_max_px=self.registration_autocorrect_max_px)
 
     def registrar(self):
         if not self.registration_file:
@@ -339,7 +378,9 @@ def read_params_file(path: str | Path, node_name: str = 'fusion_node') -> dict:
     ``/**`` included.
     """
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = yaml.safe_load(read_text_file(path, 'params file')) or {}
+    except FileCheckError as exc:
+        raise ConfigError(str(exc)) from None
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f'cannot read params file {path}: {exc}') from None
     if not isinstance(data, dict):

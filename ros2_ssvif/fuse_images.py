@@ -30,7 +30,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from ros2_ssvif.image_files import ImageFolderError, images_by_stem
+from ros2_ssvif.image_files import ImageFileError, ImageFolderError, images_by_stem
+from ros2_ssvif.image_files import read_image_file
 from ros2_ssvif.thermal import ThermalNormalizer
 
 
@@ -44,15 +45,21 @@ class FuseResult:
     masks: list[Path]
 
 
+def _read(path: Path) -> np.ndarray:
+    """Decode one file after the header check (``image_files.read_image_file``)."""
+    try:
+        return read_image_file(path)
+    except ImageFileError as exc:
+        raise FuseError(str(exc)) from None
+
+
 def read_visible_u8(path: Path) -> np.ndarray:
     """
     Read an RGB uint8 image.
 
     Grey repeated, 16-bit reduced to its top 8 bits, alpha dropped.
     """
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise FuseError(f'cannot read image {path}')
+    img = _read(path)
     if img.dtype == np.uint16:
         img = (img >> 8).astype(np.uint8)
     if img.dtype != np.uint8:
@@ -70,9 +77,7 @@ def read_thermal_raw(path: Path) -> np.ndarray:
 
     8- or 16-bit; a 3-channel file is averaged by the normaliser.
     """
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise FuseError(f'cannot read image {path}')
+    img = _read(path)
     if img.ndim == 3 and img.shape[2] == 4:
         img = img[:, :, :3]
     return img

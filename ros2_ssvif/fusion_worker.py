@@ -13,16 +13,23 @@
 # limitations under the License.
 
 """
-The node's worker thread: loads pipelines and runs pairs through them (ROS-free).
+The node's worker threads: one loads pipelines, one runs pairs through them (ROS-free).
 
 Loading a model can take minutes (a TensorRT engine build on a Jetson), so
-it never happens in a ROS callback: the set-parameters callback only
-validates, and the worker builds the new pipeline (model, registration
-maps, thermal normaliser: only the parts that changed) while the old one
-keeps fusing. The new one is swapped in only if it loads; otherwise the
-old one stays and ``on_failure`` lets the node undo the parameter change.
-While nothing is loaded yet the state is ``loading`` and /diagnostics says
-what is happening.
+it never happens in a ROS callback, nor on the thread that fuses: the
+set-parameters callback only validates, the **loader** thread builds the
+new pipeline (model, registration maps, thermal normaliser: only the parts
+that changed) while the **inference** thread keeps fusing with the old
+one, and the new one is swapped in between two pairs, only if it loaded;
+otherwise the old one stays and ``on_failure`` lets the node undo the
+parameter change. What stops: nothing while a *re*load runs (it shares the
+CPU, so pairs may be slower and counted ``busy``); before the *first*
+pipeline is loaded nothing is fused (``not_ready``), and the state is
+``loading`` with what is being loaded on /diagnostics.
+
+The registration monitor (:class:`AlignmentMonitor`) belongs to the worker,
+not to a pipeline: a new model keeps its history and its correction; a new
+registration starts it afresh.
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ from collections import deque
 import threading
 from typing import Callable
 
+from ros2_ssvif.alignment import AlignmentMonitor
 from ros2_ssvif.config import FusionConfig
 from ros2_ssvif.labels import write_labels_file
 from ros2_ssvif.model_runner import ModelError
@@ -55,12 +63,14 @@ class PipelineWorker:
     def __init__(self, stats: PipelineStats, sink, log, max_pending: int = 1,
                  on_published: Callable[[], None] | None = None,
                  on_frame_error: Callable[[FrameError], None] | None = None,
-                 on_model: Callable[[object], None] | None = None):
+                 on_model: Callable[[object], None] | None = None,
+                 aligner: AlignmentMonitor | None = None):
         self.stats, self.sink, self.log = stats, sink, log
         self.on_model = on_model or (lambda model: None)
         self.max_pending = max_pending
         self.on_published = on_published or (lambda: None)
         self.on_frame_error = on_frame_error or (lambda exc: None)
+        self.aligner = aligner or AlignmentMonitor()
         self.pipeline: FramePipeline | None = None
         self.state, self.message, self.note = 'idle', '', ''
         self.labels_file = ''
@@ -68,13 +78,16 @@ class PipelineWorker:
         self._requests: deque = deque()
         self._cv = threading.Condition()
         self._stop = False
+        self._generation = 0  # unload() makes a load still running for the old one void
         self._thread = threading.Thread(target=self._run, name='ssvif_worker', daemon=True)
+        self._loader = threading.Thread(target=self._load_loop, name='ssvif_loader', daemon=True)
         self._thread.start()
+        self._loader.start()
 
     # -- loading --------------------------------------------------------------
     def request_load(self, cfg: FusionConfig, parts=PARTS,
                      on_failure: Callable[[str], None] | None = None) -> _Request:
-        """Build the ``parts`` that changed in the worker; returns a handle with ``done``."""
+        """Build the ``parts`` that changed on the loader thread; returns a handle (``done``)."""
         req = _Request(cfg, parts, on_failure)
         with self._cv:
             if self.pipeline is None:
@@ -84,30 +97,41 @@ class PipelineWorker:
                     self._loading_text(cfg, req.parts) + ' (the previous one keeps running)'
                 )
             self._requests.append(req)
-            self._cv.notify()
+            self._cv.notify_all()
         return req
 
     def load_now(self, cfg: FusionConfig, parts=PARTS) -> str:
         """Load in the calling thread (lifecycle configure); '' on success, else the error."""
         req = _Request(cfg, parts, None)
-        self._load(req)
+        self._load(req, self._generation)
         return req.error
 
     def unload(self) -> None:
         with self._cv:
             self.pipeline, self.state, self.message, self.note = None, 'idle', '', ''
             self._pending.clear()
+            self._generation += 1
 
-    @staticmethod
-    def _loading_text(cfg: FusionConfig, parts: set) -> str:
+    def _loading_text(self, cfg: FusionConfig, parts: set) -> str:
+        first = '' if self.pipeline is not None else ': nothing is fused until it is loaded'
         if 'model' in parts and cfg.uses_tensorrt:
             return (f'building TensorRT engine for {cfg.resolved_model_path().name} '
-                    '(first start with this model/GPU takes minutes)')
+                    f'(first start with this model/GPU takes minutes){first}')
         if 'model' in parts:
-            return f'loading model {cfg.resolved_model_path()}'
-        return 'loading ' + ' and '.join(sorted(parts - {'model'}))
+            return f'loading model {cfg.resolved_model_path()}{first}'
+        return 'loading ' + ' and '.join(sorted(parts - {'model'})) + first
 
-    def _load(self, req: _Request) -> None:
+    def _load_loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._requests and not self._stop:
+                    self._cv.wait(0.5)
+                if self._stop:
+                    return
+                req, generation = self._requests.popleft(), self._generation
+            self._load(req, generation)
+
+    def _load(self, req: _Request, generation: int) -> None:
         cfg, old = req.cfg, self.pipeline
         try:
             cfg.check_files()
@@ -119,10 +143,11 @@ class PipelineWorker:
                 cfg.normalizer() if 'thermal' in req.parts or old is None else old.normalizer
             )
             pipeline = FramePipeline(
-                model, registrar, normalizer, self.stats, cfg.max_input_pixels, cfg.overlay_alpha
+                model, registrar, normalizer, self.stats, cfg.max_input_pixels, cfg.overlay_alpha,
+                aligner=self.aligner
             )
         except (ModelError, RegistrationError, ValueError, OSError) as exc:
-            req.error = str(exc)
+            req.error = ' '.join(str(exc).split())
             with self._cv:
                 if old is None:
                     self.state, self.message, self.note = 'error', req.error, ''
@@ -133,6 +158,7 @@ class PipelineWorker:
                 req.on_failure(req.error)
             req.done.set()
             return
+        pipeline.on_correction = self._log_correction
         if model is not (old.model if old else None):
             for note in getattr(model, 'notes', []):
                 self.log.warning(note)
@@ -143,8 +169,16 @@ class PipelineWorker:
                 f'{len(model.class_names)} classes'
             )
         with self._cv:
-            self.pipeline, self.state, self.message, self.note = pipeline, 'ready', '', ''
+            if generation == self._generation and not self._stop:
+                if registrar is not (old.registrar if old else None):
+                    self.aligner.bind(registrar)  # a new registration: a fresh verdict
+                self.pipeline, self.state, self.message, self.note = pipeline, 'ready', '', ''
         req.done.set()
+
+    def _log_correction(self, old, new) -> None:
+        self.log.info(f'registration autocorrect: thermal remap shifted from '
+                      f'({old[0]:+.2f}, {old[1]:+.2f}) to ({new[0]:+.2f}, {new[1]:+.2f}) px '
+                      f"({self.stats.counts['registration_corrections']} changes so far)")
 
     def _write_labels(self, model) -> None:
         try:
@@ -164,30 +198,27 @@ class PipelineWorker:
             while len(self._pending) > self.max_pending:
                 self._pending.popleft()
                 self.stats.drop('busy')
-            self._cv.notify()
+            self._cv.notify_all()
 
     def pending(self) -> int:
         return len(self._pending)
 
     def reset_time(self) -> None:
-        """Stamps jumped back: the running thermal window starts again."""
+        """Stamps jumped back: the running thermal window and the monitor's history start again."""
         pipeline = self.pipeline
         if pipeline is not None:
             pipeline.normalizer.reset()
+        self.aligner.time_reset()
 
     def _run(self) -> None:
         while True:
             with self._cv:
-                while not self._pending and not self._requests and not self._stop:
+                while not self._pending and not self._stop:
                     self._cv.wait(0.5)
                 if self._stop:
                     return
-                req = self._requests.popleft() if self._requests else None
-                pair = self._pending.popleft() if req is None else None
+                pair = self._pending.popleft()
                 pipeline = self.pipeline
-            if req is not None:
-                self._load(req)
-                continue
             if pipeline is None:
                 self.stats.drop('not_ready')
                 continue
@@ -204,3 +235,4 @@ class PipelineWorker:
             self._stop = True
             self._cv.notify_all()
         self._thread.join(timeout=timeout)
+        self._loader.join(timeout=timeout)

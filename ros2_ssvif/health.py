@@ -40,6 +40,7 @@ import threading
 
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
+LEVEL_NAMES = ('OK', 'WARN', 'ERROR', 'STALE')
 MIN_FRAMES_FOR_RATIO = 3
 
 

@@ -20,17 +20,74 @@ all match a visible, a thermal (and maybe a label or fused) image by stem;
 this is the one listing they share, so they agree on what counts as an
 image and refuse the same mistakes (two files with one stem, an empty or
 missing folder).
+
+:func:`read_image_file` is the one way these commands decode an image
+file: a regular file (not a FIFO or a device), then its width and height
+from the header, refused above ``MAX_IMAGE_PIXELS`` before anything is
+decoded. A 200 KB PNG can declare 100 000 x 100 000 pixels, and
+``cv2.imread`` would try to allocate 30 GB for it. OpenCV has no
+header-only call; ``PIL.Image.open`` reads only the header (decoding is
+lazy) for every format listed here, and pillow is already a runtime
+dependency, so the header is read with it instead of a parser of our own.
 """
 from __future__ import annotations
 
 from pathlib import Path
+import warnings
+
+import cv2
+import numpy as np
+from ros2_ssvif.safe_files import check_regular_file, FileCheckError, MAX_IMAGE_FILE_BYTES
 
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.pgm', '.ppm')
+MAX_IMAGE_PIXELS = 7680 * 4320  # 8K UHD: larger than any camera of a rig, smaller than a bomb
 
 
 class ImageFolderError(ValueError):
     """A folder is missing, empty, or has two images with the same stem."""
+
+
+class ImageFileError(ValueError):
+    """An image file cannot be read, or declares more pixels than allowed; the text says which."""
+
+
+def image_header_size(path: str | Path) -> tuple[int, int] | None:
+    """
+    Return (width, height) from the file header, without decoding the pixels.
+
+    None where pillow does not know the format (OpenCV may still read it).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # DecompressionBombWarning: we judge the size ourselves
+        try:
+            with Image.open(path) as im:
+                return tuple(int(v) for v in im.size)
+        except Image.DecompressionBombError:  # pillow's own limit, far above ours
+            raise ImageFileError(
+                f'{path} declares more than {2 * Image.MAX_IMAGE_PIXELS} pixels, more than the '
+                f'{MAX_IMAGE_PIXELS} this command decodes (refused before decoding)') from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+            return None
+
+
+def read_image_file(path: str | Path, flags: int = cv2.IMREAD_UNCHANGED,
+                    max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """``cv2.imread`` after the checks of the module docstring; ImageFileError if refused."""
+    try:
+        path = check_regular_file(path, 'image', MAX_IMAGE_FILE_BYTES)
+    except FileCheckError as exc:
+        raise ImageFileError(str(exc)) from None
+    size = image_header_size(path)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise ImageFileError(f'{path} declares {size[0]}x{size[1]} pixels, more than the '
+                             f'{max_pixels} this command decodes (refused before decoding)')
+    img = cv2.imread(str(path), flags)
+    if img is None:
+        raise ImageFileError(f'cannot read image {path}')
+    return img
 
 
 def images_by_stem(folder: str | Path) -> dict[str, Path]:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from ros2_ssvif.safe_files import read_text_file
 import yaml
 
 
@@ -109,7 +110,7 @@ def write_labels_file(model_path: str | Path, class_names, palette) -> Path:
 
 
 def read_labels_file(path: str | Path) -> tuple[list[str], list[tuple[int, int, int]]]:
-    data = yaml.safe_load(Path(path).read_text())
+    data = yaml.safe_load(read_text_file(path, 'labels file'))
     if not isinstance(data, dict) or data.get('format') != LABELS_FORMAT:
         raise ValueError(f'{path} is not a {LABELS_FORMAT} file')
     classes = sorted(data['classes'], key=lambda c: c['id'])

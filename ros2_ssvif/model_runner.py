@@ -45,6 +45,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from ros2_ssvif.safe_files import check_regular_file, FileCheckError, MAX_MODEL_BYTES
 from ros2_ssvif.tensorrt import EnginePlan, make_cache_dirs, model_digest, plan_engine
 
 
@@ -279,9 +280,10 @@ class FusionSegmenter:
                  tensorrt_fp16: bool = True, tensorrt_cache_dir: str = '', device_id: int = 0,
                  image_hw: tuple[int, int] | None = None):
         ort = _import_ort()
-        path = Path(path)
-        if not path.is_file():
-            raise ModelError(f'model file not found: {path}')
+        try:
+            path = check_regular_file(path, 'model file', MAX_MODEL_BYTES)
+        except FileCheckError as exc:
+            raise ModelError(str(exc)) from None
         wanted = [str(p).lower() for p in providers]
         self.engine_plan: EnginePlan | None = None
         if 'tensorrt' in wanted and 'TensorrtExecutionProvider' in ort.get_available_providers():

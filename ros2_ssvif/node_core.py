@@ -39,6 +39,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, qos_profile_system_default, QoSProfile
+from ros2_ssvif.alignment import AlignmentMonitor
 from ros2_ssvif.compressed import transport_topic
 from ros2_ssvif.config import ConfigError, parameter_specs
 from ros2_ssvif.fusion_worker import PARTS, PipelineWorker
@@ -139,6 +140,7 @@ class FusionCore:
             on_published=lambda: self.health.published(_steady()),
             on_frame_error=self._on_frame_error,
             on_model=self._on_model,
+            aligner=AlignmentMonitor(self.cfg.alignment_settings(), prefix=self.get_name()),
         )
         # steady clock: health is reported even while a replayed /clock is paused or jumps back
         self._diag_timer = self.create_timer(
@@ -196,6 +198,21 @@ class FusionCore:
             self._diag_pub = None
 
     # -- parameters -------------------------------------------------------------
+    def set_parameters_atomically(self, parameter_list: list[Parameter]) -> SetParametersResult:
+        """
+        Refuse a parameter this node does not have, by name.
+
+        rclpy's own refusal reads "Invalid access to undeclared parameter(s): []"
+        (its generator is used up before the message is built).
+        """
+        unknown = [p.name for p in parameter_list if not self.has_parameter(p.name)]
+        if unknown:
+            return SetParametersResult(
+                successful=False,
+                reason=f"fusion_node has no parameter {', '.join(unknown)} (a typo? every "
+                       'parameter is listed in config/fusion.yaml)')
+        return super().set_parameters_atomically(parameter_list)
+
     def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
         try:
             cfg = read_config(self, params)
@@ -223,6 +240,7 @@ class FusionCore:
         if self.worker is None or self._reverting:
             return
         self.worker.max_pending = cfg.max_pending_pairs
+        self.worker.aligner.configure(cfg.alignment_settings())
         pipeline = self.worker.pipeline
         if pipeline is not None:
             pipeline.max_input_pixels, pipeline.overlay_alpha = (
@@ -256,6 +274,13 @@ class FusionCore:
         stamp = stamp_seconds(msg.header)
         self.stats.counts[f'{stream}_in'] += 1
         self.health.frame_in(stream, _steady(), stamp)
+        if stamp == 0.0:  # an unstamped driver: pairing by time would pair anything with it
+            self.stats.frame_drop(stream, 'zero_stamp')
+            self.get_logger().warning(
+                f'{stream} frames arrive with a zero header stamp: they cannot be paired by time '
+                '(dropped, counted as zero_stamp); the camera driver must stamp them',
+                throttle_duration_sec=5.0)
+            return
         self.pairer.add(stream, stamp, msg)
 
     def _on_lost(self, stream: str, info) -> None:
@@ -310,6 +335,7 @@ class FusionCore:
             _steady(), self.get_clock().now().nanoseconds * 1e-9, state, message
         )
         reports[-1].values.update(self._fusion_values(worker))
+        reports.append(worker.aligner.report())
         arr = DiagnosticArray()
         arr.header.stamp = self.get_clock().now().to_msg()
         for r in reports:

@@ -24,16 +24,24 @@ messages the caller's :class:`OutputSink` creates, so the same code runs on
 a vehicle, on a bag and in tests. A frame that cannot be processed raises
 :class:`FrameError` whose ``reason`` is the drop counter it went to;
 nothing is dropped silently.
+
+After a pair is published, every Nth one is handed to the registration
+monitor (:mod:`ros2_ssvif.alignment`, timed as ``align``), and the
+monitor's autocorrect translation, when it changes, is applied to the
+registrar before the next pair is registered.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
+from ros2_ssvif.alignment import AlignmentMonitor
 from ros2_ssvif.camera_info import fill_camera_info_msg
 from ros2_ssvif.compressed import compressed_to_array, is_compressed
 from ros2_ssvif.image_codec import fill_image_msg, image_to_array, ImageDecodeError
+from ros2_ssvif.image_codec import stamp_seconds
 from ros2_ssvif.labels import colorize_mask, overlay, palette_lut
 from ros2_ssvif.model_runner import FusionSegmenter
 from ros2_ssvif.registration import PassThroughRegistrar, RegistrationError, RegistrationMaps
@@ -60,6 +68,7 @@ class FrameResult:
     thermal: np.ndarray  # registered thermal, original dtype
     fused: np.ndarray  # RGB uint8
     mask: np.ndarray  # class ids uint8
+    thermal01: np.ndarray | None = None  # registered thermal in [0, 1], as the model saw it
 
 
 class OutputSink(Protocol):
@@ -76,8 +85,11 @@ class FramePipeline:
     def __init__(self, model: FusionSegmenter,
                  registrar: RegistrationMaps | PassThroughRegistrar | None = None,
                  normalizer: ThermalNormalizer | None = None, stats: PipelineStats | None = None,
-                 max_input_pixels: int | None = None, overlay_alpha: float = 0.5):
+                 max_input_pixels: int | None = None, overlay_alpha: float = 0.5,
+                 aligner: AlignmentMonitor | None = None):
         self.model = model
+        self.aligner = aligner  # checks every Nth pair after it is published (alignment.py)
+        self.on_correction = None  # called as on_correction(old, new) when autocorrect moves
         self.registrar = registrar or PassThroughRegistrar()
         self.normalizer = normalizer or ThermalNormalizer()
         self.stats = stats or PipelineStats()
@@ -85,6 +97,8 @@ class FramePipeline:
         self.overlay_alpha = overlay_alpha
         self.palette = palette_lut(model.metadata.palette)
         self.camera_matrix = self.registrar.output_camera_matrix()
+        if aligner is not None and aligner.source is None:
+            aligner.bind(self.registrar)
 
     # -- stages -------------------------------------------------------------
     def _check_size(self, what: str, h: int, w: int) -> None:
@@ -134,11 +148,39 @@ class FramePipeline:
                 raise FrameError('size_mismatch', str(exc)) from None
             except Exception as exc:  # ORT runtime failure: count it, keep running
                 raise FrameError('inference_error', f'inference failed: {exc}') from None
-        return FrameResult(vis_r, thr_r, fused, mask)
+        return FrameResult(vis_r, thr_r, fused, mask, t01)
 
     def process(self, visible_msg, thermal_msg) -> FrameResult:
         vis, thr = self.decode(visible_msg, thermal_msg)
+        self._follow_correction()
         return self.run_arrays(vis, thr)
+
+    # -- registration health ---------------------------------------------------
+    def _follow_correction(self) -> None:
+        """Apply the monitor's autocorrect translation to the registration, once it changed."""
+        if self.aligner is None or self.aligner.source is not self.registrar:
+            return
+        wanted = self.aligner.correction
+        old = self.registrar.thermal_offset
+        if wanted != old:
+            self.registrar.set_thermal_offset(*wanted)
+            self.stats.counts['registration_corrections'] += 1
+            if self.on_correction is not None:
+                self.on_correction(old, wanted)
+
+    def check_alignment(self, result: FrameResult, stamp: float) -> None:
+        """Every Nth pair: measure the registered pair (after it was published)."""
+        aligner = self.aligner
+        if aligner is None or result.thermal01 is None or aligner.source is not self.registrar:
+            return  # a pipeline on its way out after a new registration: not this verdict
+        if not aligner.due():
+            return
+        with self.stats.stage('align'):
+            try:
+                aligner.update(stamp, result.visible, result.thermal01,
+                               self.registrar.thermal_offset)
+            except (ValueError, cv2.error):  # never let the monitor cost a frame
+                self.stats.counts['registration_check_errors'] += 1
 
     def encode(self, result: FrameResult, header, fused_msg, mask_msg):
         """Fill the caller's Image messages; both carry the visible header."""
@@ -198,6 +240,7 @@ class FramePipeline:
         self.stats.counts['published'] += 1
         lat = self.stats.latency
         self.stats.record('total', sum(lat[s][-1] for s in STAGES if lat.get(s)))
+        self.check_alignment(result, stamp_seconds(visible_msg.header))
         return result
 
 

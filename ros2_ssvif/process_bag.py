@@ -23,13 +23,24 @@ It writes what the node publishes: ``fused/image``, ``fused/camera_info``,
 ``segmentation/mask``, ``segmentation/color_mask`` (``segmentation/overlay``
 with ``--overlay``) stamped with the visible header and logged at the
 visible frame's log time, plus ``segmentation/label_info``
-(vision_msgs/LabelInfo) once at the start. Nothing is dropped for speed;
-every frame that does not become an output is counted.
+(vision_msgs/LabelInfo) once at the start, and the registration monitor's
+status on ``/diagnostics`` (``fusion_node: registration``, as the node
+names it) after every checked pair, stamped with that pair's visible
+header. Nothing is dropped for speed; every frame that does not become an
+output is counted.
+
+Messages are handed to the pairing in header-stamp order within a
+``REORDER_WINDOW_S`` window of log time: a recorder may log two thermal
+frames in swapped order, and the pairing (which assumes each camera in
+stamp order, as a live driver sends it) would drop the late one. Frames
+with a zero stamp (an unstamped driver) cannot be paired by time: they are
+counted (``zero_stamp``) and named; a bag of nothing else is an error.
 
 The output appears under its name only when complete: it is written under a
-hidden temporary name and renamed at the end. Ctrl-C or a corrupt input
-removes it (exit 130 / 2); a bag where nothing could be paired is an error,
-not an empty bag.
+hidden temporary name and renamed at the end. Ctrl-C, SIGTERM, SIGHUP or a
+corrupt input removes it (exit 130 / 143 / 129 / 2); a full disk or a bag
+where nothing could be paired is an error (one line, exit 2), not an empty
+bag.
 """
 from __future__ import annotations
 
@@ -38,9 +49,11 @@ from contextlib import contextmanager
 import json
 from pathlib import Path
 import posixpath
+import signal
 import sys
 
 import numpy as np
+from ros2_ssvif.alignment import AlignmentMonitor
 from ros2_ssvif.bag_io import (
     as_bag_image,
     atomic_output_dir,
@@ -54,9 +67,12 @@ from ros2_ssvif.bag_io import (
     resolve_image_topic,
     storage_of,
     STORAGES,
+    terminate_on,
+    Terminated,
     typestore,
 )
 from ros2_ssvif.config import ConfigError, FusionConfig, load_fusion_config
+from ros2_ssvif.health import LEVEL_NAMES
 from ros2_ssvif.image_codec import stamp_seconds
 from ros2_ssvif.labels import fill_label_info, write_labels_file
 from ros2_ssvif.model_runner import ModelError
@@ -64,11 +80,14 @@ from ros2_ssvif.package_files import default_params_file
 from ros2_ssvif.pairing import ApproximatePairer
 from ros2_ssvif.pipeline import FrameError, FramePipeline
 from ros2_ssvif.registration import RegistrationError
+from ros2_ssvif.stamp_order import StampOrder
 from ros2_ssvif.stats import PipelineStats
 
 
 CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
 LABEL_INFO = 'vision_msgs/msg/LabelInfo'
+DIAGNOSTICS = 'diagnostic_msgs/msg/DiagnosticArray'
+REORDER_WINDOW_S = 0.25  # log-time seconds a message waits for an older stamp logged after it
 
 
 def output_topics(
@@ -83,6 +102,7 @@ def output_topics(
         'color_mask': posixpath.join(mask_ns, 'color_mask'),
         'overlay': posixpath.join(mask_ns, 'overlay'),
         'labels': posixpath.join(mask_ns, 'label_info'),
+        'diagnostics': '/diagnostics',
     }
 
 
@@ -124,6 +144,17 @@ class BagSink:
         )
         w.write(self.topics['labels'], LABEL_INFO, t_ns, msg)
 
+    def write_status(self, report, header, t_ns: int) -> None:
+        """One DiagnosticArray with ``report`` (a health.StatusReport), stamped like the pair."""
+        ts = self.writer.typestore
+        st = ts.types['diagnostic_msgs/msg/DiagnosticStatus'](
+            level=report.level, name=report.name,
+            message=report.message, hardware_id='process_bag',
+            values=[ts.types['diagnostic_msgs/msg/KeyValue'](key=str(k), value=str(v))
+                    for k, v in report.values.items()])
+        arr = ts.types[DIAGNOSTICS](header=header, status=[st])
+        self.writer.write(self.topics['diagnostics'], DIAGNOSTICS, t_ns, arr)
+
 
 def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig,
                 rgb_topic: str = '/rgb/image_raw', thermal_topic: str = '/thermal/image_raw',
@@ -148,14 +179,20 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
         raise BagError(f'output already exists: {output_bag}')
     stats = PipelineStats()
     model = cfg.model()
+    aligner = AlignmentMonitor(cfg.alignment_settings(), prefix='fusion_node')
     pipeline = FramePipeline(model, cfg.registrar(), cfg.normalizer(), stats, cfg.max_input_pixels,
-                             cfg.overlay_alpha)
+                             cfg.overlay_alpha, aligner=aligner)
     ts = typestore()
     pairs: list[tuple] = []
+
+    def on_reset(stream, jump):
+        pipeline.normalizer.reset()
+        aligner.time_reset()
+
     pairer = ApproximatePairer(cfg.queue_size, cfg.slop, on_pair=lambda v, t: pairs.append((v, t)),
                                on_drop=lambda s, p, r: stats.frame_drop(s, r),
-                               reset_threshold=cfg.time_jump_threshold,
-                               on_reset=lambda s, jump: pipeline.normalizer.reset())
+                               reset_threshold=cfg.time_jump_threshold, on_reset=on_reset)
+    order = StampOrder(int(REORDER_WINDOW_S * 1e9), cfg.time_jump_threshold)
     storage = storage or storage_of(input_bag)
     try:
         from tqdm import tqdm
@@ -164,6 +201,8 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
     topics = output_topics(fused_topic, mask_topic)
     messages = iter_raw(input_bag, [rgb_topic, thermal_topic] if not copy_inputs else None)
     bar = tqdm(desc='process_bag', unit='msg', disable=not progress) if tqdm else None
+    timeline: list[dict] = []
+    corrections: list[dict] = []
     with (
         atomic_output_dir(output_bag) as tmp_out,
         BagWriter(tmp_out, storage) as writer,
@@ -171,16 +210,35 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
     ):
         sink = BagSink(writer, topics, cfg.publish_overlay)
 
+        def on_correction(old, new):
+            corrections.append({'stamp': round(stamp_seconds(sink_header[0]), 6),
+                                'from_px': list(old), 'to_px': list(new)})
+
+        sink_header = [None]
+        pipeline.on_correction = on_correction
+
         def emit():
             while pairs:
                 (t_ns, vis), (_, thr) = pairs.pop(0)
-                sink.t_ns = t_ns
+                sink.t_ns, sink_header[0] = t_ns, vis.header
+                checks = aligner.checks
                 try:
                     result = pipeline.step(vis, thr, sink)
                 except FrameError:
                     continue  # counted by step under its reason
+                if aligner.checks != checks:
+                    report = aligner.report()
+                    sink.write_status(report, vis.header, t_ns)
+                    if not timeline or timeline[-1]['level'] != report.level:
+                        timeline.append({'stamp': round(stamp_seconds(vis.header), 6),
+                                         'level': report.level, 'message': report.message})
                 if on_result is not None:
                     on_result(vis.header, result)
+
+        def feed(items):
+            for stream, stamp, t_ns, msg in items:
+                pairer.add(stream, stamp, (t_ns, msg))
+                emit()
 
         labels_written = False
         for topic, msgtype, t_ns, raw in messages:
@@ -200,15 +258,26 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
             except Exception:  # a cut or garbled message: count it, read on
                 stats.frame_drop(stream, 'corrupt_message')
                 continue
+            stamp = stamp_seconds(msg.header)
+            if stamp == 0.0:  # an unstamped driver: pairing by time cannot use it
+                stats.frame_drop(stream, 'zero_stamp')
+                continue
             if not labels_written:
                 sink.write_labels(model.class_names, t_ns, msg.header)
                 labels_written = True
-            pairer.add(stream, stamp_seconds(msg.header), (t_ns, msg))
-            emit()
+            feed(order.push(stamp, t_ns, (stream, stamp, t_ns, msg)))
+        feed(order.flush())
         pairer.flush()
         emit()
         c = stats.counts
         if c['published'] == 0:
+            zero = {st: stats.frame_drops[(st, 'zero_stamp')] for st in ('visible', 'thermal')}
+            if any(zero[st] and zero[st] == c[f'{st}_in'] for st in zero):
+                st = 'visible' if zero['visible'] == c['visible_in'] else 'thermal'
+                raise BagError(
+                    f'nothing fused from {name}: every {st} frame ({zero[st]}) has a zero header '
+                    'stamp, so frames cannot be paired by time (the camera driver does not '
+                    'stamp them)')
             drops = ', '.join(f'{k} {v}' for k, v in stats.drops.most_common(4)) or 'none'
             raise BagError(
                 f'nothing fused from {name}: {c["visible_in"]} frames on {rgb_topic}, '
@@ -216,6 +285,11 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
             )
     summary = stats.summary()
     summary['counts']['pairs'] = pairer.pairs
+    report = aligner.report()
+    summary['registration'] = {
+        'level': LEVEL_NAMES[report.level], 'message': report.message, **report.values,
+        'timeline': [{**e, 'level': LEVEL_NAMES[e['level']]} for e in timeline],
+        'corrections': corrections}
     try:
         summary['labels_file'] = str(
             write_labels_file(model.path, model.class_names, model.metadata.palette)
@@ -225,7 +299,9 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
     summary['topics'] = {
         'rgb': rgb_topic,
         'thermal': thermal_topic,
-        'written': [t for k, t in topics.items() if k != 'overlay' or cfg.publish_overlay],
+        'written': [t for k, t in topics.items()
+                    if (k != 'overlay' or cfg.publish_overlay)
+                    and (k != 'diagnostics' or aligner.checks)],
     }
     return summary
 
@@ -268,24 +344,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--summary', help='write the summary as JSON here')
     args = ap.parse_args(argv)
     try:
-        overrides = {
-            k: v
-            for k, v in (('model_path', args.model), ('registration_file', args.registration))
-            if v
-        }
-        if args.overlay:
-            overrides['publish_overlay'] = True
-        params = Path(args.params) if args.params else default_params_file()
-        cfg = load_fusion_config(params, overrides)
-        cfg.check_files()
-        summary = process_bag(args.input, args.output, cfg, args.rgb_topic, args.thermal_topic,
-                              args.fused_topic, args.mask_topic, args.storage, args.copy_inputs)
-    except KeyboardInterrupt:
-        print(
-            f'process_bag: interrupted; no output written ({args.output} does not exist)',
-            file=sys.stderr,
-        )
-        return 130
+        with terminate_on(signal.SIGTERM, signal.SIGHUP):
+            overrides = {
+                k: v
+                for k, v in (('model_path', args.model), ('registration_file', args.registration))
+                if v
+            }
+            if args.overlay:
+                overrides['publish_overlay'] = True
+            params = Path(args.params) if args.params else default_params_file()
+            cfg = load_fusion_config(params, overrides)
+            cfg.check_files()
+            summary = process_bag(args.input, args.output, cfg, args.rgb_topic,
+                                  args.thermal_topic, args.fused_topic, args.mask_topic,
+                                  args.storage, args.copy_inputs)
+    except (KeyboardInterrupt, Terminated) as exc:
+        how = f'terminated ({exc.name})' if isinstance(exc, Terminated) else 'interrupted'
+        print(f'process_bag: {how}; no output written ({args.output} does not exist)',
+              file=sys.stderr)
+        return 128 + exc.signum if isinstance(exc, Terminated) else 130
     except (BagError, ConfigError, ModelError, RegistrationError, ValueError, OSError) as exc:
         print(f"process_bag: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
@@ -300,6 +377,13 @@ def main(argv: list[str] | None = None) -> int:
         f'dropped frames {summary["dropped_frames"]}, dropped pairs {summary["dropped_pairs"]}; '
         f'labels: {summary["labels_file"]}'
     )
+    reg = summary['registration']
+    print(f"process_bag: registration {reg['level']}: {reg['message']}")
+    for stream, reasons in summary['dropped_frames'].items():
+        if reasons.get('zero_stamp'):
+            print(f"process_bag: warning: {reasons['zero_stamp']} {stream} frame(s) with a zero "
+                  'header stamp were not used (zero_stamp): the driver does not stamp them',
+                  file=sys.stderr)
     return 0
 
 

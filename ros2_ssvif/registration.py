@@ -38,12 +38,15 @@ from ros2_ssvif.pixel_geometry import (  # noqa: F401  (public here too)
     distort_pixels,
     undistort_pixels,
 )
+from ros2_ssvif.safe_files import FileCheckError, read_text_file
 import yaml
 
 
 FORMAT_NAME = 'ros2_ssvif/registration'
 FORMAT_VERSION = 1
 OUTPUT_SIZE_RANGE = (16, 8192)  # px per side: smaller is no image, larger no camera we know
+# remap tables take about 100 bytes per output pixel while they are built: 16.8 MP is 1.7 GB
+MAX_OUTPUT_PIXELS = 4096 * 4096
 CROP_TOLERANCE_PX = 1.0  # a crop may touch the image border by rounding
 
 
@@ -90,6 +93,10 @@ class Registration:
             raise RegistrationError(
                 f'output size must be between {lo}x{lo} and {hi}x{hi}, got {ow}x{oh}'
             )
+        if ow * oh > MAX_OUTPUT_PIXELS:
+            raise RegistrationError(
+                f'output size {ow}x{oh} = {ow * oh} pixels is more than {MAX_OUTPUT_PIXELS} '
+                '(4096x4096): its remap tables would take gigabytes')
         self.output_size = (ow, oh)
 
     def output_camera_matrix(self) -> np.ndarray:
@@ -239,9 +246,9 @@ def _homography(values) -> np.ndarray:
 def load_registration(path: str | Path) -> Registration:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise RegistrationError(f'registration file not found: {path}') from None
+        data = yaml.safe_load(read_text_file(path, 'registration file'))
+    except FileCheckError as exc:  # missing, a FIFO, /dev/zero, a huge file: never opened long
+        raise RegistrationError(str(exc)) from None
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise RegistrationError(f'cannot read registration file {path}: {exc}') from None
     return Registration.from_dict(data)
@@ -269,6 +276,30 @@ class RegistrationMaps:
         self._th = th_maps
         self.visible_map = vis_float  # (H,W,2) float32, raw visible pixel per output pixel
         self.thermal_map = th_float
+        self.thermal_offset = (0.0, 0.0)
+
+    def set_thermal_offset(self, dx: float, dy: float) -> None:
+        """
+        Take thermal from (dx, dy) output px further on: content lying there moves back.
+
+        Composed with the remap tables, not applied per frame: the float
+        table is translated once (``warpAffine`` with ``WARP_INVERSE_MAP``,
+        map'(u, v) = map(u + dx, v + dy)) and converted to the fixed-point
+        tables again, about 2 ms at 640x480. Output pixels whose source
+        would lie outside the table get an out-of-image coordinate, so they
+        are black (no thermal there) rather than smeared.
+        """
+        dx, dy = float(dx), float(dy)
+        if (dx, dy) == (0.0, 0.0):
+            shifted = self.thermal_map
+        else:
+            shifted = cv2.warpAffine(
+                self.thermal_map, np.float32([[1, 0, dx], [0, 1, dy]]),
+                (self.thermal_map.shape[1], self.thermal_map.shape[0]),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
+                borderValue=(-1e5, -1e5))
+        self._th = cv2.convertMaps(shifted, None, cv2.CV_16SC2)
+        self.thermal_offset = (dx, dy)
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -352,10 +383,25 @@ class PassThroughRegistrar:
                     'registration_file is set'
                 )
             thermal = cv2.resize(thermal, (w, h), interpolation=cv2.INTER_LINEAR)
-        return visible, thermal
+        return visible, self._shift_thermal(thermal)
 
     def register_label(self, label: np.ndarray) -> np.ndarray:
         return label
+
+    thermal_offset = (0.0, 0.0)
+
+    def set_thermal_offset(self, dx: float, dy: float) -> None:
+        """Translate thermal by (-dx, -dy) per frame (no tables to compose with here)."""
+        self.thermal_offset = (float(dx), float(dy))
+
+    def _shift_thermal(self, thermal: np.ndarray) -> np.ndarray:
+        dx, dy = self.thermal_offset
+        if (dx, dy) == (0.0, 0.0):
+            return thermal
+        h, w = thermal.shape[:2]
+        return cv2.warpAffine(thermal, np.float32([[1, 0, dx], [0, 1, dy]]), (w, h),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_CONSTANT)
 
     def output_camera_matrix(self) -> None:
         """Unknown without a calibration: the fused camera_info says uncalibrated (K = 0)."""

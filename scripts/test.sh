@@ -23,7 +23,8 @@ if [ "$distro" = 1 ]; then
   distro_tests=(test/test_model_and_pipeline.py test/test_image_codec.py test/test_pairing.py
                 test/test_registration.py test/test_thermal.py test/test_fusion_node.py
                 test/test_node_*.py test/test_deploy_tensorrt.py test/test_bag_tools.py
-                test/test_bag_compressed.py test/test_calibration_*.py)
+                test/test_bag_compressed.py test/test_bag_breakages.py
+                test/test_registration_monitor.py test/test_calibration_*.py)
   echo "== distro-era pass: $("${SSVIF_DISTRO_VENV:-.venv-distro}/bin/python" -c \
     'import sys, numpy, cv2, onnxruntime as o; print("Python %d.%d" % sys.version_info[:2],
     "numpy", numpy.__version__, "OpenCV", cv2.__version__, "onnxruntime", o.__version__)')"

@@ -59,6 +59,14 @@ def _conditions(text: str) -> tuple[str, ...]:
     return conds
 
 
+def _bump(text: str) -> tuple[float, float]:
+    try:
+        dx, dy = (float(v) for v in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected DX,DY in pixels, got {text!r}') from None
+    return dx, dy
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='ssvif_make_synthetic',
                                 description=__doc__.strip().splitlines()[0])
@@ -82,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         '--conditions', type=_conditions, default=('day',), help='consecutive parts of the drive'
     )
+    d.add_argument('--thermal-bump', type=_bump, default=(0.0, 0.0), metavar='DX,DY',
+                   help='knock the thermal camera by DX,DY raw pixels halfway (or at '
+                        '--thermal-bump-at): a registration that went wrong')
+    d.add_argument('--thermal-bump-at', type=_positive_float, default=None, metavar='SECONDS')
     return p
 
 
@@ -122,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                     args.seed,
                     args.conditions,
                     progress=bar.update,
+                    thermal_bump_px=args.thermal_bump,
+                    thermal_bump_at_s=args.thermal_bump_at,
                 )
             counts = ', '.join(f'{k}: {v}' for k, v in s['counts'].items())
             print(f"wrote {s['storage']} bag {out} ({counts})")

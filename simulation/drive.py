@@ -21,12 +21,20 @@ is logged a little after its stamp (transport latency). So a consumer must
 pair frames by stamp, not by arrival, exactly as with a recorded drive.
 Each image gets a CameraInfo with the same header and the rig's true
 intrinsics.
+
+``thermal_bump_px`` knocks the thermal camera at ``thermal_bump_at_s``: from
+that stamp on, every thermal image is translated by (dx, dy) raw thermal
+pixels (a bracket that slipped), so the calibrated registration is wrong by
+about that much; :func:`simulation.registration_truth.bump_in_output` says
+how far that moves thermal in the registered output, the truth a
+registration monitor is checked against.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable, Iterable
 
+import cv2
 import numpy as np
 from ros2_ssvif.image_codec import array_to_fields
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -56,6 +64,13 @@ def frame_times(duration_s: float, hz: float, jitter_s: float, offset_s: float, 
         else np.zeros(n)
     )
     return offset_s + np.arange(n) * period + jit + (3 * jitter_s if jitter_s > 0 else 0.0)
+
+
+def shift_image(img: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
+    """Content moves by (dx, dy) px; the uncovered border repeats the edge (a camera sees on)."""
+    h, w = img.shape[:2]
+    return cv2.warpAffine(img, np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]), (w, h),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _validate(duration_s, rgb_hz, thermal_hz, storage, jitter_s, conditions) -> tuple[str, ...]:
@@ -117,14 +132,24 @@ def write_drive_bag(path, rig: Rig | None = None, duration_s: float = 6.0, rgb_h
                     thermal_hz: float = 9.0, storage: str = 'sqlite3', seed: int = 0,
                     conditions: Iterable[str] | str = ('day',), jitter_s: float = 0.003,
                     rgb_topic: str = '/rgb/image_raw', thermal_topic: str = '/thermal/image_raw',
-                    progress: Callable[[int], None] | None = None) -> dict:
+                    progress: Callable[[int], None] | None = None,
+                    thermal_bump_px: tuple[float, float] = (0.0, 0.0),
+                    thermal_bump_at_s: float | None = None) -> dict:
     """
     Render a drive and write it as rosbag2 at ``path`` (which must not exist yet).
 
     ``conditions`` split the drive into equal consecutive parts (e.g. day then fog).
-    Returns counts per topic, first/last header stamps (ns), the path and storage.
+    Returns counts per topic, first/last header stamps (ns), the path and storage,
+    and the bump (``thermal_bump``: px, at_s, at_stamp_ns) when there is one
+    (``thermal_bump_at_s`` None: halfway).
     """
     conds = _validate(duration_s, rgb_hz, thermal_hz, storage, jitter_s, conditions)
+    bump = tuple(float(v) for v in thermal_bump_px)
+    if len(bump) != 2 or not all(np.isfinite(bump)) or max(abs(v) for v in bump) > 100:
+        raise DriveError(
+            f'thermal_bump_px must be two numbers within 100 px, got {thermal_bump_px}')
+    bump_at = duration_s / 2 if thermal_bump_at_s is None else float(thermal_bump_at_s)
+    bumped = bump != (0.0, 0.0)
     path = Path(path)
     if path.exists():
         raise DriveError(
@@ -147,6 +172,9 @@ def write_drive_bag(path, rig: Rig | None = None, duration_s: float = 6.0, rgb_h
     info_topic = {rgb_topic: '/rgb/camera_info', thermal_topic: '/thermal/camera_info'}
     summary: dict = {'path': str(path), 'storage': storage, 'duration_s': float(duration_s),
                      'conditions': list(conds), 'topics': {}}
+    if bumped:
+        summary['thermal_bump'] = {'px': list(bump), 'at_s': bump_at,
+                                   'at_stamp_ns': EPOCH_NS + int(round(bump_at * 1e9))}
     with Writer(path, version=9, storage_plugin=STORAGES[storage]) as writer:
         conns = {}
         for topic, msgtype in (
@@ -174,6 +202,8 @@ def write_drive_bag(path, rig: Rig | None = None, duration_s: float = 6.0, rgb_h
                 img, topic, model = _image_msg(ts, header, arr, 'rgb8'), rgb_topic, rig.visible
             else:
                 arr, _, _ = renderer.render_thermal(scene, cond, frame_rng)
+                if bumped and t >= bump_at:
+                    arr = shift_image(arr, bump)
                 header = _header(ts, stamp_ns, THERMAL_FRAME)
                 img, topic, model = (
                     _image_msg(ts, header, arr, 'mono16'),

@@ -24,7 +24,8 @@ depends on how well a board was detected.
 """
 from __future__ import annotations
 
-from ros2_ssvif.registration import Registration
+import numpy as np
+from ros2_ssvif.registration import apply_homography, distort_pixels, Registration
 from simulation.rig import Rig
 
 
@@ -38,3 +39,25 @@ def truth_registration(rig: Rig, plane_distance: float = 12.0,
     crop, size = compute_crop(vis, th, H, output_size)
     return Registration(vis, th, H, crop, size, {'source': 'simulated rig ground truth',
                                                  'plane_distance_m': float(plane_distance)})
+
+
+def bump_in_output(registration: Registration, bump_px: tuple[float, float],
+                   grid: int = 9) -> tuple[float, float]:
+    """
+    Where a thermal camera knocked by ``bump_px`` raw pixels moves thermal in the output.
+
+    The mean over a ``grid`` x ``grid`` raster of the registered image of
+    f(p + bump) - f(p), f the raw thermal -> output mapping (distortion,
+    homography, crop and resize): what a registration monitor should report
+    on top of the registration's own residual.
+    """
+    ow, oh = registration.output_size
+    u, v = np.meshgrid(np.linspace(0.1, 0.9, grid) * ow, np.linspace(0.1, 0.9, grid) * oh)
+    out = np.c_[u.ravel(), v.ravel()]
+    # output -> raw thermal: invert through the remap geometry
+    vis_und = registration.output_to_visible_undistorted(out)
+    th_und = apply_homography(np.linalg.inv(registration.homography), vis_und)
+    raw = distort_pixels(th_und, registration.thermal)
+    moved = registration.thermal_raw_to_output(raw + np.asarray(bump_px, float))
+    d = (moved - registration.thermal_raw_to_output(raw)).mean(axis=0)
+    return float(d[0]), float(d[1])

@@ -65,3 +65,39 @@ def toy_model_path(tmp_path_factory) -> Path:
     from toy_model import write_toy_model
 
     return write_toy_model(tmp_path_factory.mktemp('model') / 'toy.onnx')
+
+
+BUMP_AT_S = 4.0  # the synthetic thermal camera is knocked this long into the drive
+BUMP_PX = (6.0, 0.0)  # by this much, in raw thermal pixels
+BUMP_PLANE_M = 25.0  # the registration's plane: the depth of most edges of the synthetic street
+
+
+@pytest.fixture(scope='session')
+def bump_drives(tmp_path_factory):
+    """
+    Two 9 s synthetic day drives (RGB 10 Hz, thermal 9 Hz) and the rig's true registration.
+
+    ``bumped``: the thermal camera is knocked by BUMP_PX raw pixels at BUMP_AT_S;
+    ``steady``: the same drive without the knock. The registration is the
+    simulator's truth with its homography at BUMP_PLANE_M (the synthetic street's
+    edges are mostly that far: at the default 12 m the truth registration already
+    reads +2.6 px of parallax on it); ``bump_output_px`` is the knock as the
+    registered output sees it (simulation.registration_truth.bump_in_output).
+    """
+    from types import SimpleNamespace
+
+    from simulation.drive import EPOCH_NS, write_drive_bag
+    from simulation.registration_truth import bump_in_output, truth_registration
+    from simulation.rig import default_rig
+
+    root = tmp_path_factory.mktemp('bump_drives')
+    rig = default_rig()
+    reg = truth_registration(rig, BUMP_PLANE_M)
+    reg.save(root / 'registration.yaml')
+    for name, bump in (('bumped', BUMP_PX), ('steady', (0.0, 0.0))):
+        write_drive_bag(root / name, rig, duration_s=9.0, rgb_hz=10.0, thermal_hz=9.0,
+                        thermal_bump_px=bump, thermal_bump_at_s=BUMP_AT_S)
+    return SimpleNamespace(root=root, bumped=root / 'bumped', steady=root / 'steady',
+                           registration=root / 'registration.yaml',
+                           bump_stamp=EPOCH_NS * 1e-9 + BUMP_AT_S,
+                           bump_output_px=bump_in_output(reg, BUMP_PX))

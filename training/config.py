@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ros2_ssvif.safe_files import FileCheckError, read_text_file
 import yaml
 
 
@@ -313,10 +314,9 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     if path.resolve() in seen:
         raise ConfigError(f'inherit cycle through {path}')
     try:
-        with open(path, 'r', encoding='utf-8') as f:
-            data = yaml.safe_load(f)
-    except FileNotFoundError:
-        raise ConfigError(f'config file not found: {path}') from None
+        data = yaml.safe_load(read_text_file(path, 'config file'))
+    except FileCheckError as exc:
+        raise ConfigError(str(exc)) from None
     except yaml.YAMLError as e:
         raise ConfigError(f'{path}: not valid YAML ({str(e).splitlines()[0]})') from None
     data = data or {}

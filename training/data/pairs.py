@@ -40,7 +40,8 @@ from typing import Callable, Sequence
 
 import cv2
 import numpy as np
-from ros2_ssvif.image_files import IMAGE_SUFFIXES, ImageFolderError, images_by_stem
+from ros2_ssvif.image_files import IMAGE_SUFFIXES, ImageFileError, ImageFolderError, images_by_stem
+from ros2_ssvif.image_files import read_image_file
 from ros2_ssvif.thermal import ThermalNormalizer
 import torch
 from torch.utils.data import Dataset
@@ -164,10 +165,10 @@ def split_pairs(items: Sequence, val_fraction: float = 0.1, seed: int = 0) -> tu
 
 
 def _imread(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise DatasetError(f'cannot read image {path}')
-    return img
+    try:
+        return read_image_file(path)
+    except ImageFileError as exc:
+        raise DatasetError(str(exc)) from None
 
 
 def _scale(img: np.ndarray, path: Path) -> np.ndarray:
