@@ -13,11 +13,14 @@
 # limitations under the License.
 
 """
-One-way floors between training and evaluation (house rules, issue 12).
+One-way floors between training and evaluation (house rules, issue 12), and inside rooms.
 
 Training sits below evaluation: it may use the public metrics module
 (``evaluation.metrics``, shared scoring such as mIoU) and nothing else of
 evaluation; evaluation may use training, but only its public names.
+Inside the runtime (issue 18): ``errors`` and ``params`` are its ground
+floor, ``config`` describes the parts without building them, and the
+parts read a config by field name without importing it.
 Imports inside functions count as imports.
 """
 from __future__ import annotations
@@ -80,3 +83,31 @@ def test_the_rule_sees_function_level_imports(tmp_path):
     )
     found = list(_imports(f))
     assert ('training.segmenter', ['_Hidden']) in found and ('evaluation.compare', []) in found
+
+
+# -- the runtime's own floors (issue 18) ---------------------------------------------
+RUNTIME_GROUND = ('errors', 'params')  # import nothing of the package: everyone may use them
+CONFIG_DESCRIBES = ('model_runner', 'pipeline', 'alignment', 'fusion_worker', 'health', 'pairing',
+                    'node_core', 'node_outputs', 'process_bag', 'tensorrt')
+CONSUMERS = ('pairing', 'health', 'thermal', 'alignment', 'model_runner', 'pipeline',
+             'node_outputs')
+
+
+def _runtime_imports(name: str) -> set[str]:
+    return {mod.split('.')[1] for mod, _ in _imports(REPO / 'ros2_ssvif' / f'{name}.py')
+            if mod.startswith('ros2_ssvif.')}
+
+
+def test_the_runtime_ground_floor_imports_nothing_of_the_package():
+    for name in RUNTIME_GROUND:
+        assert not _runtime_imports(name), name
+
+
+def test_the_config_describes_the_parts_and_builds_none():
+    """config.py sits below what it configures: the parts build themselves from it by name."""
+    assert not _runtime_imports('config') & set(CONFIG_DESCRIBES)
+
+
+def test_the_consumers_read_the_config_by_field_name_without_importing_it():
+    for name in CONSUMERS:
+        assert 'config' not in _runtime_imports(name), name

@@ -157,7 +157,9 @@ def test_pipeline_from_messages_to_outputs(toy_model_path):
     header = SimpleNamespace(
         stamp=SimpleNamespace(sec=5, nanosec=7), frame_id='visible_optical_frame'
     )
-    fused_msg, mask_msg = pipe.encode(res, header, SimpleNamespace(), SimpleNamespace())
+    msgs = pipe.outputs(res, header, SimpleNamespace(  # what step publishes, without a node
+        wants=lambda key: key in ('fused', 'mask'), new_message=lambda key, h: SimpleNamespace()))
+    fused_msg, mask_msg = msgs['fused'], msgs['mask']
     assert (
         fused_msg.encoding == 'rgb8'
         and mask_msg.encoding == 'mono8'
