@@ -29,7 +29,7 @@ from typing import Iterable
 
 from calibration.boards import BoardSpec
 from calibration.detect import detect_board, Detection
-from calibration.intrinsics import CalibrationError
+from calibration.errors import CalibrationError
 from calibration.normalize import to_gray
 from calibration.refine import REFINABLE
 import numpy as np

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from calibration.intrinsics import CalibrationError
+from calibration.errors import CalibrationError
 import cv2
 import numpy as np
 from ros2_ssvif.image_files import ImageFileError, ImageFolderError, images_by_stem

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from ros2_ssvif.errors import SsvifError
 from ros2_ssvif.safe_files import FileCheckError, read_text_file
 import yaml
 
@@ -35,7 +36,7 @@ DISTORTION_LENGTHS = (0, 4, 5, 8, 12, 14)  # what cv2's distortion functions acc
 MAX_SIDE_PX = 16384
 
 
-class CameraInfoError(ValueError):
+class CameraInfoError(SsvifError, ValueError):
     """A camera_info file is missing, unreadable or inconsistent."""
 
 

@@ -45,6 +45,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from ros2_ssvif.errors import SsvifError
 from ros2_ssvif.params import settings
 from ros2_ssvif.safe_files import check_regular_file, FileCheckError, MAX_MODEL_BYTES
 from ros2_ssvif.tensorrt import EnginePlan, make_cache_dirs, model_digest, plan_engine
@@ -65,7 +66,7 @@ PROVIDER_NAMES = {
 }
 
 
-class ModelError(RuntimeError):
+class ModelError(SsvifError, RuntimeError):
     """The model file is missing, corrupt or not a ros2_ssvif export."""
 
 

@@ -44,6 +44,7 @@ import numpy as np
 from ros2_ssvif.alignment import AlignmentMonitor
 from ros2_ssvif.camera_info import fill_camera_info_msg
 from ros2_ssvif.compressed import compressed_to_array, is_compressed
+from ros2_ssvif.errors import SsvifError
 from ros2_ssvif.image_codec import fill_image_msg, image_to_array, ImageDecodeError
 from ros2_ssvif.image_codec import stamp_seconds
 from ros2_ssvif.labels import colorize_mask, overlay, palette_lut
@@ -60,7 +61,7 @@ THERMAL_ENCODINGS = {'mono8', 'mono16', '8UC1', '16UC1', '32FC1'}
 OUTPUTS = ('fused', 'camera_info', 'mask', 'color_mask', 'overlay')
 
 
-class FrameError(ValueError):
+class FrameError(SsvifError, ValueError):
     """A frame was dropped; ``reason`` names the counter it goes to."""
 
     def __init__(self, reason: str, message: str):

@@ -67,20 +67,17 @@ from ros2_ssvif.bag_io import (
     resolve_image_topic,
     storage_of,
     STORAGES,
-    terminate_on,
-    Terminated,
     typestore,
 )
-from ros2_ssvif.config import ConfigError, FusionConfig, load_fusion_config
+from ros2_ssvif.cli import run_command
+from ros2_ssvif.config import FusionConfig, load_fusion_config
 from ros2_ssvif.health import LEVEL_NAMES
 from ros2_ssvif.image_codec import stamp_seconds
 from ros2_ssvif.labels import fill_label_info, write_labels_file
-from ros2_ssvif.model_runner import ModelError
 from ros2_ssvif.package_files import default_params_file
 from ros2_ssvif.pairing import ApproximatePairer
 from ros2_ssvif.params import Configurable
 from ros2_ssvif.pipeline import build_pipeline, FrameError
-from ros2_ssvif.registration import RegistrationError
 from ros2_ssvif.stamp_order import StampOrder
 from ros2_ssvif.stats import PipelineStats
 
@@ -347,29 +344,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--copy-inputs', action='store_true', help='also copy every input message')
     ap.add_argument('--summary', help='write the summary as JSON here')
     args = ap.parse_args(argv)
-    try:
-        with terminate_on(signal.SIGTERM, signal.SIGHUP):
-            overrides = {
-                k: v
-                for k, v in (('model_path', args.model), ('registration_file', args.registration))
-                if v
-            }
-            if args.overlay:
-                overrides['publish_overlay'] = True
-            params = Path(args.params) if args.params else default_params_file()
-            cfg = load_fusion_config(params, overrides)
-            cfg.check_files()
-            summary = process_bag(args.input, args.output, cfg, args.rgb_topic,
-                                  args.thermal_topic, args.fused_topic, args.mask_topic,
-                                  args.storage, args.copy_inputs)
-    except (KeyboardInterrupt, Terminated) as exc:
-        how = f'terminated ({exc.name})' if isinstance(exc, Terminated) else 'interrupted'
-        print(f'process_bag: {how}; no output written ({args.output} does not exist)',
-              file=sys.stderr)
-        return 128 + exc.signum if isinstance(exc, Terminated) else 130
-    except (BagError, ConfigError, ModelError, RegistrationError, ValueError, OSError) as exc:
-        print(f"process_bag: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+    return run_command('process_bag', lambda: _run(args), plain=True,
+                       signals=(signal.SIGTERM, signal.SIGHUP),
+                       interrupted=f'no output written ({args.output} does not exist)')
+
+
+def _run(args) -> int:
+    overrides = {
+        k: v
+        for k, v in (('model_path', args.model), ('registration_file', args.registration))
+        if v
+    }
+    if args.overlay:
+        overrides['publish_overlay'] = True
+    params = Path(args.params) if args.params else default_params_file()
+    cfg = load_fusion_config(params, overrides)
+    cfg.check_files()
+    summary = process_bag(args.input, args.output, cfg, args.rgb_topic, args.thermal_topic,
+                          args.fused_topic, args.mask_topic, args.storage, args.copy_inputs)
     text = json.dumps(summary, indent=2)
     if args.summary:
         Path(args.summary).write_text(text)

@@ -33,6 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from ros2_ssvif.camera_info import CameraInfo, CameraInfoError
+from ros2_ssvif.errors import SsvifError
 from ros2_ssvif.pixel_geometry import (  # noqa: F401  (public here too)
     apply_homography,
     distort_pixels,
@@ -50,7 +51,7 @@ MAX_OUTPUT_PIXELS = 4096 * 4096
 CROP_TOLERANCE_PX = 1.0  # a crop may touch the image border by rounding
 
 
-class RegistrationError(ValueError):
+class RegistrationError(SsvifError, ValueError):
     """A registration file is missing, corrupt, or does not fit the input."""
 
 

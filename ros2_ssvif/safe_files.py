@@ -32,13 +32,15 @@ import os
 from pathlib import Path
 import stat
 
+from ros2_ssvif.errors import SsvifError
+
 
 MAX_TEXT_BYTES = 1 << 20  # a registration / camera_info / labels / params YAML is a few KiB
 MAX_MODEL_BYTES = 2 << 30  # protobuf's own limit for one ONNX file (external data aside)
 MAX_IMAGE_FILE_BYTES = 1 << 30  # a compressed image file; its pixel count is checked apart
 
 
-class FileCheckError(ValueError):
+class FileCheckError(SsvifError, ValueError):
     """The path is missing, not a regular file, or too large; the text says which."""
 
 

@@ -40,13 +40,13 @@ from collections import Counter
 from dataclasses import dataclass
 import json
 from pathlib import Path
-import sys
 from typing import Sequence
 
 import cv2
 from evaluation.metrics.boxes import load_boxes
 import numpy as np
 from ros2_ssvif.classes import FMB_CLASSES, FMB_PALETTE, IGNORE_INDEX
+from ros2_ssvif.cli import run_command
 from ros2_ssvif.image_files import images_by_stem, read_name_list
 
 from . import BACKGROUND_ANY
@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--output', required=True)
     ap.add_argument('--no-progress', action='store_true')
     args = ap.parse_args(argv)
-    try:
+
+    def run() -> int:
         sets = []
         for kind, root, lst in (('boxes', args.boxes, args.boxes_list),
                                 ('pairs', args.pairs, args.pairs_list)):
@@ -217,11 +218,10 @@ def main(argv: list[str] | None = None) -> int:
         output = Path(args.output)
         stats = make_labels(sets, teachers, output, progress=not args.no_progress)
         write_report(stats, sets, output)
-    except (OSError, ValueError, ImportError) as exc:
-        print(f'ssvif_make_labels: {exc}', file=sys.stderr)
-        return 2
-    print(f'ssvif_make_labels: labels in {output}; report {output / "report.md"}')
-    return 0
+        print(f'ssvif_make_labels: labels in {output}; report {output / "report.md"}')
+        return 0
+
+    return run_command('ssvif_make_labels', run, errors=(ImportError,), plain=True)
 
 
 if __name__ == '__main__':
