@@ -30,7 +30,9 @@ them with the rig's true registration through ``register``, trains SSVIF
 for a few steps with the demo's settings (GDWA, realtime backbone, luma
 blend) and once more with RLW and the dense residual backbone, and prints
 JSON: every logged scalar but the throughput (exact ``repr`` of each float)
-and a SHA-256 of every tensor of ``last.pt`` and ``best.pt``, per run.
+and a SHA-256 of every tensor of ``last.pt`` and ``best.pt``, per run; a
+digest of the registered images; and one of CAF's loss terms, their
+weighted sum and its gradient on fixed random images.
 """
 from __future__ import annotations
 
@@ -131,6 +133,24 @@ def run(name: str, extra: list[str], data: Path, out: Path) -> dict:
     }
 
 
+def caf_terms_digest() -> dict:
+    """Every CAF loss term, their beta-weighted sum and its gradient on fixed random images."""
+    import torch
+    from training.losses.caf_space import CAFLossSpace, TERMS
+
+    g = torch.Generator().manual_seed(7)
+    fused = torch.rand(2, 3, 40, 48, generator=g).requires_grad_(True)
+    ir, vis = torch.rand(2, 1, 40, 48, generator=g), torch.rand(2, 3, 40, 48, generator=g)
+    space = CAFLossSpace(searched=[t for t in TERMS if not t.startswith('per_')], fixed={})
+    terms = space.terms(fused, ir, vis)
+    total = space.total(terms, space.beta(torch.linspace(-1.0, 1.0, len(space.searched))))
+    total.backward()
+    h = hashlib.sha256()
+    _tensor_digest({**{k: v.detach() for k, v in terms.items()}, 'total': total.detach(),
+                    'grad': fused.grad}, h)
+    return {'terms': list(terms), 'sha256': h.hexdigest()[:24]}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument('--output', type=Path, required=True, help='scratch folder (replaced)')
@@ -147,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {name: run(name, extra, data, args.output / 'runs')
               for name, extra in RUNS.items() if not args.only or name in args.only}
     report['registered_data_sha256'] = files.hexdigest()
+    report['caf_terms'] = caf_terms_digest()
     print(json.dumps(report, indent=1, sort_keys=True))
     return 0
 

@@ -20,7 +20,10 @@ Training sits below evaluation: it may use the public metrics module
 evaluation; evaluation may use training, but only its public names.
 Inside the runtime (issue 18): ``errors`` and ``params`` are its ground
 floor, ``config`` describes the parts without building them, and the
-parts read a config by field name without importing it.
+parts read a config by field name without importing it. Between rooms and
+inside training (issue 18): every import goes to its own floor or below
+(``ROOM_FLOORS``, ``TRAINING_FLOORS``; the registry and the config at the
+bottom of training, the commands on top).
 Imports inside functions count as imports.
 """
 from __future__ import annotations
@@ -111,3 +114,65 @@ def test_the_config_describes_the_parts_and_builds_none():
 def test_the_consumers_read_the_config_by_field_name_without_importing_it():
     for name in CONSUMERS:
         assert 'config' not in _runtime_imports(name), name
+
+
+# -- the rooms' floors, and training's own floors (issue 18) --------------------------
+ROOM_FLOORS = {'ros2_ssvif': 0, 'calibration': 1, 'training': 1, 'evaluation': 2,
+               'simulation': 2, 'scripts': 3, 'benchmarks': 3}
+#: one floor per training module (a package counts with everything in it); imports go down
+TRAINING_FLOORS = (
+    ('training.registry',),  # the names of the parts: imports no part
+    ('training.config', 'training.gradients', 'training.logging', 'training.distributed',
+     'training.hypergrad'),
+    ('training.models', 'training.losses', 'training.weighting', 'training.data',
+     'training.teachers', 'training.labels'),  # the parts a config selects, their data
+    ('training.frameworks', 'training.caf_config', 'training.caf_build', 'training.checkpoint'),
+    ('training.trainer', 'training.trainer_step', 'training.loss_search', 'training.segmenter',
+     'training.segmenter_recipe', 'training.fuse', 'training.export'),  # loops, tools
+    ('training.cli', 'training.search_loss'),  # commands
+)
+
+
+def _module_name(py: Path) -> str:
+    parts = list(py.relative_to(REPO).with_suffix('').parts)
+    return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
+
+
+def _training_floor(module: str) -> int | None:
+    for floor, names in enumerate(TRAINING_FLOORS):
+        if any(module == n or module.startswith(n + '.') for n in names):
+            return floor
+    return None
+
+
+def test_rooms_import_only_their_own_floor_and_below():
+    """Runtime at the ground; calibration, training; evaluation, simulation; scripts on top."""
+    bad = []
+    for room, floor in ROOM_FLOORS.items():
+        for py in _files(room):
+            for mod, _ in _imports(py):
+                other = mod.split('.')[0]
+                if other in ROOM_FLOORS and other != room and ROOM_FLOORS[other] >= floor:
+                    if room == 'training' and mod.startswith('evaluation.metrics'):
+                        continue  # the shared scores, checked above (issue 12)
+                    bad.append(f'{py.relative_to(REPO)}: {mod}')
+    assert not bad, 'imports up or sideways:\n' + '\n'.join(bad)
+
+
+def test_training_modules_import_only_their_own_floor_and_below():
+    """The registry and the config sit below the parts; the parts below the loops and commands."""
+    bad, unplaced = [], []
+    for py in _files('training'):
+        name = _module_name(py)
+        if name == 'training':
+            continue
+        floor = _training_floor(name)
+        if floor is None:
+            unplaced.append(name)
+            continue
+        for mod, _ in _imports(py):
+            target = _training_floor(mod) if mod.startswith('training.') else None
+            if target is not None and target > floor:
+                bad.append(f'{name} (floor {floor}) imports {mod} (floor {target})')
+    assert not unplaced, 'give these a floor in TRAINING_FLOORS: ' + ', '.join(unplaced)
+    assert not bad, 'arrows up inside training:\n' + '\n'.join(bad)

@@ -22,15 +22,30 @@ traceback; a killed run resumes with ``--resume auto``.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 import sys
+
+from ros2_ssvif.cli import run_command
+from ros2_ssvif.errors import ConfigError
 
 
 __all__ = ['main', 'build_parser']
 
 
+def _registered_names() -> str | None:
+    """Return the names a config may select (from training.registry), for --help."""
+    try:
+        from training.registry import help_text
+
+        return f'Registered names (--set KEY=NAME): {help_text()}.'
+    except ImportError:  # no torch here: the parts cannot load, and main says so
+        return None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='ssvif_train', description=__doc__.strip().splitlines()[0])
+    p = argparse.ArgumentParser(prog='ssvif_train', description=__doc__.strip().splitlines()[0],
+                                epilog=_registered_names())
     p.add_argument('--config', type=Path, default=None,
                    help='YAML config (default: built-in paper settings; see config/training/)')
     p.add_argument('--data-root', default=None, help='dataset root (overrides data.root)')
@@ -55,50 +70,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_command('ssvif_train', lambda: _train(args), errors=(KeyError, RuntimeError),
+                       interrupted='continue with --resume auto', missing_extra='training')
+
+
+def _train(args) -> int:
     if args.output is not None and Path(args.output).is_file():
-        print(f'ssvif_train: --output {args.output} is a file, not a folder', file=sys.stderr)
-        return 2
+        raise ConfigError(f'--output {args.output} is a file, not a folder')
     overrides = list(args.overrides)
     if args.data_root is not None:
         overrides.append(f'data.root={args.data_root}')
     if args.output is not None:
         overrides.append(f'output_dir={args.output}')
-    try:
-        from training.checkpoint import CheckpointError
-        from training.config import ConfigError, load_config
-        from training.data import DatasetError
-        from training.trainer import train, TrainingDiverged
-    except ImportError as e:  # torch & co. are an extra, not on the vehicle
-        print(
-            f"ssvif_train: missing training dependency ({e}); install the 'training' extra",
-            file=sys.stderr,
-        )
-        return 2
-    rank0 = True
-    try:
-        cfg = load_config(args.config, overrides)
-        import os
+    from training.config import load_config  # torch & co. are an extra, not on the vehicle
+    from training.trainer import train
 
-        rank0 = int(os.environ.get('RANK', '0')) == 0
-        result = train(cfg, progress=not args.no_progress, resume=args.resume)
-    except TrainingDiverged as e:
-        print(f'ssvif_train: training diverged: {e}', file=sys.stderr)
-        return 3
-    except (
-        ConfigError,
-        DatasetError,
-        CheckpointError,
-        OSError,
-        KeyError,
-        ValueError,
-        RuntimeError,
-    ) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f'ssvif_train: error: {msg}', file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print('ssvif_train: interrupted; continue with --resume auto', file=sys.stderr)
-        return 130
+    cfg = load_config(args.config, overrides)
+    rank0 = int(os.environ.get('RANK', '0')) == 0
+    result = train(cfg, progress=not args.no_progress, resume=args.resume)
     if rank0:
         h = result.history[-1] if result.history else {}
         print(
