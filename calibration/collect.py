@@ -121,9 +121,6 @@ class Captures:
             raise CalibrationError(f'the {cam} intrinsic captures hold no images')
         return n
 
-    def joint_views(self) -> list[str]:
-        return sorted(set(self.dets['visible']) & set(self.dets['thermal']))
-
     def check(self, board: BoardSpec) -> None:
         """Refuse calibrations that cannot work, with what was tried."""
         if not any(self.sizes[c] for c in CAMERAS) or self.joint_pairs == 0:

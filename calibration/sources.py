@@ -72,15 +72,6 @@ def unpaired_note(visible_dir, thermal_dir) -> str | None:
     return '; '.join(parts) + ': not used' if parts else None
 
 
-def check_sizes(images: list[np.ndarray], what: str) -> tuple[int, int]:
-    sizes = {(im.shape[1], im.shape[0]) for im in images}
-    if len(sizes) != 1:
-        raise CalibrationError(
-            f'{what} images have mixed sizes {sorted(sizes)}; one camera gives one size'
-        )
-    return sizes.pop()
-
-
 def _as_rgb(arr: np.ndarray) -> np.ndarray:
     return arr if arr.ndim == 3 else cv2.cvtColor(arr, cv2.COLOR_GRAY2RGB)
 
