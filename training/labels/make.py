@@ -115,7 +115,8 @@ def make_labels(sets: Sequence[LabelSet], teachers: Sequence, output: str | Path
         files = {k: images_by_stem(ls.root / k) for k in ('vi', 'ir')}
         missing = [n for n in ls.names if n not in files['vi'] or n not in files['ir']]
         if missing:
-            raise ValueError(f'{ls.root}: {len(missing)} listed pair(s) missing, e.g. {missing[0]}')
+            raise ValueError(
+                f'{ls.root}: {len(missing)} listed pair(s) missing, e.g. {missing[0]}')
         s = stats[ls.name] = {'day': 0, 'night': 0, 'sources': Counter(),
                               'pixels': Counter(), 'total_pixels': 0}
         (output / ls.name).mkdir(parents=True, exist_ok=True)
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--boxes-list', help='names of --boxes to label (e.g. the train split)')
     ap.add_argument('--pairs', help='a set without labels (vi/, ir/; e.g. RoadScene)')
     ap.add_argument('--pairs-list', help='names of --pairs to label (relative to --pairs or not)')
-    ap.add_argument('--weights', required=True, help='folder with the teachers\' weights')
+    ap.add_argument('--weights', required=True, help="folder with the teachers' weights")
     ap.add_argument('--teachers', default='deeplab,espnetv2',
                     help='comma list of teachers that must agree (default deeplab,espnetv2)')
     ap.add_argument('--output', required=True)
