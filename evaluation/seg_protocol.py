@@ -54,7 +54,7 @@ from typing import Mapping, Sequence
 from evaluation.compare import parse_method, rank_marks, table_cell
 from evaluation.io import InputError
 from evaluation.metrics.segmentation import SegmentationScore
-from ros2_ssvif.cli import run_command
+from ros2_ssvif.cli import add_set_argument, run_command
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from training.models.baseline_fusion import baseline_modules, BaselineFusion
@@ -216,8 +216,8 @@ def _parser() -> argparse.ArgumentParser:
         '--baselines', action='store_true', help='add visible-only, thermal-only, average, max'
     )
     p.add_argument('--output', required=True, help='report folder (miou.csv, summary.md)')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help="override a SegmenterConfig field (default: the paper's b3 setup)")
+    add_set_argument(p, "override a SegmenterConfig field (default: the paper's b3 setup)",
+                     dest='set')
     p.add_argument(
         '--test-split', default='test', help='fmb/msrs split to score on (default test)'
     )

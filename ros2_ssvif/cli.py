@@ -35,8 +35,9 @@ whose documented form has no ``error:`` (``plain``: the runtime's tools,
 with its own ``label`` (``training diverged``) says that word instead.
 
 Shared argparse pieces live here too: :func:`add_thermal_argument` (the
-thermal source is ``--thermal`` in every command, ``--ir`` its alias) and
-the types :func:`image_size`, :func:`positive_float`, :func:`whole_number`.
+thermal source is ``--thermal`` in every command, ``--ir`` its alias),
+:func:`add_set_argument` (``--set KEY=VALUE`` overrides) and the types
+:func:`image_size`, :func:`positive_float`, :func:`whole_number`.
 """
 from __future__ import annotations
 
@@ -116,7 +117,7 @@ def run_command(prog: str, body: Callable[[], int | None], *, errors: tuple = ()
         if not missing_extra and not isinstance(exc, caught):
             raise
         if missing_extra:
-            say(prog, f"missing {missing_extra} dependency ({exc}); install the "
+            say(prog, f'missing {missing_extra} dependency ({exc}); install the '
                       f"'{missing_extra}' extra")
         else:
             say(prog, f'error: {one_line(exc)}' if not plain else one_line(exc))
@@ -132,6 +133,13 @@ def run_command(prog: str, body: Callable[[], int | None], *, errors: tuple = ()
 def add_thermal_argument(parser, help: str, **kwargs):  # noqa: A002 (argparse's word)
     """Add ``--thermal`` (``--ir`` kept as its alias); the value is ``args.thermal``."""
     return parser.add_argument('--thermal', '--ir', dest='thermal', help=help, **kwargs)
+
+
+def add_set_argument(parser, help: str, flag: str = '--set',  # noqa: A002 (argparse's word)
+                     dest: str = 'overrides'):
+    """Add a repeatable ``--set KEY=VALUE`` (dotted config overrides; values parsed as YAML)."""
+    return parser.add_argument(flag, dest=dest, action='append', default=[], metavar='KEY=VALUE',
+                               help=help)
 
 
 def parse_size(text: str, what: str = 'size') -> tuple[int, int]:
@@ -180,5 +188,5 @@ def whole_number(minimum: int = 0, what: str = '') -> Callable[[str], int]:
     return parse
 
 
-__all__ = ['Terminated', 'add_thermal_argument', 'image_size', 'one_line', 'parse_size',
-           'positive_float', 'run_command', 'say', 'terminate_on', 'whole_number']
+__all__ = ['Terminated', 'add_set_argument', 'add_thermal_argument', 'image_size', 'one_line',
+           'parse_size', 'positive_float', 'run_command', 'say', 'terminate_on', 'whole_number']

@@ -45,10 +45,9 @@ from ros2_ssvif.package_files import resolve_model_path
 from ros2_ssvif.params import APPLY, param
 from ros2_ssvif.registration import load_registration, RegistrationError
 from ros2_ssvif.safe_files import check_regular_file, FileCheckError, MAX_MODEL_BYTES
-from ros2_ssvif.safe_files import read_text_file
+from ros2_ssvif.safe_files import read_yaml_file
 from ros2_ssvif.thermal import MODES as THERMAL_MODES
 from ros2_ssvif.thermal import ThermalNormalizer
-import yaml
 
 
 QOS_CHOICES = ('sensor_data', 'reliable', 'system_default')
@@ -345,12 +344,7 @@ def read_params_file(path: str | Path, node_name: str = 'fusion_node') -> dict:
 
     ``/**`` included.
     """
-    try:
-        data = yaml.safe_load(read_text_file(path, 'params file')) or {}
-    except FileCheckError as exc:
-        raise ConfigError(str(exc)) from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f'cannot read params file {path}: {exc}') from None
+    data = read_yaml_file(path, 'params file', ConfigError) or {}
     if not isinstance(data, dict):
         raise ConfigError(f'{path} is not a ROS 2 params file (a mapping of node names)')
     params: dict = {}

@@ -26,11 +26,11 @@ import os
 from pathlib import Path
 import sys
 
-from ros2_ssvif.cli import run_command
+from ros2_ssvif.cli import add_set_argument, run_command
 from ros2_ssvif.errors import ConfigError
 
 
-__all__ = ['main', 'build_parser']
+__all__ = ['main', 'build_parser', 'config_overrides']
 
 
 def _registered_names() -> str | None:
@@ -54,14 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help='output folder for checkpoints and logs (overrides output_dir)',
     )
-    p.add_argument(
-        '--set',
-        dest='overrides',
-        action='append',
-        default=[],
-        metavar='KEY=VALUE',
-        help='dotted override, value parsed as YAML, e.g. --set data.crop=64 (repeatable)',
-    )
+    add_set_argument(
+        p, help='dotted override, value parsed as YAML, e.g. --set data.crop=64 (repeatable)')
     p.add_argument('--resume', default=None, metavar='PATH|auto',
                    help="continue from a checkpoint; 'auto' = OUTPUT/last.pt if it exists")
     p.add_argument('--no-progress', action='store_true', help='no tqdm bars')
@@ -74,14 +68,20 @@ def main(argv: list[str] | None = None) -> int:
                        interrupted='continue with --resume auto', missing_extra='training')
 
 
-def _train(args) -> int:
-    if args.output is not None and Path(args.output).is_file():
-        raise ConfigError(f'--output {args.output} is a file, not a folder')
+def config_overrides(args) -> list[str]:
+    """Return ``--set`` overrides with ``--data-root`` and ``--output`` as theirs (last wins)."""
     overrides = list(args.overrides)
     if args.data_root is not None:
         overrides.append(f'data.root={args.data_root}')
     if args.output is not None:
         overrides.append(f'output_dir={args.output}')
+    return overrides
+
+
+def _train(args) -> int:
+    if args.output is not None and Path(args.output).is_file():
+        raise ConfigError(f'--output {args.output} is a file, not a folder')
+    overrides = config_overrides(args)
     from training.config import load_config  # torch & co. are an extra, not on the vehicle
     from training.trainer import train
 

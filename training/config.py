@@ -66,6 +66,7 @@ __all__ = [
     'load_config',
     'apply_overrides',
     'config_from_dict',
+    'build_config',
 ]
 
 DATA_KINDS = ('fmb', 'msrs', 'pairs', 'synthetic_folder')
@@ -231,7 +232,15 @@ _SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'loss': LossConfig,
              'weighting': WeightingConfig, 'optim': OptimConfig}
 
 
-def _build(cls, values: Mapping[str, Any], prefix: str):
+def build_config(cls, values: Mapping[str, Any], prefix: str = '',
+                 sections: Mapping[str, type] | None = None):
+    """
+    Build dataclass ``cls`` from a mapping; unknown keys are a ConfigError naming them.
+
+    ``sections``: the fields of ``cls`` that are dataclasses themselves,
+    built in turn. A number written as a string (YAML 1.1) is converted.
+    Used by :class:`TrainConfig` and CAF's config.
+    """
     if not isinstance(values, Mapping):
         raise ConfigError(
             f'{prefix.rstrip(".") or "config"} must be a mapping, got {type(values).__name__}'
@@ -245,8 +254,8 @@ def _build(cls, values: Mapping[str, Any], prefix: str):
         )
     kwargs = {}
     for k, v in values.items():
-        if cls is TrainConfig and k in _SECTIONS:
-            kwargs[k] = _build(_SECTIONS[k], v or {}, f'{k}.')
+        if sections and k in sections:
+            kwargs[k] = build_config(sections[k], v or {}, f'{k}.')
         elif isinstance(getattr(cls(), k), dict) and not isinstance(v, Mapping):
             raise ConfigError(f'{prefix}{k} must be a mapping, got {v!r}')
         else:
@@ -275,7 +284,7 @@ def coerce_number(value: Any, default: Any, key: str) -> Any:
 def config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
     """Build and validate a TrainConfig; unknown keys raise ConfigError naming them."""
     values = {k: v for k, v in dict(values).items() if k != 'inherit'}
-    return _build(TrainConfig, values, '').validate()
+    return build_config(TrainConfig, values, '', _SECTIONS).validate()
 
 
 _REPLACE_ON_MERGE = {'model.backbone_kwargs', 'model.decoder_kwargs', 'weighting.options',

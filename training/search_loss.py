@@ -38,7 +38,8 @@ import argparse
 from pathlib import Path
 import sys
 
-from ros2_ssvif.cli import run_command
+from ros2_ssvif.cli import add_set_argument, run_command
+from training.cli import config_overrides
 
 
 __all__ = ['main', 'build_parser']
@@ -55,23 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument('--data-root', default=None, help='labelled search set (overrides data.root)')
     p.add_argument('--output', default=None, help='output folder (overrides output_dir)')
-    p.add_argument(
-        '--set',
-        dest='overrides',
-        action='append',
-        default=[],
-        metavar='KEY=VALUE',
-        help='dotted override of the search config, e.g. --set search.epochs=2 (repeatable)',
-    )
+    add_set_argument(
+        p, help='dotted override of the search config, e.g. --set search.epochs=2 (repeatable)')
     p.add_argument('--retrain-data-root', default=None, help='data.root of the retraining')
-    p.add_argument(
-        '--retrain-set',
-        dest='retrain_overrides',
-        action='append',
-        default=[],
-        metavar='KEY=VALUE',
-        help='dotted override of the retraining config (repeatable)',
-    )
+    add_set_argument(p, 'dotted override of the retraining config (repeatable)',
+                     flag='--retrain-set', dest='retrain_overrides')
     p.add_argument('--no-retrain', action='store_true', help='search only')
     p.add_argument('--resume', default=None, metavar='auto', choices=['auto'],
                    help='continue an interrupted search and/or retraining in OUTPUT')
@@ -117,11 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _search(args) -> int:
-    overrides = list(args.overrides)
-    if args.data_root is not None:
-        overrides.append(f'data.root={args.data_root}')
-    if args.output is not None:
-        overrides.append(f'output_dir={args.output}')
+    overrides = config_overrides(args)
     import torch  # noqa: F401 (the training extra: a missing one is named, exit 2)
     from training.caf_config import load_caf_config
     from training.checkpoint import load_checkpoint
