@@ -17,7 +17,7 @@ Reading and writing rosbag2 files (sqlite3 or mcap) with ``rosbags``.
 
 rosbag2_py needs a ROS installation; ``rosbags`` reads and writes the same
 files in pure Python, so bag tools work on any machine. A bag tool writes
-through :func:`atomic_output_dir` under :func:`terminate_on`, so Ctrl-C,
+through :func:`atomic_output_dir` under :func:`ros2_ssvif.cli.terminate_on`, so Ctrl-C,
 SIGTERM and SIGHUP all leave no half-written output.
 """
 from __future__ import annotations
