@@ -166,7 +166,7 @@ BACKBONES = Registry('backbone', ('training.models.backbones', 'training.models.
 LOSS_TERMS = Registry('loss term', ('training.losses.caf_space',))
 REGISTRIES: Mapping[str, Registry] = {
     'framework': FRAMEWORKS, 'weighting.name': WEIGHTINGS, 'model.backbone': BACKBONES,
-    'space terms': LOSS_TERMS}
+    'space.searched (ssvif_search_loss)': LOSS_TERMS}
 
 
 def help_text() -> str:
