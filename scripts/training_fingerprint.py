@@ -15,9 +15,9 @@
 """
 Fingerprint a short SSVIF training on synthetic data, to prove a refactor changed nothing.
 
-    python scripts/training_fingerprint.py --output /tmp/fp > before.json
+    python scripts/training_fingerprint.py --output /tmp/fp [--roadscene DIR] > before.json
     # check out the refactor (or point PYTHONPATH at the other tree), then
-    python scripts/training_fingerprint.py --output /tmp/fp2 > after.json
+    python scripts/training_fingerprint.py --output /tmp/fp2 [--roadscene DIR] > after.json
     diff before.json after.json     # empty: bit-identical losses and weights
 
 Why a script and not only a test: a refactor of the training code is proved
@@ -28,7 +28,8 @@ only ever sees one. This file uses public names that both sides have
 It renders labelled synthetic captures (the demo's simulator), registers
 them with the rig's true registration through ``register``, trains SSVIF
 for a few steps with the demo's settings (GDWA, realtime backbone, luma
-blend) and once more with RLW and the dense residual backbone, and prints
+blend), once more with RLW and the dense residual backbone and, with
+``--roadscene``, on 24 real RoadScene training pairs, and prints
 JSON: every logged scalar but the throughput (exact ``repr`` of each float)
 and a SHA-256 of every tensor of ``last.pt`` and ``best.pt``, per run; a
 digest of the registered images; and one of CAF's loss terms, their
@@ -106,7 +107,8 @@ def make_data(out: Path, count: int, seed: int) -> Path:
     return dest
 
 
-def run(name: str, extra: list[str], data: Path, out: Path) -> dict:
+def run(name: str, extra: list[str], data: Path, out: Path,
+        kind: str = 'synthetic_folder') -> dict:
     import torch
     import training
     from training.config import load_config
@@ -115,7 +117,7 @@ def run(name: str, extra: list[str], data: Path, out: Path) -> dict:
     torch.set_num_threads(1)  # the reductions' order must not depend on the machine's load
     repo = Path(training.__file__).resolve().parents[1]  # the tree under test
     cfg = load_config(repo / 'config' / 'training' / 'demo.yaml', [
-        'data.kind=synthetic_folder', f'data.root={data}', 'data.crop=48', 'data.batch_size=2',
+        f'data.kind={kind}', f'data.root={data}', 'data.crop=48', 'data.batch_size=2',
         'model.in_channels=1', 'model.output=blend', 'optim.lr=2e-3', 'epochs=3',
         'stage1_max_epochs=1', 'max_steps_per_epoch=3', 'grid_samples=0',
         f'output_dir={out / name}', *extra])
@@ -157,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--count', type=int, default=8, help='synthetic captures')
     ap.add_argument('--seed', type=int, default=3)
     ap.add_argument('--only', choices=sorted(RUNS), action='append', help='these runs only')
+    ap.add_argument('--roadscene', type=Path,
+                    help='also train on these real pairs (vi/, ir/, train_split.txt; e.g. '
+                         '../shared/data/ivf_roadscene221), 24 of the training split')
     args = ap.parse_args(argv)
     shutil.rmtree(args.output, ignore_errors=True)
     args.output.mkdir(parents=True)
@@ -166,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         files.update(f.relative_to(data).as_posix().encode() + f.read_bytes())
     report = {name: run(name, extra, data, args.output / 'runs')
               for name, extra in RUNS.items() if not args.only or name in args.only}
+    if args.roadscene:
+        report['ssvif_roadscene'] = run(
+            'ssvif_roadscene', ['data.list_file=train_split.txt', 'data.max_samples=24'],
+            args.roadscene, args.output / 'runs', kind='pairs')
     report['registered_data_sha256'] = files.hexdigest()
     report['caf_terms'] = caf_terms_digest()
     print(json.dumps(report, indent=1, sort_keys=True))
