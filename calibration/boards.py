@@ -27,15 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from calibration import cv_compat
+from calibration.errors import BoardSpecError  # noqa: F401 (public here too)
 import cv2
 import numpy as np
 
 
 KINDS = ('chessboard', 'circles', 'acircles', 'charuco')
-
-
-class BoardSpecError(ValueError):
-    """A board string cannot be understood; the text says what to write."""
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from calibration.intrinsics import CalibrationError
+from calibration.errors import CalibrationError
 import numpy as np
 from ros2_ssvif.alignment import AlignmentSettings, estimate_shift, Workspace
 from ros2_ssvif.registration import Registration

@@ -34,10 +34,12 @@ import argparse
 from pathlib import Path
 import sys
 
-from calibration.boards import BoardSpecError, parse_board
-from calibration.intrinsics import CalibrationError
+from calibration.boards import parse_board
+from calibration.errors import CalibrationError
+from calibration.options import CalibrationOptions
 import numpy as np
-from ros2_ssvif.registration import RegistrationError
+from ros2_ssvif.cli import add_thermal_argument, image_size, positive_float, run_command
+from ros2_ssvif.cli import whole_number
 
 
 def _distance(text: str) -> float:
@@ -52,34 +54,7 @@ def _distance(text: str) -> float:
     return v
 
 
-def _positive(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}') from None
-    if not v > 0 or not np.isfinite(v):
-        raise argparse.ArgumentTypeError(f'must be a positive number, got {text!r}')
-    return v
-
-
-def _count(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
-    if v < 4:
-        raise argparse.ArgumentTypeError(f'at least 4 views are needed, got {text!r}')
-    return v
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected WxH like 800x600, got {text!r}') from None
-    if w <= 0 or h <= 0:
-        raise argparse.ArgumentTypeError(f'output size must be positive, got {text!r}')
-    return w, h
+_views = whole_number(4, 'at least 4 views are needed')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog='calibrate', description='Calibrate an RGB + thermal rig into registration.yaml.')
     src = p.add_argument_group('source: two folders paired by file stem, a bag, or live topics')
     src.add_argument('--visible', help='folder of visible images')
-    src.add_argument('--thermal', help='folder of thermal images (8- or 16-bit)')
+    add_thermal_argument(src, help='folder of thermal images (8- or 16-bit)')
     src.add_argument('--bag', help='rosbag2 folder or file (sqlite3 / mcap)')
     src.add_argument('--live', action='store_true',
                      help='subscribe to the camera topics (needs rclpy)')
@@ -95,11 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help='visible Image topic (bag: /rgb/image_raw, live: rgb/image_raw)')
     src.add_argument('--thermal-topic',
                      help='thermal Image topic (bag: /thermal/image_raw, live: thermal/image_raw)')
-    src.add_argument('--max-dt', type=_positive, default=0.02,
+    src.add_argument('--max-dt', type=positive_float, default=0.02,
                      help='max stamp difference of a pair (s; default 0.02)')
-    src.add_argument('--views', type=_count, default=20,
+    src.add_argument('--views', type=_views, default=20,
                      help='live: stop after this many diverse views (default 20)')
-    src.add_argument('--timeout', type=_positive, default=120.0,
+    src.add_argument('--timeout', type=positive_float, default=120.0,
                      help='live: stop after this many seconds (default 120)')
     chk = p.add_argument_group('check an existing registration instead of calibrating')
     chk.add_argument('--check', nargs='+', metavar='BAG[@START:END] | VISIBLE_DIR THERMAL_DIR',
@@ -107,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument('--calibration', help='--check: calibration folder or registration.yaml')
     chk.add_argument('--write-corrected', metavar='FILE',
                      help='--check: write the registration with the measured shift folded in')
-    chk.add_argument('--warn-px', type=_positive, default=2.0,
+    chk.add_argument('--warn-px', type=positive_float, default=2.0,
                      help="--check: a shift above this is misaligned (default 2.0, the node's "
                           'registration_warn_px)')
     p.add_argument('--board',
@@ -132,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--plane-distance', type=_distance,
                    help='working distance in metres (or inf) for the homography; '
                    'default: fit to the board corners')
-    p.add_argument('--output-size', type=_size,
+    p.add_argument('--output-size', type=image_size,
                    help="registered size WxH (default: the crop's own size)")
     p.add_argument('--refine-centres', action=argparse.BooleanOptionalAction, default=True,
                    help='circle grids and chessboards: re-measure centres / corners in '
@@ -207,79 +182,80 @@ def _check(args) -> int:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.check:
-        try:
-            return _check(args)
-        except (CalibrationError, RegistrationError, OSError, ValueError) as exc:
-            print(f"calibrate: error: {' '.join(str(exc).split())}", file=sys.stderr)
-            return 2
-    if not args.board or not args.output:
-        print('calibrate: error: --board and --output are required (or use --check)',
-              file=sys.stderr)
-        return 2
+    return run_command('calibrate', lambda: _check(args) if args.check else _calibrate(args),
+                       errors=(MemoryError,))
+
+
+def options_from_args(args) -> CalibrationOptions:
+    """Return the calibration options the command line gives (the source decides the rest)."""
     from calibration.intrinsic_sources import is_bag
+
+    bag_rgb = args.rgb_topic or '/rgb/image_raw'
+    bag_th = args.thermal_topic or '/thermal/image_raw'
+    intrinsic_sources = (args.visible_intrinsics, args.thermal_intrinsics)
+    return CalibrationOptions(
+        thermal_board=parse_board(args.thermal_board) if args.thermal_board else None,
+        visible_board=parse_board(args.visible_board) if args.visible_board else None,
+        visible_views=_intrinsic_views(args.visible_intrinsics, bag_rgb),
+        thermal_views=_intrinsic_views(args.thermal_intrinsics, bag_th),
+        intrinsic_diverse_only=any(is_bag(s) for s in intrinsic_sources if s),
+        far_pairs=_far_pairs(args.far_pair),
+        far_board=parse_board(args.far_board) if args.far_board else None,
+        plane_distance=args.plane_distance, output_size=args.output_size,
+        progress=not args.quiet, refine_centres=args.refine_centres,
+        joint_refinement=args.joint_refinement)
+
+
+def _calibrate(args) -> int:
+    if not args.board or not args.output:
+        raise CalibrationError('--board and --output are required (or use --check)')
     from calibration.pipeline import calibrate_folders, calibrate_pairs
     from calibration.sources import read_bag_pairs, unpaired_note
 
-    try:
-        board = parse_board(args.board)
-        rgb_topic = args.rgb_topic or ('rgb/image_raw' if args.live else '/rgb/image_raw')
-        th_topic = args.thermal_topic or ('thermal/image_raw' if args.live
-                                          else '/thermal/image_raw')
-        bag_rgb = args.rgb_topic or '/rgb/image_raw'
-        bag_th = args.thermal_topic or '/thermal/image_raw'
-        intrinsic_sources = (args.visible_intrinsics, args.thermal_intrinsics)
-        far_board = parse_board(args.far_board) if args.far_board else None
-        common = {
-            'thermal_board': parse_board(args.thermal_board) if args.thermal_board else None,
-            'visible_board': parse_board(args.visible_board) if args.visible_board else None,
-            'visible_views': _intrinsic_views(args.visible_intrinsics, bag_rgb),
-            'thermal_views': _intrinsic_views(args.thermal_intrinsics, bag_th),
-            'intrinsic_diverse_only': any(is_bag(s) for s in intrinsic_sources if s),
-            'far_pairs': _far_pairs(args.far_pair), 'far_board': far_board,
-            'plane_distance': args.plane_distance, 'output_size': args.output_size,
-            'progress': not args.quiet,
-            'refine_centres': args.refine_centres, 'joint_refinement': args.joint_refinement}
-        if Path(args.output).exists() and not Path(args.output).is_dir():
-            raise CalibrationError(f'--output {args.output} is a file, not a folder')
-        if sum(bool(x) for x in (args.bag, args.live, args.visible or args.thermal)) > 1:
-            raise CalibrationError(
-                'give one source: --bag PATH, --live, or --visible DIR --thermal DIR')
-        if args.bag:
-            pairs = read_bag_pairs(args.bag, bag_rgb, bag_th, args.max_dt)
-            res = calibrate_pairs(pairs, board, args.output, diverse_only=True, **common)
-        elif args.live:
+    board = parse_board(args.board)
+    rgb_topic = args.rgb_topic or ('rgb/image_raw' if args.live else '/rgb/image_raw')
+    th_topic = args.thermal_topic or ('thermal/image_raw' if args.live else '/thermal/image_raw')
+    options = options_from_args(args)
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise CalibrationError(f'--output {args.output} is a file, not a folder')
+    if sum(bool(x) for x in (args.bag, args.live, args.visible or args.thermal)) > 1:
+        raise CalibrationError(
+            'give one source: --bag PATH, --live, or --visible DIR --thermal DIR')
+    if args.bag:
+        pairs = read_bag_pairs(args.bag, rgb_topic, th_topic, args.max_dt)
+        res = calibrate_pairs(pairs, board, args.output, options, diverse_only=True)
+    elif args.live:
+        def log(m):
+            print(m, file=sys.stderr)
+
+        try:
             from calibration.live import collect_live_views
 
-            def log(m):
-                print(m, file=sys.stderr)
+            views = collect_live_views(board, None, rgb_topic, th_topic, args.views,
+                                       args.timeout, args.max_dt,
+                                       log=None if args.quiet else log)
+        except ImportError as exc:
+            raise CalibrationError(f'--live needs ROS 2 (rclpy): {exc}') from None
+        res = calibrate_pairs(views, board, args.output, options)
+    else:
+        if not (args.visible and args.thermal):
+            raise CalibrationError(
+                'give --visible DIR and --thermal DIR (or --bag PATH, or --live)')
+        res = calibrate_folders(args.visible, args.thermal, board, args.output, options)
+        note = unpaired_note(args.visible, args.thermal)
+        if note:
+            print(f'note: {note}', file=sys.stderr)
+    _print_result(res, args.output)
+    return 0
 
-            views = collect_live_views(board, None, rgb_topic, th_topic, args.views, args.timeout,
-                                       args.max_dt, log=None if args.quiet else log)
-            res = calibrate_pairs(views, board, args.output, **common)
-        else:
-            if not (args.visible and args.thermal):
-                raise CalibrationError(
-                    'give --visible DIR and --thermal DIR (or --bag PATH, or --live)')
-            res = calibrate_folders(args.visible, args.thermal, board, args.output, **common)
-            note = unpaired_note(args.visible, args.thermal)
-            if note:
-                print(f'note: {note}', file=sys.stderr)
-    except ImportError as exc:
-        print(f'calibrate: error: --live needs ROS 2 (rclpy): {exc}', file=sys.stderr)
-        return 2
-    except (CalibrationError, BoardSpecError, RegistrationError) as exc:
-        print(f'calibrate: error: {exc}', file=sys.stderr)
-        return 2
-    except (OSError, MemoryError) as exc:
-        print(f'calibrate: error: {exc}', file=sys.stderr)
-        return 2
+
+def _print_result(res, output) -> None:
     r = res.registration
     t, sd = np.asarray(r.info['t_visible_to_thermal_m']) * 1000, res.joint.t_std * 1000
     tt = ', '.join(f'{a:.1f}±{b:.1f}' for a, b in zip(t, sd))
     print(f'visible RMS {res.visible.rms:.3f} px, thermal RMS {res.thermal.rms:.3f} px, '
           f'stereo RMS {res.stereo.rms:.3f} px, t ({tt}) mm ({res.joint_mode}); '
-          f'wrote {args.output}/registration.yaml ({r.output_size[0]}x{r.output_size[1]})')
+          f'wrote {output}/registration.yaml ({r.output_size[0]}x{r.output_size[1]})')
     for name, v in res.far_plane.items():
         if 'error' in v:
             print(f"far-plane check {name}: {v['error']}", file=sys.stderr)
@@ -291,7 +267,6 @@ def main(argv=None) -> int:
     for cam, names in res.missing.items():
         if names:
             print(f"no board in {len(names)} {cam} view(s): {', '.join(names)}", file=sys.stderr)
-    return 0
 
 
 if __name__ == '__main__':

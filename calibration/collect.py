@@ -29,7 +29,7 @@ from typing import Iterable
 
 from calibration.boards import BoardSpec
 from calibration.detect import detect_board, Detection
-from calibration.intrinsics import CalibrationError
+from calibration.errors import CalibrationError
 from calibration.normalize import to_gray
 from calibration.refine import REFINABLE
 import numpy as np
@@ -120,9 +120,6 @@ class Captures:
         if n == 0:
             raise CalibrationError(f'the {cam} intrinsic captures hold no images')
         return n
-
-    def joint_views(self) -> list[str]:
-        return sorted(set(self.dets['visible']) & set(self.dets['thermal']))
 
     def check(self, board: BoardSpec) -> None:
         """Refuse calibrations that cannot work, with what was tried."""

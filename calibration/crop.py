@@ -21,7 +21,7 @@ output size.
 """
 from __future__ import annotations
 
-from calibration.intrinsics import CalibrationError
+from calibration.errors import CalibrationError
 import numpy as np
 from ros2_ssvif.camera_info import CameraInfo
 from ros2_ssvif.registration import apply_homography, distort_pixels

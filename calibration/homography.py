@@ -24,7 +24,7 @@ depths will be off, from the calibrated baseline.
 from __future__ import annotations
 
 from calibration.cv_compat import ROBUST_HOMOGRAPHY
-from calibration.intrinsics import CalibrationError
+from calibration.errors import CalibrationError
 import cv2
 import numpy as np
 from ros2_ssvif.camera_info import CameraInfo

@@ -27,7 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from calibration.intrinsics import CalibrationError
+from calibration.errors import CalibrationError
 from calibration.sources import list_images, load_image
 import numpy as np
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from calibration.cv_compat import calibrate_camera
 from calibration.detect import Detection
+from calibration.errors import CalibrationError  # noqa: F401 (public here too)
 import cv2
 import numpy as np
 from ros2_ssvif.camera_info import CameraInfo
@@ -35,10 +36,6 @@ from ros2_ssvif.camera_info import CameraInfo
 
 MODELS = {'k1,k2,p1,p2': cv2.CALIB_FIX_K3, 'k1,k2,p1,p2,k3': 0}
 CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
-
-
-class CalibrationError(ValueError):
-    """The data cannot give a trustworthy calibration; the text says why."""
 
 
 @dataclass

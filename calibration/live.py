@@ -31,7 +31,7 @@ import time
 
 from calibration.boards import BoardSpec
 from calibration.detect import detect_board
-from calibration.intrinsics import CalibrationError
+from calibration.errors import CalibrationError
 from calibration.stereo import check_same_board
 import numpy as np
 

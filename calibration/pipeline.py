@@ -36,8 +36,9 @@ from calibration.homography import (
     homography_from_plane,
     misalignment_by_depth,
 )
-from calibration.intrinsics import CalibrationError, IntrinsicsResult
+from calibration.intrinsics import IntrinsicsResult
 from calibration.joint import JointResult, solve_joint, transfer_heldout
+from calibration.options import CalibrationOptions, JOINT_MODES, resolve_options  # noqa: F401
 from calibration.refine import refine_and_calibrate
 from calibration.report import write_outputs
 from calibration.sources import load_image, paired_files
@@ -49,7 +50,6 @@ from ros2_ssvif.registration import Registration
 # edge width (10-90 % rise) of a chessboard: OpenCV wants SB's boards below ~3 px; corners
 # re-measured in unwarps held 0.03-0.05 px up to 5.4 px (thermal blur sigma 2) and degrade past it
 SHARP_PX, SHARPNESS_WARN_PX = 3.0, 5.0
-JOINT_MODES = ('auto', 'on', 'off')
 
 
 @dataclass
@@ -128,41 +128,33 @@ def _joint_pose(dv, dt, iv: IntrinsicsResult, it: IntrinsicsResult, mode: str):
     return st, jr, ('joint' if use else 'fixed intrinsics'), heldout
 
 
-def calibrate_pairs(pairs: Iterable[tuple], board, output_dir=None, thermal_board=None,
-                    plane_distance: float | None = None, output_size=None,
-                    diverse_only: bool = False,
-                    min_move_px: float = 15.0, progress: bool = True, refine_centres: bool = True,
-                    refine_iterations: int = 10, visible_board=None, visible_views=None,
-                    thermal_views=None,
-                    intrinsic_diverse_only: bool = False, far_pairs=None, far_board=None,
-                    joint_refinement: str = 'auto') -> CalibrationResult:
+def calibrate_pairs(pairs: Iterable[tuple], board, output_dir=None,
+                    options: CalibrationOptions | None = None, **changes) -> CalibrationResult:
     """
     Calibrate from joint (name, visible RGB, thermal) triples of ``board``.
 
-    Write outputs if ``output_dir``.
+    Write outputs if ``output_dir``. ``options`` (:class:`CalibrationOptions`,
+    where each one is described), with single ``changes`` by keyword.
 
     A source that already detected the board (``--live``) passes
     (name, visible, thermal, visible detection, thermal detection) instead.
-    ``visible_views`` / ``thermal_views`` are each sensor's own intrinsic
-    captures, (name, image) of ``visible_board`` / ``thermal_board``
-    (default: ``board``); FMB calibrates each sensor on its own board, then
-    the pair on one board both see. ``far_pairs`` (name, visible, thermal)
-    of ``far_board`` (default ``board``) at the working distance are
-    measured after registration. ``refine_centres`` re-measures circle
-    centres and chessboard corners (:mod:`calibration.refine`).
-    ``joint_refinement``: "auto" (decided by held-out views), "on" or "off".
+    FMB calibrates each sensor on its own board (``visible_views`` /
+    ``thermal_views`` of ``visible_board`` / ``thermal_board``), then the
+    pair on one board both see; ``far_pairs`` are measured after
+    registration.
     """
+    o = resolve_options(options, changes)
     board = _board(board)
-    if joint_refinement not in JOINT_MODES:
-        raise CalibrationError(f"joint refinement must be one of {', '.join(JOINT_MODES)}")
-    vboard, tboard = _boards(board, visible_board, thermal_board, visible_views, thermal_views)
-    caps = Captures(refine=refine_centres)
-    caps.add_joint(pairs, board, diverse_only, min_move_px, progress)
+    vboard, tboard = _boards(board, o.visible_board, o.thermal_board, o.visible_views,
+                             o.thermal_views)
+    caps = Captures(refine=o.refine_centres)
+    caps.add_joint(pairs, board, o.diverse_only, o.min_move_px, o.progress)
     caps.check(board)
-    for cam, views, b in (('visible', visible_views, vboard), ('thermal', thermal_views, tboard)):
+    for cam, views, b in (('visible', o.visible_views, vboard),
+                          ('thermal', o.thermal_views, tboard)):
         if views is not None:
-            caps.add_single(cam, views, b, intrinsic_diverse_only, min_move_px, progress)
-    n_it = refine_iterations if refine_centres else 0
+            caps.add_single(cam, views, b, o.intrinsic_diverse_only, o.min_move_px, o.progress)
+    n_it = o.refine_iterations if o.refine_centres else 0
     iv, dv = refine_and_calibrate(caps.dets['visible'], caps.grays['visible'],
                                   caps.boards['visible'],
                                   'visible', n_it)
@@ -171,8 +163,9 @@ def calibrate_pairs(pairs: Iterable[tuple], board, output_dir=None, thermal_boar
                                   'thermal', n_it)
     _sharpness(iv, dv, 'visible')
     _sharpness(it, dt, 'thermal')
-    st, jr, mode, heldout = _joint_pose(dv, dt, iv, it, joint_refinement)
+    st, jr, mode, heldout = _joint_pose(dv, dt, iv, it, o.joint_refinement)
     vis_ci, th_ci, R, t = jr.visible, jr.thermal, jr.R, jr.t
+    plane_distance = o.plane_distance
     if plane_distance is not None:
         H = homography_from_plane(vis_ci, th_ci, R, t, plane_distance)
         h_info = {'homography_source': 'plane',
@@ -181,7 +174,7 @@ def calibrate_pairs(pairs: Iterable[tuple], board, output_dir=None, thermal_boar
         jp = [joint_points(dv[n], dt[n])[1:] for n in st.views]
         H, h_rms = homography_from_corners(jp, vis_ci, th_ci)
         h_info = {'homography_source': 'board corners (RANSAC)', 'homography_fit_rms_px': h_rms}
-    crop, out_size = compute_crop(vis_ci, th_ci, H, output_size)
+    crop, out_size = compute_crop(vis_ci, th_ci, H, o.output_size)
     mis = misalignment_by_depth(H, vis_ci, th_ci, R, t)
     info = {
         **h_info, 'board': str(board), 'visible_board': str(vboard), 'thermal_board': str(tboard),
@@ -197,8 +190,8 @@ def calibrate_pairs(pairs: Iterable[tuple], board, output_dir=None, thermal_boar
     }
     reg = Registration(vis_ci, th_ci, H, crop, out_size, info)
     far = measure_joint_views(reg, dv, dt, plane_distance)
-    if far_pairs:
-        far.update(measure_far_pairs(reg, far_pairs, _board(far_board) or board))
+    if o.far_pairs:
+        far.update(measure_far_pairs(reg, o.far_pairs, _board(o.far_board) or board))
     result = CalibrationResult(reg, iv, it, st, mis, caps.missing, joint=jr, joint_mode=mode,
                                joint_heldout=heldout, far_plane=far,
                                warnings=st.warnings + _registration_warnings(info, mis))
@@ -212,16 +205,9 @@ def _iter_folder_pairs(visible_dir, thermal_dir):
         yield name, load_image(pv), load_image(pt)
 
 
-def calibrate_folders(visible_dir, thermal_dir, board, output_dir, plane_distance=None,
-                      output_size=None, thermal_board=None, progress: bool = True,
-                      refine_centres: bool = True, **kw) -> CalibrationResult:
-    """
-    Calibrate from two folders of images paired by file stem.
-
-    ``kw`` as :func:`calibrate_pairs`: intrinsic captures, far pairs, joint
-    refinement.
-    """
+def calibrate_folders(visible_dir, thermal_dir, board, output_dir,
+                      options: CalibrationOptions | None = None, **changes) -> CalibrationResult:
+    """Calibrate from two folders of images paired by file stem (options as calibrate_pairs)."""
+    o = resolve_options(options, changes)
     paired_files(visible_dir, thermal_dir)  # fail early on empty / unpaired folders
-    return calibrate_pairs(_iter_folder_pairs(visible_dir, thermal_dir), board, output_dir,
-                           thermal_board, plane_distance, output_size, progress=progress,
-                           refine_centres=refine_centres, **kw)
+    return calibrate_pairs(_iter_folder_pairs(visible_dir, thermal_dir), board, output_dir, o)

@@ -19,13 +19,14 @@ import argparse
 from pathlib import Path
 import sys
 
-from calibration.intrinsics import CalibrationError
+from calibration.errors import CalibrationError
 from calibration.normalize import stretch
 from calibration.sources import list_images, load_image
 import cv2
 import numpy as np
+from ros2_ssvif.cli import add_thermal_argument, run_command
 from ros2_ssvif.image_files import ImageFileError, read_image_file
-from ros2_ssvif.registration import load_registration, RegistrationError
+from ros2_ssvif.registration import load_registration
 from tqdm import tqdm
 
 
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
         '--calibration', required=True, help='calibration folder (or its registration.yaml)'
     )
     p.add_argument('--visible', required=True, help='visible image or folder')
-    p.add_argument('--thermal', required=True, help='thermal image or folder')
+    add_thermal_argument(p, required=True, help='thermal image or folder')
     p.add_argument('--labels', help='label image or folder (visible frame)')
     p.add_argument('--output', required=True,
                    help='dataset folder: visible/, thermal/ (and labels/) of STEM.png')
@@ -90,44 +91,44 @@ def main(argv=None) -> int:
         help='write thermal as 8-bit percentile-stretched',
     )
     args = p.parse_args(argv)
-    try:
-        cal = Path(args.calibration)
-        reg = load_registration(
-            cal / 'registration.yaml' if cal.is_dir() or not cal.suffix else cal
-        )
-        vis, th = _files(Path(args.visible)), _files(Path(args.thermal))
-        lab = _files(Path(args.labels)) if args.labels else {}
-        if len(vis) == 1 and len(th) == 1:
-            names = [next(iter(vis))]
-            th = {names[0]: next(iter(th.values()))}
-            lab = {names[0]: next(iter(lab.values()))} if lab else {}
-        else:
-            names = sorted(set(vis) & set(th))
-            if not names:
-                raise CalibrationError(
-                    'no file stems in common between the visible and thermal inputs'
-                )
-        _check_inputs(
-            names, vis, th, lab, reg
-        )  # everything readable and the calibrated size: before writing
-        out = Path(args.output)
-        for sub in ('visible', 'thermal') + (('labels',) if lab else ()):
-            (out / sub).mkdir(parents=True, exist_ok=True)
-        maps = reg.build_maps()
-        for n in tqdm(names, desc='registering', unit='pair'):
-            v, t = load_image(vis[n]), load_image(th[n])
-            rv = maps.register_visible(v)
-            rt = maps.register_thermal(t if t.ndim == 2 else cv2.cvtColor(t, cv2.COLOR_RGB2GRAY))
-            if args.normalize_thermal:
-                rt = stretch(rt)
-            _save(out / 'visible' / f'{n}.png', rv)
-            _save(out / 'thermal' / f'{n}.png', rt)
-            if n in lab:
-                lbl = _read_label(lab[n])
-                _save(out / 'labels' / f'{n}.png', maps.register_label(lbl))
-    except (CalibrationError, RegistrationError, OSError) as exc:
-        print(f"register: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+    return run_command('register', lambda: _register(args))
+
+
+def _register(args) -> int:
+    cal = Path(args.calibration)
+    reg = load_registration(
+        cal / 'registration.yaml' if cal.is_dir() or not cal.suffix else cal
+    )
+    vis, th = _files(Path(args.visible)), _files(Path(args.thermal))
+    lab = _files(Path(args.labels)) if args.labels else {}
+    if len(vis) == 1 and len(th) == 1:
+        names = [next(iter(vis))]
+        th = {names[0]: next(iter(th.values()))}
+        lab = {names[0]: next(iter(lab.values()))} if lab else {}
+    else:
+        names = sorted(set(vis) & set(th))
+        if not names:
+            raise CalibrationError(
+                'no file stems in common between the visible and thermal inputs'
+            )
+    _check_inputs(
+        names, vis, th, lab, reg
+    )  # everything readable and the calibrated size: before writing
+    out = Path(args.output)
+    for sub in ('visible', 'thermal') + (('labels',) if lab else ()):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    maps = reg.build_maps()
+    for n in tqdm(names, desc='registering', unit='pair'):
+        v, t = load_image(vis[n]), load_image(th[n])
+        rv = maps.register_visible(v)
+        rt = maps.register_thermal(t if t.ndim == 2 else cv2.cvtColor(t, cv2.COLOR_RGB2GRAY))
+        if args.normalize_thermal:
+            rt = stretch(rt)
+        _save(out / 'visible' / f'{n}.png', rv)
+        _save(out / 'thermal' / f'{n}.png', rt)
+        if n in lab:
+            lbl = _read_label(lab[n])
+            _save(out / 'labels' / f'{n}.png', maps.register_label(lbl))
     if len(names) > 1 or len(vis) > 1 or len(th) > 1:
         unused = (len(vis) - len(names)) + (len(th) - len(names))
         if unused:

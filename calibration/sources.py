@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from calibration.intrinsics import CalibrationError
+from calibration.errors import CalibrationError
 import cv2
 import numpy as np
 from ros2_ssvif.image_files import ImageFileError, ImageFolderError, images_by_stem
@@ -70,15 +70,6 @@ def unpaired_note(visible_dir, thermal_dir) -> str | None:
             parts.append(f'{len(alone)} {cam} image(s) without a {other} image of the same '
                          f'name ({shown})')
     return '; '.join(parts) + ': not used' if parts else None
-
-
-def check_sizes(images: list[np.ndarray], what: str) -> tuple[int, int]:
-    sizes = {(im.shape[1], im.shape[0]) for im in images}
-    if len(sizes) != 1:
-        raise CalibrationError(
-            f'{what} images have mixed sizes {sorted(sizes)}; one camera gives one size'
-        )
-    return sizes.pop()
 
 
 def _as_rgb(arr: np.ndarray) -> np.ndarray:

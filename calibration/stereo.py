@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from calibration.boards import BoardSpec
 from calibration.cv_compat import stereo_calibrate
 from calibration.detect import Detection
-from calibration.intrinsics import CalibrationError
+from calibration.errors import CalibrationError
 import cv2
 import numpy as np
 from ros2_ssvif.camera_info import CameraInfo

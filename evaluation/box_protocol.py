@@ -53,6 +53,7 @@ from pathlib import Path
 import sys
 
 import numpy as np
+from ros2_ssvif.cli import run_command
 from ros2_ssvif.image_files import read_name_list
 
 from .io import InputError
@@ -61,7 +62,6 @@ from .metrics.boxes import (
     BoxScore,
     DEFAULT_BOX_SOURCES,
     GROUPS,
-    LabelError,
     load_boxes,
     METRIC_NAMES,
     subset_of,
@@ -648,15 +648,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        methods = [_parse_method(t) for t in args.method]
-        summaries = evaluate(args.boxes, methods, args.output, args.pairs,
-                             parse_box_sources(args.box_sources), args.overlays,
-                             progress=not args.no_progress)
-    except (InputError, LabelError, ValueError, TypeError, OSError, RuntimeError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f'{PROG}: error: {msg}', file=sys.stderr)
-        return 2
+    return run_command(PROG, lambda: _evaluate(args), errors=(TypeError, RuntimeError))
+
+
+def _evaluate(args) -> int:
+    methods = [_parse_method(t) for t in args.method]
+    summaries = evaluate(args.boxes, methods, args.output, args.pairs,
+                         parse_box_sources(args.box_sources), args.overlays,
+                         progress=not args.no_progress)
     print(f'{PROG}: {len(summaries)} method(s) scored; report in {args.output} '
           '(summary.md, box_scores.csv, box_scores.json, overlays/, contact_sheet.png)')
     groups = list(GROUPS)

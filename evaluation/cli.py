@@ -15,8 +15,8 @@
 """
 ``evaluate_fusion``: score a folder of fused images against their sources.
 
-    evaluate_fusion --ir DIR --visible DIR --fused DIR --output FILE.csv
-                    [--convention vifb|cddfuse] [--fused-suffix _SeAFusion]
+    evaluate_fusion --thermal DIR --visible DIR --fused DIR --output FILE.csv
+                        [--convention vifb|cddfuse] [--fused-suffix _SeAFusion]
 
 Writes one CSV row per image (column ``image`` then the metrics of
 ``evaluation.metrics.METRICS``) and prints the mean and standard deviation
@@ -32,6 +32,7 @@ import sys
 import warnings
 
 import numpy as np
+from ros2_ssvif.cli import add_thermal_argument, run_command
 
 from .io import InputError, match_triplets, read_image, read_ir_image
 from .metrics import compute_all, CONVENTIONS, METRICS
@@ -39,7 +40,7 @@ from .metrics import compute_all, CONVENTIONS, METRICS
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='evaluate_fusion', description=__doc__.strip().split('\n')[0])
-    p.add_argument('--ir', required=True, help='folder of infrared source images')
+    add_thermal_argument(p, required=True, help='folder of thermal (infrared) source images')
     p.add_argument('--visible', required=True, help='folder of visible source images')
     p.add_argument('--fused', required=True, help='folder of fused images')
     p.add_argument('--output', required=True, help='CSV file to write')
@@ -67,7 +68,8 @@ def summarise(rows: list[dict]) -> dict[str, tuple[float, float]]:
 def run(args: argparse.Namespace) -> list[dict]:
     from tqdm import tqdm
 
-    triplets, missing = match_triplets(args.ir, args.visible, args.fused, args.fused_suffix)
+    triplets, missing = match_triplets(args.thermal, args.visible, args.fused,
+                                       args.fused_suffix)
     if missing:
         print(f'evaluate_fusion: {len(missing)} source pair(s) have no fused image, skipped: '
               f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}", file=sys.stderr)
@@ -102,12 +104,12 @@ def write_csv(rows: list[dict], path: str | Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        rows = run(args)
-        write_csv(rows, args.output)
-    except (InputError, ValueError, TypeError, OSError) as exc:
-        print(f'evaluate_fusion: error: {exc}', file=sys.stderr)
-        return 2
+    return run_command('evaluate_fusion', lambda: _evaluate(args), errors=(TypeError,))
+
+
+def _evaluate(args) -> int:
+    rows = run(args)
+    write_csv(rows, args.output)
     print(f'{len(rows)} image(s), convention {args.convention}, written to {args.output}')
     print(f"{'metric':<8} {'mean':>10} {'std':>10}")
     for m, (mean, std) in summarise(rows).items():

@@ -15,7 +15,7 @@
 """
 ``compare_fusion``: score several fusion methods on the same pairs and report them side by side.
 
-    compare_fusion --visible DIR --ir DIR --method NAME=SOURCE [--method ...] --output DIR
+    compare_fusion --visible DIR --thermal DIR --method NAME=SOURCE [--method ...] --output DIR
                    [--convention vifb|cddfuse] [--baselines]
 
 SOURCE is a folder of fused images (``man_SeAFusion.jpg`` style names are
@@ -42,6 +42,7 @@ from typing import Callable, Mapping, Sequence
 import warnings
 
 import numpy as np
+from ros2_ssvif.cli import add_thermal_argument, run_command, whole_number
 
 from .io import InputError, list_images, match_triplets, read_image
 from .metrics import compute_all, CONVENTIONS, METRICS
@@ -205,17 +206,6 @@ def _table(means: Mapping[str, Mapping[str, float]], metrics: Sequence[str]) -> 
             f'| {m} | ' + ' | '.join(table_cell(means[m][k], marks[k][m]) for k in metrics) + ' |'
         )
     return lines
-
-
-def _rows(text: str) -> int:
-    """Parse --grid-rows: a positive count (argparse reports anything else in one line)."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f'must be a whole number >= 1, got {text!r}')
-    return n
 
 
 def wins(means: Mapping[str, Mapping[str, float]], a: str, b: str,
@@ -396,7 +386,7 @@ def compare(visible: str, ir: str, methods: Sequence[tuple[str, str]], output: s
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='compare_fusion', description=__doc__.strip().splitlines()[0])
     p.add_argument('--visible', required=True, help='folder of visible source images')
-    p.add_argument('--ir', required=True, help='folder of infrared source images')
+    add_thermal_argument(p, required=True, help='folder of thermal (infrared) source images')
     p.add_argument(
         '--method',
         action='append',
@@ -415,31 +405,31 @@ def _parser() -> argparse.ArgumentParser:
         action='store_true',
         help='add visible-only, thermal-only, average, max, max-luminance',
     )
-    p.add_argument('--grid-rows', type=_rows, default=3, help='scenes in grid.png (default 3)')
+    p.add_argument('--grid-rows', type=whole_number(1), default=3,
+                   help='scenes in grid.png (default 3)')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        if Path(args.output).is_file():
-            raise InputError(f'--output {args.output} is a file, not a folder')
-        methods = [parse_method(t) for t in args.method]
-        means = compare(
-            args.visible,
-            args.ir,
-            methods,
-            args.output,
-            args.convention,
-            args.baselines,
-            args.grid_rows,
-            progress=not args.no_progress,
-        )
-    except (InputError, ValueError, TypeError, OSError, RuntimeError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f'compare_fusion: error: {msg}', file=sys.stderr)
-        return 2
+    return run_command('compare_fusion', lambda: _compare(args), errors=(TypeError, RuntimeError))
+
+
+def _compare(args) -> int:
+    if Path(args.output).is_file():
+        raise InputError(f'--output {args.output} is a file, not a folder')
+    methods = [parse_method(t) for t in args.method]
+    means = compare(
+        args.visible,
+        args.thermal,
+        methods,
+        args.output,
+        args.convention,
+        args.baselines,
+        args.grid_rows,
+        progress=not args.no_progress,
+    )
     print(f'compare_fusion: {len(means)} method(s) scored; report in {args.output} '
           '(metrics.csv, summary.md, distributions.png, grid.png)')
     print(f"{'method':<14}" + ''.join(f'{DISPLAY.get(k, k):>9}' for k in PAPER_METRICS))

@@ -45,8 +45,10 @@ import sys
 from typing import Callable, Sequence
 
 import cv2
+from evaluation.io import InputError
 from evaluation.metrics.color import delta_e
 import numpy as np
+from ros2_ssvif.cli import run_command
 
 
 __all__ = [
@@ -184,30 +186,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ros2_ssvif.model_runner import FusionSegmenter, ModelError
-    from ros2_ssvif.registration import load_registration, PassThroughRegistrar, RegistrationError
+    args = _parser().parse_args(argv)
+    return run_command('evaluate_drive', lambda: _evaluate(args))
+
+
+def _evaluate(args) -> int:
+    from ros2_ssvif.model_runner import FusionSegmenter
+    from ros2_ssvif.registration import load_registration, PassThroughRegistrar
     from ros2_ssvif.thermal import ThermalNormalizer
 
-    args = _parser().parse_args(argv)
-    try:
-        registrar = (load_registration(args.registration).build_maps() if args.registration
-                     else PassThroughRegistrar())
-        methods: dict[str, Callable] = {'max-luminance': MaxLuminanceRule()}
-        if args.model:
-            methods = {Path(args.model).stem: FusionSegmenter(args.model), **methods}
-        for mode in args.normalization:
-            ThermalNormalizer(mode)  # validate before the long replay
-        pairs = list(iter_registered_pairs(args.bag, registrar, args.rgb_topic, args.thermal_topic,
-                                           max_pairs=args.max_pairs))
-    except (ModelError, RegistrationError, ValueError, OSError) as exc:
-        print(f'evaluate_drive: error: {str(exc).splitlines()[0]}', file=sys.stderr)
-        return 2
+    registrar = (load_registration(args.registration).build_maps() if args.registration
+                 else PassThroughRegistrar())
+    methods: dict[str, Callable] = {'max-luminance': MaxLuminanceRule()}
+    if args.model:
+        methods = {Path(args.model).stem: FusionSegmenter(args.model), **methods}
+    for mode in args.normalization:
+        ThermalNormalizer(mode)  # validate before the long replay
+    pairs = list(iter_registered_pairs(args.bag, registrar, args.rgb_topic, args.thermal_topic,
+                                       max_pairs=args.max_pairs))
     if len(pairs) < 2:
-        print(
-            f'evaluate_drive: error: {len(pairs)} pair(s) in {args.bag}; need at least 2',
-            file=sys.stderr,
-        )
-        return 2
+        raise InputError(f'{len(pairs)} pair(s) in {args.bag}; need at least 2')
     lines = [
         f'Drive `{args.bag}`: {len(pairs)} pairs. '
         'Flicker: mean |ΔF| (grey levels) over static pixels; '

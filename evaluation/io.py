@@ -25,6 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from ros2_ssvif.errors import SsvifError
 from ros2_ssvif.image_files import IMAGE_SUFFIXES, ImageFolderError, images_by_stem  # noqa: F401
 from ros2_ssvif.image_files import ImageFileError, read_image_file
 
@@ -32,7 +33,7 @@ from ros2_ssvif.image_files import ImageFileError, read_image_file
 _SEPARATORS = ('_', '-', '.')
 
 
-class InputError(ValueError):
+class InputError(SsvifError, ValueError):
     """Bad input the user can fix (missing folder, unreadable image, ...)."""
 
 

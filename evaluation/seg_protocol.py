@@ -54,6 +54,7 @@ from typing import Mapping, Sequence
 from evaluation.compare import parse_method, rank_marks, table_cell
 from evaluation.io import InputError
 from evaluation.metrics.segmentation import SegmentationScore
+from ros2_ssvif.cli import add_set_argument, run_command
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from training.models.baseline_fusion import baseline_modules, BaselineFusion
@@ -215,8 +216,8 @@ def _parser() -> argparse.ArgumentParser:
         '--baselines', action='store_true', help='add visible-only, thermal-only, average, max'
     )
     p.add_argument('--output', required=True, help='report folder (miou.csv, summary.md)')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help="override a SegmenterConfig field (default: the paper's b3 setup)")
+    add_set_argument(p, "override a SegmenterConfig field (default: the paper's b3 setup)",
+                     dest='set')
     p.add_argument(
         '--test-split', default='test', help='fmb/msrs split to score on (default test)'
     )
@@ -231,48 +232,39 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.checkpoint import CheckpointError, load_fusion_model
-    from training.data.pairs import DatasetError
-
     args = _parser().parse_args(argv)
-    try:
-        if args.data_kind not in DATA_KINDS:
-            raise InputError(
-                f'unknown --data-kind {args.data_kind!r}; choose from {", ".join(DATA_KINDS)}'
-            )
-        cfg = _config(args.set, args.data_kind)
-        methods: dict[str, torch.nn.Module] = {}
-        sources: dict[str, str] = {}
-        for name, src in (parse_method(t) for t in args.method):
-            if name in methods:
-                raise InputError(f'method name used twice: {name}')
-            methods[name], _ = load_fusion_model(src)
-            sources[name] = src
-        if args.baselines:
-            for name, module in baseline_modules().items():
-                if name in methods:
-                    raise InputError(f"method name {name!r} is also a baseline's")
-                methods[name], sources[name] = module, 'baseline'
-        if not methods:
-            raise InputError('nothing to compare: give --method NAME=CKPT.pt and/or --baselines')
-        train, val, test = load_splits(args.data_kind, args.data_root, cfg.seed, args.test_split,
-                                       args.test_fraction)
-        scores = run_protocol(
-            methods, train, val, test, cfg, cfg.class_set, progress=not args.no_progress
+    return run_command('compare_segmentation', lambda: _compare(args),
+                       errors=(TypeError, FloatingPointError))
+
+
+def _compare(args) -> int:
+    from training.checkpoint import load_fusion_model
+
+    if args.data_kind not in DATA_KINDS:
+        raise InputError(
+            f'unknown --data-kind {args.data_kind!r}; choose from {", ".join(DATA_KINDS)}'
         )
-        write_reports(scores, args.output, sources, len(test))
-    except (
-        InputError,
-        DatasetError,
-        CheckpointError,
-        ValueError,
-        TypeError,
-        OSError,
-        FloatingPointError,
-    ) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f'compare_segmentation: error: {msg}', file=sys.stderr)
-        return 2
+    cfg = _config(args.set, args.data_kind)
+    methods: dict[str, torch.nn.Module] = {}
+    sources: dict[str, str] = {}
+    for name, src in (parse_method(t) for t in args.method):
+        if name in methods:
+            raise InputError(f'method name used twice: {name}')
+        methods[name], _ = load_fusion_model(src)
+        sources[name] = src
+    if args.baselines:
+        for name, module in baseline_modules().items():
+            if name in methods:
+                raise InputError(f"method name {name!r} is also a baseline's")
+            methods[name], sources[name] = module, 'baseline'
+    if not methods:
+        raise InputError('nothing to compare: give --method NAME=CKPT.pt and/or --baselines')
+    train, val, test = load_splits(args.data_kind, args.data_root, cfg.seed, args.test_split,
+                                   args.test_fraction)
+    scores = run_protocol(
+        methods, train, val, test, cfg, cfg.class_set, progress=not args.no_progress
+    )
+    write_reports(scores, args.output, sources, len(test))
     print(
         f'compare_segmentation: {len(scores)} method(s), '
         f'{len(train)} train / {len(val)} val / {len(test)} test '

@@ -19,9 +19,11 @@ Launch ros2_ssvif's fusion_node.
         registration_file:=/path/registration.yaml \
         rgb_topic:=/camera/color/image_raw thermal_topic:=/boson/image_raw
 
-Every key of config/fusion.yaml is also a launch argument; an argument left
-empty keeps the value from ``params_file`` (keyed ``/**``, so it applies in
-any namespace). A value is converted to the parameter's type (``slop:=1``
+Every parameter of the node is also a launch argument, with its description:
+both come from the config dataclass (ros2_ssvif/config.py, through
+``ros2_ssvif.param_files.launch_parameters``), so this file names none of
+them. An argument left empty keeps the value from ``params_file`` (keyed
+``/**``, so it applies in any namespace). A value is converted to the parameter's type (``slop:=1``
 is the float 1.0). ``model_path`` empty is the package's default model; a
 relative path is looked up in the package share directory, then in the
 current directory. Compressed cameras: ``rgb_transport:=compressed`` (the
@@ -40,45 +42,6 @@ from launch_ros.actions import Node
 import yaml
 
 
-# Keep in sync with config/fusion.yaml (a test checks it).
-PARAMETER_ARGUMENTS = (
-    'model_path',
-    'registration_file',
-    'rgb_transport',
-    'thermal_transport',
-    'queue_size',
-    'slop',
-    'time_jump_threshold',
-    'camera_qos',
-    'qos_depth',
-    'max_pending_pairs',
-    'max_input_pixels',
-    'thermal_normalization',
-    'thermal_low_percentile',
-    'thermal_high_percentile',
-    'thermal_fixed_min',
-    'thermal_fixed_max',
-    'thermal_window_rate',
-    'thermal_window_hysteresis',
-    'providers',
-    'intra_op_threads',
-    'tensorrt_fp16',
-    'tensorrt_cache_dir',
-    'device_id',
-    'publish_overlay',
-    'overlay_alpha',
-    'diagnostics_period',
-    'stream_timeout',
-    'max_drop_ratio',
-    'health_window',
-    'registration_check_every',
-    'registration_window',
-    'registration_min_confidence',
-    'registration_warn_px',
-    'registration_warn_hold_s',
-    'registration_autocorrect',
-    'registration_autocorrect_max_px',
-)
 TOPIC_ARGUMENTS = (
     ('rgb_topic', 'rgb/image_raw'),
     ('thermal_topic', 'thermal/image_raw'),
@@ -103,14 +66,13 @@ def _typed(name: str, text: str, kinds: dict):
 
 
 def _fusion_node(context):
-    from ros2_ssvif.config import parameter_specs
+    from ros2_ssvif.param_files import launch_parameters
 
-    kinds = {s.name: s.kind for s in parameter_specs()}
     overrides = {}
-    for name in PARAMETER_ARGUMENTS:
+    for name, _, kind in launch_parameters():
         value = LaunchConfiguration(name).perform(context)
         if value != '':
-            overrides[name] = _typed(name, value, kinds)
+            overrides[name] = _typed(name, value, {name: kind})
     overrides['use_sim_time'] = (
         LaunchConfiguration('use_sim_time').perform(context).lower() == 'true'
     )
@@ -130,6 +92,8 @@ def _fusion_node(context):
 
 
 def generate_launch_description():
+    from ros2_ssvif.param_files import launch_parameters
+
     share = get_package_share_directory('ros2_ssvif')
     args = [
         DeclareLaunchArgument(
@@ -151,8 +115,8 @@ def generate_launch_description():
              for arg, default in TOPIC_ARGUMENTS]
     args += [
         DeclareLaunchArgument(
-            name, default_value='', description=f'overrides {name} of params_file'
+            name, default_value='', description=f'{description} Empty: params_file decides.'
         )
-        for name in PARAMETER_ARGUMENTS
+        for name, description, _ in launch_parameters()
     ]
     return LaunchDescription(args + [OpaqueFunction(function=_fusion_node)])

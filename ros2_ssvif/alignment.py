@@ -61,6 +61,7 @@ import threading
 import cv2
 import numpy as np
 from ros2_ssvif.health import OK, STALE, StatusReport, WARN
+from ros2_ssvif.params import settings as config_settings
 
 
 WORK_WIDTH = 320  # px: the check runs at about half a 640x480 frame (cost, see RESULTS.md)
@@ -185,13 +186,18 @@ def estimate_shift(visible_rgb: np.ndarray, thermal01: np.ndarray, width: int = 
 class AlignmentSettings:
     """The monitor's parameters (``registration_*`` in config.py, where they are described)."""
 
-    every: int = 3
+    check_every: int = 3
     window: int = 5
     min_confidence: float = 0.2
     warn_px: float = 2.0
     warn_hold_s: float = 0.5
     autocorrect: bool = False
     autocorrect_max_px: float = 10.0
+
+    @classmethod
+    def from_config(cls, cfg) -> 'AlignmentSettings':
+        """Build from the config's ``registration_*`` fields (the ``alignment`` part), by name."""
+        return cls(**config_settings(cfg, 'alignment'))
 
     @property
     def min_used(self) -> int:
@@ -210,7 +216,7 @@ class _Check:
 
 class AlignmentMonitor:
     """
-    Checks every ``every``-th pair, keeps the verdict and the correction (see module docstring).
+    Checks every ``check_every``-th pair, keeps the verdict and the correction (module docstring).
 
     ``update`` runs on the pipeline's thread; ``report`` on the diagnostics
     timer's: a lock keeps them apart.
@@ -245,8 +251,14 @@ class AlignmentMonitor:
             self.last_stamp: float | None = None
             self.last: ShiftEstimate | None = None
 
-    def configure(self, settings: AlignmentSettings) -> None:
-        """Apply new parameters at run time; autocorrect off puts the correction back to zero."""
+    def configure(self, settings) -> None:
+        """
+        Apply new parameters at run time; autocorrect off puts the correction back to zero.
+
+        ``settings``: :class:`AlignmentSettings`, or a config to take them from.
+        """
+        if not isinstance(settings, AlignmentSettings):
+            settings = AlignmentSettings.from_config(settings)
         with self._lock:
             if settings.window != self.settings.window:
                 self._checks = deque(self._checks, maxlen=max(1, settings.window))
@@ -262,8 +274,8 @@ class AlignmentMonitor:
 
     # -- per pair -----------------------------------------------------------
     def due(self) -> bool:
-        """Count a pair; True for every ``every``-th one (never when ``every`` is 0)."""
-        every = self.settings.every
+        """Count a pair; True for every ``check_every``-th one (never when it is 0)."""
+        every = self.settings.check_every
         if every <= 0:
             return False
         self._pairs += 1
@@ -366,7 +378,7 @@ class AlignmentMonitor:
              'confidence': round(float(np.median([c.confidence for c in used])), 3)
              if used else 0.0,
              'frames_used': len(used), 'frames_checked': len(self._checks),
-             'checks': self.checks, 'check_every': self.settings.every}
+             'checks': self.checks, 'check_every': self.settings.check_every}
         if self.since is not None:
             v['level_since_stamp'] = round(self.since, 6)
         if self.last_stamp is not None:
@@ -383,7 +395,7 @@ class AlignmentMonitor:
         """Return the ``<prefix>: registration`` status."""
         with self._lock:
             name = f'{self.prefix}: registration'
-            if self.settings.every <= 0:
+            if self.settings.check_every <= 0:
                 return StatusReport(name, OK, 'not checked (registration_check_every is 0)',
                                     {'check_every': 0})
             return StatusReport(name, self.level, self.message, self._values())

@@ -17,7 +17,7 @@ Reading and writing rosbag2 files (sqlite3 or mcap) with ``rosbags``.
 
 rosbag2_py needs a ROS installation; ``rosbags`` reads and writes the same
 files in pure Python, so bag tools work on any machine. A bag tool writes
-through :func:`atomic_output_dir` under :func:`terminate_on`, so Ctrl-C,
+through :func:`atomic_output_dir` under :func:`ros2_ssvif.cli.terminate_on`, so Ctrl-C,
 SIGTERM and SIGHUP all leave no half-written output.
 """
 from __future__ import annotations
@@ -26,11 +26,11 @@ from contextlib import contextmanager
 import os
 from pathlib import Path
 import shutil
-import signal
 import sqlite3
 from typing import Iterator
 
 import numpy as np
+from ros2_ssvif.errors import SsvifError
 
 
 STORAGES = ('sqlite3', 'mcap')
@@ -46,7 +46,7 @@ VISION_MSGS = {
 }
 
 
-class BagError(ValueError):
+class BagError(SsvifError, ValueError):
     """A bag is missing, unreadable, or lacks the topics asked for."""
 
 
@@ -247,31 +247,3 @@ def as_bag_image(msg):
     if not isinstance(msg.data, np.ndarray):
         msg.data = np.frombuffer(msg.data, dtype=np.uint8)
     return msg
-
-
-class Terminated(Exception):
-    """SIGTERM or SIGHUP arrived: leave like Ctrl-C (the output is removed on the way out)."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-        self.name = signal.Signals(signum).name
-
-
-@contextmanager
-def terminate_on(*signums):
-    """Raise :class:`Terminated` in the main thread on these signals, while inside."""
-    def handler(signum, frame):
-        raise Terminated(signum)
-
-    previous = {}
-    for sig in signums:
-        try:
-            previous[sig] = signal.signal(sig, handler)
-        except (ValueError, OSError):  # not the main thread (an embedding program): leave it
-            pass
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

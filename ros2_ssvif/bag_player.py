@@ -32,6 +32,7 @@ import sys
 import time
 
 from ros2_ssvif.bag_io import BagError, iter_raw
+from ros2_ssvif.cli import run_command
 
 
 def message_class(msgtype: str):
@@ -107,26 +108,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument('--remap', nargs='*', default=[], metavar='FROM:=TO')
     args, ros_args = ap.parse_known_args(argv)
-    remap = {}
-    for r in args.remap:
-        if ':=' not in r:
-            print(f'play_bag: remap {r!r} must look like FROM:=TO', file=sys.stderr)
-            return 2
-        a, b = r.split(':=', 1)
-        remap[a] = b
-    rclpy.init(args=ros_args)
-    try:
-        counts = play(args.bag, args.topics, args.rate, args.clock, args.start_delay, remap,
-                      repeat=args.repeat)
-    except (BagError, ValueError) as exc:  # exit 2, as every other tool of this package
-        print(f"play_bag: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        rclpy.try_shutdown()
-    print('play_bag: published ' + ', '.join(f'{n} on {t}' for t, n in counts.items()))
-    return 0
+
+    def body() -> None:
+        remap = {}
+        for r in args.remap:
+            if ':=' not in r:
+                raise BagError(f'remap {r!r} must look like FROM:=TO')
+            a, b = r.split(':=', 1)
+            remap[a] = b
+        rclpy.init(args=ros_args)
+        try:
+            counts = play(args.bag, args.topics, args.rate, args.clock, args.start_delay, remap,
+                          repeat=args.repeat)
+        finally:
+            rclpy.try_shutdown()
+        print('play_bag: published ' + ', '.join(f'{n} on {t}' for t, n in counts.items()))
+
+    return run_command('play_bag', body, plain=True)
 
 
 if __name__ == '__main__':

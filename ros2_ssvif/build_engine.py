@@ -30,18 +30,14 @@ import argparse
 import sys
 import time
 
+from ros2_ssvif.cli import parse_size, run_command
 from ros2_ssvif.model_runner import FusionSegmenter, ModelError, tensorrt_plan
-from ros2_ssvif.registration import load_registration, RegistrationError
+from ros2_ssvif.registration import load_registration
 
 
 def _image_hw(args) -> tuple[int, int]:
     if args.size:
-        try:
-            w, h = (int(v) for v in args.size.lower().split('x'))
-        except ValueError:
-            raise ValueError(f'--size must be WIDTHxHEIGHT, got {args.size!r}') from None
-        if w < 1 or h < 1:
-            raise ValueError(f'--size must be positive, got {args.size!r}')
+        w, h = parse_size(args.size, '--size')
         return h, w
     w, h = load_registration(args.registration).output_size
     return int(h), int(w)
@@ -60,32 +56,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--cache-dir', default='',
                     help='cache root (default $ROS_HOME/ros2_ssvif/trt, ~/.ros without ROS_HOME)')
     args = ap.parse_args(argv)
-    try:
-        image_hw = _image_hw(args)
-        plan = tensorrt_plan(args.model, image_hw, not args.fp32, args.device_id, args.cache_dir)
-        if plan is None:
-            import onnxruntime as ort
+    return run_command('ssvif_build_engine', lambda: _build(args), plain=True)
 
-            available = ', '.join(ort.get_available_providers())
-            raise ModelError(f'TensorRT is not available in this onnxruntime build (providers: '
-                             f'{available}); install onnxruntime-gpu with TensorRT (README, '
-                             'Install)')
-        cached = not plan.needs_build
-        doing = 'loading' if cached else 'building'
-        print(f'ssvif_build_engine: {doing} {plan.describe()}', flush=True)
-        t0 = time.monotonic()
-        model = FusionSegmenter(args.model, ('tensorrt', 'cuda', 'cpu'), 0, not args.fp32,
-                                args.cache_dir, args.device_id, image_hw)
-        seconds = time.monotonic() - t0
-        for note in model.notes:
-            print(f'ssvif_build_engine: {note}', file=sys.stderr)
-        if model.engine_plan is None or plan.needs_build:
-            used = ', '.join(model.providers)
-            raise ModelError(f'no TensorRT engine was written to {plan.cache_dir} '
-                             f'(session providers: {used})')
-    except (ModelError, RegistrationError, ValueError, OSError) as exc:
-        print(f'ssvif_build_engine: {exc}', file=sys.stderr)
-        return 2
+
+def _build(args) -> int:
+    image_hw = _image_hw(args)
+    plan = tensorrt_plan(args.model, image_hw, not args.fp32, args.device_id, args.cache_dir)
+    if plan is None:
+        import onnxruntime as ort
+
+        available = ', '.join(ort.get_available_providers())
+        raise ModelError(f'TensorRT is not available in this onnxruntime build (providers: '
+                         f'{available}); install onnxruntime-gpu with TensorRT (README, '
+                         'Install)')
+    cached = not plan.needs_build
+    doing = 'loading' if cached else 'building'
+    print(f'ssvif_build_engine: {doing} {plan.describe()}', flush=True)
+    t0 = time.monotonic()
+    model = FusionSegmenter(args.model, ('tensorrt', 'cuda', 'cpu'), 0, not args.fp32,
+                            args.cache_dir, args.device_id, image_hw)
+    seconds = time.monotonic() - t0
+    for note in model.notes:
+        print(f'ssvif_build_engine: {note}', file=sys.stderr)
+    if model.engine_plan is None or plan.needs_build:
+        used = ', '.join(model.providers)
+        raise ModelError(f'no TensorRT engine was written to {plan.cache_dir} '
+                         f'(session providers: {used})')
     done = 'loaded' if cached else 'built'
     print(f'ssvif_build_engine: engine {done} in {seconds:.1f} s; the node reuses it with '
           'the same model, GPU, precision and image size')

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from ros2_ssvif.safe_files import FileCheckError, read_text_file
+from ros2_ssvif.errors import SsvifError
+from ros2_ssvif.safe_files import read_yaml_file
 import yaml
 
 
@@ -35,7 +36,7 @@ DISTORTION_LENGTHS = (0, 4, 5, 8, 12, 14)  # what cv2's distortion functions acc
 MAX_SIDE_PX = 16384
 
 
-class CameraInfoError(ValueError):
+class CameraInfoError(SsvifError, ValueError):
     """A camera_info file is missing, unreadable or inconsistent."""
 
 
@@ -162,12 +163,7 @@ def save_camera_info(info: CameraInfo, path: str | Path) -> None:
 
 def load_camera_info(path: str | Path) -> CameraInfo:
     path = Path(path)
-    try:
-        data = yaml.safe_load(read_text_file(path, 'camera_info file'))
-    except FileCheckError as exc:
-        raise CameraInfoError(str(exc)) from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise CameraInfoError(f'cannot read camera_info {path}: {exc}') from None
+    data = read_yaml_file(path, 'camera_info file', CameraInfoError)
     if not isinstance(data, dict):
         raise CameraInfoError(f'{path} is not a camera_info YAML mapping')
     return CameraInfo.from_dict(data)

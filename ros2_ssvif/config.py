@@ -15,186 +15,176 @@
 """
 Runtime parameters: one dataclass, one validation, read from ROS params or YAML.
 
-``config/fusion.yaml`` (ROS 2 params-file format, keyed ``/**`` so it
-applies under any node name and namespace) holds the defaults users edit.
-Every field here is a ROS parameter of the node, with its description,
-range, choices and *when it applies* in the field's metadata: the node
-builds its ``ParameterDescriptor``s from it (ranges, ``read_only``), its
-set-parameters callback validates with :meth:`FusionConfig.from_dict` and
-:meth:`FusionConfig.check_files`, start-up uses the same two, and
-``process_bag`` reads the same file. So the rules live in one place.
+This dataclass is the one home of every parameter (README, "Add a
+parameter"). Each field is a ROS parameter of the node, declared with
+:func:`ros2_ssvif.params.param`: description, range, choices and its
+*part*, the consumer it configures, which also says when a change applies.
+From the fields come the node's ``ParameterDescriptor``s (ranges,
+``read_only``), its set-parameters validation (:meth:`FusionConfig.from_dict`
+and :meth:`FusionConfig.check_files`, also used at start-up and by
+``process_bag``), the live apply (every live consumer's ``configure``),
+the construction of the pipeline's parts (``from_config`` by field name,
+:func:`ros2_ssvif.pipeline.build_pipeline`), ``config/fusion.yaml`` and
+the launch file's arguments (:mod:`ros2_ssvif.param_files`).
 
 ``apply`` says what a change needs: ``start`` (read-only: QoS, transports,
 timers exist from start-up), ``live`` (takes effect at once), ``model``,
 ``registration`` or ``thermal`` (rebuilt in the worker thread and swapped in
-when it loads). Validation is cheap by design: it never opens a model.
+when it loads). Validation is cheap by design: it never opens a model, and
+this module builds nothing (it sits below the parts it describes).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 import math
 from pathlib import Path
 
-from ros2_ssvif.alignment import AlignmentSettings
 from ros2_ssvif.compressed import TRANSPORTS
-from ros2_ssvif.model_runner import FusionSegmenter
+from ros2_ssvif.errors import ConfigError
 from ros2_ssvif.package_files import resolve_model_path
-from ros2_ssvif.registration import load_registration, PassThroughRegistrar, RegistrationError
+from ros2_ssvif.params import APPLY, param
+from ros2_ssvif.registration import load_registration, RegistrationError
 from ros2_ssvif.safe_files import check_regular_file, FileCheckError, MAX_MODEL_BYTES
-from ros2_ssvif.safe_files import read_text_file
+from ros2_ssvif.safe_files import read_yaml_file
 from ros2_ssvif.thermal import MODES as THERMAL_MODES
 from ros2_ssvif.thermal import ThermalNormalizer
-import yaml
 
 
 QOS_CHOICES = ('sensor_data', 'reliable', 'system_default')
 PROVIDER_CHOICES = ('tensorrt', 'cuda', 'cpu')
-APPLY = ('start', 'live', 'model', 'registration', 'thermal')
 ROS_OWN_KEYS = ('use_sim_time', 'qos_overrides.', 'start_type_description_service')
-
-
-class ConfigError(ValueError):
-    """A parameter value is invalid; the text names the parameter."""
-
-
-def _p(default, description: str, *, range: tuple | None = None,  # noqa: A002 (ROS's word)
-       choices: tuple | None = None, apply: str = 'live'):
-    meta = {'description': description, 'range': range, 'choices': choices, 'apply': apply}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    return field(default=default, metadata=meta)
 
 
 @dataclass
 class FusionConfig:
-    model_path: str = _p(
+    model_path: str = param(
         '',
-        "Exported ONNX bundle (visible, thermal) -> (fused, class_ids). Empty: the package's "
-        'default model (share/ros2_ssvif/models/ssvif_default.onnx); a relative path is looked '
-        'up in the package share directory, then in the current directory.',
-        apply='model',
-    )
-    registration_file: str = _p(
+        'Exported ONNX bundle (visible, thermal) -> (fused, class_ids), see README, Export. '
+        "Empty: the package's default model (share/ros2_ssvif/models/ssvif_default.onnx); a "
+        'relative path is looked up in the package share directory, then in the current '
+        'directory.',
+        part='model')
+    registration_file: str = param(
         '', 'registration.yaml written by `calibrate`; empty: the inputs are already registered.',
-        apply='registration')
-    rgb_transport: str = _p(
+        part='registration')
+    rgb_transport: str = param(
         'raw', 'How the visible camera arrives: raw (rgb/image_raw, sensor_msgs/Image) or '
         'compressed / compressedDepth (rgb/image_raw/<transport>, sensor_msgs/CompressedImage), '
-        'as image_transport names them.', choices=TRANSPORTS, apply='start')
-    thermal_transport: str = _p(
-        'raw', 'How the thermal camera arrives: raw, compressed (8- or 16-bit PNG) or '
-        'compressedDepth, on thermal/image_raw[/<transport>].', choices=TRANSPORTS, apply='start')
-    queue_size: int = _p(
-        10, 'Frames waiting for a partner per stream (pairing.py).', range=(1, 1000)
-    )
-    slop: float = _p(0.05, 'Largest stamp difference of a visible/thermal pair, seconds.',
-                     range=(0.0, 10.0))
-    time_jump_threshold: float = _p(
+        'as image_transport names them.', choices=TRANSPORTS, part='node')
+    thermal_transport: str = param(
+        'raw', 'How the thermal camera arrives: raw, compressed (8- or 16-bit PNG, 16 bits kept) '
+        'or compressedDepth (16-bit PNG with its header), on thermal/image_raw[/<transport>].',
+        choices=TRANSPORTS, part='node')
+    queue_size: int = param(
+        10, 'Frames waiting for a partner per stream (semantics in ros2_ssvif/pairing.py).',
+        range=(1, 1000), part='pairing')
+    slop: float = param(
+        0.05, 'Largest stamp difference of a visible/thermal pair, seconds.', range=(0.0, 10.0),
+        part='pairing')
+    time_jump_threshold: float = param(
         0.5,
-        'Stamps going back by more than this many seconds (a bag loop, a driver restart) reset '
-        'the pairing instead of dropping every later frame as out of order.',
-        range=(0.01, 86400.0),
-    )
-    camera_qos: str = _p(
-        'sensor_data', 'QoS of the camera subscriptions: sensor_data (best effort), reliable or '
-        'system_default.', choices=QOS_CHOICES, apply='start')
-    qos_depth: int = _p(
-        5, 'History depth of the camera subscriptions.', range=(1, 1000), apply='start'
-    )
-    max_pending_pairs: int = _p(
+        'Stamps going back by more than this many seconds (a bag loop, a driver restart, a '
+        'camera clock reset) reset the pairing instead of dropping every later frame as out of '
+        'order; counted as time_resets.',
+        range=(0.01, 86400.0), part='pairing')
+    camera_qos: str = param(
+        'sensor_data', 'QoS of the camera subscriptions: sensor_data (best effort, keep last), '
+        'reliable or system_default.', choices=QOS_CHOICES, part='node')
+    qos_depth: int = param(
+        5, 'History depth of the camera subscriptions.', range=(1, 1000), part='node')
+    max_pending_pairs: int = param(
         1, 'Pairs waiting for inference; when the model is slower than the cameras the oldest is '
-        'dropped and counted (busy).', range=(1, 1000))
-    max_input_pixels: int = _p(
+        'dropped and counted (busy).', range=(1, 1000), part='worker')
+    max_input_pixels: int = param(
         4_194_304, 'Largest input frame (width x height) accepted; larger frames are dropped and '
-        'counted (too_large) instead of taking gigabytes and seconds.', range=(1, 1_000_000_000))
-    thermal_normalization: str = _p(
-        'auto', 'Thermal counts -> [0, 1] (thermal.py): auto (8-bit: /255; raw 16-bit: running), '
-        'scale, fixed, running or percentile.', choices=THERMAL_MODES, apply='thermal')
-    thermal_low_percentile: float = _p(1.0, 'Low percentile of the running/percentile window.',
-                                       range=(0.0, 100.0), apply='thermal')
-    thermal_high_percentile: float = _p(99.0, 'High percentile of the running/percentile window.',
-                                        range=(0.0, 100.0), apply='thermal')
-    thermal_fixed_min: float = _p(0.0, 'Counts mapped to 0 in fixed mode.', range=(-1e9, 1e9),
-                                  apply='thermal')
-    thermal_fixed_max: float = _p(
-        65535.0,
-        'Counts mapped to 1 in fixed mode (> thermal_fixed_min).',
-        range=(-1e9, 1e9),
-        apply='thermal',
-    )
-    thermal_window_rate: float = _p(
+        'counted (too_large) instead of taking gigabytes and seconds. 4194304 = 2048x2048: '
+        '1080p passes, 4K does not.', range=(1, 1_000_000_000), part='pipeline')
+    thermal_normalization: str = param(
+        'auto', 'Thermal counts -> [0, 1] (ros2_ssvif/thermal.py): auto (8-bit: /255; raw '
+        '16-bit: running), scale (/255 or /65535), fixed (a counts window), running (a '
+        'percentile window that follows the scene slowly, with hysteresis: no flicker when a '
+        'hot object enters) or percentile (per frame).',
+        choices=THERMAL_MODES, part='thermal', key='mode')
+    thermal_low_percentile: float = param(
+        1.0, 'Low percentile of the running/percentile window.', range=(0.0, 100.0),
+        part='thermal')
+    thermal_high_percentile: float = param(
+        99.0, 'High percentile of the running/percentile window.', range=(0.0, 100.0),
+        part='thermal')
+    thermal_fixed_min: float = param(
+        0.0, 'Counts mapped to 0 in fixed mode.', range=(-1e9, 1e9), part='thermal')
+    thermal_fixed_max: float = param(
+        65535.0, 'Counts mapped to 1 in fixed mode (> thermal_fixed_min).', range=(-1e9, 1e9),
+        part='thermal')
+    thermal_window_rate: float = param(
         0.03,
         'Running window: most an edge moves per frame, as a fraction of the window width, '
         '[0.001, 1].',
         range=(0.001, 1.0),  # a closed ROS range: 0 (a frozen window) is not offered
-        apply='thermal',
-    )
-    thermal_window_hysteresis: float = _p(
+        part='thermal', key='rate')
+    thermal_window_hysteresis: float = param(
         0.1,
         'Running window: dead band (fraction of its width) inside which it does not move, '
         '[0, 0.99].',
-        range=(0.0, 0.99),
-        apply='thermal',
-    )
-    providers: list = _p(
-        ['cpu'],
-        'ONNX Runtime execution providers tried in order: tensorrt, cuda, cpu.',
-        choices=PROVIDER_CHOICES,
-        apply='model',
-    )
-    intra_op_threads: int = _p(0, 'ONNX Runtime threads per operator; 0: its default.',
-                               range=(0, 1024), apply='model')
-    tensorrt_fp16: bool = _p(True, 'TensorRT: allow FP16 kernels.', apply='model')
-    tensorrt_cache_dir: str = _p(
+        range=(0.0, 0.99), part='thermal', key='hysteresis')
+    providers: list = param(
+        ['cpu'], 'ONNX Runtime execution providers tried in order: tensorrt, cuda, cpu.',
+        choices=PROVIDER_CHOICES, part='model')
+    intra_op_threads: int = param(
+        0, 'ONNX Runtime threads per operator; 0: its default.', range=(0, 1024), part='model')
+    tensorrt_fp16: bool = param(True, 'TensorRT: allow FP16 kernels.', part='model')
+    tensorrt_cache_dir: str = param(
         '', 'TensorRT engine and timing cache root; empty: $ROS_HOME/ros2_ssvif/trt '
-        '(~/.ros/ros2_ssvif/trt). See README, Export.', apply='model'
-    )
-    device_id: int = _p(0, 'CUDA device of the tensorrt and cuda providers.', range=(0, 64),
-                        apply='model')
-    publish_overlay: bool = _p(
-        False, 'Also publish segmentation/overlay (colour mask over the fused image).'
-    )
-    overlay_alpha: float = _p(0.5, 'Weight of the colour mask in the overlay.', range=(0.0, 1.0))
-    diagnostics_period: float = _p(1.0, 'Period of the /diagnostics report, seconds.',
-                                   range=(0.05, 60.0), apply='start')
-    stream_timeout: float = _p(
-        2.0,
-        'A camera silent for longer than this (seconds) is reported WARN.',
-        range=(0.05, 3600.0),
-    )
-    max_drop_ratio: float = _p(
+        '(~/.ros/ros2_ssvif/trt). See README, Export.', part='model')
+    device_id: int = param(
+        0, 'CUDA device of the tensorrt and cuda providers.', range=(0, 64), part='model')
+    publish_overlay: bool = param(
+        False, 'Also publish segmentation/overlay (colour mask over the fused image).',
+        part='outputs')
+    overlay_alpha: float = param(
+        0.5, 'Weight of the colour mask in the overlay.', range=(0.0, 1.0), part='pipeline')
+    diagnostics_period: float = param(
+        1.0, 'Period of the /diagnostics report, seconds.', range=(0.05, 60.0), part='node')
+    stream_timeout: float = param(
+        2.0, 'A camera silent for longer than this (seconds) is reported WARN.',
+        range=(0.05, 3600.0), part='health')
+    max_drop_ratio: float = param(
         0.5, "WARN when more than this fraction of the slower camera's frames did not become an "
-        'output within health_window.', range=(0.0, 1.0))
-    health_window: float = _p(5.0, 'Window for input rates and the drop ratio, seconds.',
-                              range=(0.5, 3600.0))
-    registration_check_every: int = _p(
+        'output within health_window.', range=(0.0, 1.0), part='health')
+    health_window: float = param(
+        5.0, 'Window for input rates and the drop ratio, seconds.', range=(0.5, 3600.0),
+        part='health')
+    registration_check_every: int = param(
         3, 'Check the registration on every Nth fused pair (alignment.py: gradient-orientation '
         'correlation at 320 px wide, a few ms); 0: never, the registration status says so.',
-        range=(0, 1000))
-    registration_window: int = _p(
+        range=(0, 1000), part='alignment')
+    registration_window: int = param(
         5, 'Checks the registration verdict is the median of (the confident ones among them).',
-        range=(1, 100))
-    registration_min_confidence: float = _p(
+        range=(1, 100), part='alignment')
+    registration_min_confidence: float = param(
         0.2, 'A check counts when its correlation peak is this distinct (1 - second peak / '
-        'peak); chosen on real pairs by benchmarks/bench_alignment.py.', range=(0.0, 1.0))
-    registration_warn_px: float = _p(
+        'peak); chosen on real pairs by benchmarks/bench_alignment.py.', range=(0.0, 1.0),
+        part='alignment')
+    registration_warn_px: float = param(
         2.0, 'Registration status WARN when thermal lies more than this many output pixels from '
-        'the visible image.', range=(0.1, 100.0))
-    registration_warn_hold_s: float = _p(
+        'the visible image.', range=(0.1, 100.0), part='alignment')
+    registration_warn_hold_s: float = param(
         0.5, 'The shift must stay above (or below) registration_warn_px this long, in stamp '
-        'seconds, before the status changes: one frame does not flap it.', range=(0.0, 60.0))
-    registration_autocorrect: bool = _p(
+        'seconds, before the status changes: one frame does not flap it.', range=(0.0, 60.0),
+        part='alignment')
+    registration_autocorrect: bool = param(
         False, 'Translate the thermal remap to follow the measured shift (bounded, smoothed, '
-        'logged and counted) so fused edges align again; the status stays WARN: recalibrate.')
-    registration_autocorrect_max_px: float = _p(
+        'logged and counted) so fused edges align again; the status stays WARN: recalibrate.',
+        part='alignment')
+    registration_autocorrect_max_px: float = param(
         10.0, 'Largest correction registration_autocorrect applies, output pixels.',
-        range=(0.0, 50.0))
+        range=(0.0, 50.0), part='alignment')
 
     def __post_init__(self) -> None:
-        for spec in parameter_specs():
+        for spec in parameter_specs(type(self)):
             setattr(self, spec.name, _coerce(spec, getattr(self, spec.name)))
         try:
-            self.normalizer()
+            ThermalNormalizer.from_config(self)
         except ValueError as exc:  # ThermalNormalizer owns the cross-field rules of its settings
             raise ConfigError(f'thermal normalisation: {exc}') from None
 
@@ -247,34 +237,6 @@ class FusionConfig:
                     f'registration_file: output {ow}x{oh} = {ow * oh} pixels is more than '
                     f'max_input_pixels={self.max_input_pixels}')
 
-    def normalizer(self) -> ThermalNormalizer:
-        return ThermalNormalizer(self.thermal_normalization, self.thermal_low_percentile,
-                                 self.thermal_high_percentile, self.thermal_fixed_min,
-                                 self.thermal_fixed_max, self.thermal_window_rate,
-                                 self.thermal_window_hysteresis, video=True)
-
-    def alignment_settings(self) -> AlignmentSettings:
-        return AlignmentSettings(
-            every=self.registration_check_every, window=self.registration_window,
-            min_confidence=self.registration_min_confidence, warn_px=self.registration_warn_px,
-            warn_hold_s=self.registration_warn_hold_s, autocorrect=self.registration_autocorrect,
-            autocorrect_max_px=self.registration_autocorrect_max_px)
-
-    def registrar(self):
-        if not self.registration_file:
-            return PassThroughRegistrar()
-        return load_registration(self.registration_file).build_maps()
-
-    def model(self) -> FusionSegmenter:
-        """Load the model; slow with TensorRT (the engine is built for the registered size)."""
-        image_hw = None
-        if self.registration_file:  # the size every frame will have: TensorRT builds for it now
-            ow, oh = load_registration(self.registration_file).output_size
-            image_hw = (oh, ow)
-        return FusionSegmenter(self.resolved_model_path(), self.providers, self.intra_op_threads,
-                               self.tensorrt_fp16, self.tensorrt_cache_dir,
-                               device_id=self.device_id, image_hw=image_hw)
-
 
 @dataclass(frozen=True)
 class ParamSpec:
@@ -287,6 +249,7 @@ class ParamSpec:
     range: tuple | None  # noqa: A003 (the ROS parameter descriptor's word)
     choices: tuple | None
     apply: str
+    part: str = ''
 
     @property
     def read_only(self) -> bool:
@@ -296,16 +259,19 @@ class ParamSpec:
 _KINDS = {'bool': 'bool', 'int': 'int', 'float': 'float', 'str': 'str', 'list': 'list'}
 
 
-def parameter_specs() -> list[ParamSpec]:
+def parameter_specs(config_class: type | None = None) -> list[ParamSpec]:
+    """Return every parameter of ``config_class`` (default :class:`FusionConfig`), in order."""
     out = []
-    for f in fields(FusionConfig):
+    for f in fields(config_class or FusionConfig):
         meta = f.metadata or {}
         factory = f.default_factory
         default = factory() if callable(factory) else f.default  # type: ignore[misc]
-        kind = _KINDS.get(str(f.type).split('[')[0], 'str')
-        apply = meta.get('apply', 'model')
+        annotation = f.type if isinstance(f.type, str) else getattr(f.type, '__name__', '')
+        kind = _KINDS.get(annotation.split('[')[0], 'str')
+        apply = meta.get('apply')
         if apply not in APPLY:
-            raise RuntimeError(f'config field {f.name}: apply {apply!r} is not one of {APPLY}')
+            raise RuntimeError(f'config field {f.name}: declare it with ros2_ssvif.params.param '
+                               f'(its part says when it applies: one of {APPLY})')
         out.append(
             ParamSpec(
                 f.name,
@@ -315,6 +281,7 @@ def parameter_specs() -> list[ParamSpec]:
                 meta.get('range'),
                 meta.get('choices'),
                 apply,
+                meta['part'],
             )
         )
     return out
@@ -377,12 +344,7 @@ def read_params_file(path: str | Path, node_name: str = 'fusion_node') -> dict:
 
     ``/**`` included.
     """
-    try:
-        data = yaml.safe_load(read_text_file(path, 'params file')) or {}
-    except FileCheckError as exc:
-        raise ConfigError(str(exc)) from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f'cannot read params file {path}: {exc}') from None
+    data = read_yaml_file(path, 'params file', ConfigError) or {}
     if not isinstance(data, dict):
         raise ConfigError(f'{path} is not a ROS 2 params file (a mapping of node names)')
     params: dict = {}

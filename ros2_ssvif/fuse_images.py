@@ -30,12 +30,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from ros2_ssvif.errors import SsvifError
 from ros2_ssvif.image_files import ImageFileError, ImageFolderError, images_by_stem
 from ros2_ssvif.image_files import read_image_file
 from ros2_ssvif.thermal import ThermalNormalizer
 
 
-class FuseError(ValueError):
+class FuseError(SsvifError, ValueError):
     """A folder, image or model problem the user can fix; the text says which."""
 
 

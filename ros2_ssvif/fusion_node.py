@@ -36,6 +36,7 @@ import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from ros2_ssvif.cli import run_command, say
 from ros2_ssvif.config import ConfigError
 from ros2_ssvif.node_core import FusionCore
 
@@ -65,30 +66,32 @@ class FusionNode(FusionCore, Node):
 
 
 def run(node_class, prog: str, argv: list[str] | None = None) -> int:
-    """Spin ``node_class`` until Ctrl-C; bad parameters at start-up: one line, exit 2."""
+    """Spin ``node_class`` until Ctrl-C (exit 0); bad parameters at start-up: one line, exit 2."""
     try:
         rclpy.init(args=argv if argv is not None else sys.argv)
     except RCLError as exc:  # drop rcl's ', at /path/file.c:N' source locations
-        print(f"{prog}: {' '.join(str(exc).split(', at /')[0].split())}", file=sys.stderr)
+        say(prog, ' '.join(str(exc).split(', at /')[0].split()))
         return 2
-    node = None
+
+    def spin() -> None:
+        node = None
+        try:
+            node = node_class()
+            rclpy.spin(node)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass  # a node stopped by Ctrl-C ends normally
+        finally:
+            if node is not None:
+                if rclpy.ok():  # after Ctrl-C the context is gone: /rosout cannot take it
+                    node.get_logger().info(f'summary: {node.stats.summary()}')
+                else:
+                    say(prog, f'summary: {node.stats.summary()}')
+                node.destroy_node()
+
     try:
-        node = node_class()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except START_ERRORS as exc:
-        print(f"{prog}: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            if rclpy.ok():  # after Ctrl-C the context is gone: /rosout cannot take it
-                node.get_logger().info(f'summary: {node.stats.summary()}')
-            else:
-                print(f'{prog}: summary: {node.stats.summary()}', file=sys.stderr)
-            node.destroy_node()
+        return run_command(prog, spin, errors=START_ERRORS, plain=True)
+    finally:  # after the error was reported and dropped: a half-built node is gone by now
         rclpy.try_shutdown()
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

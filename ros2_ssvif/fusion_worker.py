@@ -41,12 +41,13 @@ from ros2_ssvif.alignment import AlignmentMonitor
 from ros2_ssvif.config import FusionConfig
 from ros2_ssvif.labels import write_labels_file
 from ros2_ssvif.model_runner import ModelError
-from ros2_ssvif.pipeline import FrameError, FramePipeline
+from ros2_ssvif.params import Configurable, RELOAD_PARTS
+from ros2_ssvif.pipeline import build_pipeline, FrameError, FramePipeline
 from ros2_ssvif.registration import RegistrationError
 from ros2_ssvif.stats import PipelineStats
 
 
-PARTS = ('model', 'registration', 'thermal')
+PARTS = RELOAD_PARTS
 
 
 class _Request:
@@ -57,17 +58,19 @@ class _Request:
         self.error = ''
 
 
-class PipelineWorker:
+class PipelineWorker(Configurable):
     """Pairs in (``submit``), outputs to ``sink`` through :meth:`FramePipeline.step`."""
 
-    def __init__(self, stats: PipelineStats, sink, log, max_pending: int = 1,
+    config_part = 'worker'
+
+    def __init__(self, stats: PipelineStats, sink, log, max_pending_pairs: int = 1,
                  on_published: Callable[[], None] | None = None,
                  on_frame_error: Callable[[FrameError], None] | None = None,
                  on_model: Callable[[object], None] | None = None,
                  aligner: AlignmentMonitor | None = None):
         self.stats, self.sink, self.log = stats, sink, log
         self.on_model = on_model or (lambda model: None)
-        self.max_pending = max_pending
+        self.max_pending_pairs = max_pending_pairs
         self.on_published = on_published or (lambda: None)
         self.on_frame_error = on_frame_error or (lambda exc: None)
         self.aligner = aligner or AlignmentMonitor()
@@ -135,17 +138,8 @@ class PipelineWorker:
         cfg, old = req.cfg, self.pipeline
         try:
             cfg.check_files()
-            model = cfg.model() if 'model' in req.parts or old is None else old.model
-            registrar = (
-                cfg.registrar() if 'registration' in req.parts or old is None else old.registrar
-            )
-            normalizer = (
-                cfg.normalizer() if 'thermal' in req.parts or old is None else old.normalizer
-            )
-            pipeline = FramePipeline(
-                model, registrar, normalizer, self.stats, cfg.max_input_pixels, cfg.overlay_alpha,
-                aligner=self.aligner
-            )
+            pipeline = build_pipeline(cfg, self.stats, self.aligner, reuse=old, parts=req.parts)
+            model, registrar = pipeline.model, pipeline.registrar
         except (ModelError, RegistrationError, ValueError, OSError) as exc:
             req.error = ' '.join(str(exc).split())
             with self._cv:
@@ -195,7 +189,7 @@ class PipelineWorker:
                 self.stats.drop('not_ready')
                 return
             self._pending.append((visible, thermal))
-            while len(self._pending) > self.max_pending:
+            while len(self._pending) > self.max_pending_pairs:
                 self._pending.popleft()
                 self.stats.drop('busy')
             self._cv.notify_all()

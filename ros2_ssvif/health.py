@@ -38,6 +38,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 import threading
 
+from ros2_ssvif.params import Configurable
+
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
 LEVEL_NAMES = ('OK', 'WARN', 'ERROR', 'STALE')
@@ -78,7 +80,11 @@ class _Window:
         return Counter(k for _, k in self.events)
 
 
-class HealthMonitor:
+class HealthMonitor(Configurable):
+    """The levels above; its parameters are the config's ``health`` fields, by name."""
+
+    config_part = 'health'
+
     def __init__(
         self,
         topics: dict[str, str],
@@ -101,6 +107,11 @@ class HealthMonitor:
         self._last_arrival: dict[str, float | None] = dict.fromkeys(self.topics)
         self._last_stamp: dict[str, float | None] = dict.fromkeys(self.topics)
         self._frames_in: Counter = Counter()
+
+    @classmethod
+    def from_config(cls, cfg, topics: dict[str, str], start: float = 0.0,
+                    prefix: str = 'fusion_node') -> 'HealthMonitor':
+        return cls(topics, start=start, prefix=prefix).configure(cfg)
 
     def restart(self, now: float) -> None:
         """Forget everything (lifecycle activate): the inputs start waiting again."""

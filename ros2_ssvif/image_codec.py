@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from ros2_ssvif.errors import SsvifError
 
 
 # encoding -> (numpy dtype, channels)
@@ -44,7 +45,7 @@ ENCODINGS: dict[str, tuple[np.dtype, int]] = {
 }
 
 
-class ImageDecodeError(ValueError):
+class ImageDecodeError(SsvifError, ValueError):
     """The message cannot be turned into an image; the text says why."""
 
 

@@ -37,6 +37,7 @@ import warnings
 
 import cv2
 import numpy as np
+from ros2_ssvif.errors import SsvifError
 from ros2_ssvif.safe_files import check_regular_file, FileCheckError, MAX_IMAGE_FILE_BYTES
 
 
@@ -44,11 +45,11 @@ IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.pgm', '.pp
 MAX_IMAGE_PIXELS = 7680 * 4320  # 8K UHD: larger than any camera of a rig, smaller than a bomb
 
 
-class ImageFolderError(ValueError):
+class ImageFolderError(SsvifError, ValueError):
     """A folder is missing, empty, or has two images with the same stem."""
 
 
-class ImageFileError(ValueError):
+class ImageFileError(SsvifError, ValueError):
     """An image file cannot be read, or declares more pixels than allowed; the text says which."""
 
 

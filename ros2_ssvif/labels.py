@@ -110,6 +110,7 @@ def write_labels_file(model_path: str | Path, class_names, palette) -> Path:
 
 
 def read_labels_file(path: str | Path) -> tuple[list[str], list[tuple[int, int, int]]]:
+    """Return (class names, palette) of a labels file (for consumers of the node's masks)."""
     data = yaml.safe_load(read_text_file(path, 'labels file'))
     if not isinstance(data, dict) or data.get('format') != LABELS_FORMAT:
         raise ValueError(f'{path} is not a {LABELS_FORMAT} file')

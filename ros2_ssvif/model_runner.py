@@ -45,6 +45,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+from ros2_ssvif.errors import SsvifError
+from ros2_ssvif.params import settings
 from ros2_ssvif.safe_files import check_regular_file, FileCheckError, MAX_MODEL_BYTES
 from ros2_ssvif.tensorrt import EnginePlan, make_cache_dirs, model_digest, plan_engine
 
@@ -64,7 +66,7 @@ PROVIDER_NAMES = {
 }
 
 
-class ModelError(RuntimeError):
+class ModelError(SsvifError, RuntimeError):
     """The model file is missing, corrupt or not a ros2_ssvif export."""
 
 
@@ -275,6 +277,13 @@ class FusionSegmenter:
     registration file): TensorRT then builds (or loads) its engine for that
     size at load time instead of at the first frame.
     """
+
+    @classmethod
+    def from_config(cls, cfg, image_hw: tuple[int, int] | None = None) -> 'FusionSegmenter':
+        """Load ``cfg``'s model with its ``model`` fields by name (``model_path`` resolved)."""
+        kw = settings(cfg, 'model')
+        del kw['model_path']
+        return cls(cfg.resolved_model_path(), **kw, image_hw=image_hw)
 
     def __init__(self, path: str | Path, providers=('cpu',), intra_op_threads: int = 0,
                  tensorrt_fp16: bool = True, tensorrt_cache_dir: str = '', device_id: int = 0,

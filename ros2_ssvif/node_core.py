@@ -24,10 +24,12 @@ the outputs, the worker and the diagnostics timer and loads the pipeline,
 background) and activate in its constructor.
 
 Parameters: the set callback only validates (config.py, cheap file checks);
-the post-set callback applies live values at once and asks the worker to
-rebuild what changed; a model that then fails to load is undone (the
-parameter goes back, the old model keeps running, the reason is logged
-and shown on /diagnostics).
+the post-set callback hands the new config to every live consumer
+(``configure``: each takes the fields of its part by name, so no list of
+parameters is kept here) and asks the worker to rebuild what changed; a
+model that then fails to load is undone (the parameter goes back, the old
+model keeps running, the reason is logged and shown on /diagnostics).
+``config_class`` is the dataclass the node declares its parameters from.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, qos_profile_system_default, QoSProfile
 from ros2_ssvif.alignment import AlignmentMonitor
 from ros2_ssvif.compressed import transport_topic
-from ros2_ssvif.config import ConfigError, parameter_specs
+from ros2_ssvif.config import ConfigError, FusionConfig, parameter_specs
 from ros2_ssvif.fusion_worker import PARTS, PipelineWorker
 from ros2_ssvif.health import HealthMonitor
 from ros2_ssvif.image_codec import stamp_seconds
@@ -56,7 +58,6 @@ INPUTS = {
     'visible': ('rgb/image_raw', 'rgb_transport'),
     'thermal': ('thermal/image_raw', 'thermal_transport'),
 }
-APPLY = {s.name: s.apply for s in parameter_specs()}
 
 
 def camera_qos(name: str, depth: int) -> QoSProfile:
@@ -80,27 +81,18 @@ def _steady() -> float:
 class FusionCore:
     """Mixin: see the module docstring. Expects to be combined with an rclpy Node."""
 
+    config_class = FusionConfig
+
     # -- init ---------------------------------------------------------------
     def _core_init(self) -> None:
         self.cfg = declare_fusion_parameters(self)  # ConfigError: bad values at start-up
+        self._apply = {s.name: s.apply for s in parameter_specs(self.config_class)}
         self.stats = PipelineStats()
         self.stats.listener = lambda kind, reason: self.health.dropped(kind, reason, _steady())
-        self.health = HealthMonitor(
-            {s: INPUTS[s][0] for s in INPUTS},
-            self.cfg.stream_timeout,
-            self.cfg.max_drop_ratio,
-            self.cfg.health_window,
-            _steady(),
-            self.get_name(),
-        )
-        self.pairer = ApproximatePairer(
-            self.cfg.queue_size,
-            self.cfg.slop,
-            self._on_pair,
-            self._on_pair_drop,
-            self.cfg.time_jump_threshold,
-            self._on_time_reset,
-        )
+        self.health = HealthMonitor.from_config(
+            self.cfg, {s: INPUTS[s][0] for s in INPUTS}, _steady(), self.get_name())
+        self.pairer = ApproximatePairer.from_config(
+            self.cfg, self._on_pair, self._on_pair_drop, self._on_time_reset)
         self.worker: PipelineWorker | None = None
         self.sink: RosSink | None = None
         self.active = False
@@ -129,19 +121,18 @@ class FusionCore:
 
         ``wait``: here, else in the worker.
         """
-        self.sink = RosSink(self)
-        self.sink.publish_overlay = self.cfg.publish_overlay
+        self.sink = RosSink(self).configure(self.cfg)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.worker = PipelineWorker(
             self.stats,
             self.sink,
             self.get_logger(),
-            self.cfg.max_pending_pairs,
             on_published=lambda: self.health.published(_steady()),
             on_frame_error=self._on_frame_error,
             on_model=self._on_model,
-            aligner=AlignmentMonitor(self.cfg.alignment_settings(), prefix=self.get_name()),
-        )
+            aligner=AlignmentMonitor(prefix=self.get_name()),
+        ).configure(self.cfg)
+        self.worker.aligner.configure(self.cfg)
         # steady clock: health is reported even while a replayed /clock is paused or jumps back
         self._diag_timer = self.create_timer(
             self.cfg.diagnostics_period,
@@ -225,32 +216,25 @@ class FusionCore:
             return SetParametersResult(successful=False, reason=str(exc))
         return SetParametersResult(successful=True)
 
+    def live_consumers(self) -> dict:
+        """Return what takes the live parameters: one object per live part (``LIVE_PARTS``)."""
+        worker = self.worker
+        return {'pairing': self.pairer, 'health': self.health, 'outputs': self.sink,
+                'worker': worker, 'alignment': worker.aligner if worker is not None else None,
+                'pipeline': worker.pipeline if worker is not None else None}
+
     def _apply_parameters(self, params: list[Parameter]) -> None:
         old, cfg = self.cfg, read_config(self)
         self.cfg = cfg
-        self.pairer.slop, self.pairer.queue_size = cfg.slop, cfg.queue_size
-        self.pairer.reset_threshold = cfg.time_jump_threshold
-        self.health.stream_timeout, self.health.max_drop_ratio = (
-            cfg.stream_timeout,
-            cfg.max_drop_ratio,
-        )
-        self.health.window = cfg.health_window
-        if self.sink is not None:
-            self.sink.publish_overlay = cfg.publish_overlay
+        for consumer in self.live_consumers().values():
+            if consumer is not None:
+                consumer.configure(cfg)  # each takes the fields of its part, by name
         if self.worker is None or self._reverting:
             return
-        self.worker.max_pending = cfg.max_pending_pairs
-        self.worker.aligner.configure(cfg.alignment_settings())
-        pipeline = self.worker.pipeline
-        if pipeline is not None:
-            pipeline.max_input_pixels, pipeline.overlay_alpha = (
-                cfg.max_input_pixels,
-                cfg.overlay_alpha,
-            )
         names = {p.name for p in params}
-        parts = {APPLY[n] for n in names if n in APPLY} & set(PARTS)
+        parts = {self._apply[n] for n in names if n in self._apply} & set(PARTS)
         if parts:
-            previous = {n: getattr(old, n) for n in names if APPLY.get(n) in PARTS}
+            previous = {n: getattr(old, n) for n in names if self._apply.get(n) in PARTS}
             self.worker.request_load(cfg, parts, on_failure=lambda err: self._undo(previous, err))
 
     def _undo(self, previous: dict, error: str) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from ros2_ssvif.labels import fill_label_info
+from ros2_ssvif.params import Configurable
 from sensor_msgs.msg import CameraInfo, Image
 
 
@@ -52,9 +53,10 @@ def vision_msgs_label_info():
     return LabelInfo, VisionClass
 
 
-class RosSink:
-    """Publishers for the pipeline's outputs; ``overlay`` only while enabled."""
+class RosSink(Configurable):
+    """Publishers for the pipeline's outputs; ``overlay`` only while ``publish_overlay``."""
 
+    config_part = 'outputs'
     sequence = list  # rclpy wants lists for variable-length arrays (CameraInfo.d)
 
     def __init__(self, node, depth: int = 5):

@@ -59,9 +59,14 @@ def descriptor_for(spec: ParamSpec) -> ParameterDescriptor:
     return d
 
 
+def config_class(node) -> type:
+    """Return the dataclass ``node`` declares its parameters from (its ``config_class``)."""
+    return getattr(node, 'config_class', FusionConfig)
+
+
 def declare_fusion_parameters(node) -> FusionConfig:
     """Declare every config field; returns the validated start-up config (ConfigError if not)."""
-    for spec in parameter_specs():
+    for spec in parameter_specs(config_class(node)):
         node.declare_parameter(spec.name, spec.default, descriptor_for(spec))
     unknown = undeclared_overrides(node)
     if unknown:  # warn, not refuse: a params file keyed /** may carry other nodes' parameters
@@ -80,11 +85,12 @@ def undeclared_overrides(node) -> list[str]:
 
 def read_config(node, changed: list[Parameter] | None = None) -> FusionConfig:
     """Return the node's current parameters with ``changed`` applied, validated."""
-    values = {s.name: node.get_parameter(s.name).value for s in parameter_specs()}
+    cls = config_class(node)
+    values = {s.name: node.get_parameter(s.name).value for s in parameter_specs(cls)}
     for p in changed or []:
         if p.name in values:
             values[p.name] = p.value
-    return FusionConfig.from_dict(values)
+    return cls.from_dict(values)
 
 
 __all__ = ['ConfigError', 'declare_fusion_parameters', 'descriptor_for', 'read_config',

@@ -35,7 +35,7 @@ with stricter, documented semantics:
   with a closer one), ``overflow`` (more than ``queue_size`` frames waiting
   on one stream), ``out_of_order`` (older than a frame already decided on
   its stream), ``duplicate`` (same stamp twice on one stream).
-* Stamps that jump **back** by more than ``reset_threshold`` seconds (a bag
+* Stamps that jump **back** by more than ``time_jump_threshold`` seconds (a bag
   played again, a restarted driver, a camera clock reset) are not late
   frames but a new time line: the pairer forgets everything it waited for
   (those frames are dropped as ``time_reset``), counts one reset, and pairs
@@ -55,6 +55,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, TypeVar
 
+from ros2_ssvif.params import Configurable
+
 
 T = TypeVar('T')
 
@@ -67,30 +69,34 @@ class _Item(Generic[T]):
     payload: Any = field(compare=False)
 
 
-class ApproximatePairer:
+class ApproximatePairer(Configurable):
     """
     Nearest-neighbour stamp pairing of two streams; see module docstring.
 
     ``on_pair(visible_payload, thermal_payload)`` is called for every pair;
     ``on_drop(stream, payload, reason)`` for every frame that will never be
     paired. Not thread-safe: call ``add`` from one thread (rclpy callbacks in
-    a single-threaded executor are).
+    a single-threaded executor are). Its parameters are the config's
+    ``pairing`` fields, by name (:meth:`from_config`, ``configure``).
     """
+
+    config_part = 'pairing'
 
     def __init__(self, queue_size: int = 10, slop: float = 0.05,
                  on_pair: Callable[[Any, Any], None] | None = None,
                  on_drop: Callable[[str, Any, str], None] | None = None,
-                 reset_threshold: float = 0.5,
+                 time_jump_threshold: float = 0.5,
                  on_reset: Callable[[str, float], None] | None = None):
         if queue_size < 1:
             raise ValueError(f'queue_size must be >= 1, got {queue_size}')
         if not slop >= 0.0:
             raise ValueError(f'slop must be >= 0 seconds, got {slop}')
-        if not reset_threshold > 0.0:
-            raise ValueError(f'reset_threshold must be > 0 seconds, got {reset_threshold}')
+        if not time_jump_threshold > 0.0:
+            raise ValueError(
+                f'time_jump_threshold must be > 0 seconds, got {time_jump_threshold}')
         self.queue_size = int(queue_size)
         self.slop = float(slop)
-        self.reset_threshold = float(reset_threshold)
+        self.time_jump_threshold = float(time_jump_threshold)
         self.on_pair = on_pair or (lambda v, t: None)
         self.on_drop = on_drop or (lambda s, p, r: None)
         self.on_reset = on_reset or (lambda s, jump: None)
@@ -102,6 +108,13 @@ class ApproximatePairer:
         self.received: Counter = Counter()
         self.pairs = 0
         self.resets = 0
+
+    @classmethod
+    def from_config(cls, cfg, on_pair: Callable[[Any, Any], None] | None = None,
+                    on_drop: Callable[[str, Any, str], None] | None = None,
+                    on_reset: Callable[[str, float], None] | None = None) -> 'ApproximatePairer':
+        """Return a pairer with the config's ``pairing`` fields (the node, ``process_bag``)."""
+        return cls(on_pair=on_pair, on_drop=on_drop, on_reset=on_reset).configure(cfg)
 
     def add(self, stream: str, stamp: float, payload: Any) -> None:
         if stream not in self._queues:
@@ -142,7 +155,7 @@ class ApproximatePairer:
         """Detect a jump back in time; False when the frame was dropped here."""
         other = STREAMS[1 - STREAMS.index(stream)]
         latest = self._latest[stream]
-        if latest is not None and stamp < latest - self.reset_threshold:
+        if latest is not None and stamp < latest - self.time_jump_threshold:
             if self._expect_jump[stream]:  # the other stream reset first: same event
                 self._expect_jump[stream] = False
                 self._forget(stream)
@@ -150,7 +163,7 @@ class ApproximatePairer:
                 self._reset(stream, stamp, stamp - latest)
         elif self._expect_jump[stream]:
             new_time = self._latest[other]
-            if new_time is not None and stamp > new_time + self.reset_threshold:
+            if new_time is not None and stamp > new_time + self.time_jump_threshold:
                 self._drop(stream, payload, 'time_reset')  # still on the old time line
                 return False
             self._expect_jump[stream] = False  # this stream agrees with the new time line
@@ -175,7 +188,7 @@ class ApproximatePairer:
         # the other stream keeps its old latest stamp so that its own jump is recognised
         self._latest[other] = other_latest
         self._expect_jump[other] = (
-            other_latest is not None and other_latest > stamp + self.reset_threshold
+            other_latest is not None and other_latest > stamp + self.time_jump_threshold
         )
         self._expect_jump[stream] = False
         self.on_reset(stream, jump)

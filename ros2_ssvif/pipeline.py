@@ -29,6 +29,10 @@ After a pair is published, every Nth one is handed to the registration
 monitor (:mod:`ros2_ssvif.alignment`, timed as ``align``), and the
 monitor's autocorrect translation, when it changes, is applied to the
 registrar before the next pair is registered.
+
+:func:`build_pipeline` builds one from the config (model, registration
+maps, thermal normaliser, each from its fields by name, and the pipeline's
+own ``pipeline`` fields); the node's worker and ``process_bag`` both use it.
 """
 from __future__ import annotations
 
@@ -40,11 +44,14 @@ import numpy as np
 from ros2_ssvif.alignment import AlignmentMonitor
 from ros2_ssvif.camera_info import fill_camera_info_msg
 from ros2_ssvif.compressed import compressed_to_array, is_compressed
+from ros2_ssvif.errors import SsvifError
 from ros2_ssvif.image_codec import fill_image_msg, image_to_array, ImageDecodeError
 from ros2_ssvif.image_codec import stamp_seconds
 from ros2_ssvif.labels import colorize_mask, overlay, palette_lut
 from ros2_ssvif.model_runner import FusionSegmenter
-from ros2_ssvif.registration import PassThroughRegistrar, RegistrationError, RegistrationMaps
+from ros2_ssvif.params import Configurable, RELOAD_PARTS
+from ros2_ssvif.registration import load_registration, PassThroughRegistrar, RegistrationError
+from ros2_ssvif.registration import RegistrationMaps
 from ros2_ssvif.stats import PipelineStats, STAGES
 from ros2_ssvif.thermal import ThermalNormalizer
 
@@ -54,7 +61,7 @@ THERMAL_ENCODINGS = {'mono8', 'mono16', '8UC1', '16UC1', '32FC1'}
 OUTPUTS = ('fused', 'camera_info', 'mask', 'color_mask', 'overlay')
 
 
-class FrameError(ValueError):
+class FrameError(SsvifError, ValueError):
     """A frame was dropped; ``reason`` names the counter it goes to."""
 
     def __init__(self, reason: str, message: str):
@@ -81,7 +88,11 @@ class OutputSink(Protocol):
     def publish(self, key: str, msg) -> None: ...
 
 
-class FramePipeline:
+class FramePipeline(Configurable):
+    """decode -> register -> infer -> encode -> publish; ``step`` runs one pair."""
+
+    config_part = 'pipeline'
+
     def __init__(self, model: FusionSegmenter,
                  registrar: RegistrationMaps | PassThroughRegistrar | None = None,
                  normalizer: ThermalNormalizer | None = None, stats: PipelineStats | None = None,
@@ -182,13 +193,6 @@ class FramePipeline:
             except (ValueError, cv2.error):  # never let the monitor cost a frame
                 self.stats.counts['registration_check_errors'] += 1
 
-    def encode(self, result: FrameResult, header, fused_msg, mask_msg):
-        """Fill the caller's Image messages; both carry the visible header."""
-        with self.stats.stage('encode'):
-            fill_image_msg(fused_msg, result.fused, 'rgb8', header)
-            fill_image_msg(mask_msg, result.mask, 'mono8', header)
-        return fused_msg, mask_msg
-
     def outputs(self, result: FrameResult, header, sink: OutputSink) -> dict:
         """Every output the sink wants, as messages stamped with ``header``."""
         msgs: dict = {}
@@ -244,4 +248,37 @@ class FramePipeline:
         return result
 
 
-__all__ = ['FrameError', 'FramePipeline', 'FrameResult', 'OutputSink', 'OUTPUTS', 'colorize_mask']
+def build_pipeline(cfg, stats: PipelineStats | None = None,
+                   aligner: AlignmentMonitor | None = None, reuse: FramePipeline | None = None,
+                   parts=RELOAD_PARTS) -> FramePipeline:
+    """
+    Build the pipeline ``cfg`` describes: the node's worker and ``process_bag`` use this.
+
+    Each part comes from its config fields by name: the model
+    (:meth:`FusionSegmenter.from_config`; slow with TensorRT, whose engine
+    is built for the registered size), the registration maps, the thermal
+    normaliser (:meth:`ThermalNormalizer.from_config`) and the pipeline's
+    own live fields (``configure``). With ``reuse``, only the ``parts``
+    named (of ``model``, ``registration``, ``thermal``) are built anew; the
+    others are taken from it.
+    """
+    fresh = set(RELOAD_PARTS) if reuse is None else set(parts)
+    registration = (load_registration(cfg.registration_file)
+                    if cfg.registration_file and fresh & {'model', 'registration'} else None)
+    if 'model' in fresh:
+        ow, oh = registration.output_size if registration is not None else (None, None)
+        model = FusionSegmenter.from_config(cfg, image_hw=(oh, ow) if ow else None)
+    else:
+        model = reuse.model
+    if 'registration' in fresh:
+        registrar = (registration.build_maps() if registration is not None
+                     else PassThroughRegistrar())
+    else:
+        registrar = reuse.registrar
+    normalizer = (ThermalNormalizer.from_config(cfg) if 'thermal' in fresh
+                  else reuse.normalizer)
+    return FramePipeline(model, registrar, normalizer, stats, aligner=aligner).configure(cfg)
+
+
+__all__ = ['FrameError', 'FramePipeline', 'FrameResult', 'OutputSink', 'OUTPUTS', 'build_pipeline',
+           'colorize_mask']

@@ -67,19 +67,17 @@ from ros2_ssvif.bag_io import (
     resolve_image_topic,
     storage_of,
     STORAGES,
-    terminate_on,
-    Terminated,
     typestore,
 )
-from ros2_ssvif.config import ConfigError, FusionConfig, load_fusion_config
+from ros2_ssvif.cli import run_command
+from ros2_ssvif.config import FusionConfig, load_fusion_config
 from ros2_ssvif.health import LEVEL_NAMES
 from ros2_ssvif.image_codec import stamp_seconds
 from ros2_ssvif.labels import fill_label_info, write_labels_file
-from ros2_ssvif.model_runner import ModelError
 from ros2_ssvif.package_files import default_params_file
 from ros2_ssvif.pairing import ApproximatePairer
-from ros2_ssvif.pipeline import FrameError, FramePipeline
-from ros2_ssvif.registration import RegistrationError
+from ros2_ssvif.params import Configurable
+from ros2_ssvif.pipeline import build_pipeline, FrameError
 from ros2_ssvif.stamp_order import StampOrder
 from ros2_ssvif.stats import PipelineStats
 
@@ -106,18 +104,21 @@ def output_topics(
     }
 
 
-class BagSink:
+class BagSink(Configurable):
     """The pipeline's outputs as bag messages, logged at the current pair's log time."""
+
+    config_part = 'outputs'
 
     @staticmethod
     def sequence(values):
         return np.asarray(values, dtype=np.float64)  # rosbags serialises numpy arrays
 
-    def __init__(self, writer: BagWriter, topics: dict, overlay: bool):
-        self.writer, self.topics, self.overlay, self.t_ns = writer, topics, overlay, 0
+    def __init__(self, writer: BagWriter, topics: dict, publish_overlay: bool = False):
+        self.writer, self.topics, self.t_ns = writer, topics, 0
+        self.publish_overlay = publish_overlay
 
     def wants(self, key: str) -> bool:
-        return key != 'overlay' or self.overlay
+        return key != 'overlay' or self.publish_overlay
 
     def new_message(self, key: str, header):
         return (
@@ -178,10 +179,10 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
     if Path(output_bag).exists():  # before the model loads (a TensorRT engine build takes minutes)
         raise BagError(f'output already exists: {output_bag}')
     stats = PipelineStats()
-    model = cfg.model()
-    aligner = AlignmentMonitor(cfg.alignment_settings(), prefix='fusion_node')
-    pipeline = FramePipeline(model, cfg.registrar(), cfg.normalizer(), stats, cfg.max_input_pixels,
-                             cfg.overlay_alpha, aligner=aligner)
+    aligner = AlignmentMonitor(prefix='fusion_node')
+    aligner.configure(cfg)
+    pipeline = build_pipeline(cfg, stats, aligner)
+    model = pipeline.model
     ts = typestore()
     pairs: list[tuple] = []
 
@@ -189,9 +190,9 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
         pipeline.normalizer.reset()
         aligner.time_reset()
 
-    pairer = ApproximatePairer(cfg.queue_size, cfg.slop, on_pair=lambda v, t: pairs.append((v, t)),
-                               on_drop=lambda s, p, r: stats.frame_drop(s, r),
-                               reset_threshold=cfg.time_jump_threshold, on_reset=on_reset)
+    pairer = ApproximatePairer.from_config(cfg, on_pair=lambda v, t: pairs.append((v, t)),
+                                           on_drop=lambda s, p, r: stats.frame_drop(s, r),
+                                           on_reset=on_reset)
     order = StampOrder(int(REORDER_WINDOW_S * 1e9), cfg.time_jump_threshold)
     storage = storage or storage_of(input_bag)
     try:
@@ -208,7 +209,7 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
         BagWriter(tmp_out, storage) as writer,
         _closing(bar),
     ):
-        sink = BagSink(writer, topics, cfg.publish_overlay)
+        sink = BagSink(writer, topics).configure(cfg)
 
         def on_correction(old, new):
             corrections.append({'stamp': round(stamp_seconds(sink_header[0]), 6),
@@ -343,29 +344,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--copy-inputs', action='store_true', help='also copy every input message')
     ap.add_argument('--summary', help='write the summary as JSON here')
     args = ap.parse_args(argv)
-    try:
-        with terminate_on(signal.SIGTERM, signal.SIGHUP):
-            overrides = {
-                k: v
-                for k, v in (('model_path', args.model), ('registration_file', args.registration))
-                if v
-            }
-            if args.overlay:
-                overrides['publish_overlay'] = True
-            params = Path(args.params) if args.params else default_params_file()
-            cfg = load_fusion_config(params, overrides)
-            cfg.check_files()
-            summary = process_bag(args.input, args.output, cfg, args.rgb_topic,
-                                  args.thermal_topic, args.fused_topic, args.mask_topic,
-                                  args.storage, args.copy_inputs)
-    except (KeyboardInterrupt, Terminated) as exc:
-        how = f'terminated ({exc.name})' if isinstance(exc, Terminated) else 'interrupted'
-        print(f'process_bag: {how}; no output written ({args.output} does not exist)',
-              file=sys.stderr)
-        return 128 + exc.signum if isinstance(exc, Terminated) else 130
-    except (BagError, ConfigError, ModelError, RegistrationError, ValueError, OSError) as exc:
-        print(f"process_bag: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+    return run_command('process_bag', lambda: _run(args), plain=True,
+                       signals=(signal.SIGTERM, signal.SIGHUP),
+                       interrupted=f'no output written ({args.output} does not exist)')
+
+
+def _run(args) -> int:
+    overrides = {
+        k: v
+        for k, v in (('model_path', args.model), ('registration_file', args.registration))
+        if v
+    }
+    if args.overlay:
+        overrides['publish_overlay'] = True
+    params = Path(args.params) if args.params else default_params_file()
+    cfg = load_fusion_config(params, overrides)
+    cfg.check_files()
+    summary = process_bag(args.input, args.output, cfg, args.rgb_topic, args.thermal_topic,
+                          args.fused_topic, args.mask_topic, args.storage, args.copy_inputs)
     text = json.dumps(summary, indent=2)
     if args.summary:
         Path(args.summary).write_text(text)

@@ -33,12 +33,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 from ros2_ssvif.camera_info import CameraInfo, CameraInfoError
+from ros2_ssvif.errors import SsvifError
 from ros2_ssvif.pixel_geometry import (  # noqa: F401  (public here too)
     apply_homography,
     distort_pixels,
     undistort_pixels,
 )
-from ros2_ssvif.safe_files import FileCheckError, read_text_file
+from ros2_ssvif.safe_files import read_yaml_file
 import yaml
 
 
@@ -50,7 +51,7 @@ MAX_OUTPUT_PIXELS = 4096 * 4096
 CROP_TOLERANCE_PX = 1.0  # a crop may touch the image border by rounding
 
 
-class RegistrationError(ValueError):
+class RegistrationError(SsvifError, ValueError):
     """A registration file is missing, corrupt, or does not fit the input."""
 
 
@@ -244,13 +245,7 @@ def _homography(values) -> np.ndarray:
 
 
 def load_registration(path: str | Path) -> Registration:
-    path = Path(path)
-    try:
-        data = yaml.safe_load(read_text_file(path, 'registration file'))
-    except FileCheckError as exc:  # missing, a FIFO, /dev/zero, a huge file: never opened long
-        raise RegistrationError(str(exc)) from None
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise RegistrationError(f'cannot read registration file {path}: {exc}') from None
+    data = read_yaml_file(path, 'registration file', RegistrationError)
     return Registration.from_dict(data)
 
 

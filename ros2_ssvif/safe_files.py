@@ -32,13 +32,15 @@ import os
 from pathlib import Path
 import stat
 
+from ros2_ssvif.errors import SsvifError
+
 
 MAX_TEXT_BYTES = 1 << 20  # a registration / camera_info / labels / params YAML is a few KiB
 MAX_MODEL_BYTES = 2 << 30  # protobuf's own limit for one ONNX file (external data aside)
 MAX_IMAGE_FILE_BYTES = 1 << 30  # a compressed image file; its pixel count is checked apart
 
 
-class FileCheckError(ValueError):
+class FileCheckError(SsvifError, ValueError):
     """The path is missing, not a regular file, or too large; the text says which."""
 
 
@@ -113,5 +115,22 @@ def read_text_file(path: str | Path, what: str = 'file', max_bytes: int = MAX_TE
                              f'{exc.start}') from None
 
 
+def read_yaml_file(path: str | Path, what: str, error: type[Exception] = FileCheckError):
+    """
+    Parse a small YAML file read through :func:`read_text_file`.
+
+    Any failure (not a regular file, not text, not YAML) is one ``error``
+    naming the file: each file format's owner passes its own error class.
+    """
+    import yaml  # a runtime dependency; imported here so the file checks need nothing else
+
+    try:
+        return yaml.safe_load(read_text_file(path, what))
+    except FileCheckError as exc:  # missing, a FIFO, /dev/zero, a huge file: never opened long
+        raise error(str(exc)) from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise error(f'cannot read {what} {path}: {exc}') from None
+
+
 __all__ = ['check_regular_file', 'FileCheckError', 'MAX_IMAGE_FILE_BYTES', 'MAX_MODEL_BYTES',
-           'MAX_TEXT_BYTES', 'read_regular_file', 'read_text_file']
+           'MAX_TEXT_BYTES', 'read_regular_file', 'read_text_file', 'read_yaml_file']

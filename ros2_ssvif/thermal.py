@@ -51,9 +51,11 @@ the metrics, so every consumer sees the same thermal image. Modes:
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
+from ros2_ssvif.params import settings
 
 
 MODES = ('auto', 'scale', 'fixed', 'running', 'percentile')
@@ -95,6 +97,11 @@ class ThermalNormalizer:
             )
         if not 0.0 <= self.hysteresis < 1.0:
             raise ValueError(f'running-window hysteresis must be in [0, 1), got {self.hysteresis}')
+
+    @classmethod
+    def from_config(cls, cfg, video: bool = True) -> 'ThermalNormalizer':
+        """Build from the ``thermal_*`` fields of a :class:`ros2_ssvif.config.FusionConfig`."""
+        return cls(**settings(cfg, 'thermal'), video=video)
 
     def effective_mode(self, dtype) -> str:
         """Return the mode applied to an image of ``dtype`` (``auto`` resolved)."""
@@ -191,13 +198,4 @@ class ThermalNormalizer:
 
         No running state across files.
         """
-        return ThermalNormalizer(
-            self.mode,
-            self.low_percentile,
-            self.high_percentile,
-            self.fixed_min,
-            self.fixed_max,
-            self.rate,
-            self.hysteresis,
-            video=False,
-        )
+        return dataclasses.replace(self, video=False)

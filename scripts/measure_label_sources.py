@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     names = read_name_list(split_file('train'))
     teachers = [load_teacher(t, args.weights) for t in ('deeplab', 'espnetv2')]
     scores = {k: BoxScore() for k in ('deeplab', 'espnetv2', 'agreed',
-                                       'deeplab_maxlum', 'espnetv2_maxlum')}
+                                      'deeplab_maxlum', 'espnetv2_maxlum')}
     agree, conf = {'day': [], 'night': []}, {'day': [], 'night': []}
     blob_iou = []
     person = class_id('person')

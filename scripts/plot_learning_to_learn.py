@@ -32,6 +32,8 @@ import csv
 from pathlib import Path
 import sys
 
+from ros2_ssvif.cli import run_command
+
 
 def read_epochs(run: Path) -> dict[int, dict[str, float]]:
     """Epoch -> {key: value} of the ``epoch`` rows of ``run/scalars.csv``."""
@@ -133,16 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--bilevel', type=Path, action='append', default=[], help='bi-level run folder')
     p.add_argument('--output', type=Path, required=True)
     args = p.parse_args(argv)
-    args.output.mkdir(parents=True, exist_ok=True)
-    try:
+
+    def reports() -> None:
+        args.output.mkdir(parents=True, exist_ok=True)
         if args.search:
             print(beta_report(args.search, args.output))
         for run in args.bilevel:
             print(upper_report(run, args.output))
-    except (OSError, KeyError, ValueError) as exc:
-        print(f'plot_learning_to_learn: {exc}', file=sys.stderr)
-        return 2
-    return 0
+
+    return run_command('plot_learning_to_learn', reports, errors=(KeyError,), plain=True)
 
 
 if __name__ == '__main__':

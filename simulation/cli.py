@@ -24,29 +24,10 @@ import argparse
 from pathlib import Path
 import sys
 
+from ros2_ssvif.cli import positive_float, run_command, whole_number
 from simulation.rig import default_rig
 from simulation.world import CONDITIONS
 from tqdm import tqdm
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number') from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f'must be > 0, got {v}')
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f'must be > 0, got {v}')
-    return v
 
 
 def _conditions(text: str) -> tuple[str, ...]:
@@ -75,17 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         '--output', required=True, type=Path, help='folder for visible/, thermal/, labels/'
     )
-    c.add_argument('--count', required=True, type=_positive_int)
+    c.add_argument('--count', required=True, type=whole_number(1))
     c.add_argument('--seed', type=int, default=0)
     c.add_argument(
         '--conditions', type=_conditions, default=CONDITIONS, help='e.g. day,night,fog,glare'
     )
     d = sub.add_parser('drive', help='a rosbag2 drive with free-running RGB and thermal cameras')
     d.add_argument('--output', required=True, type=Path, help='bag directory to create')
-    d.add_argument('--duration', type=_positive_float, default=6.0, help='seconds')
+    d.add_argument('--duration', type=positive_float, default=6.0, help='seconds')
     d.add_argument('--storage', choices=('sqlite3', 'mcap'), default='sqlite3')
-    d.add_argument('--rgb-hz', type=_positive_float, default=30.0)
-    d.add_argument('--thermal-hz', type=_positive_float, default=9.0)
+    d.add_argument('--rgb-hz', type=positive_float, default=30.0)
+    d.add_argument('--thermal-hz', type=positive_float, default=9.0)
     d.add_argument('--seed', type=int, default=0)
     d.add_argument(
         '--conditions', type=_conditions, default=('day',), help='consecutive parts of the drive'
@@ -93,55 +74,55 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--thermal-bump', type=_bump, default=(0.0, 0.0), metavar='DX,DY',
                    help='knock the thermal camera by DX,DY raw pixels halfway (or at '
                         '--thermal-bump-at): a registration that went wrong')
-    d.add_argument('--thermal-bump-at', type=_positive_float, default=None, metavar='SECONDS')
+    d.add_argument('--thermal-bump-at', type=positive_float, default=None, metavar='SECONDS')
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        if args.command == 'captures':
-            from simulation.dataset import write_raw_captures
+    return run_command('ssvif_make_synthetic', lambda: _make(args))
 
-            out: Path = args.output
-            if out.exists() and not out.is_dir():
-                raise ValueError(f'{out} exists and is not a folder')
-            with tqdm(total=args.count, unit='frame', desc='captures') as bar:
-                names = write_raw_captures(
-                    out, default_rig(), args.count, args.seed, args.conditions, progress=bar.update
-                )
-            print(f'wrote {len(names)} captures to {out}')
-        else:
-            from simulation.drive import write_drive_bag
 
-            out = args.output
-            if out.exists():
-                if out.is_dir() and not any(out.iterdir()):
-                    out.rmdir()  # an empty folder is fine; rosbag2 wants to create it
-                else:
-                    raise ValueError(
-                        f'{out} already exists and is not empty; choose a new bag path'
-                    )
-            total = int(args.duration * args.rgb_hz) + int(args.duration * args.thermal_hz) + 2
-            with tqdm(total=total, unit='frame', desc='drive') as bar:
-                s = write_drive_bag(
-                    out,
-                    default_rig(),
-                    args.duration,
-                    args.rgb_hz,
-                    args.thermal_hz,
-                    args.storage,
-                    args.seed,
-                    args.conditions,
-                    progress=bar.update,
-                    thermal_bump_px=args.thermal_bump,
-                    thermal_bump_at_s=args.thermal_bump_at,
+def _make(args) -> int:
+    if args.command == 'captures':
+        from simulation.dataset import write_raw_captures
+
+        out: Path = args.output
+        if out.exists() and not out.is_dir():
+            raise ValueError(f'{out} exists and is not a folder')
+        with tqdm(total=args.count, unit='frame', desc='captures') as bar:
+            names = write_raw_captures(
+                out, default_rig(), args.count, args.seed, args.conditions, progress=bar.update
+            )
+        print(f'wrote {len(names)} captures to {out}')
+    else:
+        from simulation.drive import write_drive_bag
+
+        out = args.output
+        if out.exists():
+            if out.is_dir() and not any(out.iterdir()):
+                out.rmdir()  # an empty folder is fine; rosbag2 wants to create it
+            else:
+                raise ValueError(
+                    f'{out} already exists and is not empty; choose a new bag path'
                 )
-            counts = ', '.join(f'{k}: {v}' for k, v in s['counts'].items())
-            print(f"wrote {s['storage']} bag {out} ({counts})")
-    except (ValueError, OSError) as exc:
-        print(f'ssvif_make_synthetic: error: {exc}', file=sys.stderr)
-        return 2
+        total = int(args.duration * args.rgb_hz) + int(args.duration * args.thermal_hz) + 2
+        with tqdm(total=total, unit='frame', desc='drive') as bar:
+            s = write_drive_bag(
+                out,
+                default_rig(),
+                args.duration,
+                args.rgb_hz,
+                args.thermal_hz,
+                args.storage,
+                args.seed,
+                args.conditions,
+                progress=bar.update,
+                thermal_bump_px=args.thermal_bump,
+                thermal_bump_at_s=args.thermal_bump_at,
+            )
+        counts = ', '.join(f'{k}: {v}' for k, v in s['counts'].items())
+        print(f"wrote {s['storage']} bag {out} ({counts})")
     return 0
 
 

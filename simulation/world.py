@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from ros2_ssvif.errors import SsvifError
 
 
 CONDITIONS = ('day', 'night', 'fog', 'glare')
@@ -44,7 +45,7 @@ KIND_LABEL = {
 }
 
 
-class SceneError(ValueError):
+class SceneError(SsvifError, ValueError):
     """A scene, a condition or a render request is not valid."""
 
 

@@ -290,12 +290,10 @@ def test_a_4k_frame_is_refused_before_decoding_with_the_default_guard(toy_model_
     """
     from types import SimpleNamespace
 
-    from ros2_ssvif.pipeline import FrameError, FramePipeline
+    from ros2_ssvif.pipeline import build_pipeline, FrameError
 
     c = FusionConfig(model_path=str(toy_model_path))
-    pipe = FramePipeline(
-        c.model(), c.registrar(), c.normalizer(), max_input_pixels=c.max_input_pixels
-    )
+    pipe = build_pipeline(c)
     header = SimpleNamespace(stamp=SimpleNamespace(sec=1, nanosec=0), frame_id='v')
     vis = SimpleNamespace(header=header, height=2160, width=3840, encoding='rgb8', is_bigendian=0,
                           step=3840 * 3, data=b'')  # no pixels needed: the header decides

@@ -157,7 +157,9 @@ def test_pipeline_from_messages_to_outputs(toy_model_path):
     header = SimpleNamespace(
         stamp=SimpleNamespace(sec=5, nanosec=7), frame_id='visible_optical_frame'
     )
-    fused_msg, mask_msg = pipe.encode(res, header, SimpleNamespace(), SimpleNamespace())
+    msgs = pipe.outputs(res, header, SimpleNamespace(  # what step publishes, without a node
+        wants=lambda key: key in ('fused', 'mask'), new_message=lambda key, h: SimpleNamespace()))
+    fused_msg, mask_msg = msgs['fused'], msgs['mask']
     assert (
         fused_msg.encoding == 'rgb8'
         and mask_msg.encoding == 'mono8'
@@ -192,3 +194,17 @@ def test_colorize_mask_uses_the_palette():
         and out[1, 0].tolist() == [1, 2, 3]
         and out[1, 1].tolist() == [0, 0, 0]
     )
+
+
+def test_the_labels_file_reads_back_what_the_node_writes(tmp_path):
+    """read_labels_file is the reader of the file format write_labels_file owns."""
+    from ros2_ssvif.classes import FMB_CLASSES, FMB_PALETTE
+    from ros2_ssvif.labels import read_labels_file, write_labels_file
+
+    path = write_labels_file(tmp_path / 'm.onnx', FMB_CLASSES, FMB_PALETTE)
+    names, palette = read_labels_file(path)
+    assert names == list(FMB_CLASSES)
+    assert palette == [tuple(c) for c in FMB_PALETTE[:len(FMB_CLASSES)]]
+    (tmp_path / 'other.yaml').write_text('format: something/else\n')
+    with pytest.raises(ValueError, match='is not a'):
+        read_labels_file(tmp_path / 'other.yaml')

@@ -134,7 +134,7 @@ def test_fused_output_continues_while_a_slow_reload_runs(ros, toy_model_path, tm
 
     The load is held inside build_maps / the model constructor until the test lets it go.
     """
-    from ros2_ssvif.config import FusionConfig
+    from ros2_ssvif.model_runner import FusionSegmenter
     from ros2_ssvif.registration import Registration
 
     reg_a, _ = small_registration(tmp_path)
@@ -155,14 +155,14 @@ def test_fused_output_continues_while_a_slow_reload_runs(ros, toy_model_path, tm
             monkeypatch.setattr(Registration, 'build_maps', slow)
             new_value = {'registration_file': str(reg_b)}
         else:
-            real = FusionConfig.model
+            real = FusionSegmenter.from_config  # what build_pipeline loads the model with
 
-            def slow(self):
+            def slow_model(cls, *args, **kwargs):
                 entered.set()
                 gate.wait(120)
-                return real(self)
+                return real(*args, **kwargs)
 
-            monkeypatch.setattr(FusionConfig, 'model', slow)
+            monkeypatch.setattr(FusionSegmenter, 'from_config', classmethod(slow_model))
             other = tmp_path / 'toy_copy.onnx'
             other.write_bytes(toy_model_path.read_bytes())
             new_value = {'model_path': str(other)}

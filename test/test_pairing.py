@@ -123,7 +123,7 @@ def test_a_small_step_back_is_still_out_of_order_not_a_reset():
         0.02,
         lambda v, t: pairs.append((v, t)),
         lambda s, x, r: drops.append((s, x, r)),
-        reset_threshold=1.0,
+        time_jump_threshold=1.0,
     )
     for s in (5.0, 5.1, 5.2):
         p.add('visible', s, s)
@@ -146,7 +146,7 @@ def test_only_one_camera_clock_resets_and_the_other_follows_later():
         0.02,
         lambda v, t: pairs.append((v, t)),
         lambda s, x, r: drops.append((s, x, r)),
-        reset_threshold=1.0,
+        time_jump_threshold=1.0,
     )
     for stamp, stream in _stream(50.0, 5):
         p.add(stream, stamp, stamp)

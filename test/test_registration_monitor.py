@@ -109,9 +109,9 @@ def test_stale_when_too_few_checks_are_confident_and_every_zero_turns_it_off():
     m = AlignmentMonitor(AlignmentSettings(window=5))
     assert feed(m, 0.0, 2.0, 0.1, conf=0.05).level == STALE
     assert 'too little texture' in m.report().message
-    off = AlignmentMonitor(AlignmentSettings(every=0))
+    off = AlignmentMonitor(AlignmentSettings(check_every=0))
     assert not any(off.due() for _ in range(10)) and off.report().level == OK
-    every3 = AlignmentMonitor(AlignmentSettings(every=3))
+    every3 = AlignmentMonitor(AlignmentSettings(check_every=3))
     assert [every3.due() for _ in range(7)] == [True, False, False, True, False, False, True]
 
 

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Training labels without pixel annotation: box masks, teacher agreement, the partial-label loss."""
+"""Training labels without pixel annotation: box masks, teacher agreement, partial-label loss."""
 from __future__ import annotations
 
 import math
@@ -25,7 +25,7 @@ from ros2_ssvif.classes import class_id, IGNORE_INDEX
 import torch
 from training.data.segmentation import Augment, SegmentationSamples
 from training.labels import BACKGROUND_ANY, background_classes
-from training.labels.compose import compose_label, LabelRule, teacher_agreement
+from training.labels.compose import compose_label, teacher_agreement
 from training.labels.make import is_day, main as make_main
 from training.labels.object_masks import core_mask, object_mask, warm_blob
 from training.losses.segmentation import partial_label_ce

@@ -34,7 +34,7 @@ from typing import Any, Mapping
 
 from training.config import (
     apply_overrides,
-    coerce_number,
+    build_config,
     config_from_dict,
     ConfigError,
     DataConfig,
@@ -147,29 +147,8 @@ _SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'space': SpaceConfig, 'ta
              'search': SearchConfig, 'retrain': RetrainConfig}
 
 
-def _build(cls, values: Mapping[str, Any], prefix: str):
-    if not isinstance(values, Mapping):
-        raise ConfigError(
-            f'{prefix.rstrip(".") or "config"} must be a mapping, got {type(values).__name__}'
-        )
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(
-            f'unknown config key(s) {", ".join(prefix + k for k in unknown)}; '
-            f'known under {prefix.rstrip(".") or "top level"}: {", ".join(sorted(known))}'
-        )
-    kwargs = {}
-    for k, v in values.items():
-        if cls is CAFConfig and k in _SECTIONS:
-            kwargs[k] = _build(_SECTIONS[k], v or {}, f'{k}.')
-        else:
-            kwargs[k] = coerce_number(v, getattr(cls(), k), prefix + k)
-    return cls(**kwargs)
-
-
 def caf_config_from_dict(values: Mapping[str, Any]) -> CAFConfig:
-    return _build(CAFConfig, dict(values), '').validate()
+    return build_config(CAFConfig, dict(values), '', _SECTIONS).validate()
 
 
 def load_caf_config(

@@ -34,6 +34,7 @@ import tempfile
 from typing import Any
 
 import numpy as np
+from ros2_ssvif.errors import SsvifError
 import torch
 
 
@@ -50,7 +51,7 @@ __all__ = [
 FORMAT = 1
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(SsvifError, RuntimeError):
     """A checkpoint is missing, unreadable or from another format."""
 
 

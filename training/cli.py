@@ -22,15 +22,30 @@ traceback; a killed run resumes with ``--resume auto``.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 import sys
 
+from ros2_ssvif.cli import add_set_argument, run_command
+from ros2_ssvif.errors import ConfigError
 
-__all__ = ['main', 'build_parser']
+
+__all__ = ['main', 'build_parser', 'config_overrides']
+
+
+def _registered_names() -> str | None:
+    """Return the names a config may select (from training.registry), for --help."""
+    try:
+        from training.registry import help_text
+
+        return f'Registered names (--set KEY=NAME): {help_text()}.'
+    except ImportError:  # no torch here: the parts cannot load, and main says so
+        return None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='ssvif_train', description=__doc__.strip().splitlines()[0])
+    p = argparse.ArgumentParser(prog='ssvif_train', description=__doc__.strip().splitlines()[0],
+                                epilog=_registered_names())
     p.add_argument('--config', type=Path, default=None,
                    help='YAML config (default: built-in paper settings; see config/training/)')
     p.add_argument('--data-root', default=None, help='dataset root (overrides data.root)')
@@ -39,14 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help='output folder for checkpoints and logs (overrides output_dir)',
     )
-    p.add_argument(
-        '--set',
-        dest='overrides',
-        action='append',
-        default=[],
-        metavar='KEY=VALUE',
-        help='dotted override, value parsed as YAML, e.g. --set data.crop=64 (repeatable)',
-    )
+    add_set_argument(
+        p, help='dotted override, value parsed as YAML, e.g. --set data.crop=64 (repeatable)')
     p.add_argument('--resume', default=None, metavar='PATH|auto',
                    help="continue from a checkpoint; 'auto' = OUTPUT/last.pt if it exists")
     p.add_argument('--no-progress', action='store_true', help='no tqdm bars')
@@ -55,50 +64,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.output is not None and Path(args.output).is_file():
-        print(f'ssvif_train: --output {args.output} is a file, not a folder', file=sys.stderr)
-        return 2
+    return run_command('ssvif_train', lambda: _train(args), errors=(KeyError, RuntimeError),
+                       interrupted='continue with --resume auto', missing_extra='training')
+
+
+def config_overrides(args) -> list[str]:
+    """Return ``--set`` overrides with ``--data-root`` and ``--output`` as theirs (last wins)."""
     overrides = list(args.overrides)
     if args.data_root is not None:
         overrides.append(f'data.root={args.data_root}')
     if args.output is not None:
         overrides.append(f'output_dir={args.output}')
-    try:
-        from training.checkpoint import CheckpointError
-        from training.config import ConfigError, load_config
-        from training.data import DatasetError
-        from training.trainer import train, TrainingDiverged
-    except ImportError as e:  # torch & co. are an extra, not on the vehicle
-        print(
-            f"ssvif_train: missing training dependency ({e}); install the 'training' extra",
-            file=sys.stderr,
-        )
-        return 2
-    rank0 = True
-    try:
-        cfg = load_config(args.config, overrides)
-        import os
+    return overrides
 
-        rank0 = int(os.environ.get('RANK', '0')) == 0
-        result = train(cfg, progress=not args.no_progress, resume=args.resume)
-    except TrainingDiverged as e:
-        print(f'ssvif_train: training diverged: {e}', file=sys.stderr)
-        return 3
-    except (
-        ConfigError,
-        DatasetError,
-        CheckpointError,
-        OSError,
-        KeyError,
-        ValueError,
-        RuntimeError,
-    ) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f'ssvif_train: error: {msg}', file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print('ssvif_train: interrupted; continue with --resume auto', file=sys.stderr)
-        return 130
+
+def _train(args) -> int:
+    if args.output is not None and Path(args.output).is_file():
+        raise ConfigError(f'--output {args.output} is a file, not a folder')
+    overrides = config_overrides(args)
+    from training.config import load_config  # torch & co. are an extra, not on the vehicle
+    from training.trainer import train
+
+    cfg = load_config(args.config, overrides)
+    rank0 = int(os.environ.get('RANK', '0')) == 0
+    result = train(cfg, progress=not args.no_progress, resume=args.resume)
     if rank0:
         h = result.history[-1] if result.history else {}
         print(

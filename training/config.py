@@ -35,10 +35,12 @@ Free-form mappings (``model.backbone_kwargs``, ``model.decoder_kwargs``,
 key: they are handed to the constructor that owns them, which rejects what
 it does not know.
 
-``framework`` names a training framework of ``training.frameworks`` (the
-registry is read at validation, so a new framework module is a valid name
-without an edit here); ``model.backbone`` a backbone of
-``training.models.backbones``.
+``framework``, ``model.backbone`` and ``weighting.name`` are names in the
+registries of :mod:`training.registry`, which validation reads (a new part
+registers itself, so its name is valid without an edit here; ``ssvif_train
+--help`` lists them). This module imports none of the parts: the
+framework's own checks run in its builder (``Framework.validate``), reached
+through the registry.
 """
 from __future__ import annotations
 
@@ -47,7 +49,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ros2_ssvif.errors import ConfigError
 from ros2_ssvif.safe_files import FileCheckError, read_text_file
+from training.registry import BACKBONES, FRAMEWORKS, WEIGHTINGS
 import yaml
 
 
@@ -62,17 +66,12 @@ __all__ = [
     'load_config',
     'apply_overrides',
     'config_from_dict',
+    'build_config',
 ]
 
 DATA_KINDS = ('fmb', 'msrs', 'pairs', 'synthetic_folder')
-FRAMEWORKS = ('ssvif', 'original')  # the first ones; see training.frameworks for all
 DECODERS = ('default', 'mth')
-WEIGHTINGS = ('fixed', 'ucw', 'dwa', 'segmif', 'gdwa', 'rlw')
 VAL_MODES = ('center', 'full')
-
-
-class ConfigError(ValueError):
-    """A configuration file or override is invalid; the message names the key."""
 
 
 @dataclass
@@ -97,7 +96,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    backbone: str = 'swinfusion'  # swinfusion | seafusion | realtime | emma | segmif
+    backbone: str = 'swinfusion'  # a name in training.registry.BACKBONES
     in_channels: int = 3  # 3 (SSVIF) | 1 (Table VIII: luma fused, visible chroma carried)
     output: str = 'direct'  # direct (papers) | blend (weight map + residual on the sources)
     refine_width: int = 0           # blend only: full-resolution 3x3 refinement channels (0 = off)
@@ -117,7 +116,7 @@ class LossConfig:
 
 @dataclass
 class WeightingConfig:
-    name: str = 'gdwa'              # fixed | ucw | dwa | segmif | gdwa
+    name: str = 'gdwa'              # a name in training.registry.WEIGHTINGS
     options: dict = field(default_factory=dict)  # e.g. {T: 2.0, norm_every: 1} or {omega_csc: 0.1}
 
 
@@ -135,7 +134,7 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     weighting: WeightingConfig = field(default_factory=WeightingConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    framework: str = 'ssvif'        # ssvif | original | multitaskvif | segmif | original_*
+    framework: str = 'ssvif'        # a name in training.registry.FRAMEWORKS
     framework_options: dict = field(default_factory=dict)  # keyword options of the framework
     csc: bool = True                # False: w/o L_csc -> no branches built at all
     two_stage: bool = True          # False: Stage II from epoch 1
@@ -186,7 +185,8 @@ class TrainConfig:
                  f'data.extra_sources[{i}] must be a mapping with root and optionally kind, '
                  f'split, list_file; got {src!r}')
             need(src.get('kind', 'pairs') in DATA_KINDS,
-                 f"data.extra_sources[{i}].kind must be one of {DATA_KINDS}, got {src.get('kind')!r}")
+                 f'data.extra_sources[{i}].kind must be one of {DATA_KINDS}, '
+                 f"got {src.get('kind')!r}")
         need(int(d.workers) >= 0, f'data.workers must be >= 0, got {d.workers}')
         need(
             d.val_mode in VAL_MODES,
@@ -201,11 +201,7 @@ class TrainConfig:
             int(m.refine_width) >= 0 and (int(m.refine_width) == 0 or m.output == 'blend'),
             f'model.refine_width must be >= 0 and needs model.output: blend, got {m.refine_width}',
         )
-        from training.models.backbones import available_backbones
-
-        need(m.backbone in available_backbones(),
-             f"model.backbone must be one of {', '.join(available_backbones())}, "
-             f'got {m.backbone!r}')
+        BACKBONES.lookup(m.backbone, 'model.backbone')
         need(m.decoder in DECODERS, f'model.decoder must be one of {DECODERS}, got {m.decoder!r}')
         need(
             m.segformer in ('b3', 'b0', 'tiny'),
@@ -214,13 +210,8 @@ class TrainConfig:
         need(int(m.seg_classes) >= 2, f'model.seg_classes must be >= 2, got {m.seg_classes}')
         need(isinstance(self.loss.lambdas, (list, tuple)) and len(self.loss.lambdas) == 4,
              f'loss.lambdas must be 4 numbers (int, grad, ssim, color), got {self.loss.lambdas!r}')
-        need(self.weighting.name in WEIGHTINGS,
-             f'weighting.name must be one of {WEIGHTINGS}, got {self.weighting.name!r}')
-        from training.frameworks import available_frameworks, framework_class
-
-        need(self.framework in available_frameworks(),
-             f"framework must be one of {', '.join(available_frameworks())}, "
-             f'got {self.framework!r}')
+        WEIGHTINGS.lookup(self.weighting.name, 'weighting.name')
+        framework = FRAMEWORKS.lookup(self.framework, 'framework')
         need(self.optim.lr > 0, f'optim.lr must be > 0, got {self.optim.lr}')
         need(int(self.epochs) >= 1, f'epochs must be >= 1, got {self.epochs}')
         need(self.stage1_max_epochs is None or int(self.stage1_max_epochs) >= 1,
@@ -233,13 +224,7 @@ class TrainConfig:
         need(int(self.log_every) >= 1, 'log_every must be >= 1')
         need(int(self.grad_analysis_every) >= 1, 'grad_analysis_every must be >= 1')
         need(int(self.grid_samples) >= 0, 'grid_samples must be >= 0')
-        cls = framework_class(self.framework)
-        cls.check_config(self)
-        need(isinstance(self.framework_options, Mapping), 'framework_options must be a mapping')
-        try:
-            cls(self, **dict(self.framework_options))  # cheap: frameworks build no modules here
-        except TypeError as exc:
-            raise ConfigError(f'framework_options: {exc}') from None
+        framework.validate(self)  # the framework's own rules and options, in its builder
         return self
 
 
@@ -247,7 +232,15 @@ _SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'loss': LossConfig,
              'weighting': WeightingConfig, 'optim': OptimConfig}
 
 
-def _build(cls, values: Mapping[str, Any], prefix: str):
+def build_config(cls, values: Mapping[str, Any], prefix: str = '',
+                 sections: Mapping[str, type] | None = None):
+    """
+    Build dataclass ``cls`` from a mapping; unknown keys are a ConfigError naming them.
+
+    ``sections``: the fields of ``cls`` that are dataclasses themselves,
+    built in turn. A number written as a string (YAML 1.1) is converted.
+    Used by :class:`TrainConfig` and CAF's config.
+    """
     if not isinstance(values, Mapping):
         raise ConfigError(
             f'{prefix.rstrip(".") or "config"} must be a mapping, got {type(values).__name__}'
@@ -261,8 +254,8 @@ def _build(cls, values: Mapping[str, Any], prefix: str):
         )
     kwargs = {}
     for k, v in values.items():
-        if cls is TrainConfig and k in _SECTIONS:
-            kwargs[k] = _build(_SECTIONS[k], v or {}, f'{k}.')
+        if sections and k in sections:
+            kwargs[k] = build_config(sections[k], v or {}, f'{k}.')
         elif isinstance(getattr(cls(), k), dict) and not isinstance(v, Mapping):
             raise ConfigError(f'{prefix}{k} must be a mapping, got {v!r}')
         else:
@@ -291,7 +284,7 @@ def coerce_number(value: Any, default: Any, key: str) -> Any:
 def config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
     """Build and validate a TrainConfig; unknown keys raise ConfigError naming them."""
     values = {k: v for k, v in dict(values).items() if k != 'inherit'}
-    return _build(TrainConfig, values, '').validate()
+    return build_config(TrainConfig, values, '', _SECTIONS).validate()
 
 
 _REPLACE_ON_MERGE = {'model.backbone_kwargs', 'model.decoder_kwargs', 'weighting.options',

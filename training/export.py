@@ -47,6 +47,8 @@ import warnings
 
 import numpy as np
 from ros2_ssvif.classes import CLASS_SETS
+from ros2_ssvif.cli import parse_size, run_command
+from ros2_ssvif.errors import SsvifError
 from ros2_ssvif.model_runner import INPUT_NAMES, METADATA_KEY, ModelMetadata, OUTPUT_NAMES
 import torch
 from torch import nn
@@ -83,7 +85,7 @@ class DeployGraph(nn.Module):
         return fused_u8, class_ids
 
 
-class ExportError(RuntimeError):
+class ExportError(SsvifError, RuntimeError):
     pass
 
 
@@ -189,39 +191,35 @@ def main(argv: list[str] | None = None) -> int:
                     help='ONNX IR version (default: the oldest the opset allows, 8 for opset '
                          '17 and 18; ONNX Runtime 1.16 loads up to 9)')
     args = ap.parse_args(argv)
-    try:
-        from training.checkpoint import (CheckpointError, load_checkpoint, load_fusion_model,
-                                         model_fingerprint)
-        from training.segmenter import load_segmenter
+    return run_command('ssvif_export', lambda: _export(args), errors=(KeyError, RuntimeError),
+                       plain=True)
 
-        if Path(args.output).is_dir():
-            raise ExportError(f'--output {args.output} is a folder: give the .onnx file to write')
-        fixed = None
-        if args.fixed_size:
-            parts = args.fixed_size.lower().split('x')
-            if len(parts) != 2 or not all(v.isdigit() and int(v) > 0 for v in parts):
-                raise ExportError(f'--fixed-size must be WIDTHxHEIGHT, e.g. 640x480, got '
-                                  f'{args.fixed_size!r}')
-            fixed = (int(parts[1]), int(parts[0]))
-        fusion, spec = load_fusion_model(args.fusion)
-        seg, seg_cfg = load_segmenter(args.segmenter)
-        trained_on = load_checkpoint(args.segmenter).get('fusion_fingerprint')
-        if trained_on and trained_on != model_fingerprint(fusion):
-            print(f'ssvif_export: warning: the segmenter was trained on the images of another '
-                  f'fusion network ({trained_on}, this one {model_fingerprint(fusion)}); its '
-                  'masks may be worse: retrain it with ssvif_train_segmenter --fusion '
-                  f'{args.fusion}', file=sys.stderr)
-        report = export_onnx(fusion, seg, args.output, seg_cfg.class_set, fixed_hw=fixed,
-                             opset=args.opset, ir_version=args.ir_version,
-                             extra={'fusion_backbone': spec.get('backbone'),
-                                    'fusion_in_channels': spec.get('in_channels'),
-                                    'fusion_output': spec.get('output'),
-                                    'segmenter': seg_cfg.variant,
-                                    'segmenter_scale': seg_cfg.scale})
-    except (ExportError, CheckpointError, OSError, KeyError, ValueError, RuntimeError) as exc:
-        print(f"ssvif_export: {' '.join(str(exc).split()) or type(exc).__name__}",
-              file=sys.stderr)
-        return 2
+
+def _export(args) -> int:
+    from training.checkpoint import load_checkpoint, load_fusion_model, model_fingerprint
+    from training.segmenter import load_segmenter
+
+    if Path(args.output).is_dir():
+        raise ExportError(f'--output {args.output} is a folder: give the .onnx file to write')
+    fixed = None
+    if args.fixed_size:
+        w, h = parse_size(args.fixed_size, '--fixed-size')
+        fixed = (h, w)
+    fusion, spec = load_fusion_model(args.fusion)
+    seg, seg_cfg = load_segmenter(args.segmenter)
+    trained_on = load_checkpoint(args.segmenter).get('fusion_fingerprint')
+    if trained_on and trained_on != model_fingerprint(fusion):
+        print(f'ssvif_export: warning: the segmenter was trained on the images of another '
+              f'fusion network ({trained_on}, this one {model_fingerprint(fusion)}); its '
+              'masks may be worse: retrain it with ssvif_train_segmenter --fusion '
+              f'{args.fusion}', file=sys.stderr)
+    report = export_onnx(fusion, seg, args.output, seg_cfg.class_set, fixed_hw=fixed,
+                         opset=args.opset, ir_version=args.ir_version,
+                         extra={'fusion_backbone': spec.get('backbone'),
+                                'fusion_in_channels': spec.get('in_channels'),
+                                'fusion_output': spec.get('output'),
+                                'segmenter': seg_cfg.variant,
+                                'segmenter_scale': seg_cfg.scale})
     print(
         f'ssvif_export: wrote {report["path"]} (opset {report["opset"]}, IR version '
         f'{report["ir_version"]}; ONNX Runtime vs PyTorch: max |diff| '

@@ -15,8 +15,10 @@
 """
 ``ssvif_fuse``: fuse every visible/thermal pair of two folders with a checkpoint or exported model.
 
-    ssvif_fuse --checkpoint CKPT --visible DIR --ir DIR --output DIR [--device cpu]
-    ssvif_fuse --model MODEL.onnx --visible DIR --ir DIR --output DIR [--masks DIR]
+    ssvif_fuse --checkpoint CKPT --visible DIR --thermal DIR --output DIR [--device cpu]
+    ssvif_fuse --model MODEL.onnx --visible DIR --thermal DIR --output DIR [--masks DIR]
+
+(``--ir`` is accepted for ``--thermal``.)
 
 ``--model`` runs an exported bundle through the torch-free runtime
 (``ros2_ssvif.fuse_images``: the node's own pre- and post-processing, so
@@ -38,6 +40,8 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+from ros2_ssvif.cli import add_thermal_argument, run_command
+from ros2_ssvif.errors import ConfigError
 from ros2_ssvif.thermal import ThermalNormalizer
 
 if TYPE_CHECKING:  # annotations only: torch is imported lazily, for --checkpoint alone
@@ -146,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         '--model', help='exported bundle (.onnx, `ssvif_export`); runs on ONNX Runtime, no torch'
     )
     p.add_argument('--visible', required=True, help='folder of visible images')
-    p.add_argument('--ir', required=True, help='folder of thermal images (same stems)')
+    add_thermal_argument(p, required=True, help='folder of thermal images (same stems)')
     p.add_argument('--output', required=True, help='folder for the fused STEM.png files')
     p.add_argument(
         '--masks',
@@ -159,15 +163,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _main_onnx(args) -> int:
-    from ros2_ssvif.fuse_images import fuse_folders, FuseError
+    from ros2_ssvif.fuse_images import fuse_folders
 
-    try:
-        res = fuse_folders(args.model, args.visible, args.ir, args.output, masks_dir=args.masks,
-                           progress=not args.no_progress)
-    except (FuseError, OSError) as exc:
-        print(f'ssvif_fuse: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}',
-              file=sys.stderr)
-        return 2
+    res = fuse_folders(args.model, args.visible, args.thermal, args.output, masks_dir=args.masks,
+                       progress=not args.no_progress)
     extra = f' and {len(res.masks)} mask(s) to {args.masks}' if args.masks else ''
     print(f'ssvif_fuse: {len(res.fused)} fused image(s) written to {args.output}{extra}')
     return 0
@@ -175,41 +174,32 @@ def _main_onnx(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    return run_command('ssvif_fuse', lambda: _fuse(args), errors=(RuntimeError,))
+
+
+def _fuse(args) -> int:
     for flag, folder in (('--output', args.output), ('--masks', args.masks)):
         if folder is not None and Path(folder).is_file():
-            print(f'ssvif_fuse: error: {flag} {folder} is a file, not a folder', file=sys.stderr)
-            return 2
+            raise ConfigError(f'{flag} {folder} is a file, not a folder')
     for flag, value in (('--model', args.model), ('--checkpoint', args.checkpoint)):
         if value is not None and not value.strip():
-            print(f'ssvif_fuse: error: {flag} is empty: give a file path', file=sys.stderr)
-            return 2
+            raise ConfigError(f'{flag} is empty: give a file path')
     if args.model is not None:  # also --model '' (an empty path: one-line error, not a checkpoint)
         return _main_onnx(args)
     if args.masks:
-        print(
-            'ssvif_fuse: error: --masks needs --model (a checkpoint has no segmenter)',
-            file=sys.stderr,
-        )
-        return 2
+        raise ConfigError('--masks needs --model (a checkpoint has no segmenter)')
     import torch
-    from training.checkpoint import CheckpointError
-    from training.data.pairs import DatasetError
 
-    try:
-        model, normalizer = load_for_fusion(args.checkpoint)
-        model.to(torch.device(args.device))
-        written = fuse_folder(
-            model,
-            args.visible,
-            args.ir,
-            args.output,
-            progress=not args.no_progress,
-            normalizer=normalizer,
-        )
-    except (CheckpointError, DatasetError, OSError, ValueError, RuntimeError) as exc:
-        print(f'ssvif_fuse: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}',
-              file=sys.stderr)
-        return 2
+    model, normalizer = load_for_fusion(args.checkpoint)
+    model.to(torch.device(args.device))
+    written = fuse_folder(
+        model,
+        args.visible,
+        args.thermal,
+        args.output,
+        progress=not args.no_progress,
+        normalizer=normalizer,
+    )
     print(f'ssvif_fuse: {len(written)} fused image(s) written to {args.output}')
     return 0
 

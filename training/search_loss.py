@@ -38,6 +38,9 @@ import argparse
 from pathlib import Path
 import sys
 
+from ros2_ssvif.cli import add_set_argument, run_command
+from training.cli import config_overrides
+
 
 __all__ = ['main', 'build_parser']
 
@@ -53,23 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument('--data-root', default=None, help='labelled search set (overrides data.root)')
     p.add_argument('--output', default=None, help='output folder (overrides output_dir)')
-    p.add_argument(
-        '--set',
-        dest='overrides',
-        action='append',
-        default=[],
-        metavar='KEY=VALUE',
-        help='dotted override of the search config, e.g. --set search.epochs=2 (repeatable)',
-    )
+    add_set_argument(
+        p, help='dotted override of the search config, e.g. --set search.epochs=2 (repeatable)')
     p.add_argument('--retrain-data-root', default=None, help='data.root of the retraining')
-    p.add_argument(
-        '--retrain-set',
-        dest='retrain_overrides',
-        action='append',
-        default=[],
-        metavar='KEY=VALUE',
-        help='dotted override of the retraining config (repeatable)',
-    )
+    add_set_argument(p, 'dotted override of the retraining config (repeatable)',
+                     flag='--retrain-set', dest='retrain_overrides')
     p.add_argument('--no-retrain', action='store_true', help='search only')
     p.add_argument('--resume', default=None, metavar='auto', choices=['auto'],
                    help='continue an interrupted search and/or retraining in OUTPUT')
@@ -110,72 +101,44 @@ def retrain_config(cfg, beta_file: Path, out: Path, data_root: str | None, extra
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    overrides = list(args.overrides)
-    if args.data_root is not None:
-        overrides.append(f'data.root={args.data_root}')
-    if args.output is not None:
-        overrides.append(f'output_dir={args.output}')
-    try:
-        import torch  # noqa: F401
-        from training.caf_config import load_caf_config
-        from training.checkpoint import CheckpointError, load_checkpoint
-        from training.config import ConfigError
-        from training.data import DatasetError
-        from training.loss_search import LossSearch
-        from training.losses.perceptual import PerceptualError
-        from training.trainer import train, TrainingDiverged
-    except ImportError as e:
-        print(
-            f"ssvif_search_loss: missing training dependency ({e}); install the 'training' extra",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        cfg = load_caf_config(args.config, overrides)
-        out = Path(cfg.output_dir)
-        cfg.output_dir = str(out / 'search')
-        search_dir = Path(cfg.output_dir)
-        done = False
-        if args.resume and (search_dir / 'last.pt').is_file():
-            done = int(load_checkpoint(search_dir / 'last.pt')['epoch']) >= int(cfg.search.epochs)
-        if done:
-            beta_file = search_dir / 'beta.yaml'
-            print(f'ssvif_search_loss: search already finished, using {beta_file}')
-        else:
-            result = LossSearch(cfg, progress=not args.no_progress).run(resume=args.resume)
-            beta_file = result.beta_file
-            top = sorted(result.beta.items(), key=lambda kv: -kv[1])[:5]
-            print('ssvif_search_loss: beta ' + ', '.join(f'{k} {v:.4f}' for k, v in top) + ' ...')
-        print(f"beta: {beta_file}; log: {search_dir / 'scalars.csv'}")
-        if args.no_retrain:
-            return 0
-        tcfg = retrain_config(
-            cfg, beta_file.resolve(), out, args.retrain_data_root, args.retrain_overrides
-        )
-        res = train(tcfg, progress=not args.no_progress, resume=args.resume)
-        h = res.history[-1] if res.history else {}
-        print(f'ssvif_search_loss: retrained {len(res.history)} epoch(s), last val L_fusion '
-              f"{h.get('val_L_fusion', float('nan')):.4g}")
-        print(f'checkpoints: last {res.last_checkpoint}, best {res.best_checkpoint}')
-    except TrainingDiverged as e:
-        print(f'ssvif_search_loss: training diverged: {e}', file=sys.stderr)
-        return 3
-    except (
-        ConfigError,
-        DatasetError,
-        CheckpointError,
-        PerceptualError,
-        OSError,
-        KeyError,
-        ValueError,
-        RuntimeError,
-    ) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f'ssvif_search_loss: error: {msg}', file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print('ssvif_search_loss: interrupted; continue with --resume auto', file=sys.stderr)
-        return 130
+    return run_command('ssvif_search_loss', lambda: _search(args), errors=(KeyError, RuntimeError),
+                       interrupted='continue with --resume auto', missing_extra='training')
+
+
+def _search(args) -> int:
+    overrides = config_overrides(args)
+    import torch  # noqa: F401 (the training extra: a missing one is named, exit 2)
+    from training.caf_config import load_caf_config
+    from training.checkpoint import load_checkpoint
+    from training.loss_search import LossSearch
+    from training.trainer import train
+
+    cfg = load_caf_config(args.config, overrides)
+    out = Path(cfg.output_dir)
+    cfg.output_dir = str(out / 'search')
+    search_dir = Path(cfg.output_dir)
+    done = False
+    if args.resume and (search_dir / 'last.pt').is_file():
+        done = int(load_checkpoint(search_dir / 'last.pt')['epoch']) >= int(cfg.search.epochs)
+    if done:
+        beta_file = search_dir / 'beta.yaml'
+        print(f'ssvif_search_loss: search already finished, using {beta_file}')
+    else:
+        result = LossSearch(cfg, progress=not args.no_progress).run(resume=args.resume)
+        beta_file = result.beta_file
+        top = sorted(result.beta.items(), key=lambda kv: -kv[1])[:5]
+        print('ssvif_search_loss: beta ' + ', '.join(f'{k} {v:.4f}' for k, v in top) + ' ...')
+    print(f"beta: {beta_file}; log: {search_dir / 'scalars.csv'}")
+    if args.no_retrain:
+        return 0
+    tcfg = retrain_config(
+        cfg, beta_file.resolve(), out, args.retrain_data_root, args.retrain_overrides
+    )
+    res = train(tcfg, progress=not args.no_progress, resume=args.resume)
+    h = res.history[-1] if res.history else {}
+    print(f'ssvif_search_loss: retrained {len(res.history)} epoch(s), last val L_fusion '
+          f"{h.get('val_L_fusion', float('nan')):.4g}")
+    print(f'checkpoints: last {res.last_checkpoint}, best {res.best_checkpoint}')
     return 0
 
 

@@ -155,7 +155,7 @@ class SegmenterLoss:
 
 
 def segmenter_input(batch: dict, fuse: FusedBatches | None) -> torch.Tensor:
-    """The image the segmenter sees: ``batch['image']`` if made already, else fused here."""
+    """Return the image the segmenter sees: ``batch['image']`` if made already, else fused."""
     if 'image' in batch:
         return batch['image']
     if fuse is None:
@@ -425,11 +425,11 @@ def config_from_sets(sets, data_kind: str = 'fmb') -> SegmenterConfig:
 def main(argv: list[str] | None = None) -> int:
     """ssvif_train_segmenter: the mask segmenter on fused images of a labelled set."""
     import argparse
-    import sys
 
+    from ros2_ssvif.cli import run_command
     from torch.utils.data import Subset
     from training.checkpoint import load_fusion_model
-    from training.data.pairs import DatasetError, LabelledPairs, split_pairs
+    from training.data.pairs import LabelledPairs, split_pairs
 
     ap = argparse.ArgumentParser(prog='ssvif_train_segmenter', description=main.__doc__)
     ap.add_argument(
@@ -448,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument('--no-progress', action='store_true')
     args = ap.parse_args(argv)
-    try:
+
+    def run() -> int:
         if Path(args.output).is_dir():  # before training, not at the final save
             raise ValueError(f'--output {args.output} is a folder: give the checkpoint file to '
                              'write (e.g. seg.pt)')
@@ -458,22 +459,12 @@ def main(argv: list[str] | None = None) -> int:
         tr, va = split_pairs(list(range(len(data))), 0.1, seed=cfg.seed)
         res = train_segmenter(fusion, Subset(data, tr), Subset(data, va), cfg, args.output,
                               progress=not args.no_progress)
-    except (
-        CheckpointError,
-        DatasetError,
-        ValueError,
-        TypeError,
-        FloatingPointError,
-        OSError,
-    ) as exc:
-        print(f'ssvif_train_segmenter: {exc}', file=sys.stderr)
-        return 2
-    print(
-        f'ssvif_train_segmenter: wrote {res.checkpoint} '
-        f'(best validation mIoU {res.best_miou:.3f}, '
-        f'{len(res.history)} epochs)'
-    )
-    return 0
+        print(f'ssvif_train_segmenter: wrote {res.checkpoint} '
+              f'(best validation mIoU {res.best_miou:.3f}, {len(res.history)} epochs)')
+        return 0
+
+    return run_command('ssvif_train_segmenter', run, errors=(TypeError, FloatingPointError),
+                       plain=True)
 
 
 if __name__ == '__main__':

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-The segmenter recipe for real pairs: inputs made once, labels from ``ssvif_make_labels``, box scores.
+The segmenter recipe for real pairs: inputs made once, ``ssvif_make_labels`` labels, box scores.
 
 The mask the node publishes comes from a segmenter fed what the node feeds
 it: the frozen fusion network's output. The same recipe trains a segmenter
@@ -71,7 +71,7 @@ def make_inputs(source: torch.nn.Module, pairs: Sequence[Pair],
 def labelled_samples(inputs: Mapping[str, np.ndarray], label_dirs: Sequence[str | Path],
                      names: Sequence[str], augment: Augment = Augment(),
                      seed: int = 0) -> SegmentationSamples:
-    """Samples of ``names``: each input with ``NAME.png`` from the first of ``label_dirs`` having it."""
+    """Return samples of ``names``: each input with the first ``label_dirs``' ``NAME.png``."""
     items = []
     for name in names:
         path = next((Path(d) / f'{name}.png' for d in label_dirs

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from ros2_ssvif.errors import SsvifError
 import torch
 from training.frameworks import StepResult
 from training.gradients import cosine, grad_norm, projection_coefficient, task_gradients
@@ -38,8 +39,11 @@ from training.weighting import WeightingContext
 __all__ = ['StepApplication', 'TrainingDiverged', 'analysis_keys']
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(SsvifError, RuntimeError):
     """A loss term became NaN or infinite; the message names the term and the step."""
+
+    exit_code = 3  # the commands' documented code for a diverged run
+    label = 'training diverged'
 
 
 def analysis_keys(aux: str) -> tuple[str, str]:

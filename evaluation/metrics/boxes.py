@@ -71,6 +71,7 @@ from pathlib import Path
 
 import numpy as np
 from ros2_ssvif.classes import class_id, FMB_CLASSES, IGNORE_INDEX
+from ros2_ssvif.errors import SsvifError
 
 
 __all__ = [
@@ -118,7 +119,7 @@ METRIC_NAMES: tuple[str, ...] = (
 _EPS = 1e-9  # float noise in normalised label coordinates (6 decimals x 640)
 
 
-class LabelError(ValueError):
+class LabelError(SsvifError, ValueError):
     """A label file that cannot be read; the message names the file (and line)."""
 
 

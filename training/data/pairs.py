@@ -40,6 +40,7 @@ from typing import Callable, Sequence
 
 import cv2
 import numpy as np
+from ros2_ssvif.errors import SsvifError
 from ros2_ssvif.image_files import IMAGE_SUFFIXES, ImageFileError, ImageFolderError, images_by_stem
 from ros2_ssvif.image_files import read_image_file
 from ros2_ssvif.thermal import ThermalNormalizer
@@ -74,7 +75,7 @@ LAYOUTS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
-class DatasetError(ValueError):
+class DatasetError(SsvifError, ValueError):
     """
     The dataset on disk does not have the expected layout or content.
 

@@ -40,7 +40,8 @@ SPLIT_DIR = Path(__file__).resolve().parents[2] / 'config' / 'data'
 
 def msrs_block_split(names: Iterable[str],
                      held_out: dict = VAL_BLOCKS) -> tuple[list[str], list[str]]:
-    """(kept, held out) names: blocks of BLOCK sorted names per D/N suffix, ``held_out`` out.
+    """
+    Return (kept, held out) names: blocks of BLOCK sorted names per D/N suffix, ``held_out`` out.
 
     With the default, (train, val). ``msrs_block_split(train, DEV_BLOCKS)``
     splits the training names into (fit, dev): the dev part is where design

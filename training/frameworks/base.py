@@ -13,21 +13,22 @@
 # limitations under the License.
 
 """
-The Framework base class, the step types and the registry (see the package docstring).
+The Framework base class, the step types and the registration (see the package docstring).
 
-Why a registry filled by importing every module of the package: a new
-framework is one new file, with no central list to edit, so frameworks
-written in parallel never touch the same file.
+Frameworks register in :data:`training.registry.FRAMEWORKS`, which imports
+every module of this package when first read: a new framework is one new
+file, with no central list to edit, so frameworks written in parallel never
+touch the same file.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-import importlib
-import pkgutil
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
+from ros2_ssvif.errors import ConfigError
 import torch
 from torch import nn, Tensor
+from training.registry import FRAMEWORKS
 
 
 __all__ = ['Framework', 'StepContext', 'StepResult', 'available_frameworks', 'build_framework',
@@ -91,6 +92,22 @@ class Framework:
     def check_config(cls, cfg) -> None:
         """Raise ``training.config.ConfigError`` for a config this framework cannot train."""
 
+    @classmethod
+    def validate(cls, cfg) -> None:
+        """
+        Check ``cfg`` for this framework: its own rules and its options (ConfigError).
+
+        :meth:`training.config.TrainConfig.validate` calls it through the
+        registry; it builds no modules (``__init__`` only reads the config).
+        """
+        cls.check_config(cfg)
+        if not isinstance(cfg.framework_options, Mapping):
+            raise ConfigError('framework_options must be a mapping')
+        try:
+            cls(cfg, **dict(cfg.framework_options))
+        except TypeError as exc:
+            raise ConfigError(f'framework_options: {exc}') from None
+
     # -- modules and optimizers -------------------------------------------
     def build_modules(self) -> dict[str, nn.Module | None]:
         from training.models import fusion_model_from_config
@@ -139,47 +156,22 @@ class Framework:
         pass
 
 
-_REGISTRY: dict[str, type[Framework]] = {}
-_DISCOVERED = False
-
-
 def register_framework(name: str) -> Callable[[type[Framework]], type[Framework]]:
-    """Class decorator: register ``cls`` as ``framework: name``."""
+    """Class decorator: register ``cls`` as ``framework: name`` (in :data:`FRAMEWORKS`)."""
     def deco(cls: type[Framework]) -> type[Framework]:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f'framework {name!r} is registered twice')
+        FRAMEWORKS.register(name, cls)
         cls.name = name
-        _REGISTRY[name] = cls
         return cls
     return deco
 
 
-def _discover() -> None:
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    import training.frameworks as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if not info.name.startswith('_'):
-            importlib.import_module(f'training.frameworks.{info.name}')
-    _DISCOVERED = True
-
-
 def available_frameworks() -> list[str]:
-    _discover()
-    return sorted(_REGISTRY)
+    return FRAMEWORKS.names()
 
 
 def framework_class(name: str) -> type[Framework]:
     """Return the class registered as ``name``; KeyError listing the known names otherwise."""
-    _discover()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(
-            f'unknown framework {name!r}; known: {", ".join(sorted(_REGISTRY))}'
-        ) from None
+    return FRAMEWORKS.lookup(name)
 
 
 def build_framework(cfg) -> Framework:

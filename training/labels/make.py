@@ -40,13 +40,13 @@ from collections import Counter
 from dataclasses import dataclass
 import json
 from pathlib import Path
-import sys
 from typing import Sequence
 
 import cv2
 from evaluation.metrics.boxes import load_boxes
 import numpy as np
 from ros2_ssvif.classes import FMB_CLASSES, FMB_PALETTE, IGNORE_INDEX
+from ros2_ssvif.cli import run_command
 from ros2_ssvif.image_files import images_by_stem, read_name_list
 
 from . import BACKGROUND_ANY
@@ -115,7 +115,8 @@ def make_labels(sets: Sequence[LabelSet], teachers: Sequence, output: str | Path
         files = {k: images_by_stem(ls.root / k) for k in ('vi', 'ir')}
         missing = [n for n in ls.names if n not in files['vi'] or n not in files['ir']]
         if missing:
-            raise ValueError(f'{ls.root}: {len(missing)} listed pair(s) missing, e.g. {missing[0]}')
+            raise ValueError(
+                f'{ls.root}: {len(missing)} listed pair(s) missing, e.g. {missing[0]}')
         s = stats[ls.name] = {'day': 0, 'night': 0, 'sources': Counter(),
                               'pixels': Counter(), 'total_pixels': 0}
         (output / ls.name).mkdir(parents=True, exist_ok=True)
@@ -189,13 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--boxes-list', help='names of --boxes to label (e.g. the train split)')
     ap.add_argument('--pairs', help='a set without labels (vi/, ir/; e.g. RoadScene)')
     ap.add_argument('--pairs-list', help='names of --pairs to label (relative to --pairs or not)')
-    ap.add_argument('--weights', required=True, help='folder with the teachers\' weights')
+    ap.add_argument('--weights', required=True, help="folder with the teachers' weights")
     ap.add_argument('--teachers', default='deeplab,espnetv2',
                     help='comma list of teachers that must agree (default deeplab,espnetv2)')
     ap.add_argument('--output', required=True)
     ap.add_argument('--no-progress', action='store_true')
     args = ap.parse_args(argv)
-    try:
+
+    def run() -> int:
         sets = []
         for kind, root, lst in (('boxes', args.boxes, args.boxes_list),
                                 ('pairs', args.pairs, args.pairs_list)):
@@ -217,11 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         output = Path(args.output)
         stats = make_labels(sets, teachers, output, progress=not args.no_progress)
         write_report(stats, sets, output)
-    except (OSError, ValueError, ImportError) as exc:
-        print(f'ssvif_make_labels: {exc}', file=sys.stderr)
-        return 2
-    print(f'ssvif_make_labels: labels in {output}; report {output / "report.md"}')
-    return 0
+        print(f'ssvif_make_labels: labels in {output}; report {output / "report.md"}')
+        return 0
+
+    return run_command('ssvif_make_labels', run, errors=(ImportError,), plain=True)
 
 
 if __name__ == '__main__':

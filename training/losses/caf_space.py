@@ -45,7 +45,8 @@ them. Gradients use the project's Sobel magnitude
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import functools
+from typing import Callable, Mapping, Sequence
 
 from pytorch_msssim import ssim
 import torch
@@ -53,13 +54,12 @@ from torch import nn, Tensor
 from training.losses.fusion import sobel_magnitude
 from training.losses.perceptual import PerceptualLoss
 from training.losses.saliency import to_luma, vsm_weights
+from training.registry import LOSS_TERMS
 
 
-__all__ = ['TERMS', 'SEARCHED_DEFAULT', 'FIXED_DEFAULT', 'SCALES_DEFAULT', 'CAFLossSpace']
+__all__ = ['TERMS', 'SEARCHED_DEFAULT', 'FIXED_DEFAULT', 'SCALES_DEFAULT', 'CAFLossSpace',
+           'TermInputs']
 
-TERMS = ('l1_ir', 'l1_vis', 'l1_max', 'l1_mask_ir', 'l1_mask_vis',
-         'mse_ir', 'mse_vis', 'mse_max', 'mse_mask_ir', 'mse_mask_vis',
-         'ssim_ir', 'ssim_vis', 'grad_ir', 'grad_vis', 'grad_max', 'per_ir', 'per_vis')
 SEARCHED_DEFAULT = ('l1_ir', 'l1_vis', 'l1_max', 'l1_mask_ir', 'l1_mask_vis', 'mse_ir', 'mse_vis',
                     'mse_max', 'ssim_ir', 'ssim_vis', 'grad_ir', 'grad_vis', 'grad_max')
 FIXED_DEFAULT = {'mse_mask_ir': 0.5, 'mse_mask_vis': 0.5}
@@ -68,6 +68,84 @@ SCALES_DEFAULT = {'per_ir': 0.1, 'per_vis': 0.1}
 
 def _ssim_loss(f: Tensor, x: Tensor) -> Tensor:
     return 1.0 - ssim(f, x, data_range=1.0, size_average=True, win_size=11, win_sigma=1.5)
+
+
+class TermInputs:
+    """
+    What the terms of one step share: luma images, and VSM masks and gradients if needed.
+
+    Made in one fixed order (references, masks, gradients) before any term,
+    so the autograd graph, and with it every gradient bit, does not depend
+    on which terms are used first.
+    """
+
+    def __init__(self, fused: Tensor, ir: Tensor, vis: Tensor, needs: set[str],
+                 perceptual: PerceptualLoss | None = None):
+        f, x_ir, x_vis = to_luma(fused), to_luma(ir), to_luma(vis)
+        self.f, self.perceptual = f, perceptual
+        self.refs = {'ir': x_ir, 'vis': x_vis, 'max': torch.maximum(x_ir, x_vis)}
+        if 'masks' in needs:
+            m_ir, m_vis = vsm_weights(x_ir, x_vis)
+            self.masks = {'ir': (m_ir, x_ir), 'vis': (m_vis, x_vis)}
+        if 'gradients' in needs:
+            g_f = sobel_magnitude(f)
+            g_ir, g_vis = sobel_magnitude(x_ir), sobel_magnitude(x_vis)
+            self.grads = {'fused': g_f, 'ir': g_ir, 'vis': g_vis,
+                          'max': torch.maximum(g_ir, g_vis)}
+
+
+def _terms(kind: str, refs: Sequence[str], needs: tuple[str, ...] = ()) -> Callable:
+    """Register ``fn(inputs, ref)`` as the terms ``KIND_REF`` in :data:`LOSS_TERMS`."""
+    def register(fn: Callable[[TermInputs, str], Tensor]) -> Callable:
+        for ref in refs:
+            term = functools.partial(fn, ref=ref)
+            term.needs = needs  # what TermInputs must prepare for it
+            LOSS_TERMS.register(f'{kind}_{ref}', term)
+        return fn
+    return register
+
+
+@_terms('l1', ('ir', 'vis', 'max'))
+def _l1(s: TermInputs, ref: str) -> Tensor:
+    return (s.f - s.refs[ref]).abs().mean()
+
+
+@_terms('l1_mask', ('ir', 'vis'), needs=('masks',))
+def _l1_mask(s: TermInputs, ref: str) -> Tensor:
+    m, x = s.masks[ref]
+    return (m * s.f - m * x).abs().mean()
+
+
+@_terms('mse', ('ir', 'vis', 'max'))
+def _mse(s: TermInputs, ref: str) -> Tensor:
+    d = s.f - s.refs[ref]
+    return (d * d).mean()
+
+
+@_terms('mse_mask', ('ir', 'vis'), needs=('masks',))
+def _mse_mask(s: TermInputs, ref: str) -> Tensor:
+    m, x = s.masks[ref]
+    d = m * s.f - m * x
+    return (d * d).mean()
+
+
+@_terms('ssim', ('ir', 'vis'))
+def _ssim(s: TermInputs, ref: str) -> Tensor:
+    return _ssim_loss(s.f, s.refs[ref])
+
+
+@_terms('grad', ('ir', 'vis', 'max'), needs=('gradients',))
+def _grad(s: TermInputs, ref: str) -> Tensor:
+    return (s.grads['fused'] - s.grads[ref]).abs().mean()
+
+
+@_terms('per', ('ir', 'vis'))
+def _perceptual(s: TermInputs, ref: str) -> Tensor:
+    return s.perceptual(s.f, s.refs[ref])
+
+
+#: every term, in registration order (the Fig. 1 order)
+TERMS = LOSS_TERMS.registered()
 
 
 class CAFLossSpace(nn.Module):
@@ -106,33 +184,10 @@ class CAFLossSpace(nn.Module):
 
     def terms(self, fused: Tensor, ir: Tensor, vis: Tensor) -> dict[str, Tensor]:
         """Every used term (unweighted, scalar) for fused/thermal/visible images in [0, 1]."""
-        f, x_ir, x_vis = to_luma(fused), to_luma(ir), to_luma(vis)
-        need = set(self.used)
-        out: dict[str, Tensor] = {}
-        refs = {'ir': x_ir, 'vis': x_vis, 'max': torch.maximum(x_ir, x_vis)}
-        if need & {'l1_mask_ir', 'l1_mask_vis', 'mse_mask_ir', 'mse_mask_vis'}:
-            m_ir, m_vis = vsm_weights(x_ir, x_vis)
-            masks = {'ir': (m_ir, x_ir), 'vis': (m_vis, x_vis)}
-        if need & {'grad_ir', 'grad_vis', 'grad_max'}:
-            g_f = sobel_magnitude(f)
-            g_ir, g_vis = sobel_magnitude(x_ir), sobel_magnitude(x_vis)
-            grads = {'ir': g_ir, 'vis': g_vis, 'max': torch.maximum(g_ir, g_vis)}
-        for name in self.used:
-            kind, _, ref = name.rpartition('_')
-            if kind in ('l1', 'mse'):
-                d = f - refs[ref]
-                out[name] = d.abs().mean() if kind == 'l1' else (d * d).mean()
-            elif kind in ('l1_mask', 'mse_mask'):
-                m, x = masks[ref]
-                d = m * f - m * x
-                out[name] = d.abs().mean() if kind == 'l1_mask' else (d * d).mean()
-            elif kind == 'ssim':
-                out[name] = _ssim_loss(f, refs[ref])
-            elif kind == 'grad':
-                out[name] = (g_f - grads[ref]).abs().mean()
-            else:  # per
-                out[name] = self.perceptual(f, refs[ref])
-        return out
+        terms = {name: LOSS_TERMS.lookup(name) for name in self.used}
+        needs = {n for term in terms.values() for n in term.needs}
+        inputs = TermInputs(fused, ir, vis, needs, self.perceptual)
+        return {name: term(inputs) for name, term in terms.items()}
 
     def total(self, terms: Mapping[str, Tensor], beta: Tensor) -> Tensor:
         """sum_i beta_i s_i L_i over the searched terms + sum_j c_j L_j over the fixed ones."""

@@ -39,6 +39,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from ros2_ssvif.errors import SsvifError
 import torch
 from torch import nn, Tensor
 
@@ -74,7 +75,7 @@ _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
 
 
-class PerceptualError(ValueError):
+class PerceptualError(SsvifError, ValueError):
     """The VGG-16 weight file is missing or does not fit the network."""
 
 

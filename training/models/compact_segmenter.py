@@ -118,7 +118,7 @@ class ContextSegmenter(nn.Module):
         self.classifier = nn.Conv2d(2 * w, num_classes, 1)
 
     def encoder_modules(self) -> list[nn.Module]:
-        """The downsampling stages (what ``freeze_epochs`` freezes)."""
+        """Return the downsampling stages (what ``freeze_epochs`` freezes)."""
         return [self.stem, self.enc2, self.enc3, self.enc4]
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:

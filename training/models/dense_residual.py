@@ -37,6 +37,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .backbones.spec import register_backbone
+from .decoder import ConvDecoder
+
 
 __all__ = ['DilatedResidualDenseBlock', 'DenseResidualBackbone']
 
@@ -62,6 +65,8 @@ class DilatedResidualDenseBlock(nn.Module):
         return x + self.fuse(feats)
 
 
+# Bi-level dynamic learning's two dilated residual dense blocks (seed paper 003); CAF: blocks=3.
+@register_backbone('dense_residual', decoder=lambda c, out: ConvDecoder(c, (c // 2,), out))
 class DenseResidualBackbone(nn.Module):
     """Visible + thermal -> full-resolution features through ``blocks`` DRDBs."""
 

@@ -15,12 +15,14 @@
 """
 Loss-weighting strategies for SSVIF's L_total, selected by name.
 
-``build_weighting(name, **kw)`` with name in ``fixed``, ``ucw``, ``dwa``,
-``segmif``, ``gdwa``, ``rlw``; see each module for its conventions and
+``build_weighting(name, **kw)`` with a name registered in
+:data:`training.registry.WEIGHTINGS` (each module registers its strategy:
+a new one is one new module here); see each module for its conventions and
 ``training.weighting.base`` for the trainer protocol.
 """
 from __future__ import annotations
 
+from training.registry import WEIGHTINGS
 from training.weighting.base import LossWeighting, TASKS, WeightingContext
 from training.weighting.dwa import DWA
 from training.weighting.fixed import FixedWeighting
@@ -45,19 +47,7 @@ __all__ = [
     'build_weighting',
 ]
 
-WEIGHTINGS: dict[str, type[LossWeighting]] = {
-    'fixed': FixedWeighting,
-    'ucw': UncertaintyWeighting,
-    'dwa': DWA,
-    'segmif': SegMiFWeighting,
-    'gdwa': GDWA,
-    'rlw': RLW,
-}
-
 
 def build_weighting(name: str, **kw) -> LossWeighting:
-    """Instantiate the strategy registered as ``name`` (case-insensitive)."""
-    key = name.lower()
-    if key not in WEIGHTINGS:
-        raise KeyError(f'unknown weighting {name!r}; choose from {sorted(WEIGHTINGS)}')
-    return WEIGHTINGS[key](**kw)
+    """Instantiate the strategy registered as ``name`` (case-insensitive; KeyError if unknown)."""
+    return WEIGHTINGS.lookup(name.lower())(**kw)

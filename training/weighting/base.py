@@ -65,7 +65,8 @@ class WeightingContext:
 class LossWeighting:
     """Base class; subclasses override :meth:`_raw_weights` and state hooks."""
 
-    #: True if :meth:`weights` needs ``context.grad_norms`` (GDWA).
+    #: True if :meth:`weights` needs ``context.grad_norms`` (GDWA); it is then given them at
+    #: every step unless :meth:`wants_grad_norms` says otherwise.
     needs_grad_norms: bool = False
 
     def __init__(self, tasks: tuple[str, ...] = TASKS, relative: bool = False) -> None:
@@ -76,7 +77,7 @@ class LossWeighting:
     # -- per step -------------------------------------------------------
     def wants_grad_norms(self, step: int) -> bool:
         """Whether the trainer should measure gradient norms at ``step``."""
-        return False
+        return self.needs_grad_norms
 
     def weights(
         self, losses: Mapping[str, Tensor], context: WeightingContext | None = None

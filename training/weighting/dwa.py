@@ -29,6 +29,7 @@ import math
 from typing import Mapping
 
 from torch import Tensor
+from training.registry import WEIGHTINGS
 from training.weighting.base import epoch_history_rates, LossWeighting, WeightingContext
 
 
@@ -43,6 +44,7 @@ def softmax_weights(rates: Mapping[str, float], T: float) -> dict[str, float]:
     return {k: v / z for k, v in e.items()}
 
 
+@WEIGHTINGS.register('dwa')
 class DWA(LossWeighting):
     """Liu et al.'s DWA with temperature ``T`` (default 2)."""
 

@@ -22,12 +22,14 @@ from __future__ import annotations
 from typing import Mapping
 
 from torch import Tensor
+from training.registry import WEIGHTINGS
 from training.weighting.base import LossWeighting, WeightingContext
 
 
 __all__ = ['FixedWeighting']
 
 
+@WEIGHTINGS.register('fixed')
 class FixedWeighting(LossWeighting):
     """Constant multipliers: fusion 1.0, csc ``omega_csc`` (default 0.1)."""
 

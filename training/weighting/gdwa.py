@@ -70,6 +70,7 @@ from typing import Any, Mapping
 
 from torch import Tensor
 from training.gradients import RunningMean
+from training.registry import WEIGHTINGS
 from training.weighting.base import LossWeighting, TASKS, WeightingContext
 from training.weighting.dwa import softmax_weights
 
@@ -91,6 +92,7 @@ def gdwa_lambdas(
     return {'g_tilde': g_t, 's': s, 'lam': lam}
 
 
+@WEIGHTINGS.register('gdwa')
 class GDWA(LossWeighting):
     """SSVIF's GDWA; needs per-task gradient norms over the shared parameters."""
 

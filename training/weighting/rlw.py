@@ -39,12 +39,14 @@ from typing import Any, Mapping
 
 import torch
 from torch import Tensor
+from training.registry import WEIGHTINGS
 from training.weighting.base import LossWeighting, WeightingContext
 
 
 __all__ = ['RLW']
 
 
+@WEIGHTINGS.register('rlw')
 class RLW(LossWeighting):
     """lambda = softmax(z), z ~ N(0, sigma^2) per task, redrawn every step."""
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from torch import Tensor
+from training.registry import WEIGHTINGS
 from training.weighting.base import epoch_history_rates, LossWeighting, WeightingContext
 from training.weighting.dwa import softmax_weights
 
@@ -49,6 +50,7 @@ from training.weighting.dwa import softmax_weights
 __all__ = ['SegMiFWeighting']
 
 
+@WEIGHTINGS.register('segmif')
 class SegMiFWeighting(LossWeighting):
     """DWA-style softmax of descent rates scaled by a per-task preference eta."""
 

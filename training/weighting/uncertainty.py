@@ -35,12 +35,14 @@ from typing import Any, Mapping
 
 import torch
 from torch import Tensor
+from training.registry import WEIGHTINGS
 from training.weighting.base import LossWeighting, WeightingContext
 
 
 __all__ = ['UncertaintyWeighting']
 
 
+@WEIGHTINGS.register('ucw')
 class UncertaintyWeighting(LossWeighting):
     """Learnable log-variances s_k; multiplier 0.5 exp(-s_k), penalty 0.5 s_k."""
 

@@ -42,6 +42,9 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 
+from .spec import register_backbone
+from ..decoder import ConvDecoder
+
 
 __all__ = ['EMMABackbone', 'RestormerCNNBlock', 'TransposedAttention']
 
@@ -136,6 +139,8 @@ def _up(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.ReLU())
 
 
+# EMMA's U-Fuser ends in one 3x3 conv to the image.
+@register_backbone('emma', decoder=lambda c, out: ConvDecoder(c, (), out))
 class EMMABackbone(nn.Module):
     """U-Fuser without its last layer: (visible, thermal) -> (B, widths[0], H', W') features."""
 

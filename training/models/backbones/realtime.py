@@ -32,6 +32,9 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .spec import register_backbone
+from ..decoder import ConvDecoder
+
 
 __all__ = ['DSBlock', 'RealtimeBackbone']
 
@@ -61,6 +64,8 @@ def _conv_bn_relu(cin: int, cout: int, stride: int = 1, groups: int = 1) -> nn.S
     )
 
 
+# Half-resolution features: one conv, then pixel-shuffle to full resolution.
+@register_backbone('realtime', decoder=lambda c, out: ConvDecoder(c, (16,), out, upscale=2))
 class RealtimeBackbone(nn.Module):
     """Visible + thermal -> fused features at half resolution (any H, W; odd sizes are padded)."""
 

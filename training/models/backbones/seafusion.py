@@ -29,6 +29,9 @@ from kornia.filters import spatial_gradient
 import torch
 from torch import nn
 
+from .spec import register_backbone
+from ..decoder import ConvDecoder
+
 
 __all__ = ['DenseBlock', 'GradientResidualBlock', 'SeAFusionBackbone']
 
@@ -71,6 +74,9 @@ class GradientResidualBlock(nn.Module):
         return self.act(self.dense_proj(self.dense(x)) + self.grad_proj(g))
 
 
+# SeAFusion's decoder: ConvBN-LeakyReLU 96 -> 64 -> 32 -> 16, then to the image.
+@register_backbone('seafusion',
+                   decoder=lambda c, out: ConvDecoder(c, (64, 32, 16), out, batch_norm=True))
 class SeAFusionBackbone(nn.Module):
     """Visible + thermal -> fused features (B, 2*widths[-1], H, W) at input resolution."""
 

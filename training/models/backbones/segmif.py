@@ -56,7 +56,9 @@ import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 
+from .spec import register_backbone
 from ..attention import ChannelEmbedding, ContextCrossAttention, to_map, to_tokens
+from ..decoder import ConvDecoder
 
 
 __all__ = ['DRDB', 'HIA', 'SegMiFBackbone']
@@ -146,6 +148,9 @@ class _SegFormerSemantics(nn.Module):
         return hidden[0], hidden[1]
 
 
+# SegMiF: 3x3 conv 2C -> C, then 3x3 conv to the image.
+@register_backbone('segmif',
+                   decoder=lambda c, out: ConvDecoder(c, (max(c // 2, 1),), out))
 class SegMiFBackbone(nn.Module):
     """(visible, thermal) -> fused features (B, 2*width, H, W)."""
 

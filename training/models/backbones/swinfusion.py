@@ -33,6 +33,9 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .spec import register_backbone
+from ..decoder import ConvDecoder
+
 
 __all__ = [
     'SwinFusionBackbone',
@@ -230,6 +233,8 @@ def _shallow(cin: int, dim: int) -> nn.Sequential:
                          _conv3x3(dim // 2, dim), nn.LeakyReLU(0.2, inplace=True))
 
 
+# SwinFusion's reconstruction tail: two 3x3 convs with LeakyReLU.
+@register_backbone('swinfusion', decoder=lambda c, out: ConvDecoder(c, (c // 2,), out))
 class SwinFusionBackbone(nn.Module):
     """
     Visible + thermal -> fused features (B, embed_dim, H, W) at input resolution.
