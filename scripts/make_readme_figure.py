@@ -99,13 +99,15 @@ def figure(data: Path, model: Path) -> np.ndarray:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument('--data', default=str(REPO.parent / 'shared' / 'data' / 'ivf_seafusion_test12'))
+    ap.add_argument('--data',
+                    default=str(REPO.parent / 'shared' / 'data' / 'ivf_seafusion_test12'))
     ap.add_argument('--model', default=str(default_model_path()))
     ap.add_argument('--output', default=str(REPO / 'docs' / 'real_pairs.png'))
     args = ap.parse_args(argv)
     img = figure(Path(args.data), Path(args.model))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(args.output, cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    cv2.imwrite(args.output, cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f'make_readme_figure: wrote {args.output}')
     return 0
 
