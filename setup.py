@@ -97,7 +97,7 @@ setup(
             'register = calibration.register_cli:main',
             'ssvif_make_synthetic = simulation.cli:main',
             'ssvif_train = training.cli:main',
-            'ssvif_search_loss = training.search_loss:main',
+            'ssvif_search_loss = training.caf.cli:main',
             'ssvif_train_segmenter = training.segmenter:main',
             'ssvif_make_labels = training.labels.make:main',
             'ssvif_export = training.export:main',

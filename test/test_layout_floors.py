@@ -126,10 +126,10 @@ TRAINING_FLOORS = (
      'training.hypergrad'),
     ('training.models', 'training.losses', 'training.weighting', 'training.data',
      'training.teachers', 'training.labels'),  # the parts a config selects, their data
-    ('training.frameworks', 'training.caf_config', 'training.caf_build', 'training.checkpoint'),
-    ('training.trainer', 'training.trainer_step', 'training.loss_search', 'training.segmenter',
+    ('training.frameworks', 'training.caf.config', 'training.caf.build', 'training.checkpoint'),
+    ('training.trainer', 'training.loop.step', 'training.caf.search', 'training.segmenter',
      'training.segmenter_recipe', 'training.fuse', 'training.export'),  # loops, tools
-    ('training.cli', 'training.search_loss'),  # commands
+    ('training.cli', 'training.caf.cli'),  # commands
 )
 
 

@@ -40,7 +40,7 @@ from training.config import (
     DataConfig,
     ModelConfig,
 )
-from training.losses.caf_space import FIXED_DEFAULT, SCALES_DEFAULT, SEARCHED_DEFAULT, TERMS
+from training.caf.space import FIXED_DEFAULT, SCALES_DEFAULT, SEARCHED_DEFAULT, TERMS
 import yaml
 
 
