@@ -24,8 +24,8 @@ torch = pytest.importorskip('torch')
 
 from learning_to_learn_data import one_thread, Pairs, TINY_DENSE  # noqa: E402,F401,I100
 from training.caf.config import load_caf_config  # noqa: E402
-from training.config import ConfigError, load_config  # noqa: E402
 from training.caf.space import CAFLossSpace, SEARCHED_DEFAULT, TERMS  # noqa: E402
+from training.config import ConfigError, load_config  # noqa: E402
 from training.losses.perceptual import (  # noqa: E402
     load_vgg16_features,
     PerceptualError,

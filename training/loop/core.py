@@ -226,7 +226,7 @@ class Loop:
     def batches(self, loader: DataLoader, desc: str, steps: int | None = None,
                 read_past: bool = True) -> Iterator:
         """
-        Yield the epoch's ``steps`` batches (default :meth:`steps_in`) behind a progress bar.
+        Yield the epoch's batches behind a progress bar: ``steps``, default :meth:`steps_in`.
 
         ``read_past``: iterate the loader and stop at the first batch past
         ``steps``, which is read and dropped (the SSVIF trainer and the loss

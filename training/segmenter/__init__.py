@@ -33,10 +33,13 @@ teaches nothing).
 One wing: :mod:`training.segmenter.model` (config, network, loss,
 checkpoint), :mod:`training.segmenter.train` (the training loop, on the
 loop core) and :mod:`training.segmenter.cli` (``ssvif_train_segmenter``).
-The names below are the public ones, importable from here.
+The names below are the public ones, importable from here; this package
+face sits with the commands, on training's top floor (inside training only
+the export command imports it).
 """
 from __future__ import annotations
 
+from training.segmenter.cli import main
 from training.segmenter.model import (build_segmenter_net, config_from_sets, load_segmenter,
                                       save_segmenter, ScaledSegmenter, SegmenterConfig,
                                       SegmenterLoss)
@@ -46,4 +49,4 @@ from training.segmenter.train import (evaluate, FusedBatches, segmenter_input, S
 
 __all__ = ['FusedBatches', 'ScaledSegmenter', 'SegmenterConfig', 'SegmenterLoss',
            'SegmenterResult', 'build_segmenter_net', 'config_from_sets', 'evaluate',
-           'load_segmenter', 'save_segmenter', 'segmenter_input', 'train_segmenter']
+           'load_segmenter', 'main', 'save_segmenter', 'segmenter_input', 'train_segmenter']

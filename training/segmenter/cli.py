@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     from torch.utils.data import Subset
     from training.checkpoint import load_fusion_model
     from training.data.pairs import LabelledPairs, split_pairs
-    from training.segmenter import config_from_sets, SegmenterConfig, train_segmenter
+    from training.segmenter.model import config_from_sets, SegmenterConfig
+    from training.segmenter.train import train_segmenter
 
     ap = argparse.ArgumentParser(prog='ssvif_train_segmenter', description=main.__doc__)
     ap.add_argument(
