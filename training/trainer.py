@@ -80,17 +80,8 @@ from training.loop.step import analysis_keys, StepApplication, StepPosition, Tra
 from training.weighting import build_weighting, LossWeighting
 
 
-__all__ = [
-    'TrainingDiverged',
-    'TrainResult',
-    'stage_switch_due',
-    'train',
-    'Trainer',
-    'build_models',
-]
-
-# step-record keys averaged over an epoch (besides the L_<task> losses and loss_<term> terms)
-_EPOCH_MEAN_PREFIXES = ('omega_', 'g_', 'alpha_', 'cos_')
+__all__ = ['TrainingDiverged', 'TrainResult', 'stage_switch_due', 'train', 'Trainer',
+           'build_models']
 
 
 @dataclass
@@ -122,9 +113,10 @@ def _weighting_options(cfg: TrainConfig) -> dict:
 
 
 def _epoch_mean_key(key: str) -> bool:
+    """Whether a step record's ``key`` is averaged over the epoch (losses, omega, norms, alpha)."""
     if key == 'L_total' or key.endswith('_mean'):
         return False
-    return key.startswith(('L_', 'loss_')) or key.startswith(_EPOCH_MEAN_PREFIXES)
+    return key.startswith(('L_', 'loss_', 'omega_', 'g_', 'alpha_', 'cos_'))
 
 
 class Trainer:
@@ -383,16 +375,10 @@ class Trainer:
                     last = loop.save('last.pt', self.state())
                 break
         self.dist.barrier()
-        return TrainResult(
-            history=loop.history,
-            best_checkpoint=best,
-            last_checkpoint=last,
-            stage_switch_epoch=self.stage_switch_epoch,
-            output_dir=self.out,
-            stopped_early=stopped,
-            scalars_csv=loop.scalars.path if self.dist.is_main else None,
-            grids=list(self.grids),
-        )
+        return TrainResult(history=loop.history, best_checkpoint=best, last_checkpoint=last,
+                           stage_switch_epoch=self.stage_switch_epoch, output_dir=self.out,
+                           stopped_early=stopped, grids=list(self.grids),
+                           scalars_csv=loop.scalars.path if self.dist.is_main else None)
 
 
 def train(cfg: TrainConfig, progress: bool = True, resume: str | Path | None = None,
