@@ -28,7 +28,8 @@ only ever sees one. This file uses public names that both sides have
 It renders labelled synthetic captures (the demo's simulator), registers
 them with the rig's true registration through ``register``, trains SSVIF
 for a few steps with the demo's settings (GDWA, realtime backbone, luma
-blend), once more with RLW and the dense residual backbone and, with
+blend), once more with RLW and the dense residual backbone, the supervised
+frameworks SegMiF and MultiTaskVIF on the captures' labels and, with
 ``--roadscene``, on 24 real RoadScene training pairs, and prints
 JSON: every logged scalar but the throughput (exact ``repr`` of each float)
 and a SHA-256 of every tensor of ``last.pt`` and ``best.pt``, per run; a
@@ -62,6 +63,16 @@ RUNS = {
     'ssvif_rlw_dense': ['weighting.name=rlw', 'weighting.options={}',
                         'model.backbone=dense_residual',
                         'model.backbone_kwargs={width: 8, blocks: 1}'],
+    # supervised: labelled data and collation, several optimizers, alternating rounds
+    'segmif_labelled': ['framework=segmif', 'model.backbone=segmif', 'model.seg_classes=15',
+                        'model.backbone_kwargs={semantic: segformer, segformer: tiny, '
+                        'num_classes: 15, width: 8, growth: 4, layers: 2, heads: 2}',
+                        'weighting.name=segmif', 'weighting.options={relative: false}',
+                        'framework_options={fusion_steps: 2, seg_steps: 2}',
+                        'grad_analysis=false'],
+    'multitaskvif_labelled': ['framework=multitaskvif', 'model.decoder=mth',
+                              'model.decoder_kwargs={width: 8, heads: 2}', 'model.seg_classes=15',
+                              'weighting.name=fixed', 'weighting.options={omega_csc: 1.0}'],
 }
 
 
