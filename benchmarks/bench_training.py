@@ -19,7 +19,7 @@ Not a test. Numbers are reported as RATIOS measured in one run, because the
 absolute samples/s on a shared CPU change with load; the ratios say what the
 SSVIF branches and GDWA's per-task gradients cost relative to plain fusion
 training. The three configurations of one (backbone, SegFormer) pair run the real
-trainer step (``Trainer._step``) round-robin, one step each in turn, so a
+trainer step (``Trainer.step``) round-robin, one step each in turn, so a
 load spike hits all three; ``--warmup`` rounds are untimed and the median of
 ``--steps`` timed steps gives samples/s.
 
@@ -87,7 +87,7 @@ def _trainer(
     ds = _Random(args.batch, args.crop)
     tr = Trainer(cfg, datasets=(ds, ds), progress=False, dist=DistContext())
     if stage == 2:
-        tr._enter_stage2(1)
+        tr.enter_stage(2, first_epoch=1)
     return tr, {'visible': ds.v, 'thermal': ds.t, 'name': [str(i) for i in range(args.batch)]}
 
 
@@ -107,9 +107,9 @@ def _rates(backbone: str, segformer: str, args) -> tuple[float, float, float]:
     for r in range(args.warmup + args.steps):
         for i, (tr, batch) in enumerate(runs):
             t0 = time.perf_counter()
-            tr._step(batch)
+            tr.step(batch)
             dt = time.perf_counter() - t0
-            tr.global_step += 1
+            tr.loop.global_step += 1
             if r >= args.warmup:
                 times[i].append(dt)
     return tuple(args.batch / statistics.median(t) for t in times)  # type: ignore[return-value]

@@ -18,7 +18,7 @@ Run an exported fusion+segmentation graph with ONNX Runtime.
 The training package exports ONE graph, (visible, thermal) -> (fused,
 class_ids), with its metadata (class names, palette, input size) stored in
 the ONNX file itself so a model can never be paired with the wrong class
-list. This module owns that contract; ``training/export.py`` imports it.
+list. This module owns that contract; ``training/export/onnx.py`` imports it.
 
 The contract (``CONTRACT``): visible is the registered RGB image as it
 arrives, uint8 (1,H,W,3); the graph scales it by 1/255 and moves channels

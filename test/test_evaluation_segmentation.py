@@ -28,7 +28,7 @@ try:
 except ImportError:  # editable install made before evaluation/ existed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaluation.segmentation import (  # noqa: I100 (after the import guard)
+from evaluation.metrics.segmentation import (  # noqa: I100 (after the import guard)
     confusion_matrix,
     iou_from_confusion,
     SegmentationScore,

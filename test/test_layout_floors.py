@@ -23,7 +23,8 @@ floor, ``config`` describes the parts without building them, and the
 parts read a config by field name without importing it. Between rooms and
 inside training (issue 18): every import goes to its own floor or below
 (``ROOM_FLOORS``, ``TRAINING_FLOORS``; the registry and the config at the
-bottom of training, the commands on top).
+bottom of training, the loop core above the parts, the loops above it, the
+commands on top).
 Imports inside functions count as imports.
 """
 from __future__ import annotations
@@ -119,17 +120,23 @@ def test_the_consumers_read_the_config_by_field_name_without_importing_it():
 # -- the rooms' floors, and training's own floors (issue 18) --------------------------
 ROOM_FLOORS = {'ros2_ssvif': 0, 'calibration': 1, 'training': 1, 'evaluation': 2,
                'simulation': 2, 'scripts': 3, 'benchmarks': 3}
-#: one floor per training module (a package counts with everything in it); imports go down
+#: one floor per training module; a package counts with everything in it, except its modules
+#: listed on a floor of their own (the longest name that matches places a module). Imports go
+#: down or stay on their floor. A wing (``caf``, ``segmenter``, ``export``, ``fuse``) spans
+#: floors: its parts where they belong, its command (``cli``) and public face on top.
 TRAINING_FLOORS = (
     ('training.registry',),  # the names of the parts: imports no part
     ('training.config', 'training.gradients', 'training.logging', 'training.distributed',
      'training.hypergrad'),
     ('training.models', 'training.losses', 'training.weighting', 'training.data',
-     'training.teachers', 'training.labels'),  # the parts a config selects, their data
-    ('training.frameworks', 'training.caf_config', 'training.caf_build', 'training.checkpoint'),
-    ('training.trainer', 'training.trainer_step', 'training.loss_search', 'training.segmenter',
-     'training.segmenter_recipe', 'training.fuse', 'training.export'),  # loops, tools
-    ('training.cli', 'training.search_loss'),  # commands
+     'training.teachers', 'training.labels', 'training.caf.space'),  # the parts, their data
+    ('training.frameworks', 'training.caf', 'training.checkpoint', 'training.loop'),  # plugins,
+    # CAF's config and builders, the loop core and its step application
+    ('training.trainer', 'training.caf.search', 'training.segmenter.model',
+     'training.segmenter.train', 'training.segmenter_recipe', 'training.fuse.images',
+     'training.export.onnx'),  # loops, tools
+    ('training.cli', 'training.caf.cli', 'training.segmenter', 'training.export',
+     'training.fuse', 'training.labels.cli'),  # commands, and the faces that export them
 )
 
 
@@ -139,10 +146,10 @@ def _module_name(py: Path) -> str:
 
 
 def _training_floor(module: str) -> int | None:
-    for floor, names in enumerate(TRAINING_FLOORS):
-        if any(module == n or module.startswith(n + '.') for n in names):
-            return floor
-    return None
+    """Return the floor of the longest name in TRAINING_FLOORS that is ``module`` or holds it."""
+    places = [(len(n), floor) for floor, names in enumerate(TRAINING_FLOORS) for n in names
+              if module == n or module.startswith(n + '.')]
+    return max(places)[1] if places else None
 
 
 def test_rooms_import_only_their_own_floor_and_below():
@@ -176,3 +183,19 @@ def test_training_modules_import_only_their_own_floor_and_below():
                 bad.append(f'{name} (floor {floor}) imports {mod} (floor {target})')
     assert not unplaced, 'give these a floor in TRAINING_FLOORS: ' + ', '.join(unplaced)
     assert not bad, 'arrows up inside training:\n' + '\n'.join(bad)
+
+
+def test_a_wing_spans_floors_by_its_longest_listed_name():
+    assert _training_floor('training.caf.space') == 2  # loss terms, with the other parts
+    assert _training_floor('training.caf.build') == 3 == _training_floor('training.loop.core')
+    assert _training_floor('training.caf.search') == 4 == _training_floor('training.trainer')
+    assert _training_floor('training.caf.cli') == 5 == _training_floor('training.segmenter')
+    assert _training_floor('training.labels.make') == 2 < _training_floor('training.labels.cli')
+
+
+def test_the_framework_folder_holds_plugins_only():
+    """Every module of training/frameworks registers a framework, but base (the plugin API)."""
+    helpers = [py.name for py in sorted((REPO / 'training' / 'frameworks').glob('*.py'))
+               if py.name not in ('__init__.py', 'base.py')
+               and '@register_framework(' not in py.read_text()]
+    assert not helpers, f'not plugins, move them out of training/frameworks: {helpers}'

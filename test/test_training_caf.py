@@ -23,9 +23,9 @@ import pytest
 torch = pytest.importorskip('torch')
 
 from learning_to_learn_data import one_thread, Pairs, TINY_DENSE  # noqa: E402,F401,I100
-from training.caf_config import load_caf_config  # noqa: E402
+from training.caf.config import load_caf_config  # noqa: E402
+from training.caf.space import CAFLossSpace, SEARCHED_DEFAULT, TERMS  # noqa: E402
 from training.config import ConfigError, load_config  # noqa: E402
-from training.losses.caf_space import CAFLossSpace, SEARCHED_DEFAULT, TERMS  # noqa: E402
 from training.losses.perceptual import (  # noqa: E402
     load_vgg16_features,
     PerceptualError,
@@ -173,9 +173,9 @@ def test_search_config_file_and_errors():
 
 
 def test_search_moves_beta_writes_it_and_resumes_bit_exactly(tmp_path):
-    from training.caf_build import read_beta_file
+    from training.caf.build import read_beta_file
     from training.logging import ScalarLogger
-    from training.loss_search import LossSearch
+    from training.caf.search import LossSearch
 
     data = (Pairs(4, labels=True), Pairs(4, seed=1, labels=True))
     space = SMALL_SPACE + ['space.fixed={mse_mask_ir: 0.5}', 'search.max_steps_per_epoch=1']
@@ -211,7 +211,7 @@ def test_search_prefers_the_terms_that_agree_with_the_outer_objective(tmp_path):
     weight than those pulling towards the visible image, and every beta move must lower the
     outer loss.
     """
-    from training.loss_search import LossSearch
+    from training.caf.search import LossSearch
 
     class L1Outer(LossSearch):
 
@@ -235,7 +235,7 @@ def test_search_prefers_the_terms_that_agree_with_the_outer_objective(tmp_path):
 
 # ---------------------------------------------------------------------------- retraining (caf)
 def test_caf_framework_trains_with_the_searched_loss(tmp_path):
-    from training.caf_build import write_beta_file
+    from training.caf.build import write_beta_file
     from training.frameworks.base import StepContext
     from training.frameworks.caf import CAFRetrain
     from training.trainer import train
@@ -303,7 +303,7 @@ def _write_sets(root: Path, n: int = 4, size: int = 40) -> tuple[Path, Path]:
 
 def test_search_loss_command_searches_then_retrains_and_resumes(tmp_path, capsys):
     from training.checkpoint import load_checkpoint, load_fusion_model
-    from training.search_loss import main
+    from training.caf.cli import main
 
     lab, pairs = _write_sets(tmp_path)
     args = [
@@ -368,7 +368,7 @@ def test_search_loss_command_searches_then_retrains_and_resumes(tmp_path, capsys
 def test_task_networks_give_logits_at_input_size():
     from types import SimpleNamespace
 
-    from training.caf_build import build_task_model
+    from training.caf.build import build_task_model
 
     for model in ('compact', 'tiny'):
         net = build_task_model(SimpleNamespace(model=model, width=4, num_classes=3))

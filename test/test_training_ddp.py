@@ -69,7 +69,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
             {
                 'models': tr.state()['models'],
                 'history': res.history,
-                'seen': [b['name'] for b in tr._loader(tr.train_ds, True, 0)],
+                'seen': [b['name'] for b in tr.loader(tr.train_ds, True, 0)],
             },
             f'{out}/rank{rank}.pt',
         )

@@ -19,7 +19,7 @@ import math
 
 import pytest
 import torch
-from training.frameworks.schedule import AlternatingSchedule
+from training.loop.schedule import AlternatingSchedule
 from training.losses import (
     equivariant_views,
     masked_dice_loss,

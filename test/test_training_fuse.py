@@ -164,7 +164,7 @@ def test_an_output_that_is_a_file_is_refused_before_any_work(tmp_path, capsys):
     """Defect: `--output afile` gave '[Errno 17] File exists' (or failed after training)."""
     from evaluation.compare import main as compare_main
     from training.cli import main as train_main
-    from training.segmenter import main as seg_main
+    from training.segmenter.cli import main as seg_main
 
     afile = tmp_path / 'afile'
     afile.write_text('x')

@@ -25,8 +25,9 @@ from ros2_ssvif.classes import class_id, IGNORE_INDEX
 import torch
 from training.data.segmentation import Augment, SegmentationSamples
 from training.labels import BACKGROUND_ANY, background_classes
+from training.labels.cli import main as make_main
 from training.labels.compose import compose_label, teacher_agreement
-from training.labels.make import is_day, main as make_main
+from training.labels.make import is_day
 from training.labels.object_masks import core_mask, object_mask, warm_blob
 from training.losses.segmentation import partial_label_ce
 from training.teachers import TeacherOutput

@@ -46,6 +46,7 @@ __all__ = [
     'rng_state',
     'set_rng_state',
     'resolve_resume',
+    'check_resumable',
 ]
 
 FORMAT = 1
@@ -123,6 +124,29 @@ def resolve_resume(resume: str | Path | None, output_dir: str | Path) -> Path | 
     if not p.is_file():
         raise CheckpointError(f'--resume: no checkpoint at {p}')
     return p
+
+
+def check_resumable(state: dict[str, Any], config: dict[str, Any],
+                    modules: dict[str, torch.nn.Module | None], framework: str) -> None:
+    """
+    Raise ValueError when ``state`` cannot continue a run of ``config`` with ``modules``.
+
+    Other model settings, or a module one side has and the other not. Said
+    before ``load_state_dict``, whose message would list every tensor.
+    """
+    was = (state.get('config') or {}).get('model') or {}
+    now = config.get('model') or {}
+    differ = [k for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)]
+    if was and differ:
+        k = differ[0]
+        raise ValueError(f'the checkpoint was trained with model.{k}={was.get(k)!r}, the '
+                         f'config says {now.get(k)!r}: resume with the same model settings '
+                         'or train into a new output folder')
+    saved = state['models']
+    for name in sorted(set(saved) | set(modules)):
+        if (saved.get(name) is None) != (modules.get(name) is None):
+            raise ValueError(f'checkpoint and config disagree on the module {name!r} '
+                             f'(framework {framework!r}, csc, model settings)')
 
 
 def rng_state() -> dict[str, Any]:

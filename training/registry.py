@@ -163,7 +163,7 @@ WEIGHTINGS = Registry('weighting', ('training.weighting',))
 #: ``model.backbone:`` -- the fusion network's feature extractor and its image decoder
 BACKBONES = Registry('backbone', ('training.models.backbones', 'training.models.dense_residual'))
 #: CAF's ``space.searched`` / ``space.fixed`` -- the terms of the searched fusion loss
-LOSS_TERMS = Registry('loss term', ('training.losses.caf_space',))
+LOSS_TERMS = Registry('loss term', ('training.caf.space',))
 REGISTRIES: Mapping[str, Registry] = {
     'framework': FRAMEWORKS, 'weighting.name': WEIGHTINGS, 'model.backbone': BACKBONES,
     'space.searched (ssvif_search_loss)': LOSS_TERMS}

@@ -53,48 +53,35 @@ Decisions on points the paper (III-C, III-E, IV-A) leaves open:
 * **Determinism.** Every epoch reseeds torch/numpy/python from (seed,
   epoch, rank) and the sampler from (seed, epoch), so a resumed run draws
   the same crops, order and dropout masks as an uninterrupted one.
+
+The loop's services (seeding, loaders, progress, scalars, checkpoints,
+resume, best tracking) are :mod:`training.loop.core`'s, shared with CAF's
+loss search and the segmenter training; one step's check, weighting,
+backward and optimizer steps are :class:`training.loop.step.StepApplication`'s.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-import random
-import sys
 import time
 from typing import Any, Mapping
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
-from torch.utils.data.distributed import DistributedSampler
-from training.checkpoint import (
-    load_checkpoint,
-    resolve_resume,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from torch.utils.data import DataLoader, Dataset
+from training.checkpoint import check_resumable, rng_state, set_rng_state
 from training.config import TrainConfig
+from training.data.labelled import PairCollate
 from training.distributed import DistContext, init_distributed
 from training.frameworks import build_framework, Framework, StepContext
 from training.frameworks.ssvif import stage_switch_due
-from training.gradients import RunningMean
-from training.logging import save_picture_grid, ScalarLogger
-from training.trainer_step import analysis_keys, StepApplication, TrainingDiverged
+from training.logging import save_picture_grid
+from training.loop.core import BestTracker, Loop, restore_optimizers, to_device
+from training.loop.step import analysis_keys, StepApplication, StepPosition, TrainingDiverged
 from training.weighting import build_weighting, LossWeighting
 
 
-__all__ = [
-    'TrainingDiverged',
-    'TrainResult',
-    'stage_switch_due',
-    'train',
-    'Trainer',
-    'build_models',
-]
-
-# step-record keys averaged over an epoch (besides the L_<task> losses and loss_<term> terms)
-_EPOCH_MEAN_PREFIXES = ('omega_', 'g_', 'alpha_', 'cos_')
+__all__ = ['TrainingDiverged', 'TrainResult', 'stage_switch_due', 'train', 'Trainer',
+           'build_models']
 
 
 @dataclass
@@ -125,54 +112,26 @@ def _weighting_options(cfg: TrainConfig) -> dict:
     return opts
 
 
-def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
-    return (int(seed) * 1_000_003 + int(epoch) * 7_919 + int(rank) * 104_729) % (2**31 - 1)
-
-
 def _epoch_mean_key(key: str) -> bool:
+    """Whether a step record's ``key`` is averaged over the epoch (losses, omega, norms, alpha)."""
     if key == 'L_total' or key.endswith('_mean'):
         return False
-    return key.startswith(('L_', 'loss_')) or key.startswith(_EPOCH_MEAN_PREFIXES)
+    return key.startswith(('L_', 'loss_', 'omega_', 'g_', 'alpha_', 'cos_'))
 
 
-class _Collate:
-    """Stacks a batch; labels pass only for frameworks that train on them (SSVIF refuses them)."""
-
-    def __init__(self, labels: bool, framework: str):
-        self.labels, self.framework = labels, framework
-
-    def __call__(self, batch: list[dict]) -> dict:
-        has = [('label' in b) for b in batch]
-        if any(has) and not self.labels:
-            raise RuntimeError(
-                f"{self.framework} training is label-free: the dataset returned a 'label' key"
-            )
-        if self.labels and not all(has):
-            raise RuntimeError(
-                f"{self.framework} training needs labels: a sample has no 'label' key"
-            )
-        out = {'visible': torch.stack([b['visible'] for b in batch]),
-               'thermal': torch.stack([b['thermal'] for b in batch]),
-               'name': [b['name'] for b in batch]}
-        if self.labels:
-            out['label'] = torch.stack([b['label'] for b in batch])
-        return out
-
-
-class Trainer(StepApplication):
+class Trainer:
     """The framework, its modules, optimizers and run state; ``run()`` returns a TrainResult."""
 
     def __init__(self, cfg: TrainConfig, datasets: tuple[Dataset, Dataset] | None = None,
                  progress: bool = True, dist: DistContext | None = None):
         self.cfg = cfg
-        self.progress = progress
         self.dist = dist or init_distributed(cfg.device)
         self.device = self.dist.device
         self.out = Path(cfg.output_dir)
         self.framework: Framework = build_framework(cfg)
         if datasets is None:
             if self.framework.needs_labels:
-                from training.frameworks.data import build_labelled_datasets
+                from training.data.labelled import build_labelled_datasets
 
                 datasets = build_labelled_datasets(cfg.data)
             else:
@@ -180,7 +139,7 @@ class Trainer(StepApplication):
 
                 datasets = build_datasets(cfg.data)
         self.train_ds, self.val_ds = datasets
-        self._collate = _Collate(self.framework.needs_labels, cfg.framework)
+        self._collate = PairCollate(self.framework.needs_labels, f'{cfg.framework} training')
         torch.manual_seed(int(cfg.seed))  # identical initial weights on every rank
         self.modules = {k: (m.to(self.device) if m is not None else None)
                         for k, m in self.framework.build_modules().items()}
@@ -190,91 +149,64 @@ class Trainer(StepApplication):
             cfg.weighting.name, tasks=self.framework.weighting_tasks, **_weighting_options(cfg))
         for p in self.weighting.parameters():
             p.data = p.data.to(self.device)
+        self.steps = StepApplication(
+            self.weighting, self.dist, lambda: self.framework.shared_parameters(self.modules),
+            int(cfg.grad_analysis_every) if cfg.grad_analysis else None)
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        # run state (checkpointed)
-        self.epoch = 0               # completed epochs
-        self.global_step = 0
+        # run state (checkpointed): the loop's epochs, steps and history, and these
+        self.loop = Loop(seed=cfg.seed, epochs=cfg.epochs, out=self.out,
+                         max_steps_per_epoch=cfg.max_steps_per_epoch, log_every=cfg.log_every,
+                         progress=progress, dist=self.dist)
         self.stage = 1
         self.stage_switch_epoch: int | None = None
-        self.history: list[dict] = []
-        self.best_val: float | None = None
-        self.best_epoch: int | None = None
-        self.bad_epochs = 0
-        self.alpha_mean = RunningMean()  # over the whole run (paper IV-F reports the run average)
+        self.best = BestTracker('min', cfg.early_stopping_patience)  # validation L_fusion
         self._ensure_optimizers()
         first = self.framework.initial_stage()
         if first != 1:
-            self._enter_stage(first, first_epoch=1)
-        main = self.dist.is_main
-        self.scalars = ScalarLogger(self.out / 'scalars.csv', enabled=main)
+            self.enter_stage(first, first_epoch=1)
         self.grids: list[Path] = []
-        self._grid_samples = self._pick_grid_samples()
+        n = min(int(cfg.grid_samples), len(self.val_ds)) if self.dist.is_main else 0
+        self._grid_samples = [self.val_ds[i] for i in range(n)]
 
-    # -- compatibility views ----------------------------------------------------
     @property
     def fusion(self) -> torch.nn.Module:
         return self.modules['fusion']
 
-    @property
-    def opt_fusion(self) -> torch.optim.Optimizer | None:
-        return self.optimizers.get('fusion')
-
-    # -- setup helpers ----------------------------------------------------
-    def _adam(self, params, lr: float | None = None) -> torch.optim.Optimizer:
-        o = self.cfg.optim
-        return torch.optim.Adam(params, lr=o.lr if lr is None else lr, betas=tuple(o.betas),
-                                weight_decay=o.weight_decay)
-
+    # -- optimizers and stages ----------------------------------------------------
     def _ensure_optimizers(self) -> None:
         """Create the optimizers the framework has by the current stage (once each)."""
+        o = self.cfg.optim
         for name, params in self.framework.optimizer_params(self.modules, self.stage).items():
             if name in self.optimizers:
                 continue
             params = list(params)
             if name == 'fusion':
                 params += list(self.weighting.parameters())
-            self.optimizers[name] = self._adam(params, self.framework.optimizer_lr(name))
+            self.optimizers[name] = torch.optim.Adam(
+                params, lr=self._lr(name), betas=tuple(o.betas), weight_decay=o.weight_decay)
 
-    def _enter_stage(self, stage: int, first_epoch: int) -> None:
+    def _lr(self, name: str) -> float:
+        """Return the learning rate of optimizer ``name``: the framework's, else ``optim.lr``."""
+        lr = self.framework.optimizer_lr(name)
+        return self.cfg.optim.lr if lr is None else lr
+
+    def enter_stage(self, stage: int, first_epoch: int) -> None:
+        """Enter ``stage`` from the 1-based ``first_epoch``: its optimizers, a new best race."""
         self.stage = int(stage)
         self.stage_switch_epoch = first_epoch
         self._ensure_optimizers()
-        self.best_val, self.best_epoch, self.bad_epochs = None, None, 0
+        self.best.reset()
 
-    def _enter_stage2(self, first_epoch: int) -> None:
-        """
-        Switch to SSVIF's Stage II.
-
-        Kept for callers that force Stage II, e.g. the benchmark.
-        """
-        self._enter_stage(2, first_epoch)
-
-    def _pick_grid_samples(self) -> list[dict]:
-        n = min(int(self.cfg.grid_samples), len(self.val_ds)) if self.dist.is_main else 0
-        return [self.val_ds[i] for i in range(n)]
-
-    def _loader(self, ds: Dataset, train: bool, epoch: int) -> DataLoader:
+    # -- steps and epochs ---------------------------------------------------------
+    def loader(self, ds: Dataset, train: bool, epoch: int | None = None) -> DataLoader:
+        """Return the training (shuffled) or validation loader of ``epoch`` (default: now)."""
         d = self.cfg.data
-        g = torch.Generator().manual_seed(_epoch_seed(self.cfg.seed, epoch, 0))
-        if self.dist.enabled:
-            sampler = DistributedSampler(
-                ds,
-                num_replicas=self.dist.world_size,
-                rank=self.dist.rank,
-                shuffle=train,
-                seed=int(self.cfg.seed),
-                drop_last=False,
-            )
-            sampler.set_epoch(epoch)
-        else:
-            sampler = RandomSampler(ds, generator=g) if train else SequentialSampler(ds)
         if train:
             bs = int(d.batch_size)
         else:
             bs = 1 if d.val_mode == 'full' else int(d.val_batch_size or d.batch_size)
-        return DataLoader(ds, batch_size=bs, sampler=sampler, num_workers=int(d.workers),
-                          collate_fn=self._collate, generator=g, drop_last=False,
-                          persistent_workers=False, pin_memory=self.device.type == 'cuda')
+        return self.loop.loader(ds, bs, shuffle=train, epoch=epoch, collate=self._collate,
+                                workers=int(d.workers), pin_memory=self.device.type == 'cuda')
 
     def _train_mode(self, on: bool) -> None:
         for m in self.modules.values():
@@ -282,73 +214,40 @@ class Trainer(StepApplication):
                 m.train(on)
 
     def _context(self) -> StepContext:
+        at = StepPosition(self.loop.global_step, self.loop.epoch, self.stage)
+        apply, check_finite = self.steps.bind(self.optimizers, at)
         return StepContext(modules=self.modules, optimizers=self.optimizers, device=self.device,
-                           stage=self.stage, global_step=self.global_step, epoch=self.epoch,
-                           apply=self._apply, check_finite=self._check_finite)
+                           stage=self.stage, global_step=at.global_step, epoch=at.epoch,
+                           apply=apply, check_finite=check_finite)
 
-    def _to_device(self, batch: Mapping[str, Any]) -> dict:
-        return {k: (v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v)
-                for k, v in batch.items()}
-
-    # -- one step ---------------------------------------------------------
-    def _step(self, batch: dict) -> dict[str, float]:
+    def step(self, batch: Mapping[str, Any]) -> dict[str, float]:
+        """Train one step on ``batch`` (the framework's step); return its logged record."""
         for m in self.modules.values():
             self.dist.broadcast_module(m, buffers_only=True)
-        return self.framework.train_step(self._to_device(batch), self._context())
-
-    # -- epochs -----------------------------------------------------------
-    def _seed_epoch(self, epoch: int) -> None:
-        s = _epoch_seed(self.cfg.seed, epoch, self.dist.rank)
-        torch.manual_seed(s)
-        np.random.seed(s)
-        random.seed(s)
+        return self.framework.train_step(to_device(batch, self.device), self._context())
 
     def _train_epoch(self) -> dict[str, float]:
-        cfg = self.cfg
-        self._seed_epoch(self.epoch)
+        loop = self.loop
+        loop.seed_epoch()
         self._train_mode(True)
-        loader = self._loader(self.train_ds, True, self.epoch)
-        n_steps = (
-            len(loader)
-            if cfg.max_steps_per_epoch is None
-            else min(len(loader), int(cfg.max_steps_per_epoch))
-        )
         sums: dict[str, float] = {}
         count = 0
-        bar = None
-        if self.progress and self.dist.is_main:
-            from tqdm import tqdm
-
-            bar = tqdm(
-                total=n_steps,
-                desc=f'epoch {self.epoch + 1}/{cfg.epochs} stage {self.stage}',
-                leave=False,
-                dynamic_ncols=True,
-            )
         t_epoch = time.perf_counter()
-        for i, batch in enumerate(loader):
-            if i >= n_steps:
-                break
+        desc = f'epoch {loop.epoch + 1}/{loop.epochs} stage {self.stage}'
+        for batch in loop.batches(self.loader(self.train_ds, True), desc):
             t0 = time.perf_counter()
-            rec = self._step(batch)
-            n = len(batch['name']) * self.dist.world_size
-            rec['samples_per_s'] = n / max(time.perf_counter() - t0, 1e-9)
+            rec = self.step(batch)
+            b = len(batch['name'])
+            rec['samples_per_s'] = b * self.dist.world_size / max(time.perf_counter() - t0, 1e-9)
             opt = self.optimizers.get('fusion') or next(iter(self.optimizers.values()))
             rec['lr'] = opt.param_groups[0]['lr']
             rec['stage'] = self.stage
             for k in [k for k in rec if _epoch_mean_key(k)]:
-                sums[k] = sums.get(k, 0.0) + rec[k] * len(batch['name'])
-                sums[f'_n_{k}'] = sums.get(f'_n_{k}', 0.0) + len(batch['name'])
-            count += len(batch['name'])
-            if self.global_step % int(cfg.log_every) == 0:
-                self.scalars.log('step', self.epoch + 1, self.global_step, rec)
-            self.global_step += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix({k: f'{v:.3g}' for k, v in rec.items()
+                sums[k] = sums.get(k, 0.0) + rec[k] * b
+                sums[f'_n_{k}'] = sums.get(f'_n_{k}', 0.0) + b
+            count += b
+            loop.step_done(rec, {k: v for k, v in rec.items()
                                  if k.startswith(('L_', 'omega_')) and k != 'L_total'})
-        if bar is not None:
-            bar.close()
         for m in self.modules.values():  # validate/save with rank 0's BN statistics
             self.dist.broadcast_module(m, buffers_only=True)
         elapsed = time.perf_counter() - t_epoch
@@ -367,8 +266,8 @@ class Trainer(StepApplication):
         sums: dict[str, float] = {}
         n = 0
         ctx = self._context()
-        for batch in self._loader(self.val_ds, False, self.epoch):
-            batch = self._to_device(batch)
+        for batch in self.loader(self.val_ds, False):
+            batch = to_device(batch, self.device)
             b = batch['visible'].shape[0]
             for k, v in self.framework.validation_losses(batch, ctx).items():
                 sums[k] = sums.get(k, 0.0) + float(v) * b
@@ -391,170 +290,95 @@ class Trainer(StepApplication):
             ).fused[0]
             rows.append({'visible': s['visible'], 'thermal': s['thermal'], 'fused': fused})
         self.fusion.train()
-        self.grids.append(
-            save_picture_grid(
-                self.out / 'grids' / f'epoch_{self.epoch + 1:03d}.png',
-                rows,
-                [s['name'] for s in self._grid_samples],
-                title=f'epoch {self.epoch + 1} (stage {self.stage})',
-            )
-        )
+        epoch = self.loop.epoch + 1
+        self.grids.append(save_picture_grid(
+            self.out / 'grids' / f'epoch_{epoch:03d}.png', rows,
+            [s['name'] for s in self._grid_samples], title=f'epoch {epoch} (stage {self.stage})'))
 
-    # -- checkpoints --------------------------------------------------------
+    # -- checkpoints --------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         sd = lambda m: None if m is None else m.state_dict()  # noqa: E731
-        optimizers = {k: o.state_dict() for k, o in self.optimizers.items()}
+        loop = self.loop
         return {
-            'epoch': self.epoch,
-            'global_step': self.global_step,
+            'epoch': loop.epoch,
+            'global_step': loop.global_step,
             'stage': self.stage,
             'stage_switch_epoch': self.stage_switch_epoch,
             'models': {k: sd(m) for k, m in self.modules.items()},
-            'optimizers': optimizers,
+            'optimizers': {k: o.state_dict() for k, o in self.optimizers.items()},
             'weighting': self.weighting.state_dict(),
             'framework': self.framework.state_dict(),
-            'history': self.history,
-            'best': {
-                'val': self.best_val,
-                'epoch': self.best_epoch,
-                'bad_epochs': self.bad_epochs,
-            },
-            'alpha_mean': self.alpha_mean.state_dict(),
+            'history': loop.history,
+            'best': self.best.state_dict(),
+            'alpha_mean': self.steps.alpha_mean.state_dict(),
             'rng': rng_state(),
             'config': self.cfg.to_dict(),
         }
 
     def load_state(self, st: Mapping[str, Any]) -> None:
-        was = (st.get('config') or {}).get('model') or {}
-        now = self.cfg.to_dict().get('model') or {}
-        differ = [k for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)]
-        if was and differ:  # before load_state_dict, whose message lists every tensor
-            k = differ[0]
-            raise ValueError(f'the checkpoint was trained with model.{k}={was.get(k)!r}, the '
-                             f'config says {now.get(k)!r}: resume with the same model settings '
-                             'or train into a new output folder')
-        saved = st['models']
-        for name in sorted(set(saved) | set(self.modules)):
-            if (saved.get(name) is None) != (self.modules.get(name) is None):
-                raise ValueError(f'checkpoint and config disagree on the module {name!r} '
-                                 f'(framework {self.cfg.framework!r}, csc, model settings)')
+        check_resumable(st, self.cfg.to_dict(), self.modules, self.cfg.framework)
         for name, m in self.modules.items():
             if m is not None:
-                m.load_state_dict(saved[name])
+                m.load_state_dict(st['models'][name])
         self.stage = int(st['stage'])
         self._ensure_optimizers()
-        for name, osd in st['optimizers'].items():
-            if osd is None:
-                continue
-            if name not in self.optimizers:
-                raise ValueError(
-                    f'checkpoint has an optimizer {name!r} the framework does not use'
-                )
-            self.optimizers[name].load_state_dict(osd)
-            # The restored state carries the old run's rate; the config is what was asked
-            # for now (a framework with a schedule sets it again at every step anyway).
-            lr = self.framework.optimizer_lr(name)
-            lr = float(self.cfg.optim.lr if lr is None else lr)
-            for g in self.optimizers[name].param_groups:
-                old = float(g['lr'])
-                if old != lr and self.dist.is_main:
-                    print(f'resume: optimizer {name!r} learning rate {old:g} -> {lr:g} '
-                          '(from the config)', file=sys.stderr)
-                g['lr'] = lr
+        # a framework with a schedule sets its rates again at every step anyway
+        restore_optimizers(self.optimizers, st['optimizers'], self._lr, self.dist.is_main)
         self.weighting.load_state_dict(st['weighting'])
         self.framework.load_state_dict(st.get('framework') or {})
-        self.epoch, self.global_step = int(st['epoch']), int(st['global_step'])
+        self.loop.load_state_dict(st)
         self.stage_switch_epoch = st['stage_switch_epoch']
-        self.history = [dict(h) for h in st['history']]
-        b = st['best']
-        self.best_val, self.best_epoch, self.bad_epochs = (
-            b['val'],
-            b['epoch'],
-            int(b['bad_epochs']),
-        )
-        self.alpha_mean.load_state_dict(st['alpha_mean'])
+        self.best.load_state_dict(st['best'])
+        self.steps.alpha_mean.load_state_dict(st['alpha_mean'])
         set_rng_state(st['rng'])
 
-    def _save(self, name: str) -> Path | None:
-        if not self.dist.is_main:
-            return None
-        return save_checkpoint(self.out / name, self.state())
-
-    # -- main loop ------------------------------------------------------------
+    # -- main loop ----------------------------------------------------------------
     def run(self, resume: str | Path | None = None) -> TrainResult:
-        cfg = self.cfg
-        if self.dist.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-        ckpt = resolve_resume(resume, self.out)
-        if ckpt is not None:
-            self.load_state(load_checkpoint(ckpt))
-            self.scalars.truncate_after(self.epoch)
+        cfg, loop = self.cfg, self.loop
+        ckpt = loop.resume(resume, self.load_state)
         last, best = ckpt, None
         if (self.out / 'best.pt').is_file() and ckpt is not None:
             best = self.out / 'best.pt'
         stopped = False
         eligible_stage = self.framework.best_from_stage()
-        while self.epoch < int(cfg.epochs):
+        while loop.running:
             means = self._train_epoch()
             means.update(self._validate())
-            entry = {'epoch': self.epoch + 1, 'stage': self.stage, **means}
+            entry = {'epoch': loop.epoch + 1, 'stage': self.stage, **means}
             tasks = self.framework.tasks(self.stage)
-            if len(tasks) == 2 and cfg.grad_analysis and self.alpha_mean.mean is not None:
-                entry[f'{analysis_keys(tasks[1])[0]}_run_mean'] = self.alpha_mean.mean
-            epoch_losses = {t: means[f'train_L_{t}'] for t in tasks if f'train_L_{t}' in means}
-            self.weighting.epoch_end(epoch_losses)
+            run_alpha = self.steps.alpha_mean.mean
+            if len(tasks) == 2 and cfg.grad_analysis and run_alpha is not None:
+                entry[f'{analysis_keys(tasks[1])[0]}_run_mean'] = run_alpha
+            self.weighting.epoch_end(
+                {t: means[f'train_L_{t}'] for t in tasks if f'train_L_{t}' in means})
             improved = False
             val = means.get('val_L_fusion', means.get('train_L_fusion'))
             if self.stage >= eligible_stage and val is not None:
-                if self.best_val is None or val < self.best_val:
-                    self.best_val, self.best_epoch, self.bad_epochs, improved = (
-                        val,
-                        self.epoch + 1,
-                        0,
-                        True,
-                    )
-                else:
-                    self.bad_epochs += 1
-            entry['best_val_L_fusion'] = self.best_val
-            self.history.append(entry)
+                improved = self.best.update(val, loop.epoch + 1)
+            entry['best_val_L_fusion'] = self.best.value
             if self.dist.is_main:
-                self.scalars.log(
-                    'epoch',
-                    self.epoch + 1,
-                    self.global_step,
-                    {
-                        k: v
-                        for k, v in entry.items()
-                        if k != 'epoch' and isinstance(v, (int, float))
-                    },
-                )
                 self._grid()
+            loop.end_epoch(entry, {k: v for k, v in entry.items()
+                                   if k != 'epoch' and isinstance(v, (int, float))})
             # decide the switch before saving so a resume continues in the right stage
-            next_stage = self.framework.next_stage(self.history, self.stage)
-            self.epoch += 1
+            next_stage = self.framework.next_stage(loop.history, self.stage)
             if next_stage != self.stage:
-                self._enter_stage(next_stage, first_epoch=self.epoch + 1)
+                self.enter_stage(next_stage, first_epoch=loop.epoch + 1)
             if improved:
-                best = self._save('best.pt')
-            if self.epoch % int(cfg.checkpoint_every) == 0 or self.epoch == int(cfg.epochs):
-                last = self._save('last.pt')
-            p = cfg.early_stopping_patience
-            if p is not None and self.bad_epochs >= int(p):
+                best = loop.save('best.pt', self.state())
+            every = int(cfg.checkpoint_every)
+            if loop.epoch % every == 0 or not loop.running:
+                last = loop.save('last.pt', self.state())
+            if self.best.exhausted:
                 stopped = True
-                if last is None or self.epoch % int(cfg.checkpoint_every) != 0:
-                    last = self._save('last.pt')
+                if last is None or loop.epoch % every != 0:
+                    last = loop.save('last.pt', self.state())
                 break
         self.dist.barrier()
-        return TrainResult(
-            history=self.history,
-            best_checkpoint=best,
-            last_checkpoint=last,
-            stage_switch_epoch=self.stage_switch_epoch,
-            output_dir=self.out,
-            stopped_early=stopped,
-            scalars_csv=self.scalars.path if self.dist.is_main else None,
-            grids=list(self.grids),
-        )
+        return TrainResult(history=loop.history, best_checkpoint=best, last_checkpoint=last,
+                           stage_switch_epoch=self.stage_switch_epoch, output_dir=self.out,
+                           stopped_early=stopped, grids=list(self.grids),
+                           scalars_csv=loop.scalars.path if self.dist.is_main else None)
 
 
 def train(cfg: TrainConfig, progress: bool = True, resume: str | Path | None = None,

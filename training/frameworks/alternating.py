@@ -15,7 +15,7 @@
 """
 Cascaded fusion + segmentation in alternating rounds: SegMiF, and SeAFusion's own training.
 
-Both methods alternate (``training.frameworks.schedule``): a fusion phase
+Both methods alternate (``training.loop.schedule``): a fusion phase
 trains the fusion network with its fusion loss plus the cross-entropy of a
 frozen segmentation network on the fused image; a segmentation phase trains
 that network on the fused images of the frozen fusion network. Only the
@@ -47,7 +47,7 @@ from typing import Any
 import torch
 from torch import nn
 from training.frameworks.base import Framework, register_framework, StepContext, StepResult
-from training.frameworks.schedule import AlternatingSchedule
+from training.loop.schedule import AlternatingSchedule
 
 
 __all__ = ['CascadedFramework', 'SegMiF', 'OriginalSeAFusion']

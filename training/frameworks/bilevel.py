@@ -175,7 +175,7 @@ class BilevelDynamic(Framework):
             'task': None,
         }
         if self.perception:
-            from training.caf_build import build_task_model
+            from training.caf.build import build_task_model
 
             mods['task'] = build_task_model(
                 SimpleNamespace(

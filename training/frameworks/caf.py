@@ -15,7 +15,7 @@
 """
 CAF's hierarchical training, step 1: the fusion network on the searched loss (seed paper 002).
 
-After the loss search (``ssvif_search_loss``, ``training.loss_search``)
+After the loss search (``ssvif_search_loss``, ``training.caf.search``)
 has found beta, CAF solves its coupled objective stage-wise (Sec. 3.4):
 first the fusion network alone on L^f = sum_i beta_i L_i, label-free,
 then the perception network on the fused images (here:
@@ -50,7 +50,7 @@ class CAFRetrain(Framework):
     def __init__(self, cfg, loss_file: str | None = None, loss: Mapping | None = None,
                  **options: Any) -> None:
         super().__init__(cfg, **options)
-        from training.caf_build import check_beta_doc, read_beta_file
+        from training.caf.build import check_beta_doc, read_beta_file
 
         if (loss_file is None) == (loss is None):
             raise TypeError('framework caf needs one of framework_options.loss_file (the '
@@ -69,7 +69,7 @@ class CAFRetrain(Framework):
     def space(self, device: torch.device):
         """Return the CAFLossSpace of the loss file (built on first use: it may load VGG-16)."""
         if self._space is None:
-            from training.caf_build import build_space
+            from training.caf.build import build_space
 
             self._space = build_space({'searched': list(self.doc['searched']),
                                        'fixed': self.doc.get('fixed') or {},

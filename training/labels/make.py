@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Make the segmenter's training labels for real pairs: ``ssvif_make_labels``.
+Make the segmenter's training labels for real pairs: the engine of ``ssvif_make_labels``.
 
     ssvif_make_labels --boxes ../shared/data/msrs_test_dev \
         --boxes-list config/data/msrs_test_dev_train.txt \
@@ -31,11 +31,11 @@ and ``OUTPUT/labels.png``, a contact sheet of labels over their images.
 Day and night: the teachers label only frames whose visible camera they can
 trust (``is_day``: the MSRS name's D/N tag, else the visible image's mean
 brightness); at night only boxes and the thermal image make labels
-(training/labels/README.md has the measurements behind this).
+(training/labels/README.md has the measurements behind this). The command
+is :mod:`training.labels.cli`.
 """
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from dataclasses import dataclass
 import json
@@ -46,14 +46,13 @@ import cv2
 from evaluation.metrics.boxes import load_boxes
 import numpy as np
 from ros2_ssvif.classes import FMB_CLASSES, FMB_PALETTE, IGNORE_INDEX
-from ros2_ssvif.cli import run_command
-from ros2_ssvif.image_files import images_by_stem, read_name_list
+from ros2_ssvif.image_files import images_by_stem
 
 from . import BACKGROUND_ANY
 from .compose import compose_label, LabelRule
 
 
-__all__ = ['DAY_BRIGHTNESS', 'LabelSet', 'cached_teacher', 'is_day', 'make_labels', 'main']
+__all__ = ['DAY_BRIGHTNESS', 'LabelSet', 'cached_teacher', 'is_day', 'make_labels']
 
 #: mean grey level of the visible image above which a frame without a D/N tag counts as day
 DAY_BRIGHTNESS = 60.0
@@ -181,49 +180,3 @@ def write_report(stats: dict, sets: Sequence[LabelSet], output: Path, sheet_rows
         rows = [cv2.copyMakeBorder(r, 0, 0, 0, width - r.shape[1], cv2.BORDER_CONSTANT)
                 for r in rows]
         cv2.imwrite(str(output / 'labels.png'), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """ssvif_make_labels: segmentation labels for real pairs from teachers, boxes and thermal."""
-    ap = argparse.ArgumentParser(prog='ssvif_make_labels', description=main.__doc__)
-    ap.add_argument('--boxes', help='a set with box labels (msrs_test_dev layout)')
-    ap.add_argument('--boxes-list', help='names of --boxes to label (e.g. the train split)')
-    ap.add_argument('--pairs', help='a set without labels (vi/, ir/; e.g. RoadScene)')
-    ap.add_argument('--pairs-list', help='names of --pairs to label (relative to --pairs or not)')
-    ap.add_argument('--weights', required=True, help="folder with the teachers' weights")
-    ap.add_argument('--teachers', default='deeplab,espnetv2',
-                    help='comma list of teachers that must agree (default deeplab,espnetv2)')
-    ap.add_argument('--output', required=True)
-    ap.add_argument('--no-progress', action='store_true')
-    args = ap.parse_args(argv)
-
-    def run() -> int:
-        sets = []
-        for kind, root, lst in (('boxes', args.boxes, args.boxes_list),
-                                ('pairs', args.pairs, args.pairs_list)):
-            if root is None:
-                continue
-            root = Path(root)
-            if lst is None:
-                names = sorted(images_by_stem(root / 'vi'))
-            else:
-                lp = Path(lst) if Path(lst).is_file() else root / lst
-                names = read_name_list(lp)
-            sets.append(LabelSet(root.name, root, tuple(names), kind == 'boxes'))
-        if not sets:
-            raise ValueError('give --boxes and/or --pairs')
-        from training.teachers import load_teacher
-
-        teachers = [load_teacher(t.strip(), args.weights) for t in args.teachers.split(',')
-                    if t.strip()]
-        output = Path(args.output)
-        stats = make_labels(sets, teachers, output, progress=not args.no_progress)
-        write_report(stats, sets, output)
-        print(f'ssvif_make_labels: labels in {output}; report {output / "report.md"}')
-        return 0
-
-    return run_command('ssvif_make_labels', run, errors=(ImportError,), plain=True)
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())

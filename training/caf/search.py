@@ -22,7 +22,7 @@ training data):
 1. task step (line 3): the perception network T takes an Adam step on
    cross-entropy of T(F(B)) against B's labels (F frozen for it);
 2. fusion step (line 5): F takes an SGD step (lr eta, momentum) on
-   L^f(B; beta) = sum_i beta_i L_i (``training.losses.caf_space``);
+   L^f(B; beta) = sum_i beta_i L_i (``training.caf.space``);
 3. beta step (line 7): the one-step truncated hypergradient of
    L^t(V) = CE(T(F(V; w - eta grad_w L^f(B; beta)))) with respect to beta's
    logits, finite-difference Hessian-vector product
@@ -39,40 +39,27 @@ Outputs in ``output_dir``: ``beta.yaml`` (the found weights, rewritten
 after every epoch, atomically), ``scalars.csv`` (per step: every beta, the
 outer loss before/after, the task and fusion losses), ``last.pt`` (atomic,
 weights-only; ``resume="auto"`` continues a killed search bit-exactly:
-per-epoch reseeding as in the SSVIF trainer).
+per-epoch reseeding as in the SSVIF trainer). Seeding, loaders, the log,
+the checkpoint and resume are the loop core's (``training.loop.core``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 import math
 from pathlib import Path
-import random
 from typing import Any
 
-import numpy as np
 import torch
 from torch.func import functional_call
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, RandomSampler
-from training.caf_build import (
-    build_space,
-    build_task_model,
-    collate_labelled,
-    labelled_datasets,
-    write_beta_file,
-)
-from training.caf_config import CAFConfig
-from training.checkpoint import (
-    load_checkpoint,
-    resolve_resume,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from training.caf.build import build_space, build_task_model, write_beta_file
+from training.caf.config import CAFConfig
+from training.caf.space import CAFLossSpace
+from training.checkpoint import rng_state, set_rng_state
+from training.data.labelled import build_search_datasets, PairCollate
 from training.data.transforms import IGNORE_INDEX
 from training.hypergrad import one_step_hypergradient, one_step_outer_loss
-from training.logging import ScalarLogger
-from training.losses.caf_space import CAFLossSpace
+from training.loop.core import Loop, to_device
 
 
 __all__ = ['SearchResult', 'LossSearch']
@@ -86,10 +73,6 @@ class SearchResult:
     output_dir: Path
 
 
-def _seed(seed: int, epoch: int) -> int:
-    return (int(seed) * 1_000_003 + int(epoch) * 7_919) % (2**31 - 1)
-
-
 class LossSearch:
     """Holds F, T, alpha and their optimizers; ``run(resume)`` searches and writes beta.yaml."""
 
@@ -101,7 +84,8 @@ class LossSearch:
         self.device = torch.device(cfg.device if cfg.device != 'auto' else
                                    ('cuda' if torch.cuda.is_available() else 'cpu'))
         self.out = Path(cfg.output_dir)
-        self.train_ds, self.val_ds = datasets if datasets is not None else labelled_datasets(cfg)
+        self.train_ds, self.val_ds = (datasets if datasets is not None
+                                      else build_search_datasets(cfg.data))
         torch.manual_seed(int(cfg.search.seed))
         self.space = build_space(cfg.space, cfg.base_dir).to(self.device)
         self.fusion = fusion_model_from_config(cfg.model).to(self.device)
@@ -115,10 +99,10 @@ class LossSearch:
         self.opt_fusion = torch.optim.SGD(self.fusion.parameters(), lr=float(s.fusion_lr),
                                           momentum=float(s.fusion_momentum))
         self.opt_task = torch.optim.Adam(self.task.parameters(), lr=float(cfg.task.lr))
-        self.epoch = 0
-        self.global_step = 0
-        self.history: list[dict] = []
-        self.scalars = ScalarLogger(self.out / 'scalars.csv')
+        self.loop = Loop(seed=s.seed, epochs=s.epochs, out=self.out,
+                         max_steps_per_epoch=s.max_steps_per_epoch, log_every=cfg.log_every,
+                         progress=progress)
+        self._collate = PairCollate(True, 'the loss search')
 
     # -- losses -----------------------------------------------------------------
     def fused_with(self, params: dict, batch: dict) -> torch.Tensor:
@@ -143,13 +127,8 @@ class LossSearch:
         return loss
 
     # -- one step ---------------------------------------------------------------
-    def _to(self, batch: dict) -> dict:
-        return {
-            k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()
-        }
-
     def step(self, b: dict, v: dict) -> dict[str, float]:
-        s = self.cfg.search
+        s, step = self.cfg.search, self.loop.global_step
         rec: dict[str, float] = {}
         # line 3: task network on the fused training batch (F frozen)
         with torch.no_grad():
@@ -167,7 +146,7 @@ class LossSearch:
         fusion_loss = self.space.total(terms, beta)
         if not torch.isfinite(fusion_loss):
             raise RuntimeError(
-                f'fusion loss is {float(fusion_loss)} at search step {self.global_step}'
+                f'fusion loss is {float(fusion_loss)} at search step {step}'
             )
         self.opt_fusion.zero_grad(set_to_none=True)
         fusion_loss.backward()
@@ -181,7 +160,7 @@ class LossSearch:
                                      lr=float(s.fusion_lr), radius=float(s.fd_radius))
         grad = res.grad['alpha']
         if not torch.isfinite(grad).all():
-            raise RuntimeError(f'non-finite hypergradient at search step {self.global_step}')
+            raise RuntimeError(f'non-finite hypergradient at search step {step}')
         self.opt_alpha.zero_grad(set_to_none=True)
         self.alpha.grad = grad.clone()
         self.opt_alpha.step()
@@ -190,7 +169,7 @@ class LossSearch:
         rec.update(
             L_outer_before=res.outer_loss, hypergrad_norm=float(grad.norm()), fd_delta=res.fd_delta
         )
-        if s.check_every and self.global_step % int(s.check_every) == 0:
+        if s.check_every and step % int(s.check_every) == 0:
             after = one_step_outer_loss(inner, outer, params, {'alpha': self.alpha.detach()},
                                         lr=float(s.fusion_lr))
             rec.update(L_outer_after=after, L_outer_change=after - res.outer_loss)
@@ -199,12 +178,9 @@ class LossSearch:
         return rec
 
     # -- epochs, checkpoints --------------------------------------------------------
-    def _loader(self, ds, epoch: int, salt: int) -> DataLoader:
-        g = torch.Generator().manual_seed(_seed(self.cfg.search.seed, epoch) + salt)
-        return DataLoader(ds, batch_size=int(self.cfg.data.batch_size),
-                          collate_fn=collate_labelled,
-                          sampler=RandomSampler(ds, replacement=False, generator=g),
-                          num_workers=int(self.cfg.data.workers), drop_last=False, generator=g)
+    def _loader(self, ds, epoch: int, salt: int):
+        return self.loop.loader(ds, int(self.cfg.data.batch_size), epoch=epoch, salt=salt,
+                                collate=self._collate, workers=int(self.cfg.data.workers))
 
     def _val_batches(self, epoch: int):
         while True:  # the search-validation set is usually smaller: cycle it
@@ -214,8 +190,8 @@ class LossSearch:
 
     def state(self) -> dict[str, Any]:
         return {
-            'epoch': self.epoch,
-            'global_step': self.global_step,
+            'epoch': self.loop.epoch,
+            'global_step': self.loop.global_step,
             'alpha': self.alpha.detach().cpu(),
             'models': {'fusion': self.fusion.state_dict(), 'task': self.task.state_dict()},
             'optimizers': {
@@ -224,7 +200,7 @@ class LossSearch:
                 'task': self.opt_task.state_dict(),
                 'alpha_sched': self.sched_alpha.state_dict(),
             },
-            'history': self.history,
+            'history': self.loop.history,
             'rng': rng_state(),
             'caf_config': self.cfg.to_dict(),
         }
@@ -241,8 +217,7 @@ class LossSearch:
         self.opt_fusion.load_state_dict(o['fusion'])
         self.opt_task.load_state_dict(o['task'])
         self.sched_alpha.load_state_dict(o['alpha_sched'])
-        self.epoch, self.global_step = int(st['epoch']), int(st['global_step'])
-        self.history = [dict(h) for h in st['history']]
+        self.loop.load_state_dict(st)
         set_rng_state(st['rng'])
 
     def _perceptual_path(self) -> str | None:
@@ -254,54 +229,28 @@ class LossSearch:
 
     def _info(self) -> dict:
         d = self.cfg.data
-        return {'epochs': self.epoch, 'steps': self.global_step, 'data': f'{d.kind}:{d.root}',
+        return {'epochs': self.loop.epoch, 'steps': self.loop.global_step,
+                'data': f'{d.kind}:{d.root}',
                 'task': self.cfg.task.model, 'backbone': self.cfg.model.backbone}
 
     def run(self, resume: str | Path | None = None) -> SearchResult:
-        cfg, s = self.cfg, self.cfg.search
-        self.out.mkdir(parents=True, exist_ok=True)
-        ckpt = resolve_resume(resume, self.out)
-        if ckpt is not None:
-            self.load_state(load_checkpoint(ckpt))
-        self.scalars.truncate_after(self.epoch)  # a fresh search starts a fresh log
+        loop = self.loop
+        loop.resume(resume, self.load_state, fresh_log=True)  # a fresh search: a fresh log
         self.fusion.train()
         self.task.train()
-        while self.epoch < int(s.epochs):
-            seed = _seed(s.seed, self.epoch)
-            torch.manual_seed(seed)
-            np.random.seed(seed)
-            random.seed(seed)
-            vals = self._val_batches(self.epoch)
-            loader = self._loader(self.train_ds, self.epoch, 0)
-            n = (
-                len(loader)
-                if s.max_steps_per_epoch is None
-                else min(len(loader), int(s.max_steps_per_epoch))
-            )
+        while loop.running:
+            loop.seed_epoch()
+            vals = self._val_batches(loop.epoch)
+            loader = self._loader(self.train_ds, loop.epoch, 0)
+            n = loop.steps_in(loader)
             sums: dict[str, float] = {}
-            bar = None
-            if self.progress:
-                from tqdm import tqdm
-
-                bar = tqdm(total=n, desc=f'search epoch {self.epoch + 1}/{s.epochs}', leave=False)
-            for i, b in enumerate(loader):
-                if i >= n:
-                    break
-                rec = self.step(self._to(b), self._to(next(vals)))
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(
-                        outer=f'{rec["L_outer_before"]:.3g}', fusion=f'{rec["L_fusion"]:.3g}'
-                    )
+            for b in loop.batches(loader, f'search epoch {loop.epoch + 1}/{loop.epochs}', n):
+                rec = self.step(to_device(b, self.device), to_device(next(vals), self.device))
                 for k, val in rec.items():
                     sums[k] = sums.get(k, 0.0) + val
-                if self.global_step % int(cfg.log_every) == 0:
-                    self.scalars.log('step', self.epoch + 1, self.global_step, rec)
-                self.global_step += 1
-            if bar is not None:
-                bar.close()
+                loop.step_done(rec, {'outer': rec['L_outer_before'], 'fusion': rec['L_fusion']})
             entry = {
-                'epoch': self.epoch + 1,
+                'epoch': loop.epoch + 1,
                 **{
                     f'mean_{k}': val / max(n, 1)
                     for k, val in sums.items()
@@ -310,21 +259,11 @@ class LossSearch:
             }
             entry.update({f'beta_{k}': float(b) for k, b in
                           zip(self.space.searched, CAFLossSpace.beta(self.alpha.detach()))})
-            self.history.append(entry)
-            self.scalars.log(
-                'epoch',
-                self.epoch + 1,
-                self.global_step,
-                {
-                    k: v
-                    for k, v in entry.items()
-                    if k != 'epoch' and isinstance(v, float) and math.isfinite(v)
-                },
-            )
-            self.epoch += 1
+            loop.end_epoch(entry, {k: v for k, v in entry.items()
+                                   if k != 'epoch' and isinstance(v, float) and math.isfinite(v)})
             write_beta_file(self.out / 'beta.yaml', self.space, self.alpha, self._info(),
                             self._perceptual_path())
-            save_checkpoint(self.out / 'last.pt', self.state())
+            loop.save('last.pt', self.state())
         beta_file = write_beta_file(self.out / 'beta.yaml', self.space, self.alpha, self._info(),
                                     self._perceptual_path())
         beta = {
@@ -332,5 +271,5 @@ class LossSearch:
             for n, b in zip(self.space.searched, CAFLossSpace.beta(self.alpha.detach()))
         }
         return SearchResult(
-            beta=beta, beta_file=beta_file, history=self.history, output_dir=self.out
+            beta=beta, beta_file=beta_file, history=loop.history, output_dir=self.out
         )

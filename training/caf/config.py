@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from training.caf.space import FIXED_DEFAULT, SCALES_DEFAULT, SEARCHED_DEFAULT, TERMS
 from training.config import (
     apply_overrides,
     build_config,
@@ -40,7 +41,6 @@ from training.config import (
     DataConfig,
     ModelConfig,
 )
-from training.losses.caf_space import FIXED_DEFAULT, SCALES_DEFAULT, SEARCHED_DEFAULT, TERMS
 import yaml
 
 

@@ -36,23 +36,24 @@ and cannot convert Pad back to 17. ``--opset 18`` or newer uses the dynamo
 exporter, still with the oldest IR version the opset allows unless
 ``--ir-version`` says otherwise (opsets 18 and 19 still load in ORT 1.16;
 newer ones need a newer runtime).
+
+The command is :mod:`training.export.cli` (``ssvif_export``).
 """
 from __future__ import annotations
 
-import argparse
 from datetime import datetime, timezone
 from pathlib import Path
-import sys
 import warnings
 
 import numpy as np
 from ros2_ssvif.classes import CLASS_SETS
-from ros2_ssvif.cli import parse_size, run_command
 from ros2_ssvif.errors import SsvifError
 from ros2_ssvif.model_runner import INPUT_NAMES, METADATA_KEY, ModelMetadata, OUTPUT_NAMES
 import torch
 from torch import nn
 
+
+__all__ = ['DEFAULT_OPSET', 'DeployGraph', 'ExportError', 'export_onnx']
 
 DEFAULT_OPSET = 17
 DYNAMO_MIN_OPSET = 18
@@ -175,59 +176,3 @@ def export_onnx(fusion: nn.Module, segmenter: nn.Module, path: str | Path, class
             'on the fused image'
         )
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog='ssvif_export', description=__doc__.strip().splitlines()[0])
-    ap.add_argument('--fusion', required=True, help='fusion checkpoint written by ssvif_train')
-    ap.add_argument('--segmenter', required=True,
-                    help='segmenter checkpoint written by ssvif_train_segmenter')
-    ap.add_argument('--output', required=True, help='the .onnx file to write')
-    ap.add_argument('--fixed-size', metavar='WxH', help='bake this input size into the graph')
-    ap.add_argument('--opset', type=int, default=DEFAULT_OPSET,
-                    help='ONNX opset (default 17: ONNX Runtime >= 1.16 and TensorRT 8.6 load '
-                         'it; 18 or newer: the dynamo exporter; ORT 1.16 loads up to 19)')
-    ap.add_argument('--ir-version', type=int, default=None,
-                    help='ONNX IR version (default: the oldest the opset allows, 8 for opset '
-                         '17 and 18; ONNX Runtime 1.16 loads up to 9)')
-    args = ap.parse_args(argv)
-    return run_command('ssvif_export', lambda: _export(args), errors=(KeyError, RuntimeError),
-                       plain=True)
-
-
-def _export(args) -> int:
-    from training.checkpoint import load_checkpoint, load_fusion_model, model_fingerprint
-    from training.segmenter import load_segmenter
-
-    if Path(args.output).is_dir():
-        raise ExportError(f'--output {args.output} is a folder: give the .onnx file to write')
-    fixed = None
-    if args.fixed_size:
-        w, h = parse_size(args.fixed_size, '--fixed-size')
-        fixed = (h, w)
-    fusion, spec = load_fusion_model(args.fusion)
-    seg, seg_cfg = load_segmenter(args.segmenter)
-    trained_on = load_checkpoint(args.segmenter).get('fusion_fingerprint')
-    if trained_on and trained_on != model_fingerprint(fusion):
-        print(f'ssvif_export: warning: the segmenter was trained on the images of another '
-              f'fusion network ({trained_on}, this one {model_fingerprint(fusion)}); its '
-              'masks may be worse: retrain it with ssvif_train_segmenter --fusion '
-              f'{args.fusion}', file=sys.stderr)
-    report = export_onnx(fusion, seg, args.output, seg_cfg.class_set, fixed_hw=fixed,
-                         opset=args.opset, ir_version=args.ir_version,
-                         extra={'fusion_backbone': spec.get('backbone'),
-                                'fusion_in_channels': spec.get('in_channels'),
-                                'fusion_output': spec.get('output'),
-                                'segmenter': seg_cfg.variant,
-                                'segmenter_scale': seg_cfg.scale})
-    print(
-        f'ssvif_export: wrote {report["path"]} (opset {report["opset"]}, IR version '
-        f'{report["ir_version"]}; ONNX Runtime vs PyTorch: max |diff| '
-        f'{report["max_abs_diff_fused"]:.0f} grey level(s) on the fused image, class ids agree on '
-        f'{100 * report["class_id_agreement"]:.2f} % of pixels)'
-    )
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -18,7 +18,7 @@ r"""
     ssvif_search_loss --config config/training/caf_search.yaml --data-root LABELLED_SET \
         --retrain-data-root PAIRS --output out/caf [--resume auto] [--no-retrain]
 
-1. Search (``training.loss_search``): beta over the configured terms on a
+1. Search (``training.caf.search``): beta over the configured terms on a
    labelled set, written to ``OUTPUT/search/beta.yaml``; the log
    ``OUTPUT/search/scalars.csv`` has beta and the outer loss before/after
    every beta step.
@@ -75,7 +75,7 @@ def retrain_config(cfg, beta_file: Path, out: Path, data_root: str | None, extra
     The found loss goes into ``framework_options.loss`` inline (perceptual weights as an
     absolute path), so the retrained checkpoint carries it and loads without beta.yaml.
     """
-    from training.caf_build import read_beta_file
+    from training.caf.build import read_beta_file
     from training.config import ConfigError, load_config
 
     path = cfg.retrain.config
@@ -108,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
 def _search(args) -> int:
     overrides = config_overrides(args)
     import torch  # noqa: F401 (the training extra: a missing one is named, exit 2)
-    from training.caf_config import load_caf_config
+    from training.caf.config import load_caf_config
     from training.checkpoint import load_checkpoint
-    from training.loss_search import LossSearch
+    from training.caf.search import LossSearch
     from training.trainer import train
 
     cfg = load_caf_config(args.config, overrides)

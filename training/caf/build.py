@@ -13,12 +13,13 @@
 # limitations under the License.
 
 """
-Building CAF's parts: the loss space, the task network, the labelled data, the beta file.
+Building CAF's parts: the loss space, the task network, the beta file.
 
-Shared by the search (``training.loss_search``), its command
-(``training.search_loss``), the retraining framework
+Shared by the search (``training.caf.search``), its command
+(``training.caf.cli``), the retraining framework
 (``training.frameworks.caf``) and bi-level dynamic learning (which uses
-the same task networks), so none of them imports another's internals.
+the same task networks), so none of them imports another's internals. The
+search's labelled data come from ``training.data.labelled``.
 
 ``beta.yaml`` (the search's result) holds ``searched`` (term: beta),
 ``alpha`` (the logits), ``fixed`` (term: weight), ``scales``,
@@ -33,13 +34,12 @@ import tempfile
 from typing import Any, Mapping
 
 import torch
-from training.caf_config import CAFConfig
-from training.losses.caf_space import CAFLossSpace
+from training.caf.space import CAFLossSpace
 import yaml
 
 
-__all__ = ['build_space', 'build_task_model', 'labelled_datasets', 'collate_labelled',
-           'write_beta_file', 'read_beta_file', 'check_beta_doc']
+__all__ = ['build_space', 'build_task_model', 'write_beta_file', 'read_beta_file',
+           'check_beta_doc']
 
 
 def build_space(space_cfg, base_dir: str | Path = '.') -> CAFLossSpace:
@@ -121,44 +121,3 @@ def read_beta_file(path: str | Path) -> dict:
     except yaml.YAMLError as e:
         raise ValueError(f'{path}: not valid YAML ({str(e).splitlines()[0]})') from None
     return check_beta_doc(doc, str(path))
-
-
-def collate_labelled(batch: list[dict]) -> dict:
-    return {'visible': torch.stack([b['visible'] for b in batch]),
-            'thermal': torch.stack([b['thermal'] for b in batch]),
-            'label': torch.stack([b['label'] for b in batch]), 'name': [b['name'] for b in batch]}
-
-
-def labelled_datasets(cfg: CAFConfig):
-    """(train, search-val) LabelledPairs with random crops, split by ``data.val_fraction``."""
-    from ros2_ssvif.thermal import ThermalNormalizer
-    from training.data import (
-        DatasetError,
-        LabelledPairs,
-        Pair,
-        RandomPairCrop,
-        select_listed,
-        split_pairs,
-    )
-
-    d = cfg.data
-    full = LabelledPairs.from_layout(
-        d.kind, d.root, d.split, normalizer=ThermalNormalizer(**(d.thermal or {})).for_stills()
-    )
-    items = full.items
-    if d.list_file:
-        keep = {
-            p.name
-            for p in select_listed([Pair(n, v, t) for n, v, t, _ in items], d.root, d.list_file)
-        }
-        items = [it for it in items if it[0] in keep]
-    if d.max_samples:
-        items = items[: int(d.max_samples)]
-    train, val = split_pairs(items, d.val_fraction, d.seed)
-    if not train or not val:
-        raise DatasetError(
-            f'the loss search needs training and search-validation pairs; got '
-            f'{len(train)} and {len(val)} from {d.root} (data.val_fraction {d.val_fraction})'
-        )
-    crop = RandomPairCrop(d.crop)
-    return (LabelledPairs(train, crop, full.normalizer), LabelledPairs(val, crop, full.normalizer))
