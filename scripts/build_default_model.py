@@ -17,24 +17,32 @@
 """
 Rebuild the shipped default model, models/ssvif_default.onnx, and its model-card numbers.
 
-    bash scripts/build_default_model.sh [--data ../shared/data] [--output out/default_model]
+    bash scripts/build_default_model.sh [--data ../shared/data] [--weights ../shared/weights] \
+        [--output out/default_model]
 
-1. fusion: SSVIF on the 168 RoadScene pairs of ``train_split.txt``
-   (config/training/default_model.yaml; the 50 CDDFuse test pairs never
-   enter training);
-2. segmentation data: labelled synthetic captures (the only labels this
-   project can make), registered with the simulated rig's true calibration;
-3. segmenter: the compact CNN on fused images of those captures, scored on
-   a held-out synthetic set (mIoU: synthetic labels, say so);
+1. fusion: SSVIF on the 168 RoadScene pairs of ``train_split.txt`` and the
+   117 training pairs of ``msrs_test_dev`` (config/training/default_model.yaml;
+   RoadScene's 50 test pairs and the 64 MSRS validation pairs never enter
+   training: config/data/README.md);
+2. labels: ``ssvif_make_labels`` on the same training pairs: daylight
+   teachers, boxes and the thermal image (training/labels/README.md);
+3. segmenter: the recipe of config/training/default_segmenter.yaml on the
+   fused images of those pairs;
 4. export: one ONNX graph (visible, thermal) -> (fused, class ids), written
    to ``--model-out`` (default models/ssvif_default.onnx) with its labels file;
-5. evaluation: ``compare_fusion`` on VIFB-12, RoadScene-50 (test split) and
-   the SeAFusion test-12 set with the published methods where the shared
-   data has them and the one-line rules, and ``evaluate_drive`` (flicker,
-   ΔE) on a synthetic drive. Everything lands in ``--output``/report/.
+5. comparison segmenters: the same recipe on the visible image alone, the
+   thermal image alone and the max-luminance rule, each exported the same way
+   (the rows that measure what fusion brings to the mask);
+6. evaluation: masks against the real boxes of the MSRS validation pairs
+   (``evaluate_segmentation``: the shipped model, the comparison segmenters,
+   the daylight teachers on the visible image), ``compare_fusion`` on VIFB-12,
+   RoadScene-50, SeAFusion's test-12 and the MSRS validation pairs with the
+   published methods where present and the one-line rules, the mask's mIoU on
+   held-out synthetic captures (synthetic labels: secondary), and
+   ``evaluate_drive`` (flicker, ΔE) on a synthetic drive. Everything lands in
+   ``--output``/report/.
 
-Deterministic on CPU: same seeds, same data, same numbers (within float
-noise of the BLAS threads). Runs in under an hour on 2 cores.
+Deterministic on the CPU: same seeds, same data, same numbers.
 """
 from __future__ import annotations
 
@@ -50,7 +58,9 @@ import time
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-SEG_TRAIN_CAPTURES, SEG_TEST_CAPTURES = 240, 60
+SEG_TEST_CAPTURES = 60
+COMPARISON_INPUTS = ('visible-only', 'thermal-only', 'max-luminance')
+TEACHERS = ('deeplab', 'espnetv2')
 # --smoke: the same steps at toy sizes (the test suite runs it; minutes -> seconds)
 SMOKE_FUSION = [
     'epochs=2',
@@ -63,6 +73,9 @@ SMOKE_FUSION = [
     'grid_samples=0',
     'data.max_samples=12',
 ]
+SMOKE_RECIPE = ['segmenter.epochs=1', 'segmenter.batch_size=2', 'segmenter.width=8',
+                'augment.crop=64', 'boxes_repeat=1', 'pairs=false']
+SMOKE_PAIRS = 4  # MSRS pairs per split in a smoke run
 
 
 class Step:
@@ -81,12 +94,29 @@ class Step:
         print(f'--- {self.name}: {Step.timings[self.name]:.1f} s', flush=True)
 
 
+def msrs_split(smoke: bool) -> tuple[list[str], list[str]]:
+    """Return the committed MSRS train / validation names (a few of each in a smoke run)."""
+    from ros2_ssvif.image_files import read_name_list
+    from training.data.splits import split_file
+
+    train, val = read_name_list(split_file('train')), read_name_list(split_file('val'))
+    if smoke:
+        train = [n for n in train if n.endswith('D')][:SMOKE_PAIRS // 2] + \
+            [n for n in train if n.endswith('N')][:SMOKE_PAIRS // 2]
+        val = [n for n in val if n.endswith('D')][:1] + [n for n in val if n.endswith('N')][:1]
+    return train, val
+
+
 def train_fusion(data: Path, out: Path, progress: bool, smoke: bool = False) -> tuple[Path, dict]:
     from training.config import load_config
+    from training.data.splits import split_file
     from training.trainer import train
 
+    msrs = {'kind': 'pairs', 'root': str(data / 'msrs_test_dev'),
+            'list_file': str(split_file('train'))}
     cfg = load_config(REPO / 'config' / 'training' / 'default_model.yaml',
-                      [f"data.root={data / 'ivf_roadscene221'}", f"output_dir={out / 'fusion'}"]
+                      [f"data.root={data / 'ivf_roadscene221'}", f"output_dir={out / 'fusion'}",
+                       f'data.extra_sources={json.dumps([msrs])}']
                       + (SMOKE_FUSION if smoke else []))
     result = train(cfg, progress=progress, resume='auto')
     ckpt = Path(result.best_checkpoint or result.last_checkpoint)
@@ -94,20 +124,115 @@ def train_fusion(data: Path, out: Path, progress: bool, smoke: bool = False) -> 
     return ckpt, {
         'epochs': len(result.history),
         'stage_switch_epoch': result.stage_switch_epoch,
-        'best_epoch': next(
-            (
-                h['epoch']
-                for h in result.history
-                if h.get('val_L_fusion') == last.get('best_val_L_fusion')
-            ),
-            None,
-        ),
+        'best_epoch': next((h['epoch'] for h in result.history
+                            if h.get('val_L_fusion') == last.get('best_val_L_fusion')), None),
         'best_val_L_fusion': last.get('best_val_L_fusion'),
         'checkpoint': str(ckpt),
     }
 
 
-def synthetic_sets(out: Path, smoke: bool = False) -> dict[str, Path]:
+def make_training_labels(data: Path, weights: Path, out: Path, train_names: list[str],
+                         progress: bool, smoke: bool = False) -> tuple[Path, dict]:
+    """Make the labels of the MSRS (and RoadScene) training pairs in out/labels."""
+    from ros2_ssvif.image_files import read_name_list
+    from training.labels.make import LabelSet, make_labels, write_report
+    from training.teachers import load_teacher
+
+    sets = [LabelSet('msrs_test_dev', data / 'msrs_test_dev', tuple(train_names), True)]
+    if not smoke:
+        rs = data / 'ivf_roadscene221'
+        sets.append(LabelSet(rs.name, rs, tuple(read_name_list(rs / 'train_split.txt')), False))
+    teachers = [load_teacher(t, weights) for t in TEACHERS]
+    label_root = out / 'labels'
+    stats = make_labels(sets, teachers, label_root, progress=progress)
+    write_report(stats, sets, label_root)
+    return label_root, {k: {kk: vv for kk, vv in v.items() if kk in ('day', 'night')}
+                        for k, v in stats.items()}
+
+
+def train_seg(source, data: Path, label_root: Path, train_names: list[str], path: Path,
+              progress: bool, smoke: bool = False, inputs: dict | None = None) -> dict:
+    """Train the recipe's segmenter on what ``source`` makes of the training pairs."""
+    import torch
+    from training.segmenter_recipe import load_recipe, train_recipe
+
+    torch.manual_seed(0)
+    recipe = load_recipe(REPO / 'config' / 'training' / 'default_segmenter.yaml',
+                         SMOKE_RECIPE if smoke else ())
+    res = train_recipe(source, data, label_root, recipe, path, train_names, progress=progress,
+                       inputs=inputs)
+    return {'epochs': len(res.history), 'final_loss': res.history[-1]['loss'],
+            'checkpoint': str(res.checkpoint),
+            'config': {k: getattr(recipe.segmenter, k)
+                       for k in ('variant', 'width', 'scale', 'epochs', 'lr')}}
+
+
+def export_bundle(source, seg_ckpt: Path, path: Path) -> dict:
+    """Export one graph (visible, thermal) -> (fused, ids) of ``source`` and the segmenter."""
+    from training.export import export_onnx
+    from training.segmenter import load_segmenter
+
+    seg, cfg = load_segmenter(seg_ckpt)
+    return export_onnx(source.eval(), seg, path, class_set=cfg.class_set)
+
+
+def comparison_bundles(data: Path, label_root: Path, train_names: list[str], out: Path,
+                       progress: bool, smoke: bool = False) -> dict[str, Path]:
+    """Train the same recipe on one camera / a one-line rule; export each as a bundle."""
+    from training.models.baseline_fusion import BaselineFusion
+
+    bundles = {}
+    for kind in COMPARISON_INPUTS:
+        source = BaselineFusion(kind)
+        ckpt = out / 'compare' / f'segmenter_{kind}.pt'
+        if not ckpt.is_file():
+            train_seg(source, data, label_root, train_names, ckpt, progress, smoke)
+        bundles[kind] = out / 'compare' / f'{kind}.onnx'
+        export_bundle(source, ckpt, bundles[kind])
+    return bundles
+
+
+def teacher_masks(data: Path, weights: Path, names: list[str], out: Path) -> dict[str, Path]:
+    """Write the daylight teachers' masks of the visible images (visible-only rows)."""
+    import cv2
+    import numpy as np
+    from ros2_ssvif.classes import IGNORE_INDEX
+    from training.labels.make import cached_teacher
+    from training.teachers import load_teacher
+
+    folders = {}
+    for name in TEACHERS:
+        teacher = load_teacher(name, weights)
+        dest = out / 'teacher_masks' / name
+        dest.mkdir(parents=True, exist_ok=True)
+        for n in names:
+            rgb = cv2.cvtColor(cv2.imread(str(data / 'msrs_test_dev' / 'vi' / f'{n}.png')),
+                               cv2.COLOR_BGR2RGB)
+            o = cached_teacher(teacher, rgb, out / 'labels' / 'teachers' / name / 'val' /
+                               f'{n}.npz')
+            cv2.imwrite(str(dest / f'{n}.png'),
+                        np.where(o.fmb_ids == IGNORE_INDEX, 0, o.fmb_ids).astype(np.uint8))
+        folders[f'{name} teacher (visible only)'] = dest
+    return folders
+
+
+def evaluate_masks(model: Path, bundles: dict[str, Path], teachers: dict[str, Path],
+                   data: Path, val_names: list[str], out: Path, progress: bool) -> dict:
+    """``evaluate_segmentation`` on the MSRS validation pairs; returns method -> summary."""
+    from evaluation.box_protocol import evaluate
+
+    pairs = out / 'report' / 'msrs_val_pairs.txt'
+    pairs.parent.mkdir(parents=True, exist_ok=True)
+    pairs.write_text('\n'.join(val_names) + '\n')
+    methods = [('SSVIF-default (fused)', str(model))]
+    methods += [(f'same segmenter on {k}', str(v)) for k, v in bundles.items()]
+    methods += [(k, str(v)) for k, v in teachers.items()]
+    return evaluate(data / 'msrs_test_dev', methods, out / 'report' / 'segmentation_msrs_val',
+                    pairs=pairs, overlays=6, progress=progress)
+
+
+def synthetic_test_set(out: Path, smoke: bool = False) -> Path:
+    """Make held-out labelled synthetic captures (pixel labels: a secondary mIoU)."""
     from calibration.register_cli import main as register_main
     from simulation.dataset import write_raw_captures
     from simulation.registration_truth import truth_registration
@@ -117,77 +242,25 @@ def synthetic_sets(out: Path, smoke: bool = False) -> dict[str, Path]:
     reg = out / 'synthetic' / 'registration.yaml'
     reg.parent.mkdir(parents=True, exist_ok=True)
     truth_registration(rig).save(reg)
-    sets = {}
-    sizes = (8, 4) if smoke else (SEG_TRAIN_CAPTURES, SEG_TEST_CAPTURES)
-    for name, n, seed in (('train', sizes[0], 100), ('test', sizes[1], 200)):
-        raw, dest = out / 'synthetic' / f'raw_{name}', out / 'synthetic' / name
-        if not (dest / 'labels').is_dir():
-            shutil.rmtree(raw, ignore_errors=True)
-            shutil.rmtree(dest, ignore_errors=True)
-            write_raw_captures(raw, rig, n, seed=seed)
-            rc = register_main(['--calibration', str(reg), '--visible', str(raw / 'visible'),
-                                '--thermal', str(raw / 'thermal'), '--labels', str(raw / 'labels'),
-                                '--output', str(dest)])
-            if rc != 0:
-                raise RuntimeError(f'register failed on the synthetic {name} captures')
-        sets[name] = dest
-    return sets
-
-
-def train_seg(fusion_ckpt: Path, sets: dict[str, Path], out: Path, progress: bool,
-              smoke: bool = False) -> tuple[Path, dict]:
-    import torch
-    from torch.utils.data import DataLoader, Subset
-    from training.checkpoint import load_fusion_model
-    from training.data.pairs import LabelledPairs, split_pairs
-    from training.segmenter import evaluate, FusedBatches, SegmenterConfig, train_segmenter
-
-    torch.manual_seed(0)
-    fusion, _ = load_fusion_model(fusion_ckpt)
-    data = LabelledPairs.from_layout('synthetic_folder', sets['train'])
-    tr, va = split_pairs(list(range(len(data))), 0.1, seed=0)
-    # the compact CNN at 3/8 of the image size, 16 channels: with the argmax at that scale the
-    # whole bundle stays under 0.05x the SeAFusion backbone's time per 640x480 pair
-    # (bench_runtime.py)
-    cfg = SegmenterConfig(
-        variant='compact',
-        epochs=24,
-        batch_size=8,
-        freeze_epochs=0,
-        lr=3e-3,
-        crop=256,
-        max_steps_per_epoch=25,
-        patience=6,
-        scale=0.375,
-        width=16,
-    )
-    if smoke:
-        cfg.epochs, cfg.batch_size, cfg.max_steps_per_epoch, cfg.crop = 1, 2, 2, 64
-    res = train_segmenter(
-        fusion, Subset(data, tr), Subset(data, va), cfg, out / 'segmenter.pt', progress=progress
-    )
-    test = LabelledPairs.from_layout('synthetic_folder', sets['test'])
-    score = evaluate(
-        res.model, FusedBatches(fusion), DataLoader(test, batch_size=1), cfg.class_set
-    )
-    return Path(res.checkpoint), {
-        'epochs': len(res.history),
-        'val_miou': res.best_miou,
-        'test_miou': score.miou(),
-        'test_iou': score.per_class_iou(),
-        'config': {k: getattr(cfg, k) for k in ('variant', 'width', 'scale', 'epochs', 'crop')},
-    }
+    raw, dest = out / 'synthetic' / 'raw_test', out / 'synthetic' / 'test'
+    if not (dest / 'labels').is_dir():
+        shutil.rmtree(raw, ignore_errors=True)
+        shutil.rmtree(dest, ignore_errors=True)
+        write_raw_captures(raw, rig, 4 if smoke else SEG_TEST_CAPTURES, seed=200)
+        rc = register_main(['--calibration', str(reg), '--visible', str(raw / 'visible'),
+                            '--thermal', str(raw / 'thermal'), '--labels', str(raw / 'labels'),
+                            '--output', str(dest)])
+        if rc != 0:
+            raise RuntimeError('register failed on the synthetic test captures')
+    return dest
 
 
 def deployed_miou(model: Path, test_dir: Path) -> dict:
     """
-    Measure the mIoU of the exported bundle itself on the held-out synthetic set.
+    Measure the mIoU of the exported bundle on held-out synthetic captures.
 
     Through the torch-free runtime the node uses (argmax at the segmenter's
-    scale, as deployed): the number for the card.
-
-    Through the torch-free runtime the node uses (argmax at the segmenter's scale, as deployed):
-    the number for the card.
+    scale, as deployed). Synthetic labels: a secondary number.
     """
     import cv2
     from evaluation.metrics.segmentation import SegmentationScore
@@ -205,60 +278,55 @@ def deployed_miou(model: Path, test_dir: Path) -> dict:
     return {'miou': score.miou(), 'iou': score.per_class_iou()}
 
 
-def _first_pairs(vis: Path, ir: Path, dest: Path, n: int) -> tuple[Path, Path]:
-    """Links to the first ``n`` pairs (smoke runs score a few images, not the sets)."""
-    for src, sub in ((vis, 'vi'), (ir, 'ir')):
-        (dest / sub).mkdir(parents=True, exist_ok=True)
-        for f in sorted(p for p in src.iterdir() if p.is_file())[:n]:
-            link = dest / sub / f.name
-            if not link.exists():
-                link.symlink_to(f.resolve())
+def _linked_pairs(pairs: list[tuple[Path, Path]], dest: Path) -> tuple[Path, Path]:
+    """Make a vi/ + ir/ folder of links to the given (visible, thermal) files."""
+    for sub in ('vi', 'ir'):
+        shutil.rmtree(dest / sub, ignore_errors=True)
+        (dest / sub).mkdir(parents=True)
+    for vis, ir in pairs:
+        (dest / 'vi' / vis.name).symlink_to(vis.resolve())
+        (dest / 'ir' / ir.name).symlink_to(ir.resolve())
     return dest / 'vi', dest / 'ir'
 
 
-def evaluate_all(model: Path, data: Path, out: Path, progress: bool, smoke: bool = False) -> dict:
+def _first_pairs(vis: Path, ir: Path, n: int) -> list[tuple[Path, Path]]:
+    v = sorted(p for p in vis.iterdir() if p.is_file())[:n]
+    t = sorted(p for p in ir.iterdir() if p.is_file())[:n]
+    return list(zip(v, t))
+
+
+def evaluate_fusion(model: Path, data: Path, out: Path, val_names: list[str], progress: bool,
+                    smoke: bool = False) -> dict:
     from evaluation.compare import compare
 
     report = out / 'report'
-    results = {}
+    msrs = data / 'msrs_test_dev'
+    val_vi, val_ir = _linked_pairs([(msrs / 'vi' / f'{n}.png', msrs / 'ir' / f'{n}.png')
+                                    for n in val_names], out / 'msrs_val_pairs')
     sets = {
-        'vifb21': (
-            data / 'ivf_vifb21' / 'VI',
-            data / 'ivf_vifb21' / 'IR',
-            {
-                m: data / 'ivf_vifb21' / 'fused' / m
-                for m in ('SeAFusion', 'SwinFusion', 'U2Fusion')
-            },
-        ),
+        'vifb21': (data / 'ivf_vifb21' / 'VI', data / 'ivf_vifb21' / 'IR',
+                   {m: data / 'ivf_vifb21' / 'fused' / m
+                    for m in ('SeAFusion', 'SwinFusion', 'U2Fusion')}),
         'roadscene50_test': (data / 'ivf_roadscene50' / 'vi', data / 'ivf_roadscene50' / 'ir', {}),
-        'seafusion_test12': (
-            data / 'ivf_seafusion_test12' / 'vi',
-            data / 'ivf_seafusion_test12' / 'ir',
-            {},
-        ),
+        'seafusion_test12': (data / 'ivf_seafusion_test12' / 'vi',
+                             data / 'ivf_seafusion_test12' / 'ir', {}),
+        'msrs_val': (val_vi, val_ir, {}),
     }
-    refs = os.environ.get(
-        'SSVIF_REFERENCE_OUTPUTS'
-    )  # optional: published outputs fetched by the user
+    refs = os.environ.get('SSVIF_REFERENCE_OUTPUTS')  # published outputs fetched by the user
+    results = {}
     for name, (vis, ir, methods) in sets.items():
         methods = {k: v for k, v in methods.items() if v.is_dir()}
         if smoke:  # one pair, the model only: the plumbing, not the numbers
-            vis, ir = _first_pairs(vis, ir, out / 'smoke_data' / name, 1)
+            vis, ir = _linked_pairs(_first_pairs(vis, ir, 1), out / 'smoke_data' / name)
             methods = {}
-        if refs:
+        elif refs:
             for d in sorted((Path(refs) / name).glob('*')):
                 if d.is_dir():
                     methods.setdefault(d.name, d)
-        means = compare(
-            str(vis),
-            str(ir),
+        results[name] = compare(
+            str(vis), str(ir),
             [('SSVIF-default', str(model))] + [(k, str(v)) for k, v in methods.items()],
-            report / name,
-            baselines=not smoke,
-            progress=progress,
-            grid_rows=0 if smoke else 3,
-        )
-        results[name] = means
+            report / name, baselines=not smoke, progress=progress, grid_rows=0 if smoke else 3)
     return results
 
 
@@ -271,33 +339,14 @@ def evaluate_video(model: Path, out: Path, smoke: bool = False) -> Path:
     rig = default_rig()
     bag = out / 'synthetic' / 'drive'
     if not bag.exists():
-        write_drive_bag(
-            bag,
-            rig,
-            duration_s=0.5 if smoke else 8.0,
-            rgb_hz=9.0,
-            thermal_hz=9.0,
-            storage='mcap',
-            seed=3,
-            conditions=('day', 'night'),
-        )
+        write_drive_bag(bag, rig, duration_s=0.5 if smoke else 8.0, rgb_hz=9.0, thermal_hz=9.0,
+                        storage='mcap', seed=3, conditions=('day', 'night'))
     reg = out / 'synthetic' / 'registration.yaml'
+    reg.parent.mkdir(parents=True, exist_ok=True)
     truth_registration(rig).save(reg)
-    rc = drive_main(
-        [
-            '--bag',
-            str(bag),
-            '--model',
-            str(model),
-            '--registration',
-            str(reg),
-            '--normalization',
-            'running',
-            'percentile',
-            '--output',
-            str(out / 'report' / 'drive'),
-        ]
-    )
+    rc = drive_main(['--bag', str(bag), '--model', str(model), '--registration', str(reg),
+                     '--normalization', 'running', 'percentile',
+                     '--output', str(out / 'report' / 'drive')])
     if rc != 0:
         raise RuntimeError('evaluate_drive failed')
     return out / 'report' / 'drive' / 'summary.md'
@@ -305,67 +354,66 @@ def evaluate_video(model: Path, out: Path, smoke: bool = False) -> Path:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument(
-        '--data', default=str(REPO.parent / 'shared' / 'data'), help='the shared data folder'
-    )
-    ap.add_argument(
-        '--output', default=str(REPO / 'out' / 'default_model'), help='work and report folder'
-    )
+    ap.add_argument('--data', default=str(REPO.parent / 'shared' / 'data'),
+                    help='the shared data folder')
+    ap.add_argument('--weights', default=str(REPO.parent / 'shared' / 'weights'),
+                    help="the teachers' weights (labels only; never in the model)")
+    ap.add_argument('--output', default=str(REPO / 'out' / 'default_model'),
+                    help='work and report folder')
     ap.add_argument('--model-out', default=str(REPO / 'models' / 'ssvif_default.onnx'))
     ap.add_argument('--skip-eval', action='store_true', help='build the model only')
     ap.add_argument('--no-progress', action='store_true')
-    ap.add_argument(
-        '--smoke',
-        action='store_true',
-        help='every step at toy sizes (tests the plumbing in seconds)',
-    )
+    ap.add_argument('--smoke', action='store_true',
+                    help='every step at toy sizes (tests the plumbing in seconds)')
     args = ap.parse_args(argv)
     data, out, model = Path(args.data), Path(args.output), Path(args.model_out)
-    for need in (
-        'ivf_roadscene221/train_split.txt',
-        'ivf_vifb21',
-        'ivf_roadscene50',
-        'ivf_seafusion_test12',
-    ):
+    weights = Path(args.weights)
+    for need in ('ivf_roadscene221/train_split.txt', 'msrs_test_dev/labels', 'ivf_vifb21',
+                 'ivf_roadscene50', 'ivf_seafusion_test12'):
         if not (data / need).exists():
-            print(
-                f'build_default_model: {data / need} is missing '
-                '(--data points at the shared data)',
-                file=sys.stderr,
-            )
+            print(f'build_default_model: {data / need} is missing (--data points at the shared '
+                  'data)', file=sys.stderr)
             return 2
+    if not weights.is_dir():
+        print(f'build_default_model: {weights} is missing (--weights points at the teachers)',
+              file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     progress = not args.no_progress
     t0 = time.monotonic()
     summary: dict = {}
-    with Step('1/5 fusion: SSVIF on RoadScene train split'):
+    train_names, val_names = msrs_split(args.smoke)
+    with Step('1/7 fusion: SSVIF on RoadScene + MSRS training pairs'):
         fusion_ckpt, summary['fusion'] = train_fusion(data, out, progress, args.smoke)
-    with Step('2/5 labelled synthetic captures (segmentation only)'):
-        sets = synthetic_sets(out, args.smoke)
-    with Step('3/5 segmenter on fused synthetic images'):
-        seg_ckpt, summary['segmenter'] = train_seg(fusion_ckpt, sets, out, progress, args.smoke)
-    with Step('4/5 export'):
+    with Step('2/7 labels: teachers, boxes and thermal'):
+        label_root, summary['labels'] = make_training_labels(data, weights, out, train_names,
+                                                             progress, args.smoke)
+    with Step('3/7 segmenter on the fused training pairs'):
+        from training.checkpoint import load_fusion_model
+
+        fusion, _ = load_fusion_model(fusion_ckpt)
+        seg_ckpt = out / 'segmenter.pt'
+        summary['segmenter'] = train_seg(fusion, data, label_root, train_names, seg_ckpt,
+                                         progress, args.smoke)
+    with Step('4/7 export'):
         from training.export import main as export_main
 
         model.parent.mkdir(parents=True, exist_ok=True)
-        if (
-            export_main(
-                [
-                    '--fusion',
-                    str(fusion_ckpt),
-                    '--segmenter',
-                    str(seg_ckpt),
-                    '--output',
-                    str(model),
-                ]
-            )
-            != 0
-        ):
+        if export_main(['--fusion', str(fusion_ckpt), '--segmenter', str(seg_ckpt),
+                        '--output', str(model)]) != 0:
             return 1
-        summary['segmenter']['deployed'] = deployed_miou(model, sets['test'])
     if not args.skip_eval:
-        with Step('5/5 evaluation'):
-            summary['compare'] = evaluate_all(model, data, out, progress, args.smoke)
+        with Step('5/7 comparison segmenters: visible only, thermal only, max-luminance'):
+            bundles = comparison_bundles(data, label_root, train_names, out, progress,
+                                         args.smoke)
+        with Step('6/7 evaluation: masks on real boxes, fusion metrics, synthetic mIoU'):
+            teachers = teacher_masks(data, weights, val_names, out)
+            summary['segmentation'] = evaluate_masks(model, bundles, teachers, data, val_names,
+                                                     out, progress)
+            summary['compare'] = evaluate_fusion(model, data, out, val_names, progress,
+                                                 args.smoke)
+            summary['synthetic_miou'] = deployed_miou(model, synthetic_test_set(out, args.smoke))
+        with Step('7/7 drive: flicker and colour'):
             summary['drive_report'] = str(evaluate_video(model, out, args.smoke))
     summary['stage_seconds'] = Step.timings
     summary['total_seconds'] = round(time.monotonic() - t0, 1)

@@ -19,19 +19,24 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_smoke_build_writes_a_loadable_bundle_and_every_report(tmp_path, shared_data):
+    weights = shared_data.parent / 'weights'
+    if not weights.is_dir():
+        pytest.skip('../shared/weights (the label teachers) is not beside this checkout')
     spec = importlib.util.spec_from_file_location(
         'build_default_model', REPO / 'scripts' / 'build_default_model.py'
     )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     model = tmp_path / 'model' / 'smoke.onnx'
-    rc = mod.main(['--smoke', '--data', str(shared_data), '--output', str(tmp_path / 'out'),
-                   '--model-out', str(model), '--no-progress'])
+    rc = mod.main(['--smoke', '--data', str(shared_data), '--weights', str(weights),
+                   '--output', str(tmp_path / 'out'), '--model-out', str(model), '--no-progress'])
     assert rc == 0
     from ros2_ssvif.model_runner import FusionSegmenter
 
@@ -42,14 +47,28 @@ def test_smoke_build_writes_a_loadable_bundle_and_every_report(tmp_path, shared_
     )
     assert (model.parent / 'smoke.labels.yaml').is_file()  # class names next to the model
     summary = json.loads((tmp_path / 'out' / 'summary.json').read_text())
-    assert set(summary['compare']) == {'vifb21', 'roadscene50_test', 'seafusion_test12'}
+    assert set(summary['compare']) == {'vifb21', 'roadscene50_test', 'seafusion_test12',
+                                       'msrs_val'}
     for means in summary['compare'].values():
         assert set(means) == {'SSVIF-default'} and 0.0 <= means['SSVIF-default']['DeltaE'] < 100.0
     # the 50 RoadScene test pairs are never trained on (train_split.txt), even in a smoke run
-    assert summary['fusion']['epochs'] == 2 and summary['segmenter']['test_miou'] >= 0.0
+    assert summary['fusion']['epochs'] == 2 and summary['segmenter']['epochs'] == 1
+    assert 0.0 <= summary['synthetic_miou']['miou'] <= 1.0
+    # masks scored on real boxes for the model, the three comparison inputs and two teachers
+    seg = summary['segmentation']
+    assert len(seg) == 6 and 'SSVIF-default (fused)' in seg
+    assert set(seg['SSVIF-default (fused)']) == {'day', 'night', 'all'}
+    report = tmp_path / 'out' / 'report' / 'segmentation_msrs_val'
+    assert (report / 'summary.md').is_file() and (report / 'contact_sheet.png').is_file()
+    # only training names were labelled: the validation pairs never get a training label
+    from ros2_ssvif.image_files import read_name_list
+    from training.data.splits import split_file
+
+    labelled = {p.stem for p in (tmp_path / 'out' / 'labels' / 'msrs_test_dev').glob('*.png')}
+    assert labelled and not labelled & set(read_name_list(split_file('val')))
     drive = Path(summary['drive_report']).read_text()
     assert '| smoke | running |' in drive and '| max-luminance | percentile |' in drive
-    for step in ('1/5', '2/5', '3/5', '4/5', '5/5'):
+    for step in ('1/7', '2/7', '3/7', '4/7', '5/7', '6/7', '7/7'):
         assert any(k.startswith(step) for k in summary['stage_seconds'])
 
 

@@ -55,12 +55,22 @@ class BaselineFusion(torch.nn.Module):
                 fused=ycbcr_to_rgb(torch.cat([y, ycc[:, 1:]], 1)).clamp(0.0, 1.0)
             )
         if self.kind == 'visible-only':
-            return SimpleNamespace(fused=visible)
+            return SimpleNamespace(fused=visible + _unused(thermal))
         if self.kind == 'thermal-only':
-            return SimpleNamespace(fused=t)
+            return SimpleNamespace(fused=t + _unused(visible))
         if self.kind == 'average':
             return SimpleNamespace(fused=(visible + t) / 2)
         return SimpleNamespace(fused=torch.maximum(visible, t))
+
+
+def _unused(x: torch.Tensor) -> torch.Tensor:
+    """
+    Return zero that depends on ``x`` (the sum of an empty slice; never NaN).
+
+    An exported graph drops inputs nothing depends on; a bundle made of a
+    one-camera baseline must keep the node's two-input contract.
+    """
+    return x[..., :0, :0].sum()
 
 
 def baseline_modules() -> dict[str, torch.nn.Module]:
