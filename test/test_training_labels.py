@@ -194,3 +194,44 @@ def test_make_labels_on_a_tiny_set(tmp_path):
     assert (label == PERSON).sum() == 50 * 15
     assert 'person:thermal' in (out / 'report.md').read_text()
     assert make_main(['--weights', str(tmp_path), '--output', str(out)]) == 2
+
+
+def test_object_focus_centres_crops_on_objects():
+    img = np.zeros((200, 300, 3), np.uint8)
+    lab = np.full((200, 300), ROAD, np.uint8)
+    lab[150:160, 280:290] = PERSON  # a small person in a corner
+    focus = SegmentationSamples([('a', img, lab)], Augment(crop=64, scale=(1.0, 1.0),
+                                                          object_focus=1.0), object_ids=[PERSON])
+    plain = SegmentationSamples([('a', img, lab)], Augment(crop=64, scale=(1.0, 1.0)),
+                                object_ids=[PERSON])
+    hits_focus = hits_plain = 0
+    for epoch in range(20):
+        focus.set_epoch(epoch)
+        plain.set_epoch(epoch)
+        hits_focus += bool((focus[0]['label'] == PERSON).any())
+        hits_plain += bool((plain[0]['label'] == PERSON).any())
+    assert hits_focus == 20 and hits_plain < 10
+
+
+def test_one_camera_baselines_keep_both_inputs():
+    from training.models.baseline_fusion import BaselineFusion
+
+    vis, th = torch.rand(1, 3, 4, 4), torch.rand(1, 1, 4, 4)
+    assert torch.equal(BaselineFusion('visible-only')(vis, th).fused, vis)
+    th_nan = torch.full((1, 1, 4, 4), float('nan'))
+    assert torch.equal(BaselineFusion('visible-only')(vis, th_nan).fused, vis)  # never NaN
+
+
+def test_recipe_yaml_and_overrides(tmp_path):
+    from training.segmenter_recipe import load_recipe
+
+    from training.config import ConfigError
+
+    path = tmp_path / 'r.yaml'
+    path.write_text('segmenter: {variant: context, width: 8, in_channels: 4}\n'
+                    'augment: {crop: 64, scale: [0.5, 2]}\nboxes_repeat: 3\n')
+    r = load_recipe(path, ['segmenter.epochs=2', 'pairs=false'])
+    assert (r.segmenter.width, r.segmenter.in_channels, r.segmenter.epochs) == (8, 4, 2)
+    assert r.augment.scale == (0.5, 2.0) and r.boxes_repeat == 3 and r.pairs is False
+    with pytest.raises(ConfigError, match='wdith'):
+        load_recipe(path, ['segmenter.wdith=3'])

@@ -296,3 +296,31 @@ def test_a_segmenter_records_the_fusion_network_it_was_trained_on(tmp_path, caps
                '--output', str(tmp_path / 'm.onnx')])
     err = capsys.readouterr().err
     assert 'trained on the images of another fusion network' in err, (rc, err)
+
+
+def test_a_four_channel_segmenter_sees_the_thermal_image_in_the_graph(tmp_path):
+    """in_channels 4: the exported graph feeds (fused, thermal); a thermal change moves ids."""
+    from training.segmenter import build_segmenter_net
+
+    torch.manual_seed(0)
+    fusion = build_fusion_model('realtime', **TINY_FUSION).eval()
+    net = build_segmenter_net('context', 15, width=8, in_channels=4)
+    with torch.no_grad():  # only the thermal channel decides: stem weights of RGB zeroed
+        net.stem[0][0].weight[:, :3] = 0.0
+        net.classifier.weight.mul_(50)
+    seg = ScaledSegmenter(net, 0.5).eval()
+    path = tmp_path / 'm4.onnx'
+    report = export_onnx(fusion, seg, path, 'fmb', sample_hw=(64, 96))
+    assert report['class_id_agreement'] == 1.0
+    runner = FusionSegmenter(path)
+    vis = np.full((64, 96, 3), 128, np.uint8)
+    cold = np.zeros((64, 96), np.float32)
+    hot = cold.copy()
+    hot[16:48, 24:72] = 1.0
+    _, ids_cold = runner(vis, cold)
+    _, ids_hot = runner(vis, hot)
+    assert (ids_cold != ids_hot).mean() > 0.05
+    with torch.no_grad():
+        ref = DeployGraph(fusion, seg)(torch.from_numpy(vis)[None],
+                                       torch.from_numpy(hot)[None, None])[1][0].numpy()
+    assert (ids_hot == ref).mean() > 0.999

@@ -147,7 +147,8 @@ def train_recipe(source: torch.nn.Module, data_root: str | Path, label_root: str
 
     boxed, pairs = recipe_pairs(data_root, list(boxes_names) + list(dev_names), recipe.pairs)
     if inputs is None:
-        inputs = make_inputs(source, boxed + pairs, progress)
+        inputs = make_inputs(source, boxed + pairs, progress,
+                             with_thermal=recipe.segmenter.in_channels == 4)
     label_root = Path(label_root)
     names = list(boxes_names) * max(1, recipe.boxes_repeat) + [p.name for p in pairs]
     samples = labelled_samples(inputs, [label_root / BOXES_SET, label_root / PAIRS_SET], names,
@@ -167,14 +168,16 @@ def train_recipe(source: torch.nn.Module, data_root: str | Path, label_root: str
 
 
 @torch.no_grad()
-def make_inputs(source: torch.nn.Module, pairs: Sequence[Pair],
-                progress: bool = False) -> dict[str, np.ndarray]:
+def make_inputs(source: torch.nn.Module, pairs: Sequence[Pair], progress: bool = False,
+                with_thermal: bool = False) -> dict[str, np.ndarray]:
     """
-    Name -> the uint8 RGB image ``source`` makes of each pair (rounded as the export rounds).
+    Name -> the uint8 image ``source`` makes of each pair (rounded as the export rounds).
 
     ``source`` has the FusionModel interface (``source(visible, thermal).fused``):
     a fusion network or a ``training.models.baseline_fusion.BaselineFusion``.
     Thermal is normalised like the node's stills (8-bit as given).
+    ``with_thermal``: a fourth channel holds that thermal image (what a
+    4-channel segmenter sees in the exported graph).
     """
     from tqdm import tqdm
 
@@ -184,6 +187,8 @@ def make_inputs(source: torch.nn.Module, pairs: Sequence[Pair],
     for p in tqdm(pairs, desc='segmenter inputs', disable=not progress):
         vis, thr = read_visible(p.visible)[None], read_thermal(p.thermal, norm)[None]
         fused = source(vis, thr).fused[0].clamp(0.0, 1.0)
+        if with_thermal:
+            fused = torch.cat([fused, thr[0].clamp(0.0, 1.0)], dim=0)
         out[p.name] = (fused * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy()
     return out
 

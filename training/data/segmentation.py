@@ -60,9 +60,9 @@ class Augment:
 
 class SegmentationSamples(Dataset):
     """
-    ``(name, image uint8 (H,W,3), label uint8 (H,W))`` triples -> augmented training samples.
+    ``(name, image uint8 (H,W,C), label uint8 (H,W))`` triples -> augmented training samples.
 
-    Items are dicts ``image`` float (3,h,w) in [0, 1], ``label`` int64 (h,w),
+    Items are dicts ``image`` float (C,h,w) in [0, 1], ``label`` int64 (h,w),
     ``name``. Randomness comes from a numpy generator seeded per item and
     epoch (``set_epoch``), so a run is reproducible with any worker count.
     """
@@ -73,7 +73,7 @@ class SegmentationSamples(Dataset):
         for name, img, lab in items:
             if img.shape[:2] != lab.shape[:2] or img.ndim != 3 or img.dtype != np.uint8:
                 raise ValueError(f'{name}: image {img.shape} {img.dtype} and label {lab.shape} '
-                                 'must be HxWx3 uint8 and HxW of the same size')
+                                 'must be HxWxC uint8 and HxW of the same size')
         self.items = list(items)
         self.augment = augment
         self.object_ids = np.asarray(sorted(object_ids), np.uint8)

@@ -59,6 +59,12 @@ DEFAULT_OPSET = 17
 DYNAMO_MIN_OPSET = 18
 
 
+def segmenter_channels(segmenter: nn.Module) -> int:
+    """Input channels of a segmenter (3 unless its network says otherwise)."""
+    net = getattr(segmenter, 'model', segmenter)
+    return int(getattr(net, 'in_channels', 3))
+
+
 class DeployGraph(nn.Module):
     """
     The deployed graph: (visible, thermal) -> (fused, ids).
@@ -75,12 +81,15 @@ class DeployGraph(nn.Module):
     def forward(self, visible: torch.Tensor, thermal: torch.Tensor):
         visible = visible.permute(0, 3, 1, 2).to(torch.float32) * (1.0 / 255.0)
         fused = self.fusion(visible, thermal).fused
+        seen = fused
+        if segmenter_channels(self.segmenter) == 4:  # the fused image and the thermal image
+            seen = torch.cat([fused, thermal], dim=1)
         if hasattr(
             self.segmenter, 'class_ids'
         ):  # argmax at the segmenter's scale (ScaledSegmenter)
-            class_ids = self.segmenter.class_ids(fused).to(torch.uint8)
+            class_ids = self.segmenter.class_ids(seen).to(torch.uint8)
         else:
-            class_ids = self.segmenter(fused).argmax(1).to(torch.uint8)
+            class_ids = self.segmenter(seen).argmax(1).to(torch.uint8)
         # round half up: x * 255 + 0.5 is >= 0.5, so the cast's truncation is the floor
         fused_u8 = (fused.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8).permute(0, 2, 3, 1)
         return fused_u8, class_ids

@@ -51,12 +51,13 @@ def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 class CompactSegmenter(nn.Module):
     """Three stride-2 stages down, bilinear upsampling with skips back up."""
 
-    def __init__(self, num_classes: int = 15, width: int = 24):
+    def __init__(self, num_classes: int = 15, width: int = 24, in_channels: int = 3):
         super().__init__()
         self.variant = 'compact'
         self.num_classes = num_classes
+        self.in_channels = in_channels
         w = width
-        self.enc = nn.ModuleList([_block(3, w, 2), _block(w, 2 * w, 2), _block(2 * w, 4 * w, 2)])
+        self.enc = nn.ModuleList([_block(in_channels, w, 2), _block(w, 2 * w, 2), _block(2 * w, 4 * w, 2)])
         self.dec = nn.ModuleList([_block(4 * w + 2 * w, 2 * w), _block(2 * w + w, w)])
         self.classifier = nn.Conv2d(w, num_classes, 1)
 
@@ -100,12 +101,13 @@ class _SeparableResidual(nn.Module):
 class ContextSegmenter(nn.Module):
     """Four stride-2 stages (to 1/16), dilated context and a global pool, decoded to 1/4."""
 
-    def __init__(self, num_classes: int = 15, width: int = 24):
+    def __init__(self, num_classes: int = 15, width: int = 24, in_channels: int = 3):
         super().__init__()
         self.variant = 'context'
         self.num_classes = num_classes
+        self.in_channels = in_channels
         w = width
-        self.stem = nn.Sequential(_cbr(3, w, 2), _cbr(w, w))                        # 1/2
+        self.stem = nn.Sequential(_cbr(in_channels, w, 2), _cbr(w, w))                        # 1/2
         self.enc2 = nn.Sequential(_cbr(w, 2 * w, 2), _cbr(2 * w, 2 * w))            # 1/4
         self.enc3 = nn.Sequential(_cbr(2 * w, 4 * w, 2), _SeparableResidual(4 * w),
                                   _SeparableResidual(4 * w))                        # 1/8

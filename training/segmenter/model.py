@@ -60,6 +60,9 @@ class SegmenterConfig:
     width: int = 24  # compact / context variants only: channels of their first stage
     # loss weight of the box-group classes (person, car, bicycle, ...): they are few pixels
     object_weight: float = 1.0
+    # what the segmenter sees: 3 = the fused image (RGB); 4 = the fused image and the
+    # registered thermal image beside it (compact / context variants)
+    in_channels: int = 3
 
     @property
     def num_classes(self) -> int:
@@ -130,13 +133,17 @@ class SegmenterLoss:
         return partial_label_ce(logits, label, self.any_of, weights=self.weights)
 
 
-def build_segmenter_net(variant: str, num_classes: int,
-                        init_checkpoint: str | None = None, width: int = 24) -> torch.nn.Module:
+def build_segmenter_net(variant: str, num_classes: int, init_checkpoint: str | None = None,
+                        width: int = 24, in_channels: int = 3) -> torch.nn.Module:
     """
     Build a SegFormer, the compact CNN or a user's checkpoint.
 
-    SegFormer: 'b3', 'b0', 'tiny'; the compact CNN: 'compact'.
+    SegFormer: 'b3', 'b0', 'tiny'; the CNNs: 'compact', 'context'. ``in_channels``
+    4 (the CNNs only): the fused image and the thermal image side by side.
     """
+    if in_channels != 3 and variant not in ('compact', 'context'):
+        raise ValueError(f'in_channels {in_channels} needs variant compact or context, '
+                         f'not {variant!r}')
     if init_checkpoint:
         from training.models.pretrained_segformer import load_pretrained_segformer
 
@@ -144,11 +151,11 @@ def build_segmenter_net(variant: str, num_classes: int,
     if variant == 'compact':
         from training.models.compact_segmenter import CompactSegmenter
 
-        return CompactSegmenter(num_classes, width=int(width))
+        return CompactSegmenter(num_classes, width=int(width), in_channels=int(in_channels))
     if variant == 'context':
         from training.models.compact_segmenter import ContextSegmenter
 
-        return ContextSegmenter(num_classes, width=int(width))
+        return ContextSegmenter(num_classes, width=int(width), in_channels=int(in_channels))
     return SegmentationModel(variant, num_classes)
 
 
@@ -190,7 +197,8 @@ def load_segmenter(path: str | Path) -> tuple[ScaledSegmenter, SegmenterConfig]:
         hf_cfg = SegformerConfig.from_dict(ckpt['segformer_config'])
         model = wrap_segformer(SegformerForSemanticSegmentation(hf_cfg))
     else:
-        model = build_segmenter_net(cfg.variant, cfg.num_classes, width=cfg.width)
+        model = build_segmenter_net(cfg.variant, cfg.num_classes, width=cfg.width,
+                                    in_channels=cfg.in_channels)
     model.load_state_dict(ckpt['segmenter'])
     return ScaledSegmenter(model, cfg.scale).eval(), cfg
 

@@ -128,7 +128,8 @@ def train_segmenter(
     """
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)  # the order, the crops and the flips
-    net = build_segmenter_net(cfg.variant, cfg.num_classes, cfg.init_checkpoint, cfg.width)
+    net = build_segmenter_net(cfg.variant, cfg.num_classes, cfg.init_checkpoint, cfg.width,
+                              cfg.in_channels)
     model = ScaledSegmenter(net, cfg.scale)
     fuse = FusedBatches(fusion) if fusion is not None else None
     loss_fn = SegmenterLoss(cfg)
