@@ -24,7 +24,7 @@ import pytest
 from ros2_ssvif.classes import class_id, IGNORE_INDEX
 import torch
 from training.data.segmentation import Augment, SegmentationSamples
-from training.labels import BACKGROUND_ANY, background_classes
+from training.labels import BACKGROUND_ANY, background_classes, label_sets, set_label
 from training.labels.cli import main as make_main
 from training.labels.compose import compose_label, teacher_agreement
 from training.labels.make import is_day
@@ -105,10 +105,12 @@ def test_compose_night_frame_boxes_and_thermal_only():
     assert (label == PERSON).sum() == 50 * 15
     # outside the box enlarged by 15 % (4.65 px, 9.3 px): no object; the margin: ignored
     assert label[0, 0] == BACKGROUND_ANY and label[119, 159] == BACKGROUND_ANY
-    assert label[30, 60] == IGNORE_INDEX      # inside the enlarged box, not the blob
-    assert label[37, 64] == IGNORE_INDEX      # in the box, cool: left unlabelled
+    near_person = set_label(['person'])       # background or person, but not a car
+    assert label[30, 60] == near_person       # inside the enlarged box, not the blob
+    assert label[37, 64] == near_person       # in the box, cool
     assert label[24, 77] == BACKGROUND_ANY    # above the enlarged box (34 - 9.3 = 24.7 -> 25)
-    assert label[25, 77] == IGNORE_INDEX
+    assert label[25, 77] == near_person
+    assert IGNORE_INDEX not in label
 
 
 def test_compose_day_frame_teacher_background_and_objects():
@@ -117,17 +119,21 @@ def test_compose_day_frame_teacher_background_and_objects():
     ids[:20] = SKY
     ids[30:50, 5:25] = CAR        # a car the teacher sees with no box: stays ignored
     ids[30:50, 50:70] = CAR       # a boxed car
-    teachers = [_teacher(ids), _teacher(ids)]
+    other = ids.copy()
+    other[28:30, 48:72] = SKY     # the teachers disagree on the box's top rows
+    teachers = [_teacher(ids), _teacher(other)]
     th = np.full((h, w), 50, np.uint8)
     label, sources = compose_label((h, w), th, teachers, [Box('car', 48, 28, 72, 52)])
     assert label[5, 5] == SKY and label[55, 40] == ROAD
     assert (label[30:50, 5:25] == IGNORE_INDEX).all()
     assert (label[30:50, 50:70] == CAR).all()
+    assert label[29, 55] == set_label(['car'])  # in the car box, no agreement: car or not
+    assert label[51, 55] == ROAD                # in the box, agreed background: kept
     assert sources == {'car:teacher': 1}
     # without boxes (RoadScene), agreed object pixels are trusted as they are
     label, _ = compose_label((h, w), th, teachers, None)
     assert (label[30:50, 5:25] == CAR).all()
-    assert BACKGROUND_ANY not in label
+    assert not ((label >= BACKGROUND_ANY) & (label != IGNORE_INDEX)).any()
 
 
 def test_is_day_from_name_tag_or_brightness():
@@ -158,6 +164,15 @@ def test_background_any_allows_no_object_class():
     allowed = background_classes('fmb')
     assert not allowed[PERSON] and not allowed[CAR] and not allowed[class_id('bicycle')]
     assert allowed[ROAD] and allowed[SKY] and not allowed[0]
+    sets = label_sets('fmb')
+    assert sorted(sets) == list(range(240, 248)) and sets[BACKGROUND_ANY] == allowed
+    near_person = sets[set_label(['person'])]
+    assert near_person[PERSON] and near_person[ROAD] and not near_person[CAR]
+    every = sets[set_label(['person', 'car', 'bicycle'])]
+    assert every[class_id('truck')] and every[class_id('motorcycle')] and not every[0]
+    msrs = label_sets('msrs')[set_label(['bicycle'])]
+    assert msrs[class_id('bike', ('unlabeled', 'car', 'person', 'bike', 'curve', 'car_stop',
+                                  'guardrail', 'color_cone', 'bump'))]
 
 
 def test_segmentation_samples_are_reproducible_and_pad_with_ignore():

@@ -22,26 +22,40 @@ on; ``object_masks`` turns boxes into object pixels; ``compose`` merges
 teachers, boxes and the day/night decision into one label per pixel.
 
 Label values: the class ids of the class set (FMB by default), ``255``
-ignore, and :data:`BACKGROUND_ANY` (254), "none of the object classes,
-which one unknown": what a pixel outside every box is. The segmenter's loss
-(``training.losses.segmentation.partial_label_ce``) reads it as the set of
-background classes.
+ignore, and *set labels* ``SET_BASE + bits`` (240-247): "one of the
+background classes, or of the object groups in ``bits``" (person 1, car 2,
+bicycle 4), which one unknown. A pixel outside every box is
+:data:`BACKGROUND_ANY` (240, no group): no object there. A pixel inside a
+person box that is not the person's warm blob is 241: background or that
+person, but not a car. The segmenter's loss
+(``training.losses.segmentation.partial_label_ce``) reads each set label as
+its set of classes (:func:`label_sets`).
 """
 from __future__ import annotations
 
 from ros2_ssvif.classes import CLASS_SETS
 
 
-__all__ = ['BACKGROUND_ANY', 'OBJECT_CLASSES', 'background_classes', 'is_object_class']
+__all__ = ['BACKGROUND_ANY', 'GROUP_BITS', 'GROUP_CLASSES', 'OBJECT_CLASSES', 'SET_BASE',
+           'background_classes', 'is_object_class', 'label_sets', 'set_label']
 
-BACKGROUND_ANY = 254
-
-#: classes a box stands for (evaluation.metrics.boxes.GROUPS), in the FMB and MSRS class sets
-OBJECT_CLASSES = ('person', 'car', 'truck', 'bus', 'motorcycle', 'bicycle', 'bike')
+SET_BASE = 240
+BACKGROUND_ANY = SET_BASE
+#: the object groups of the box labels (evaluation.metrics.boxes.GROUPS) and their bit
+GROUP_BITS = {'person': 1, 'car': 2, 'bicycle': 4}
+#: the class names of each group, in the FMB and MSRS class sets
+GROUP_CLASSES = {'person': ('person',), 'car': ('car', 'truck', 'bus'),
+                 'bicycle': ('bicycle', 'motorcycle', 'bike')}
+OBJECT_CLASSES = tuple(n for names in GROUP_CLASSES.values() for n in names)
 
 
 def is_object_class(name: str) -> bool:
     return name in OBJECT_CLASSES
+
+
+def set_label(groups=()) -> int:
+    """The set label of "background or one of ``groups``" (group names)."""
+    return SET_BASE + sum(GROUP_BITS[g] for g in set(groups))
 
 
 def background_classes(class_set: str = 'fmb') -> list[bool]:
@@ -53,3 +67,17 @@ def background_classes(class_set: str = 'fmb') -> list[bool]:
     """
     names = CLASS_SETS[class_set][0]
     return [not is_object_class(n) and n != 'unlabeled' for n in names]
+
+
+def label_sets(class_set: str = 'fmb') -> dict[int, list[bool]]:
+    """Set label -> per class id of ``class_set``, may a pixel with that label be the class."""
+    names = CLASS_SETS[class_set][0]
+    out = {}
+    for bits in range(2 ** len(GROUP_BITS)):
+        allowed = set()
+        for group, bit in GROUP_BITS.items():
+            if bits & bit:
+                allowed.update(GROUP_CLASSES[group])
+        out[SET_BASE + bits] = [b or n in allowed
+                                for b, n in zip(background_classes(class_set), names)]
+    return out

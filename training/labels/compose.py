@@ -21,12 +21,13 @@ Per pixel, in this order:
 2. where the daylight teachers are trusted (the frame is day) and all of
    them agree on one class, each at least ``confidence`` sure: that class,
    if it is a background class (road, building, sky, ...);
-3. with boxes: everything outside every box (enlarged by ``box_margin``)
-   that is still unlabelled becomes :data:`BACKGROUND_ANY` ("no object
-   here"), except where a teacher sees an object there, which stays ignored
-   (an unannotated car, or a teacher's invention: the label does not guess);
-   without boxes (a set with no annotation): the teachers' agreed object
-   pixels are kept as they are;
+3. with boxes: every pixel still unlabelled gets the set label of the
+   groups whose boxes (enlarged by ``box_margin``) cover it: outside every
+   box :data:`BACKGROUND_ANY` ("no object here"), around a person "background
+   or person, not a car". Where a teacher sees an object of a group no box
+   allows there, the pixel stays ignored (an unannotated car, or a teacher's
+   invention: the label does not guess). Without boxes (a set with no
+   annotation): the teachers' agreed object pixels are kept as they are;
 4. inside each box, the object's pixels (``object_masks.object_mask``) get
    the box's class: cars first, then bicycles, then persons on top.
 """
@@ -40,7 +41,7 @@ from evaluation.metrics.boxes import Box, box_pixel_bounds, box_pixel_mask, GROU
 import numpy as np
 from ros2_ssvif.classes import class_id, FMB_CLASSES, IGNORE_INDEX
 
-from . import BACKGROUND_ANY, is_object_class
+from . import GROUP_BITS, GROUP_CLASSES, is_object_class, SET_BASE
 from .object_masks import MaskRule, object_mask
 
 
@@ -82,7 +83,7 @@ def compose_label(shape: tuple[int, int], thermal: np.ndarray, teachers: Sequenc
                   boxes: Sequence[Box] | None, rule: LabelRule = LabelRule()
                   ) -> tuple[np.ndarray, Counter]:
     """
-    Label image (uint8, class ids / 254 / 255) and a count of which source made each object.
+    Label image (uint8: class ids, set labels, 255) and a count of which source made each object.
 
     ``teachers``: the trusted teachers' ``TeacherOutput`` for this frame, or
     None / empty at night. ``boxes``: the frame's merged boxes, or None when
@@ -102,9 +103,16 @@ def compose_label(shape: tuple[int, int], thermal: np.ndarray, teachers: Sequenc
     sources: Counter = Counter()
     if boxes is None:
         return label, sources
-    free = ~box_pixel_mask(boxes, (h, w), enlarge=rule.box_margin)
-    seen_object = votes != IGNORE_INDEX if votes is not None else np.zeros((h, w), bool)
-    label[free & (label == IGNORE_INDEX) & ~seen_object] = BACKGROUND_ANY
+    bits = np.zeros((h, w), np.uint8)
+    for group, bit in GROUP_BITS.items():
+        bits[box_pixel_mask(boxes, (h, w), enlarge=rule.box_margin, group=group)] |= bit
+    unexplained = np.zeros((h, w), bool)  # a teacher's object where no box of its group is
+    if votes is not None:
+        for group, bit in GROUP_BITS.items():
+            ids = [i for i, n in enumerate(FMB_CLASSES) if n in GROUP_CLASSES[group]]
+            unexplained |= np.isin(votes, ids) & ((bits & bit) == 0)
+    free = (label == IGNORE_INDEX) & ~unexplained
+    label[free] = SET_BASE + bits[free]
     group_ids = {g: tuple(class_id(n) for n in names) for g, names in GROUPS.items()}
     main_id = {g: class_id(names[0]) for g, names in GROUPS.items()}
     for group in PAINT_ORDER:

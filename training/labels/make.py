@@ -22,8 +22,8 @@ Make the segmenter's training labels for real pairs: the engine of ``ssvif_make_
 
 Offline and at training time only (the teachers are Cityscapes networks
 and ai-edge-litert, never runtime dependencies). For every listed pair it
-writes ``OUTPUT/<set>/NAME.png`` (uint8 labels: class ids, 254 "no object",
-255 ignore; ``training.labels``), keeps the teachers' answers in
+writes ``OUTPUT/<set>/NAME.png`` (uint8 labels: class ids, 240-247 set
+labels such as "no object", 255 ignore; ``training.labels``), keeps the teachers' answers in
 ``OUTPUT/teachers/<teacher>/<set>/NAME.npz`` (so a rerun with other rules
 costs seconds), and writes ``OUTPUT/report.md`` with the label statistics
 and ``OUTPUT/labels.png``, a contact sheet of labels over their images.
@@ -48,7 +48,7 @@ import numpy as np
 from ros2_ssvif.classes import FMB_CLASSES, FMB_PALETTE, IGNORE_INDEX
 from ros2_ssvif.image_files import images_by_stem
 
-from . import BACKGROUND_ANY
+from . import GROUP_BITS, SET_BASE
 from .compose import compose_label, LabelRule
 
 
@@ -140,7 +140,7 @@ def colour_label(label: np.ndarray) -> np.ndarray:
     """RGB picture of a label: palette colours, ignore black, 'no object' dark grey."""
     lut = np.zeros((256, 3), np.uint8)
     lut[:len(FMB_PALETTE)] = np.array(FMB_PALETTE, np.uint8)
-    lut[BACKGROUND_ANY] = (60, 60, 60)
+    lut[SET_BASE:SET_BASE + 8] = (60, 60, 60)
     lut[IGNORE_INDEX] = (0, 0, 0)
     return lut[label]
 
@@ -153,8 +153,9 @@ def write_report(stats: dict, sets: Sequence[LabelSet], output: Path, sheet_rows
         total = max(1, s['total_pixels'])
         lines += [f'## {ls.name} ({s["day"]} day, {s["night"]} night pairs)', '',
                   '| label | share of pixels |', '|---|---:|']
-        names = {**dict(enumerate(FMB_CLASSES)), BACKGROUND_ANY: 'no object (254)',
-                 IGNORE_INDEX: 'ignore (255)'}
+        names = {**dict(enumerate(FMB_CLASSES)), IGNORE_INDEX: 'ignore (255)',
+                 **{SET_BASE + b: f'set {SET_BASE + b}: background' + ''.join(
+                     f' or {g}' for g, bit in GROUP_BITS.items() if b & bit) for b in range(8)}}
         for i, c in sorted(s['pixels'].items()):
             lines.append(f'| {names.get(i, i)} | {c / total:.4f} |')
         if s['sources']:

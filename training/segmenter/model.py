@@ -28,7 +28,7 @@ from ros2_ssvif.classes import CLASS_SETS
 import torch
 import torch.nn.functional as F
 from training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from training.labels import BACKGROUND_ANY, background_classes, is_object_class
+from training.labels import is_object_class, label_sets
 from training.losses.segmentation import partial_label_ce
 from training.models.segformer import SegmentationModel
 
@@ -114,7 +114,7 @@ class ScaledSegmenter(torch.nn.Module):
 
 class SegmenterLoss:
     """
-    Cross-entropy on class ids and on :data:`training.labels.BACKGROUND_ANY` pixels.
+    Cross-entropy on class ids and on set labels (``training.labels.label_sets``).
 
     ``object_weight`` scales the pixels labelled with a box-group class
     (person, car, bicycle, ...): they are a few percent of a road scene's
@@ -123,7 +123,7 @@ class SegmenterLoss:
 
     def __init__(self, cfg: SegmenterConfig):
         names = CLASS_SETS[cfg.class_set][0]
-        self.any_of = {BACKGROUND_ANY: torch.tensor(background_classes(cfg.class_set))}
+        self.any_of = {v: torch.tensor(m) for v, m in label_sets(cfg.class_set).items()}
         self.weights = None
         if cfg.object_weight != 1.0:
             self.weights = torch.tensor([cfg.object_weight if is_object_class(n) else 1.0

@@ -120,7 +120,7 @@ def train_segmenter(
     (H,W) long, fused here by the frozen ``fusion``; or with ``image``
     (3,H,W) already made (``training.data.segmentation.SegmentationSamples``,
     ``fusion`` may then be None). Labels may hold
-    ``training.labels.BACKGROUND_ANY``. ``validate(model)`` returns a score
+    set labels (``training.labels.SET_BASE``). ``validate(model)`` returns a score
     to maximise (early stopping and best weights); without it the mIoU on
     ``val_set``. The checkpoint records the fingerprint of the fusion network
     the inputs came from (``source_fingerprint`` when ``fusion`` is None), so
