@@ -60,6 +60,7 @@ sys.path.insert(0, str(REPO))
 
 SEG_TEST_CAPTURES = 60
 COMPARISON_INPUTS = ('visible-only', 'thermal-only', 'max-luminance')
+ONE_CAMERA = ('visible-only', 'thermal-only')
 TEACHERS = ('deeplab', 'espnetv2')
 # --smoke: the same steps at toy sizes (the test suite runs it; minutes -> seconds)
 SMOKE_FUSION = [
@@ -151,14 +152,15 @@ def make_training_labels(data: Path, weights: Path, out: Path, train_names: list
 
 
 def train_seg(source, data: Path, label_root: Path, train_names: list[str], path: Path,
-              progress: bool, smoke: bool = False, inputs: dict | None = None) -> dict:
+              progress: bool, smoke: bool = False, inputs: dict | None = None,
+              overrides: tuple[str, ...] = ()) -> dict:
     """Train the recipe's segmenter on what ``source`` makes of the training pairs."""
     import torch
-    from training.segmenter_recipe import load_recipe, train_recipe
+    from training.segmenter.recipe import load_recipe, train_recipe
 
     torch.manual_seed(0)
     recipe = load_recipe(REPO / 'config' / 'training' / 'default_segmenter.yaml',
-                         SMOKE_RECIPE if smoke else ())
+                         list(overrides) + (SMOKE_RECIPE if smoke else []))
     res = train_recipe(source, data, label_root, recipe, path, train_names, progress=progress,
                        inputs=inputs)
     return {'epochs': len(res.history), 'final_loss': res.history[-1]['loss'],
@@ -178,15 +180,23 @@ def export_bundle(source, seg_ckpt: Path, path: Path) -> dict:
 
 def comparison_bundles(data: Path, label_root: Path, train_names: list[str], out: Path,
                        progress: bool, smoke: bool = False) -> dict[str, Path]:
-    """Train the same recipe on one camera / a one-line rule; export each as a bundle."""
+    """
+    Train the same recipe on one camera / a one-line rule; export each as a bundle.
+
+    The one-camera rows see that camera only (3 channels); the max-luminance
+    row gets the thermal channel too when the recipe's segmenter has it, so
+    it differs from the shipped model in the fusion alone.
+    """
     from training.models.baseline_fusion import BaselineFusion
 
     bundles = {}
     for kind in COMPARISON_INPUTS:
         source = BaselineFusion(kind)
         ckpt = out / 'compare' / f'segmenter_{kind}.pt'
+        one_camera = ('segmenter.in_channels=3',) if kind in ONE_CAMERA else ()
         if not ckpt.is_file():
-            train_seg(source, data, label_root, train_names, ckpt, progress, smoke)
+            train_seg(source, data, label_root, train_names, ckpt, progress, smoke,
+                      overrides=one_camera)
         bundles[kind] = out / 'compare' / f'{kind}.onnx'
         export_bundle(source, ckpt, bundles[kind])
     return bundles

@@ -133,7 +133,7 @@ TRAINING_FLOORS = (
     ('training.frameworks', 'training.caf', 'training.checkpoint', 'training.loop'),  # plugins,
     # CAF's config and builders, the loop core and its step application
     ('training.trainer', 'training.caf.search', 'training.segmenter.model',
-     'training.segmenter.train', 'training.segmenter_recipe', 'training.fuse.images',
+     'training.segmenter.train', 'training.segmenter.recipe', 'training.fuse.images',
      'training.export.onnx'),  # loops, tools
     ('training.cli', 'training.caf.cli', 'training.segmenter', 'training.export',
      'training.fuse', 'training.labels.cli'),  # commands, and the faces that export them

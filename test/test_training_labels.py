@@ -215,8 +215,8 @@ def test_object_focus_centres_crops_on_objects():
     img = np.zeros((200, 300, 3), np.uint8)
     lab = np.full((200, 300), ROAD, np.uint8)
     lab[150:160, 280:290] = PERSON  # a small person in a corner
-    focus = SegmentationSamples([('a', img, lab)], Augment(crop=64, scale=(1.0, 1.0),
-                                                          object_focus=1.0), object_ids=[PERSON])
+    focus_aug = Augment(crop=64, scale=(1.0, 1.0), object_focus=1.0)
+    focus = SegmentationSamples([('a', img, lab)], focus_aug, object_ids=[PERSON])
     plain = SegmentationSamples([('a', img, lab)], Augment(crop=64, scale=(1.0, 1.0)),
                                 object_ids=[PERSON])
     hits_focus = hits_plain = 0
@@ -238,7 +238,7 @@ def test_one_camera_baselines_keep_both_inputs():
 
 
 def test_recipe_yaml_and_overrides(tmp_path):
-    from training.segmenter_recipe import load_recipe
+    from training.segmenter.recipe import load_recipe
 
     from training.config import ConfigError
 

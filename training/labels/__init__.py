@@ -54,7 +54,7 @@ def is_object_class(name: str) -> bool:
 
 
 def set_label(groups=()) -> int:
-    """The set label of "background or one of ``groups``" (group names)."""
+    """Return the set label of "background or one of ``groups``" (group names)."""
     return SET_BASE + sum(GROUP_BITS[g] for g in set(groups))
 
 

@@ -57,7 +57,8 @@ class CompactSegmenter(nn.Module):
         self.num_classes = num_classes
         self.in_channels = in_channels
         w = width
-        self.enc = nn.ModuleList([_block(in_channels, w, 2), _block(w, 2 * w, 2), _block(2 * w, 4 * w, 2)])
+        self.enc = nn.ModuleList([_block(in_channels, w, 2), _block(w, 2 * w, 2),
+                                  _block(2 * w, 4 * w, 2)])
         self.dec = nn.ModuleList([_block(4 * w + 2 * w, 2 * w), _block(2 * w + w, w)])
         self.classifier = nn.Conv2d(w, num_classes, 1)
 

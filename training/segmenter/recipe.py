@@ -80,7 +80,7 @@ def load_recipe(path: str | Path, sets: Sequence[str] = ()) -> Recipe:
     """
     from ros2_ssvif.safe_files import read_yaml_file
     from training.config import ConfigError
-    from training.segmenter import SegmenterConfig
+    from training.segmenter.model import SegmenterConfig
     import yaml
 
     raw = read_yaml_file(path, 'segmenter recipe') or {}
@@ -143,7 +143,7 @@ def train_recipe(source: torch.nn.Module, data_root: str | Path, label_root: str
     ``training.segmenter.SegmenterResult``.
     """
     from training.checkpoint import model_fingerprint
-    from training.segmenter import train_segmenter
+    from training.segmenter.train import train_segmenter
 
     boxed, pairs = recipe_pairs(data_root, list(boxes_names) + list(dev_names), recipe.pairs)
     if inputs is None:
