@@ -46,9 +46,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping, Sequence
-import csv
-import json
-import math
 from pathlib import Path
 import sys
 
@@ -56,6 +53,8 @@ import numpy as np
 from ros2_ssvif.cli import run_command
 from ros2_ssvif.image_files import read_name_list
 
+from .box_overlays import GROUP_COLOURS, legend_strip, overlay_row, pick_overlay_names, write_rgb
+from .box_report import DEFAULT_DEFINITION, format_score, summary_markdown, write_reports
 from .io import InputError
 from .metrics.boxes import (
     BOX_SOURCES,
@@ -63,8 +62,6 @@ from .metrics.boxes import (
     DEFAULT_BOX_SOURCES,
     GROUPS,
     load_boxes,
-    METRIC_NAMES,
-    subset_of,
     SUBSETS,
 )
 
@@ -92,13 +89,7 @@ __all__ = [
 ]
 
 PROG = 'evaluate_segmentation'
-#: the thresholds the command uses (BoxScore's and merge_annotations' defaults).
-DEFAULT_DEFINITION = {'min_fraction': 0.2, 'tall_px': 24.0, 'enlarge': 0.15,
-                      'merge_iou': 0.5, 'merge_keep': 'union'}
 
-#: box colour per group on the overlays (RGB), chosen to stand out from the FMB palette.
-GROUP_COLOURS = {'person': (0, 255, 0), 'car': (255, 160, 0), 'bicycle': (255, 255, 0)}
-_COLUMN_TITLES = {'recall_tall': 'R(≥24px)', 'recall': 'R(all)', 'precision': 'P'}
 
 MaskSource = Mapping[str, np.ndarray] | Callable[[str], np.ndarray]
 
@@ -316,229 +307,6 @@ def score_masks(masks: MaskSource, names: Sequence[str], boxes_root: str | Path,
     return score_methods({'masks': masks}, names, boxes_root, box_sources, **kwargs)['masks']
 
 
-# -- reports -------------------------------------------------------------------------------------
-
-def _fmt(v: float) -> str:
-    return '–' if v is None or (isinstance(v, float) and math.isnan(v)) else f'{v:.2f}'
-
-
-def summary_markdown(summaries: Mapping[str, Mapping], n_pairs: int,
-                     sources: Mapping[str, str] | None = None,
-                     box_sources: Sequence[str] = DEFAULT_BOX_SOURCES,
-                     pairs_file: str = '') -> str:
-    """Markdown report: per subset one table (rows methods, R(≥24px) / R(all) / P per group)."""
-    methods = list(summaries)
-    groups = list(next(iter(summaries.values()))['all']) if methods else list(GROUPS)
-    cols = [(g, k) for g in groups for k in ('recall_tall', 'recall', 'precision')]
-    lines = [
-        f'Segmentation masks against real boxes: {n_pairs} pair(s)'
-        + (f' of `{pairs_file}`' if pairs_file else '')
-        + f"; ground truth = {' + '.join(box_sources)} boxes "
-        '(same group, IoU ≥ 0.5 counted once).',
-        '',
-        ('- **R(all)**: share of boxes with ≥ 20 % of their pixels predicted as a class of '
-         'the group; **R(≥24px)**: the same for boxes at least 24 px tall.'),
-        ('- **P**: share of the pixels predicted as the group that lie inside a box of the '
-         'group enlarged by 15 % per side (pixels summed over the subset). – = no boxes / no '
-         'predicted pixels.'),
-        '- Groups: ' + '; '.join(f"{g} = {{{', '.join(GROUPS.get(g, (g,)))}}}" for g in groups)
-        + '. Definitions: `evaluation/metrics/boxes.py`.',
-        '',
-    ]
-    if sources:
-        lines += [f'- {m}: `{s}`' for m, s in sources.items()] + ['']
-    for subset in SUBSETS:
-        lines += [f'### {subset}', '']
-        head = [f'{g} {_COLUMN_TITLES[k]}' for g, k in cols]
-        lines += ['| Method | ' + ' | '.join(head) + ' |', '|---|' + '---:|' * len(cols)]
-        best = {}
-        for g, k in cols:
-            vals = [round(summaries[m][subset][g][k], 2) for m in methods
-                    if not math.isnan(summaries[m][subset][g][k])]
-            best[(g, k)] = max(vals) if vals and len(methods) > 1 else None
-        for m in methods:
-            cells = []
-            for g, k in cols:
-                v = summaries[m][subset][g][k]
-                text = _fmt(v)
-                if best[(g, k)] is not None and not math.isnan(v) and round(v, 2) == best[(g, k)]:
-                    text = f'**{text}**'
-                cells.append(text)
-            lines.append(f'| {m} | ' + ' | '.join(cells) + ' |')
-        ref = summaries[methods[0]][subset]
-        n_img = ref[groups[0]]['images'] if groups else 0
-        counts = ', '.join(f"{g} {ref[g]['boxes_tall']} / {ref[g]['boxes']}" for g in groups)
-        lines += ['', f'{n_img} image(s); boxes (≥24 px / all): {counts}.']
-        for m in methods:
-            px = ', '.join(f"{g} {summaries[m][subset][g]['predicted_pixels']:,}"
-                           for g in groups)
-            found = ', '.join(f"{g} {summaries[m][subset][g]['found_tall']}"
-                              f" / {summaries[m][subset][g]['found']}" for g in groups)
-            lines.append(f'{m}: found (≥24 px / all) {found}; predicted pixels {px}.')
-            lines[-1] = lines[-1] if m == methods[-1] else lines[-1] + '<br>'
-        lines.append('')
-    return '\n'.join(lines)
-
-
-def _json_value(v):
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
-
-
-def write_reports(output: str | Path, summaries: Mapping[str, Mapping], n_pairs: int,
-                  sources: Mapping[str, str] | None = None,
-                  box_sources: Sequence[str] = DEFAULT_BOX_SOURCES,
-                  pairs_file: str = '', definition: Mapping | None = None) -> None:
-    """
-    Write ``summary.md``, ``box_scores.csv`` (long format) and ``box_scores.json``.
-
-    ``definition`` is recorded in the JSON (default: the command's thresholds).
-    """
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / 'summary.md').write_text(
-        summary_markdown(summaries, n_pairs, sources, box_sources, pairs_file))
-    with (out / 'box_scores.csv').open('w', newline='') as fh:
-        w = csv.writer(fh)
-        w.writerow(['method', 'subset', 'group', 'metric', 'value'])
-        for m, summary in summaries.items():
-            for subset, groups in summary.items():
-                for g, metrics in groups.items():
-                    for k in METRIC_NAMES:
-                        v = metrics[k]
-                        text = ('nan' if math.isnan(v) else f'{v:.6f}') if isinstance(
-                            v, float) else str(v)
-                        w.writerow([m, subset, g, k, text])
-    doc = {
-        'pairs': n_pairs,
-        'pairs_file': pairs_file,
-        'box_sources': list(box_sources),
-        'groups': {g: list(v) for g, v in GROUPS.items()},
-        'definition': dict(definition or DEFAULT_DEFINITION),
-        'methods': {
-            m: {
-                'source': (sources or {}).get(m, ''),
-                'scores': {s: {g: {k: _json_value(v) for k, v in metrics.items()}
-                               for g, metrics in groups.items()}
-                           for s, groups in summary.items()},
-            }
-            for m, summary in summaries.items()
-        },
-    }
-    (out / 'box_scores.json').write_text(json.dumps(doc, indent=1, allow_nan=False) + '\n')
-
-
-# -- overlays ------------------------------------------------------------------------------------
-
-def pick_overlay_names(names: Sequence[str], n: int) -> list[str]:
-    """Pick ``n`` names spread over the list, half night, half day (more day when odd)."""
-    if n <= 0:
-        return []
-    day = [x for x in names if subset_of(x) == 'day']
-    night = [x for x in names if subset_of(x) == 'night']
-    other = [x for x in names if subset_of(x) is None]
-    n_night = min(len(night), n // 2)
-    n_day = min(len(day), n - n_night)
-    n_night = min(len(night), n - n_day)
-    n_other = min(len(other), n - n_day - n_night)
-
-    def spread(items, k):
-        if k <= 0:
-            return []
-        return [items[i] for i in np.linspace(0, len(items) - 1, k).round().astype(int)]
-
-    picked = set(spread(day, n_day) + spread(night, n_night) + spread(other, n_other))
-    return [x for x in names if x in picked]
-
-
-def _label(img: np.ndarray, text: str, org=(4, 4)) -> None:
-    import cv2
-
-    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1
-    (tw, th), base = cv2.getTextSize(text, font, scale, thick)
-    x, y = org
-    cv2.rectangle(img, (x, y), (x + tw + 6, y + th + base + 4), (0, 0, 0), -1)
-    cv2.putText(img, text, (x + 3, y + th + 2), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
-
-
-def _cell(img: np.ndarray, width: int) -> np.ndarray:
-    import cv2
-
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    h, w = img.shape[:2]
-    return cv2.resize(img, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
-
-
-def _draw_boxes(img: np.ndarray, boxes, scale: float, found=None) -> None:
-    import cv2
-
-    for k, b in enumerate(boxes):
-        colour = GROUP_COLOURS.get(b.group, (255, 255, 255))
-        thick = 1 if found is not None and not found[k] else 2
-        p0 = (round(b.x0 * scale), round(b.y0 * scale))
-        p1 = (max(p0[0], round(b.x1 * scale) - 1), max(p0[1], round(b.y1 * scale) - 1))
-        cv2.rectangle(img, p0, p1, colour, thick)
-
-
-def overlay_row(name: str, visible: np.ndarray, thermal: np.ndarray,
-                panels: Sequence[tuple[str, np.ndarray, np.ndarray, Sequence[bool]]],
-                boxes, cell_width: int = 320, alpha: float = 0.5) -> np.ndarray:
-    """
-    One RGB row: visible (with boxes), thermal, then per method its mask over its image.
-
-    ``panels`` are (method, base image RGB, mask, found flags per box). Class
-    0 and ignored pixels are left unpainted; found boxes are drawn thick,
-    missed ones thin, one colour per group (``GROUP_COLOURS``).
-    """
-    from ros2_ssvif.classes import FMB_PALETTE
-
-    lut = np.zeros((256, 3), np.uint8)
-    lut[:len(FMB_PALETTE)] = np.asarray(FMB_PALETTE, np.uint8)
-    scale = cell_width / visible.shape[1]
-    vis = _cell(visible, cell_width)
-    _draw_boxes(vis, boxes, scale)
-    _label(vis, f'{name} visible')
-    thr = _cell(thermal, cell_width)
-    _label(thr, 'thermal')
-    cells = [vis, thr]
-    for method, base, mask, found in panels:
-        base = base if base is not None else visible
-        if base.ndim == 2:
-            base = np.repeat(base[..., None], 3, axis=2)
-        paint = (mask > 0) & (mask < len(FMB_PALETTE))
-        blend = base.astype(np.float32)
-        blend[paint] = (1 - alpha) * blend[paint] + alpha * lut[mask[paint]]
-        cell = _cell(np.clip(blend + 0.5, 0, 255).astype(np.uint8), cell_width)
-        _draw_boxes(cell, boxes, scale, found)
-        _label(cell, f'{method}: found {sum(found)}/{len(found)}')
-        cells.append(cell)
-    return np.concatenate(cells, axis=1)
-
-
-def _legend(width: int) -> np.ndarray:
-    import cv2
-
-    strip = np.full((22, width, 3), 255, np.uint8)
-    x = 6
-    for g, colour in GROUP_COLOURS.items():
-        cv2.rectangle(strip, (x, 5), (x + 14, 16), colour, -1)
-        cv2.putText(strip, g, (x + 18, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1,
-                    cv2.LINE_AA)
-        x += 30 + 9 * len(g)
-    cv2.putText(strip, 'boxes: thick = found (>= 20 % of pixels), thin = missed', (x + 10, 15),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
-    return strip
-
-
-def _write_rgb(path: Path, img: np.ndarray) -> None:
-    import cv2
-
-    if not cv2.imwrite(str(path), np.ascontiguousarray(img[..., ::-1])):
-        raise OSError(f'cannot write {path}')
-
-
 # -- the command ---------------------------------------------------------------------------------
 
 def _parse_method(text: str) -> tuple[str, str]:
@@ -598,7 +366,7 @@ def evaluate(boxes_root: str | Path, methods: Sequence[tuple[str, str]], output:
         vis, _ = images.get(name)
         panels = [(m, sources[m].base_image(name), masks[m], found[m]) for m in masks]
         row = overlay_row(name, vis, images.thermal_u8(name), panels, boxes)
-        _write_rgb(out / 'overlays' / f'{name}.png', row)
+        write_rgb(out / 'overlays' / f'{name}.png', row)
         rows.append((name, row))
 
     scores = score_methods(sources, names, root, box_sources, progress=progress,
@@ -609,10 +377,10 @@ def evaluate(boxes_root: str | Path, methods: Sequence[tuple[str, str]], output:
     if rows:
         width = max(r.shape[1] for _, r in rows)
         gap = np.full((4, width, 3), 255, np.uint8)
-        parts = [_legend(width)]
+        parts = [legend_strip(width)]
         for _, r in rows:
             parts += [gap, r]
-        _write_rgb(out / 'contact_sheet.png', np.concatenate(parts, axis=0))
+        write_rgb(out / 'contact_sheet.png', np.concatenate(parts, axis=0))
     return summaries
 
 
@@ -665,7 +433,7 @@ def _evaluate(args) -> int:
         for subset in SUBSETS:
             vals = [summary[subset][g][k] for g in groups
                     for k in ('recall_tall', 'recall', 'precision')]
-            print(f'{m:<14}{subset:<7}' + ''.join(f'{_fmt(v):>14}' for v in vals))
+            print(f'{m:<14}{subset:<7}' + ''.join(f'{format_score(v):>14}' for v in vals))
     return 0
 
 

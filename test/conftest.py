@@ -60,6 +60,15 @@ def repo_root() -> Path:
     return REPO
 
 
+@pytest.fixture()
+def ros():
+    """Give one test a fresh rclpy context (the node tests; rclpy is imported only here)."""
+    rclpy = pytest.importorskip('rclpy')
+    rclpy.init()
+    yield
+    rclpy.try_shutdown()
+
+
 @pytest.fixture(scope='session')
 def toy_model_path(tmp_path_factory) -> Path:
     from toy_model import write_toy_model

@@ -12,13 +12,22 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""In-memory datasets and tiny settings shared by the CAF and bi-level tests (no files)."""
+"""In-memory datasets and tiny settings shared by the training tests (no files)."""
 from __future__ import annotations
 
 import pytest
 import torch
 
 
+# the realtime backbone and the tiny SegFormer at toy sizes (trainer, RLW, ddp, bag tool tests)
+TINY_REALTIME = [
+    'model.backbone=realtime',
+    'model.backbone_kwargs={width: 8, context_width: 8, blocks: 1, context_blocks: 1}',
+    'model.segformer=tiny',
+    'model.seg_head_hidden=8',
+    'data.batch_size=2',
+    'data.crop=32',
+]
 TINY_DENSE = [
     'model.backbone=dense_residual',
     'model.backbone_kwargs={width: 4, growth: 4, layers: 1, blocks: 1}',

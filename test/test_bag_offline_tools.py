@@ -188,6 +188,8 @@ def test_evaluate_fusion_size_check_fires_for_files_with_one_name(tmp_path, caps
 
 def test_train_with_a_corrupt_image_and_workers_is_one_line(tmp_path):
     """Defect: a corrupt image with data.workers > 0 printed a 23-line worker traceback."""
+    from learning_to_learn_data import TINY_REALTIME
+
     rng = np.random.default_rng(0)
     root = tmp_path / 'ds'
     for sub in ('vi', 'ir'):
@@ -206,12 +208,7 @@ def test_train_with_a_corrupt_image_and_workers_is_one_line(tmp_path):
         f'data.root={root}',
         'data.workers=2',
         'epochs=1',
-        'model.backbone=realtime',
-        'model.backbone_kwargs={width: 8, context_width: 8, blocks: 1, context_blocks: 1}',
-        'model.segformer=tiny',
-        'model.seg_head_hidden=8',
-        'data.batch_size=2',
-        'data.crop=32',
+        *TINY_REALTIME,
         'device=cpu',
     ]
     cmd = [

@@ -16,6 +16,7 @@
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -37,13 +38,6 @@ import yaml  # noqa: E402
 
 pytestmark = pytest.mark.ros
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture()
-def ros():
-    rclpy.init()
-    yield
-    rclpy.try_shutdown()
 
 
 def test_node_publishes_every_output_with_the_rgb_header(ros, toy_model_path):
@@ -338,10 +332,26 @@ def test_frames_lost_in_transport_are_counted(toy_model_path):
                    + node.stats.counts['visible_in'] >= 10, 10.0)
         lost = node.stats.frame_drops[('visible', 'lost_in_transport')]
         arrived = node.stats.counts['visible_in']
-        assert lost >= 1 and lost + arrived <= 10, (lost, arrived)
+        # Whether the 4K frames make it depends on the host (Fast DDS may carry them over
+        # loopback UDP fragments instead of shared memory): what must hold everywhere is
+        # that every frame is accounted for, arrived or counted as lost, and none twice.
+        assert lost + arrived == 10, (lost, arrived)
+        assert arrived >= 7, (lost, arrived)  # the seven small frames always fit
         print(f'lost in transport: {lost} of 3 big frames, {arrived} of 10 frames arrived')
         node.destroy_node()
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()
         rclpy.try_shutdown()
+
+
+def test_a_sample_lost_event_is_counted_and_a_bogus_one_ignored(ros, toy_model_path):
+    """The counting half of the test above, without depending on how the host's DDS behaves."""
+    node = FusionNode(namespace='/lostcount', parameter_overrides=params(toy_model_path))
+    try:
+        node._on_lost('visible', SimpleNamespace(total_count=3, total_count_change=3))
+        node._on_lost('thermal', SimpleNamespace(total_count=0, total_count_change=2**32 - 1))
+        assert node.stats.frame_drops[('visible', 'lost_in_transport')] == 3
+        assert node.stats.frame_drops[('thermal', 'lost_in_transport')] == 0
+    finally:
+        node.destroy_node()

@@ -40,13 +40,6 @@ pytestmark = pytest.mark.ros
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture()
-def ros():
-    rclpy.init()
-    yield
-    rclpy.try_shutdown()
-
-
 def test_runtime_sets_of_bad_values_are_refused_and_the_node_keeps_publishing(
     ros, toy_model_path, tmp_path
 ):

@@ -41,13 +41,6 @@ pytestmark = pytest.mark.ros
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture()
-def ros():
-    rclpy.init()
-    yield
-    rclpy.try_shutdown()
-
-
 def play_into(ns, drive, node, ex, rate=2.0):
     """Play ``drive`` into namespace ``ns`` from a thread while ``ex`` spins."""
     player = rclpy.create_node('player_' + ns.strip('/'))

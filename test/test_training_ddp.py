@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 
+from learning_to_learn_data import Pairs
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -28,22 +29,6 @@ TINY = ['model.backbone=realtime',
         'model.segformer=tiny', 'model.seg_head_hidden=8', 'data.batch_size=2', 'data.crop=32',
         'log_every=1', 'grid_samples=1', 'device=cpu', 'early_stopping_patience=null',
         'epochs=2', 'stage1_max_epochs=1', 'max_steps_per_epoch=2']
-
-
-class Pairs(torch.utils.data.Dataset):
-
-    def __init__(self, n, seed):
-        g = torch.Generator().manual_seed(seed)
-        self.v, self.t = (
-            torch.rand(n, 3, 32, 32, generator=g),
-            torch.rand(n, 1, 32, 32, generator=g),
-        )
-
-    def __len__(self):
-        return len(self.v)
-
-    def __getitem__(self, i):
-        return {'visible': self.v[i], 'thermal': self.t[i], 'name': f's{i}'}
 
 
 def _free_port() -> int:
@@ -63,7 +48,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     cfg = load_config(None, TINY + [f'output_dir={out}/run'])
     dist = init_distributed('cpu')
     try:
-        tr = Trainer(cfg, datasets=(Pairs(8, 0), Pairs(2, 1)), progress=False, dist=dist)
+        tr = Trainer(cfg, datasets=(Pairs(8, seed=0), Pairs(2, seed=1)), progress=False, dist=dist)
         res = tr.run()
         torch.save(
             {

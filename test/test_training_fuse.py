@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+from learning_to_learn_data import Pairs
 import numpy as np
 import pytest
 import torch
@@ -36,29 +37,13 @@ TINY = ['model.backbone=realtime',
         'data.thermal={mode: fixed, fixed_min: 0, fixed_max: 255}']
 
 
-class _Pairs(torch.utils.data.Dataset):
-
-    def __init__(self, n):
-        g = torch.Generator().manual_seed(0)
-        self.v, self.t = (
-            torch.rand(n, 3, 32, 32, generator=g),
-            torch.rand(n, 1, 32, 32, generator=g),
-        )
-
-    def __len__(self):
-        return len(self.v)
-
-    def __getitem__(self, i):
-        return {'visible': self.v[i], 'thermal': self.t[i], 'name': f's{i}'}
-
-
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp('run')
     res = train(
         load_config(None, TINY + [f'output_dir={out}']),
         progress=False,
-        datasets=(_Pairs(2), _Pairs(1)),
+        datasets=(Pairs(2), Pairs(1)),
     )
     return Path(res.last_checkpoint)
 

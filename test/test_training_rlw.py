@@ -84,19 +84,14 @@ def test_seeded_and_resumable():
 
 
 def test_ablation_config_trains_with_rlw(tmp_path):
-    from learning_to_learn_data import Pairs
+    from learning_to_learn_data import Pairs, TINY_REALTIME
     from training.logging import ScalarLogger
     from training.trainer import train
 
     cfg = load_config(
         REPO / 'config' / 'training' / 'ablations' / 'rlw.yaml',
         [
-            'model.backbone=realtime',
-            'model.backbone_kwargs={width: 8, context_width: 8, blocks: 1, context_blocks: 1}',
-            'model.segformer=tiny',
-            'model.seg_head_hidden=8',
-            'data.batch_size=2',
-            'data.crop=32',
+            *TINY_REALTIME,
             'data.workers=0',
             'log_every=1',
             'grid_samples=0',

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from learning_to_learn_data import TINY_REALTIME
 import pytest
 import torch
 from training.checkpoint import load_checkpoint, save_checkpoint
@@ -28,12 +29,7 @@ from training.trainer import build_models, stage_switch_due, train, TrainingDive
 REPO = Path(__file__).resolve().parents[1]
 ABL = REPO / 'config' / 'training' / 'ablations'
 TINY = [
-    'model.backbone=realtime',
-    'model.backbone_kwargs={width: 8, context_width: 8, blocks: 1, context_blocks: 1}',
-    'model.segformer=tiny',
-    'model.seg_head_hidden=8',
-    'data.batch_size=2',
-    'data.crop=32',
+    *TINY_REALTIME,
     'data.workers=0',
     'log_every=1',
     'grid_samples=1',
