@@ -150,15 +150,28 @@ def run_node_on_bag(model: Path, registration: Path, bag: Path, out: Path, rate:
             node.kill()
         log.close()
     values = (
-        {kv.key: kv.value for kv in diags[-1].status[-1].values} if diags else {}
-    )  # the fusion status
+        {kv.key: kv.value for kv in named_status(diags[-1], 'fusion').values} if diags else {}
+    )
     return {'published_by_player': counts, 'received': received, 'diagnostics': values,
-            'status': describe_status(during), 'status_after': describe_status(diags[-1])}
+            'status': describe_status(during), 'status_after': describe_status(diags[-1]),
+            'registration': describe_status(during, 'registration')}
 
 
-def describe_status(report) -> str:
-    """Return the fusion status of one /diagnostics report as 'LEVEL: message'."""
-    st = report.status[-1]
+def named_status(report, part: str):
+    """
+    Return the status of one /diagnostics report whose name ends with ': PART'.
+
+    The node reports several (inputs, fusion, registration): pick by name, never by position.
+    """
+    for st in report.status:
+        if st.name.endswith(f': {part}'):
+            return st
+    raise KeyError(f'no {part!r} status in the /diagnostics report')
+
+
+def describe_status(report, part: str = 'fusion') -> str:
+    """Return one status of a /diagnostics report as 'LEVEL: message'."""
+    st = named_status(report, part)
     level = st.level if isinstance(st.level, int) else int.from_bytes(st.level, 'little')
     name = {0: 'OK', 1: 'WARN', 2: 'ERROR', 3: 'STALE'}.get(level, str(level))
     return f'{name}: {st.message}'
@@ -427,6 +440,7 @@ def report(
         'latency_ms': lat,
         'node_status': run['status'],
         'node_status_after': run['status_after'],
+        'registration_status': run['registration'],
         'bag': {'path': str(gen['bag']), 'messages_replayed': run['published_by_player']},
         'stage_seconds': Step.timings,
         'total_seconds': round(total_s, 1),
@@ -443,6 +457,7 @@ def report(
         f'- frames dropped: {sum(summary["dropped"].values())} {summary["dropped"]}',
         f'- node status while the bag played: {summary["node_status"]}; '
         f'after it ended: {summary["node_status_after"]}',
+        f'- registration while the bag played: {summary["registration_status"]}',
         '',
         '| stage | mean ms | p95 ms |',
         '|---|---|---|',
@@ -455,7 +470,7 @@ def report(
     ]
     lines += ['', f'total: {total_s:.0f} s', '', f'![contact sheet]({sheet.name})']
     (out / 'summary.md').write_text('\n'.join(lines) + '\n')
-    print('\n' + '\n'.join(lines[:6]))
+    print('\n' + '\n'.join(lines[:7]))
     print(f"\ncontact sheet: {sheet}\nsummary: {out / 'summary.md'}")
     return 0 if summary['published'] > 0 else 1
 
