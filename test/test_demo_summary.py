@@ -26,8 +26,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip('diagnostic_msgs')
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue  # noqa: E402
+msg = pytest.importorskip('diagnostic_msgs.msg')
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,15 +40,15 @@ def _demo():
 
 
 def _status(name, level, message, **values):
-    st = DiagnosticStatus(name=name, message=message)
+    st = msg.DiagnosticStatus(name=name, message=message)
     st.level = bytes([level])
-    st.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+    st.values = [msg.KeyValue(key=k, value=str(v)) for k, v in values.items()]
     return st
 
 
 def test_the_fusion_status_is_found_by_name_not_position():
     demo = _demo()
-    arr = DiagnosticArray()
+    arr = msg.DiagnosticArray()
     arr.status = [  # the order node_core publishes: inputs, fusion, then registration
         _status('fusion_node: visible input', 0, '10.0 Hz'),
         _status('fusion_node: fusion', 0, '9.0 pairs/s', **{'count.published': 71}),
