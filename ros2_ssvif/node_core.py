@@ -256,7 +256,7 @@ class FusionCore:
     # -- data path ----------------------------------------------------------------
     def _on_image(self, stream: str, msg) -> None:
         stamp = stamp_seconds(msg.header)
-        self.stats.counts[f'{stream}_in'] += 1
+        self.stats.count(f'{stream}_in')
         self.health.frame_in(stream, _steady(), stamp)
         if stamp == 0.0:  # an unstamped driver: pairing by time would pair anything with it
             self.stats.frame_drop(stream, 'zero_stamp')
@@ -282,7 +282,7 @@ class FusionCore:
         self.stats.frame_drop(stream, reason)
 
     def _on_time_reset(self, stream: str, jump: float) -> None:
-        self.stats.counts['time_resets'] += 1
+        self.stats.count('time_resets')
         self.get_logger().warning(
             f'{stream} stamps jumped back by {-jump:.3f} s (bag loop, driver restart or '
             'clock reset): pairing restarted'
@@ -291,7 +291,7 @@ class FusionCore:
             self.worker.reset_time()
 
     def _on_pair(self, vis, thr) -> None:
-        self.stats.counts['pairs'] += 1
+        self.stats.count('pairs')
         if self.worker is None:
             self.stats.drop('not_ready')
             return

@@ -175,7 +175,7 @@ class FramePipeline(Configurable):
         old = self.registrar.thermal_offset
         if wanted != old:
             self.registrar.set_thermal_offset(*wanted)
-            self.stats.counts['registration_corrections'] += 1
+            self.stats.count('registration_corrections')
             if self.on_correction is not None:
                 self.on_correction(old, wanted)
 
@@ -191,7 +191,7 @@ class FramePipeline(Configurable):
                 aligner.update(stamp, result.visible, result.thermal01,
                                self.registrar.thermal_offset)
             except (ValueError, cv2.error):  # never let the monitor cost a frame
-                self.stats.counts['registration_check_errors'] += 1
+                self.stats.count('registration_check_errors')
 
     def outputs(self, result: FrameResult, header, sink: OutputSink) -> dict:
         """Every output the sink wants, as messages stamped with ``header``."""
@@ -227,7 +227,7 @@ class FramePipeline(Configurable):
         A FrameError is counted under its reason and re-raised for the
         caller to log; any other exception is counted as ``internal_error``.
         """
-        self.stats.counts['pairs_processed'] += 1
+        self.stats.count('pairs_processed')
         try:
             result = self.process(visible_msg, thermal_msg)
             with self.stats.stage('encode'):
@@ -241,9 +241,9 @@ class FramePipeline(Configurable):
         except Exception:
             self.stats.drop('internal_error')
             raise
-        self.stats.counts['published'] += 1
-        lat = self.stats.latency
-        self.stats.record('total', sum(lat[s][-1] for s in STAGES if lat.get(s)))
+        self.stats.count('published')
+        lasts = [self.stats.last(s) for s in STAGES]
+        self.stats.record('total', sum(v for v in lasts if v is not None))
         self.check_alignment(result, stamp_seconds(visible_msg.header))
         return result
 

@@ -250,7 +250,7 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
             if topic not in (rgb_topic, thermal_topic):
                 continue
             stream = 'visible' if topic == rgb_topic else 'thermal'
-            stats.counts[f'{stream}_in'] += 1
+            stats.count(f'{stream}_in')
             if msgtype not in IMAGE_TYPES:
                 stats.frame_drop(stream, 'not_an_image')
                 continue

@@ -51,9 +51,12 @@ def play_into(ns, drive, node, ex, rate=2.0):
         remap={'/rgb/image_raw': f'{ns}/rgb/image_raw',
                '/thermal/image_raw': f'{ns}/thermal/image_raw'})))
     t.start()
-    while t.is_alive():
-        ex.spin_once(timeout_sec=0.02)
-    player.destroy_node()
+    try:
+        while t.is_alive():
+            ex.spin_once(timeout_sec=0.02)
+    finally:
+        t.join()  # a failing spin must not leave the player publishing into torn-down nodes
+        player.destroy_node()
     return counts
 
 
