@@ -26,9 +26,10 @@ import torch
 from training.data.segmentation import Augment, SegmentationSamples
 from training.labels import BACKGROUND_ANY, background_classes, label_sets, set_label
 from training.labels.cli import main as make_main
-from training.labels.compose import compose_label, teacher_agreement
-from training.labels.make import is_day
-from training.labels.object_masks import core_mask, object_mask, warm_blob
+from training.labels.compose import compose_label, LabelRule, teacher_agreement
+from training.labels.make import is_day, max_luminance
+from training.labels.object_masks import bicycle_mask, core_mask, MaskRule, object_mask, \
+    warm_blob
 from training.losses.segmentation import partial_label_ce
 from training.teachers import TeacherOutput
 
@@ -134,6 +135,75 @@ def test_compose_day_frame_teacher_background_and_objects():
     label, _ = compose_label((h, w), th, teachers, None)
     assert (label[30:50, 5:25] == CAR).all()
     assert not ((label >= BACKGROUND_ANY) & (label != IGNORE_INDEX)).any()
+
+
+BICYCLE = class_id('bicycle')
+RIDER = MaskRule(rider_as_bicycle=True)
+
+
+def test_a_riders_warm_blob_in_a_bicycle_box_is_bicycle_only_with_the_rider_rule():
+    th = _scene()  # warm blob rows 40-89, cols 70-84
+    box = Box('bicycle', 62, 34, 93, 96)
+    mask, source = bicycle_mask(box, th, None, GROUP_IDS['bicycle'], None)
+    assert (mask, source) == (None, 'none')  # the default: no teacher, nothing
+    mask, source = bicycle_mask(box, th, None, GROUP_IDS['bicycle'], None, RIDER)
+    assert source == 'thermal' and mask.sum() == 50 * 15
+    # a person box over the blob's top half: those pixels stay the person's
+    cover = np.zeros(th.shape, bool)
+    cover[34:65, 62:93] = True
+    mask, _ = bicycle_mask(box, th, None, GROUP_IDS['bicycle'], cover, RIDER)
+    assert mask.sum() == (90 - 65) * 15
+    # by day the teacher's wheels join the rider
+    ids = np.full(th.shape, IGNORE_INDEX, np.uint8)
+    ids[80:96, 62:93] = BICYCLE
+    mask, source = bicycle_mask(box, th, ids, GROUP_IDS['bicycle'], None, RIDER)
+    assert source == 'teacher+thermal'
+    assert mask.sum() == 50 * 15 + (96 - 80) * 31 - (90 - 80) * 15
+
+
+def test_compose_paints_a_cyclist_as_bicycle_and_a_boxed_person_as_person():
+    th = _scene()
+    th[40:90, 20:35] = 200  # a second warm blob, a pedestrian with its own box
+    boxes = [Box('bicycle', 62, 34, 93, 96), Box('person', 12, 34, 43, 96)]
+    label, sources = compose_label(th.shape, th, None, boxes, LabelRule(mask=RIDER))
+    assert sources == {'bicycle:thermal': 1, 'person:thermal': 1}
+    assert (label[40:90, 70:85] == BICYCLE).all() and (label[40:90, 20:35] == PERSON).all()
+    label, sources = compose_label(th.shape, th, None, boxes)  # the default rule
+    assert sources == {'bicycle:none': 1, 'person:thermal': 1}
+    assert not (label == BICYCLE).any()
+
+
+def test_night_car_box_takes_the_max_luminance_teachers_mask_else_its_core():
+    h, w = 100, 120
+    th = np.full((h, w), 40, np.uint8)
+    ids = np.full((h, w), ROAD, np.uint8)
+    ids[30:70, 20:100] = CAR      # inside the box
+    ids[80:95, 0:20] = CAR        # an invented car outside every box: never used
+    box = Box('car', 10, 20, 110, 70)
+    rule = LabelRule(night_car_teacher='espnetv2')
+    label, sources = compose_label((h, w), th, None, [box], rule, [_teacher(ids)])
+    assert sources == {'car:max-luminance teacher': 1}
+    assert (label == CAR).sum() == 40 * 80
+    assert label[85, 5] == BACKGROUND_ANY
+    # a teacher that sees too little car in the box: the core, as without it
+    few = np.full((h, w), ROAD, np.uint8)
+    few[40:45, 40:50] = CAR
+    label, sources = compose_label((h, w), th, None, [box], rule, [_teacher(few)])
+    assert sources == {'car:core': 1} and (label == CAR).sum() == 70 * 30
+    # by day the night teacher is not read
+    day = [_teacher(np.full((h, w), ROAD, np.uint8))]
+    _, sources = compose_label((h, w), th, day, [box], rule, [_teacher(ids)])
+    assert sources == {'car:core': 1}
+
+
+def test_max_luminance_keeps_the_brighter_luma_and_the_visible_chroma():
+    vis = np.zeros((2, 2, 3), np.uint8)
+    vis[0, 0] = (200, 30, 30)  # bright red: thermal darker, unchanged
+    th = np.array([[10, 150], [0, 255]], np.uint8)
+    out = max_luminance(vis, th)
+    assert np.abs(out[0, 0].astype(int) - vis[0, 0]).max() <= 2
+    assert np.abs(out[0, 1].astype(int) - 150).max() <= 2  # grey: luma from thermal
+    assert (out[1, 0] == 0).all() and (out[1, 1] >= 253).all()
 
 
 def test_is_day_from_name_tag_or_brightness():

@@ -29,7 +29,11 @@ Per pixel, in this order:
    invention: the label does not guess). Without boxes (a set with no
    annotation): the teachers' agreed object pixels are kept as they are;
 4. inside each box, the object's pixels (``object_masks.object_mask``) get
-   the box's class: cars first, then bicycles, then persons on top.
+   the box's class: cars first, then bicycles, then persons on top. At
+   night, a car box may take its pixels from a teacher run on the
+   max-luminance image (``night_teachers``, inside car boxes only: there its
+   car pixels were right 58 % of the time against 11-33 % on the visible
+   image, and the box's core is the fallback).
 """
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ import numpy as np
 from ros2_ssvif.classes import class_id, FMB_CLASSES, IGNORE_INDEX
 
 from . import GROUP_BITS, GROUP_CLASSES, is_object_class, SET_BASE
-from .object_masks import MaskRule, object_mask
+from .object_masks import bicycle_mask, MaskRule, object_mask
 
 
 __all__ = ['LabelRule', 'compose_label', 'object_votes', 'teacher_agreement']
@@ -59,6 +63,7 @@ class LabelRule:
     object_confidence: float = 0.3   # ... for an object pixel inside a box of its group
     box_margin: float = 0.15     # the object-free zone starts this far outside a box
     mask: MaskRule = field(default_factory=MaskRule)
+    night_car_teacher: str | None = None  # teacher run on the max-luminance image at night
 
 
 def teacher_agreement(outputs: Sequence, confidence: float) -> np.ndarray:
@@ -80,14 +85,16 @@ def object_votes(outputs: Sequence, confidence: float) -> np.ndarray:
 
 
 def compose_label(shape: tuple[int, int], thermal: np.ndarray, teachers: Sequence | None,
-                  boxes: Sequence[Box] | None, rule: LabelRule = LabelRule()
-                  ) -> tuple[np.ndarray, Counter]:
+                  boxes: Sequence[Box] | None, rule: LabelRule = LabelRule(),
+                  night_teachers: Sequence | None = None) -> tuple[np.ndarray, Counter]:
     """
     Label image (uint8: class ids, set labels, 255) and a count of which source made each object.
 
     ``teachers``: the trusted teachers' ``TeacherOutput`` for this frame, or
     None / empty at night. ``boxes``: the frame's merged boxes, or None when
     the set has no annotation (an empty list means "annotated, no object").
+    ``night_teachers``: teacher outputs on the max-luminance image of a night
+    frame, read inside car boxes only (step 4).
     """
     h, w = int(shape[0]), int(shape[1])
     label = np.full((h, w), IGNORE_INDEX, np.uint8)
@@ -115,16 +122,26 @@ def compose_label(shape: tuple[int, int], thermal: np.ndarray, teachers: Sequenc
     label[free] = SET_BASE + bits[free]
     group_ids = {g: tuple(class_id(n) for n in names) for g, names in GROUPS.items()}
     main_id = {g: class_id(names[0]) for g, names in GROUPS.items()}
+    night_votes = (object_votes(night_teachers, rule.object_confidence)
+                   if night_teachers and not teachers else None)
+    person_cover = box_pixel_mask(boxes, (h, w), group='person')
     for group in PAINT_ORDER:
+        box_votes = night_votes if group == 'car' and night_votes is not None else votes
         for box in (b for b in boxes if b.group == group):
-            mask, source = object_mask(box, thermal, votes, group_ids, rule.mask)
-            sources[f'{group}:{source}'] += 1
+            if group == 'bicycle':
+                mask, source = bicycle_mask(box, thermal, box_votes, group_ids[group],
+                                            person_cover, rule.mask)
+            else:
+                mask, source = object_mask(box, thermal, box_votes, group_ids, rule.mask)
+            named = ('max-luminance teacher' if box_votes is night_votes and source == 'teacher'
+                     else source)
+            sources[f'{group}:{named}'] += 1
             if mask is None:
                 continue
             c0, r0, c1, r1 = box_pixel_bounds(box, w, h)
             region = label[r0:r1, c0:c1]
-            if source == 'teacher':  # keep the teacher's own class of the group (truck, bus...)
-                ids = votes[r0:r1, c0:c1]
+            if source.startswith('teacher'):  # keep the teacher's class of the group (truck...)
+                ids = box_votes[r0:r1, c0:c1]
                 region[mask] = np.where(np.isin(ids[mask], group_ids[group]), ids[mask],
                                         main_id[group])
             else:

@@ -52,7 +52,8 @@ from . import GROUP_BITS, SET_BASE
 from .compose import compose_label, LabelRule
 
 
-__all__ = ['DAY_BRIGHTNESS', 'LabelSet', 'cached_teacher', 'is_day', 'make_labels']
+__all__ = ['DAY_BRIGHTNESS', 'LabelSet', 'cached_teacher', 'is_day', 'make_labels',
+           'max_luminance']
 
 #: mean grey level of the visible image above which a frame without a D/N tag counts as day
 DAY_BRIGHTNESS = 60.0
@@ -92,6 +93,13 @@ def cached_teacher(teacher, rgb: np.ndarray, cache: Path | None):
     return out
 
 
+def max_luminance(visible: np.ndarray, thermal: np.ndarray) -> np.ndarray:
+    """Return the one-line rule's image: visible colour, luma max(Y, thermal) (uint8 RGB)."""
+    y = cv2.cvtColor(visible, cv2.COLOR_RGB2YCrCb)
+    y[..., 0] = np.maximum(y[..., 0], thermal)
+    return cv2.cvtColor(y, cv2.COLOR_YCrCb2RGB)
+
+
 def read_pair(root: Path, name: str, files: dict) -> tuple[np.ndarray, np.ndarray]:
     """Visible RGB uint8 and thermal grey uint8 of one pair (8-bit sets: the label images)."""
     vis = cv2.imread(str(files['vi'][name]), cv2.IMREAD_COLOR)
@@ -127,7 +135,15 @@ def make_labels(sets: Sequence[LabelSet], teachers: Sequence, output: str | Path
                     for t in teachers] if day else None
             boxes = (load_boxes(ls.root, name, vis.shape[1], vis.shape[0]) if ls.boxes
                      else None)
-            label, sources = compose_label(vis.shape[:2], thr, outs, boxes, rule)
+            night = None
+            if not day and boxes and rule.night_car_teacher:
+                night = [cached_teacher(t, max_luminance(vis, thr), output / 'teachers' / t.name
+                                        / f'{ls.name}_maxlum' / f'{name}.npz')
+                         for t in teachers if t.name == rule.night_car_teacher]
+                if not night:
+                    raise ValueError(f'night_car_teacher {rule.night_car_teacher!r} is not one '
+                                     f'of the teachers ({", ".join(t.name for t in teachers)})')
+            label, sources = compose_label(vis.shape[:2], thr, outs, boxes, rule, night)
             cv2.imwrite(str(output / ls.name / f'{name}.png'), label)
             s['sources'].update(sources)
             ids, counts = np.unique(label, return_counts=True)

@@ -31,6 +31,10 @@ training days of ``msrs_test_dev``, see training/labels/README.md):
   its box.
 * **bicycle**: the teacher's bicycle / motorcycle pixels inside the box by
   day; a bicycle is mostly holes, so without them nothing is labelled.
+  With ``MaskRule.rider_as_bicycle`` the warm blob inside the box that no
+  person box covers is bicycle too: MSRS boxes a cyclist (rider and bike)
+  as one bicycle box, so the scoring counts a rider's "person" pixels as
+  wrong, and the teachers (Cityscapes rider -> person) taught exactly that.
 
 Everything else inside a box stays ignored: the loss never hears a guess.
 """
@@ -45,6 +49,7 @@ import numpy as np
 
 __all__ = [
     'MaskRule',
+    'bicycle_mask',
     'core_mask',
     'object_mask',
     'teacher_mask',
@@ -63,6 +68,7 @@ class MaskRule:
     bicycle_teacher_min: float = 0.05  # a bicycle is thin: a little is enough
     core_w: float = 0.7          # the box core labelled car when no source outlines it
     core_h: float = 0.6
+    rider_as_bicycle: bool = False  # a bicycle box's warm blob outside person boxes is bicycle
 
 
 def warm_blob(thermal: np.ndarray, box: Box, rule: MaskRule = MaskRule()) -> np.ndarray | None:
@@ -139,6 +145,37 @@ def object_mask(box: Box, thermal: np.ndarray, teacher_ids: np.ndarray | None,
         if m is not None:
             return m, 'teacher'
     return None, 'none'
+
+
+def bicycle_mask(box: Box, thermal: np.ndarray, teacher_ids: np.ndarray | None,
+                 ids: tuple[int, ...], person_cover: np.ndarray | None,
+                 rule: MaskRule = MaskRule()) -> tuple[np.ndarray | None, str]:
+    """
+    Return a bicycle box's pixels (box-sized bool mask) and the source used.
+
+    The teacher's bicycle pixels (day); with ``rule.rider_as_bicycle`` also
+    the box's warm blob where ``person_cover`` (full-frame bool: pixels of
+    person boxes) is False. Sources: 'teacher', 'thermal', 'teacher+thermal',
+    'none'.
+    """
+    m = (teacher_mask(teacher_ids, box, ids, rule.bicycle_teacher_min)
+         if teacher_ids is not None else None)
+    if not rule.rider_as_bicycle:
+        return (m, 'teacher') if m is not None else (None, 'none')
+    blob = warm_blob(thermal, box, rule)
+    if blob is not None and person_cover is not None:
+        h, w = person_cover.shape
+        c0, r0, c1, r1 = box_pixel_bounds(box, w, h)
+        blob = blob & ~person_cover[r0:r1, c0:c1]
+    if blob is not None and not blob.any():
+        blob = None
+    if m is None and blob is None:
+        return None, 'none'
+    if m is None:
+        return blob, 'thermal'
+    if blob is None:
+        return m, 'teacher'
+    return m | blob, 'teacher+thermal'
 
 
 def _as_u8(img: np.ndarray) -> np.ndarray:
