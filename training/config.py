@@ -33,7 +33,7 @@ Loading (:func:`load_config`):
 Free-form mappings (``model.backbone_kwargs``, ``model.decoder_kwargs``,
 ``weighting.options``, ``framework_options``, ``data.thermal``) accept any
 key: they are handed to the constructor that owns them, which rejects what
-it does not know.
+it does not know. ``data.augment`` is checked here (its keys and ranges).
 
 ``framework``, ``model.backbone`` and ``weighting.name`` are names in the
 registries of :mod:`training.registry`, which validation reads (a new part
@@ -92,6 +92,9 @@ class DataConfig:
     thermal: dict = field(default_factory=dict)  # ros2_ssvif.thermal.ThermalNormalizer kwargs
     # more data sets trained on together with this one: [{kind, root, split?, list_file?}, ...]
     extra_sources: list = field(default_factory=list)
+    # training augmentation before the crop (training.data.transforms; {} = none):
+    # {scale: [low, high], brightness: delta, brightness_p: p} (SegMiF: [0.5, 2.0], 32/255, 0.5)
+    augment: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -188,6 +191,7 @@ class TrainConfig:
                  f'data.extra_sources[{i}].kind must be one of {DATA_KINDS}, '
                  f"got {src.get('kind')!r}")
         need(int(d.workers) >= 0, f'data.workers must be >= 0, got {d.workers}')
+        _check_augment(d.augment, need)
         need(
             d.val_mode in VAL_MODES,
             f'data.val_mode must be one of {VAL_MODES}, got {d.val_mode!r}',
@@ -226,6 +230,23 @@ class TrainConfig:
         need(int(self.grid_samples) >= 0, 'grid_samples must be >= 0')
         framework.validate(self)  # the framework's own rules and options, in its builder
         return self
+
+
+def _check_augment(aug: Any, need) -> None:
+    """``data.augment``: keys scale, brightness, brightness_p with their ranges."""
+    need(isinstance(aug, Mapping), f'data.augment must be a mapping, got {aug!r}')
+    unknown = sorted(set(aug) - {'scale', 'brightness', 'brightness_p'})
+    need(not unknown, f'data.augment: unknown key(s) {unknown}; known: scale, brightness, '
+         'brightness_p')
+    scale = aug.get('scale')
+    if scale is not None:
+        ok = isinstance(scale, (list, tuple)) and len(scale) == 2
+        need(ok and all(isinstance(x, (int, float)) for x in scale) and 0 < scale[0] <= scale[1],
+             f'data.augment.scale must be [low, high] with 0 < low <= high, got {scale!r}')
+    for key in ('brightness', 'brightness_p'):
+        v = aug.get(key, 0.0)
+        need(isinstance(v, (int, float)) and 0 <= v <= 1,
+             f'data.augment.{key} must be a number in [0, 1], got {v!r}')
 
 
 _SECTIONS = {'data': DataConfig, 'model': ModelConfig, 'loss': LossConfig,
@@ -288,7 +309,7 @@ def config_from_dict(values: Mapping[str, Any]) -> TrainConfig:
 
 
 _REPLACE_ON_MERGE = {'model.backbone_kwargs', 'model.decoder_kwargs', 'weighting.options',
-                     'framework_options', 'data.thermal'}
+                     'framework_options', 'data.thermal', 'data.augment'}
 
 
 def _deep_merge(base: dict, over: Mapping, prefix: str = '') -> dict:

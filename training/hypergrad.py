@@ -30,6 +30,21 @@ differentiating through the lower problem's solution:
   [grad_h L_in(w + d v; h) - grad_h L_in(w - d v; h)] / (2 d) (Eq. 3), with
   d = radius / ||v|| (radius 1e-2, as the authors' code scales it), so two
   extra first-order gradients replace a Hessian.
+
+  **The virtual step with momentum and weight decay.** Eq. 2 prints the
+  plain step; the authors' search code (``arch/architect.py`` of
+  RollingPlain/CAF_IVIF, the DARTS architect) takes the step the fusion
+  optimiser (SGD) would take next,
+
+      w' = w - eta (mu m + grad_w L_in(w; h) + lambda w),
+
+  with m that optimiser's momentum buffer (zeros before its first step),
+  mu its momentum and lambda its weight decay. ``momentum``,
+  ``weight_decay`` and ``momentum_buffer`` select it (all off: Eq. 2 as
+  printed). m and lambda w do not depend on h, so dw'/dh and the implicit
+  term above are unchanged; only w', and with it v, move. The exact
+  references unroll the same heavy-ball SGD (the buffer carried from step
+  to step), so with one step they differentiate exactly this w'.
 * **Gauss-Newton** (BDL Eq. 4-5). For an upper objective Phi(w; theta*(w))
   whose lower problem min_theta phi(w; theta) is solved by a task module,
   the implicit function theorem gives grad_w theta* = -H_tt^-1 H_tw; with
@@ -72,6 +87,7 @@ __all__ = [
     'one_step_hypergradient',
     'one_step_hypergradient_exact',
     'one_step_outer_loss',
+    'virtual_step',
     'finite_difference_mixed_hvp',
     'unrolled_hypergradient',
     'gauss_newton_hypergradient',
@@ -102,6 +118,35 @@ def _grad(loss: Tensor, p: Params, create_graph: bool = False) -> dict[str, Tens
 
 def _dot(a: Params, b: Params) -> Tensor:
     return sum((a[k] * b[k]).sum() for k in a)
+
+
+def _sgd_direction(weights: Params, grad: Params, momentum: float, weight_decay: float,
+                   buffer: Params | None) -> dict[str, Tensor]:
+    """Return momentum m + g + weight_decay w: SGD's new momentum buffer (its step over lr)."""
+    out = {}
+    for k, w in weights.items():
+        d = grad[k]
+        if weight_decay:
+            d = d + weight_decay * w
+        if momentum and buffer is not None and buffer.get(k) is not None:
+            d = d + momentum * buffer[k]
+        out[k] = d
+    return out
+
+
+def virtual_step(weights: Params, grad: Params, lr: float, momentum: float = 0.0,
+                 weight_decay: float = 0.0,
+                 momentum_buffer: Params | None = None) -> dict[str, Tensor]:
+    """
+    Return w - lr (momentum m + g + weight_decay w): SGD's next step (dampening 0, no Nesterov).
+
+    ``momentum_buffer`` m: the optimiser's buffers by parameter name (None, or a
+    name missing: zeros, as before SGD's first step). With the defaults this
+    is the plain step w - lr g of CAF's Eq. 2, computed exactly as before.
+    Differentiable (the references build a graph through it).
+    """
+    d = _sgd_direction(weights, grad, momentum, weight_decay, momentum_buffer)
+    return {k: w - lr * d[k] for k, w in weights.items()}
 
 
 @dataclass
@@ -144,18 +189,25 @@ def one_step_hypergradient(
     hparams: Params,
     lr: float,
     radius: float = 1e-2,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    momentum_buffer: Params | None = None,
 ) -> OneStepResult:
     """
     Compute CAF's approximate hypergradient (Eq. 2-3): one SGD step, finite-difference HVP.
 
-    ``lr`` is eta, the lower problem's step; ``radius`` sets d = radius/||v||.
+    ``lr`` is eta, the lower problem's step; ``radius`` sets d = radius/||v||;
+    ``momentum``, ``weight_decay``, ``momentum_buffer``: the virtual step's
+    optimiser terms (:func:`virtual_step`; module docstring).
     Cost: three first-order gradients of L_in and one of L_out.
     """
     h = detached(hparams, requires_grad=True)
     w = detached(weights, requires_grad=True)
     inner = inner_loss(w, h)
     g = _grad(inner, w)
-    w1 = {k: (w[k] - lr * g[k]).detach().requires_grad_(True) for k in w}
+    with torch.no_grad():
+        w1 = virtual_step(w, g, lr, momentum, weight_decay, momentum_buffer)
+    w1 = {k: v.detach().requires_grad_(True) for k, v in w1.items()}
     outer = outer_loss(w1, h)
     both = _grad(
         outer, {**{f'w.{k}': v for k, v in w1.items()}, **{f'h.{k}': v for k, v in h.items()}}
@@ -176,39 +228,51 @@ def one_step_hypergradient(
 
 
 def one_step_outer_loss(inner_loss: LossFn, outer_loss: LossFn, weights: Params, hparams: Params,
-                        lr: float) -> float:
-    """L_out(w - eta grad_w L_in(w; h); h): the upper objective the one-step search minimises."""
+                        lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
+                        momentum_buffer: Params | None = None) -> float:
+    """L_out(w'; h) at the virtual step w' (:func:`virtual_step`): the search's upper objective."""
     h = detached(hparams)
     w = detached(weights, requires_grad=True)
     g = _grad(inner_loss(w, h), w)
     with torch.no_grad():
-        return float(outer_loss({k: w[k] - lr * g[k] for k in w}, h))
+        w1 = virtual_step(w, g, lr, momentum, weight_decay, momentum_buffer)
+        return float(outer_loss(w1, h))
 
 
 def one_step_hypergradient_exact(inner_loss: LossFn, outer_loss: LossFn, weights: Params,
-                                 hparams: Params, lr: float) -> dict[str, Tensor]:
+                                 hparams: Params, lr: float, momentum: float = 0.0,
+                                 weight_decay: float = 0.0,
+                                 momentum_buffer: Params | None = None) -> dict[str, Tensor]:
     """
     Compute the same one-step hypergradient by autograd through the step.
 
     Second order, exact.
     """
-    return unrolled_hypergradient(inner_loss, outer_loss, weights, hparams, lr, steps=1)
+    return unrolled_hypergradient(inner_loss, outer_loss, weights, hparams, lr, steps=1,
+                                  momentum=momentum, weight_decay=weight_decay,
+                                  momentum_buffer=momentum_buffer)
 
 
 def unrolled_hypergradient(
-    inner_loss: LossFn, outer_loss: LossFn, weights: Params, hparams: Params, lr: float, steps: int
+    inner_loss: LossFn, outer_loss: LossFn, weights: Params, hparams: Params, lr: float,
+    steps: int, momentum: float = 0.0, weight_decay: float = 0.0,
+    momentum_buffer: Params | None = None,
 ) -> dict[str, Tensor]:
     """
     Compute d L_out(w_K(h); h) / d h through ``steps`` differentiable SGD steps on L_in.
 
-    With many steps on a lower problem that converges, this is the exact
-    bi-level hypergradient (reference for tests and tiny problems).
+    Heavy-ball SGD as torch's: m <- momentum m + g + weight_decay w,
+    w <- w - lr m, from ``momentum_buffer`` (None: zeros). With many steps on
+    a lower problem that converges, this is the exact bi-level
+    hypergradient (reference for tests and tiny problems).
     """
     h = detached(hparams, requires_grad=True)
     w = detached(weights, requires_grad=True)
+    buf = None if momentum_buffer is None else detached(momentum_buffer)
     for _ in range(int(steps)):
         g = _grad(inner_loss(w, h), w, create_graph=True)
-        w = {k: w[k] - lr * g[k] for k in w}
+        buf = _sgd_direction(w, g, momentum, weight_decay, buf)  # carries the graph on
+        w = {k: w[k] - lr * buf[k] for k in w}
     return {k: v.detach() for k, v in _grad(outer_loss(w, h), h).items()}
 
 

@@ -49,7 +49,10 @@ Decisions on points the paper (III-C, III-E, IV-A) leaves open:
   two-stage run both are restricted to Stage II (reset at the switch), so a
   Stage-I model, never trained with L_csc, cannot become "best" and the
   trade-off L_csc introduces cannot stop the run within 10 epochs of the
-  switch. Patience counts epochs without a strict improvement.
+  switch. Patience counts epochs without a strict improvement. That is
+  ``Framework.selection_value``'s default; a framework may select on
+  another quantity (MultiTaskVIF: validation L_total, its Eq. 2), logged
+  as ``best_val_<Framework.selection_name>``.
 * **Determinism.** Every epoch reseeds torch/numpy/python from (seed,
   epoch, rank) and the sampler from (seed, epoch), so a resumed run draws
   the same crops, order and dropout masks as an uninterrupted one.
@@ -159,7 +162,8 @@ class Trainer:
                          progress=progress, dist=self.dist)
         self.stage = 1
         self.stage_switch_epoch: int | None = None
-        self.best = BestTracker('min', cfg.early_stopping_patience)  # validation L_fusion
+        # minimises the framework's selection_value (default: validation L_fusion)
+        self.best = BestTracker('min', cfg.early_stopping_patience)
         self._ensure_optimizers()
         first = self.framework.initial_stage()
         if first != 1:
@@ -349,13 +353,12 @@ class Trainer:
             run_alpha = self.steps.alpha_mean.mean
             if len(tasks) == 2 and cfg.grad_analysis and run_alpha is not None:
                 entry[f'{analysis_keys(tasks[1])[0]}_run_mean'] = run_alpha
-            self.weighting.epoch_end(
-                {t: means[f'train_L_{t}'] for t in tasks if f'train_L_{t}' in means})
+            self.weighting.epoch_end(self.framework.weighting_losses(means, self.stage))
             improved = False
-            val = means.get('val_L_fusion', means.get('train_L_fusion'))
+            val = self.framework.selection_value(means)
             if self.stage >= eligible_stage and val is not None:
                 improved = self.best.update(val, loop.epoch + 1)
-            entry['best_val_L_fusion'] = self.best.value
+            entry[f'best_val_{self.framework.selection_name}'] = self.best.value
             if self.dist.is_main:
                 self._grid()
             loop.end_epoch(entry, {k: v for k, v in entry.items()

@@ -38,8 +38,8 @@ from training.caf.space import CAFLossSpace
 import yaml
 
 
-__all__ = ['build_space', 'build_task_model', 'write_beta_file', 'read_beta_file',
-           'check_beta_doc']
+__all__ = ['build_space', 'build_task_model', 'load_task_weights', 'write_beta_file',
+           'read_beta_file', 'check_beta_doc']
 
 
 def build_space(space_cfg, base_dir: str | Path = '.') -> CAFLossSpace:
@@ -74,6 +74,42 @@ def build_task_model(task_cfg) -> torch.nn.Module:
     from training.models.segformer import SegmentationModel
 
     return SegmentationModel(task_cfg.model, int(task_cfg.num_classes))
+
+
+def load_task_weights(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
+    """
+    Load starting weights into the task network T (``task.init`` of the loss search).
+
+    ``path``: a file ``torch.save`` wrote (read with ``weights_only=True``)
+    holding T's state dict, bare, under ``state_dict``, or as a loss search's
+    ``last.pt`` (``models.task``). Strict: a missing, extra or misshapen
+    tensor is a ``ConfigError`` naming the file, not a half-loaded network.
+    """
+    from training.config import ConfigError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f'task.init: no weights file at {path}')
+    try:
+        doc = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:  # corrupt, truncated, or pickled objects
+        raise ConfigError(f'task.init: cannot read {path} ({type(e).__name__})') from None
+    if isinstance(doc, Mapping) and isinstance(doc.get('models'), Mapping):
+        doc = doc['models'].get('task')
+    elif isinstance(doc, Mapping) and isinstance(doc.get('state_dict'), Mapping):
+        doc = doc['state_dict']
+    if not isinstance(doc, Mapping) or not all(torch.is_tensor(v) for v in doc.values()):
+        raise ConfigError(f'task.init: {path} holds no task network state dict')
+    own = model.state_dict()
+    missing = sorted(set(own) - set(doc))
+    extra = sorted(set(doc) - set(own))
+    shapes = sorted(k for k in set(own) & set(doc) if own[k].shape != doc[k].shape)
+    for what, keys in (('missing', missing), ('unexpected', extra), ('misshapen', shapes)):
+        if keys:
+            raise ConfigError(f'task.init: {path} does not fit task.model/width/num_classes: '
+                              f'{len(keys)} {what} tensor(s), e.g. {keys[0]}')
+    model.load_state_dict(dict(doc))
+    return model
 
 
 def write_beta_file(path: str | Path, space: CAFLossSpace, alpha: torch.Tensor, info: dict,

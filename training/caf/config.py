@@ -53,9 +53,11 @@ __all__ = [
     'load_caf_config',
     'caf_config_from_dict',
     'TASK_MODELS',
+    'VIRTUAL_STEPS',
 ]
 
 TASK_MODELS = ('compact', 'tiny', 'b0', 'b3')
+VIRTUAL_STEPS = ('optimizer', 'plain')
 
 
 @dataclass
@@ -72,6 +74,7 @@ class TaskConfig:
     width: int = 16             # compact only
     num_classes: int = 15       # FMB classes (synthetic drives use the FMB ids)
     lr: float = 1.0e-3          # Adam for the task network (Algorithm 1 line 3)
+    init: str | None = None     # T's starting weights (state dict file; relative to the YAML)
 
 
 @dataclass
@@ -80,6 +83,9 @@ class SearchConfig:
     lr_decay: float = 0.998     # step decay per beta step (paper 4.1)
     fusion_lr: float = 1.0e-3   # SGD on the fusion net during the search; also eta of Eq. 2
     fusion_momentum: float = 0.9
+    fusion_weight_decay: float = 3.0e-4  # SGD on F; also in the virtual step (DARTS' value)
+    virtual_step: str = 'optimizer'  # optimizer: w - eta (mu m + g + wd w); plain: w - eta g
+    warmup_steps: int = 0       # first steps train T and F only, beta frozen (0: Algorithm 1)
     fd_radius: float = 1.0e-2   # d = radius / ||v|| in Eq. 3
     epochs: int = 10            # paper 4.1
     max_steps_per_epoch: int | None = None
@@ -135,6 +141,13 @@ class CAFConfig:
             need(float(getattr(o, key)) > 0, f'search.{key} must be > 0, got {getattr(o, key)}')
         need(0 < float(o.lr_decay) <= 1, f'search.lr_decay must be in (0, 1], got {o.lr_decay}')
         need(int(o.epochs) >= 1, f'search.epochs must be >= 1, got {o.epochs}')
+        need(o.virtual_step in VIRTUAL_STEPS,
+             f'search.virtual_step must be one of {VIRTUAL_STEPS}, got {o.virtual_step!r}')
+        need(0 <= float(o.fusion_momentum) < 1,
+             f'search.fusion_momentum must be in [0, 1), got {o.fusion_momentum}')
+        need(float(o.fusion_weight_decay) >= 0,
+             f'search.fusion_weight_decay must be >= 0, got {o.fusion_weight_decay}')
+        need(int(o.warmup_steps) >= 0, f'search.warmup_steps must be >= 0, got {o.warmup_steps}')
         need(o.max_steps_per_epoch is None or int(o.max_steps_per_epoch) >= 1,
              'search.max_steps_per_epoch must be null or >= 1')
         need(int(o.check_every) >= 0, 'search.check_every must be >= 0')

@@ -24,10 +24,34 @@ training data):
 2. fusion step (line 5): F takes an SGD step (lr eta, momentum) on
    L^f(B; beta) = sum_i beta_i L_i (``training.caf.space``);
 3. beta step (line 7): the one-step truncated hypergradient of
-   L^t(V) = CE(T(F(V; w - eta grad_w L^f(B; beta)))) with respect to beta's
-   logits, finite-difference Hessian-vector product
+   L^t(V) = CE(T(F(V; w'))) with respect to beta's logits, w' the virtual
+   step below, finite-difference Hessian-vector product
    (``training.hypergrad.one_step_hypergradient``), then Adam (lr 5e-2,
    decayed by 0.998 per step).
+
+**Virtual step** (``search.virtual_step``). Eq. 2 prints
+w' = w - eta grad_w L^f(B; beta); the authors' search code (the DARTS
+architect of RollingPlain/CAF_IVIF) takes the step F's SGD would take next:
+w' = w - eta (mu m + grad_w L^f(B; beta) + lambda w), m the optimiser's
+momentum buffer after line 5, mu = ``search.fusion_momentum``, lambda =
+``search.fusion_weight_decay``. ``optimizer`` (default) does that; ``plain``
+is the printed formula (the optimiser keeps its momentum and decay either
+way). The authors' repository does not publish their weight decay value;
+3e-4 is DARTS' (and the same group's BDLFusion search arguments'), whose
+architect theirs is.
+
+**Task network start** (``task.init``, ``search.warmup_steps``). The paper
+plugs in "the provided" YOLOv5 / SegFormer models with their original
+losses, i.e. released (trained) perception networks, so beta's first
+signal comes from a segmenter that already segments. No such weights ship
+here (a CPU-sized T from scratch is the default), so a search from scratch
+starts beta from an untrained T's cross-entropy. Two options close that
+gap: ``task.init``, a state dict file for T (bare, under ``state_dict``, or
+a previous search's ``last.pt``; loaded strictly), as the paper does, and
+``search.warmup_steps``, the first steps running lines 3 and 5 only (T
+learns on F's output, beta stays where it is, its Adam and decay idle).
+Both default off (null, 0): Algorithm 1 as printed; set them when a
+trained T or a few hundred spare steps are at hand.
 
 beta = softmax(alpha) with alpha starting at zero: every term starts equal
 (the authors' code does the same), stays positive and sums to one. After
@@ -52,7 +76,7 @@ from typing import Any
 import torch
 from torch.func import functional_call
 import torch.nn.functional as F
-from training.caf.build import build_space, build_task_model, write_beta_file
+from training.caf.build import build_space, build_task_model, load_task_weights, write_beta_file
 from training.caf.config import CAFConfig
 from training.caf.space import CAFLossSpace
 from training.checkpoint import rng_state, set_rng_state
@@ -89,7 +113,11 @@ class LossSearch:
         torch.manual_seed(int(cfg.search.seed))
         self.space = build_space(cfg.space, cfg.base_dir).to(self.device)
         self.fusion = fusion_model_from_config(cfg.model).to(self.device)
-        self.task = build_task_model(cfg.task).to(self.device)
+        self.task = build_task_model(cfg.task)
+        if cfg.task.init:
+            init = Path(cfg.task.init)
+            load_task_weights(self.task, init if init.is_absolute() else Path(cfg.base_dir) / init)
+        self.task = self.task.to(self.device)
         s = cfg.search
         self.alpha = torch.zeros(len(self.space.searched), device=self.device, requires_grad=True)
         self.opt_alpha = torch.optim.Adam([self.alpha], lr=float(s.lr))
@@ -97,7 +125,8 @@ class LossSearch:
             self.opt_alpha, gamma=float(s.lr_decay)
         )
         self.opt_fusion = torch.optim.SGD(self.fusion.parameters(), lr=float(s.fusion_lr),
-                                          momentum=float(s.fusion_momentum))
+                                          momentum=float(s.fusion_momentum),
+                                          weight_decay=float(s.fusion_weight_decay))
         self.opt_task = torch.optim.Adam(self.task.parameters(), lr=float(cfg.task.lr))
         self.loop = Loop(seed=s.seed, epochs=s.epochs, out=self.out,
                          max_steps_per_epoch=s.max_steps_per_epoch, log_every=cfg.log_every,
@@ -125,6 +154,23 @@ class LossSearch:
             logits = self.task(self.fused_with(w, batch))
             return F.cross_entropy(logits, batch['label'], ignore_index=IGNORE_INDEX)
         return loss
+
+    def virtual_step_terms(self) -> dict[str, Any]:
+        """
+        Return the virtual step's optimiser terms (``search.virtual_step``).
+
+        ``optimizer``: F's SGD momentum, weight decay and momentum buffers (by
+        parameter name), so w' is the step that optimiser would take next;
+        ``plain``: none (w' = w - eta g).
+        """
+        if self.cfg.search.virtual_step == 'plain':
+            return {}
+        group = self.opt_fusion.param_groups[0]
+        bufs = {n: self.opt_fusion.state.get(p, {}).get('momentum_buffer')
+                for n, p in self.fusion.named_parameters()}
+        return {'momentum': float(group['momentum']),
+                'weight_decay': float(group['weight_decay']),
+                'momentum_buffer': {n: b for n, b in bufs.items() if b is not None}}
 
     # -- one step ---------------------------------------------------------------
     def step(self, b: dict, v: dict) -> dict[str, float]:
@@ -156,8 +202,15 @@ class LossSearch:
         # line 7: beta by the one-step truncated hypergradient (Eq. 2-3)
         params = {k: p.detach() for k, p in self.fusion.named_parameters()}
         inner, outer = self.inner_loss(b), self.outer_loss(v)
+        vstep = self.virtual_step_terms()
+        if step < int(s.warmup_steps):  # T warms up: beta frozen, its optimiser idle
+            rec['L_outer_before'] = one_step_outer_loss(
+                inner, outer, params, {'alpha': self.alpha.detach()}, lr=float(s.fusion_lr),
+                **vstep)
+            rec['warmup'] = 1.0
+            return self._record_beta(rec)
         res = one_step_hypergradient(inner, outer, params, {'alpha': self.alpha.detach()},
-                                     lr=float(s.fusion_lr), radius=float(s.fd_radius))
+                                     lr=float(s.fusion_lr), radius=float(s.fd_radius), **vstep)
         grad = res.grad['alpha']
         if not torch.isfinite(grad).all():
             raise RuntimeError(f'non-finite hypergradient at search step {step}')
@@ -171,8 +224,11 @@ class LossSearch:
         )
         if s.check_every and step % int(s.check_every) == 0:
             after = one_step_outer_loss(inner, outer, params, {'alpha': self.alpha.detach()},
-                                        lr=float(s.fusion_lr))
+                                        lr=float(s.fusion_lr), **vstep)
             rec.update(L_outer_after=after, L_outer_change=after - res.outer_loss)
+        return self._record_beta(rec)
+
+    def _record_beta(self, rec: dict[str, float]) -> dict[str, float]:
         for n, bv in zip(self.space.searched, CAFLossSpace.beta(self.alpha.detach())):
             rec[f'beta_{n}'] = float(bv)
         return rec
@@ -244,15 +300,17 @@ class LossSearch:
             loader = self._loader(self.train_ds, loop.epoch, 0)
             n = loop.steps_in(loader)
             sums: dict[str, float] = {}
+            counts: dict[str, int] = {}  # warm-up and check_every steps lack some keys
             for b in loop.batches(loader, f'search epoch {loop.epoch + 1}/{loop.epochs}', n):
                 rec = self.step(to_device(b, self.device), to_device(next(vals), self.device))
                 for k, val in rec.items():
                     sums[k] = sums.get(k, 0.0) + val
+                    counts[k] = counts.get(k, 0) + 1
                 loop.step_done(rec, {'outer': rec['L_outer_before'], 'fusion': rec['L_fusion']})
             entry = {
                 'epoch': loop.epoch + 1,
                 **{
-                    f'mean_{k}': val / max(n, 1)
+                    f'mean_{k}': val / counts[k]
                     for k, val in sums.items()
                     if not k.startswith('beta_')
                 },

@@ -39,7 +39,8 @@ from training.data.pairs import (
     read_visible,
     split_pairs,
 )
-from training.data.transforms import CenterPairCrop, NoCrop, RandomPairCrop
+from training.data.transforms import (augmentations, CenterPairCrop, NoCrop, PairCompose,
+                                      RandomPairCrop)
 
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     'select_listed',
     'source_pairs',
     'split_pairs',
+    'train_transform',
     'validation_transform',
     'CenterPairCrop',
     'NoCrop',
@@ -106,6 +108,20 @@ def validation_transform(data_cfg):
     return CenterPairCrop(data_cfg.val_crop or data_cfg.crop)
 
 
+def train_transform(data_cfg):
+    """
+    Return the random ``crop`` of training, after the ``data.augment`` augmentations if any.
+
+    Without augmentations it is the crop alone (the same random draws as before they existed).
+    """
+    crop = RandomPairCrop(data_cfg.crop)
+    try:
+        steps = augmentations(getattr(data_cfg, 'augment', None))
+    except (TypeError, ValueError) as e:
+        raise DatasetError(f'data.augment: {e}') from None
+    return PairCompose([*steps, crop]) if steps else crop
+
+
 def build_datasets(data_cfg) -> tuple[FusionPairs, FusionPairs]:
     """(train, val) FusionPairs from a DataConfig (see module docstring)."""
     try:
@@ -122,5 +138,5 @@ def build_datasets(data_cfg) -> tuple[FusionPairs, FusionPairs]:
     if not train:
         raise DatasetError(f'no training pairs under {data_cfg.root}')
     val_tf = validation_transform(data_cfg)
-    return (FusionPairs(train, RandomPairCrop(data_cfg.crop), normalizer),
+    return (FusionPairs(train, train_transform(data_cfg), normalizer),
             FusionPairs(val, val_tf, normalizer))

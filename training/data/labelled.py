@@ -18,7 +18,8 @@ Labelled (train, val) datasets and the batch collation of visible/thermal pairs.
 * :func:`build_labelled_datasets`, for the supervised frameworks
   (MultiTaskVIF, SegMiF, SeAFusion): the same split and crops as
   ``training.data.build_datasets`` (9:1 by ``data.seed``, random crops for
-  training, centre crops or full images for validation), but from
+  training after the ``data.augment`` augmentations, centre crops or full
+  images for validation), but from
   :class:`training.data.LabelledPairs`, so every sample carries its
   ``label``; crops pad labels with the ignore id 255. Only the labelled
   layouts (fmb, msrs, synthetic_folder) qualify; ``data.list_file`` is
@@ -44,6 +45,7 @@ from training.data import (
     RandomPairCrop,
     select_listed,
     split_pairs,
+    train_transform,
     validation_transform,
 )
 
@@ -69,7 +71,7 @@ def build_labelled_datasets(data_cfg) -> tuple[Dataset, Dataset]:
     train, val = split_pairs(items, data_cfg.val_fraction, data_cfg.seed)
     if not train:
         raise DatasetError(f'no labelled training pairs under {data_cfg.root}')
-    return (LabelledPairs(train, transform=RandomPairCrop(data_cfg.crop), normalizer=normalizer),
+    return (LabelledPairs(train, transform=train_transform(data_cfg), normalizer=normalizer),
             LabelledPairs(val, transform=validation_transform(data_cfg), normalizer=normalizer))
 
 

@@ -24,6 +24,16 @@ id 255), so every crop has the requested size and batches stack.
 Randomness comes from torch's global RNG (or a passed generator): the
 trainer seeds it per epoch and the DataLoader seeds each worker, so runs and
 resumed runs draw the same crops.
+
+Training augmentation before the crop (``data.augment``, off by default;
+SegMiF's Sec. 5 "random resizing with a ratio of 0.5-2.0, random cropping
+to 360x360, brightness distortion"): :class:`RandomPairScale` resizes
+every modality by one factor (images bilinear with antialiasing, labels
+nearest), :class:`RandomBrightness` shifts the visible image's brightness
+(mmseg's photometric distortion, which SegMiF's code applies to the visible
+image: with probability ``p`` one uniform shift in [-delta, delta], clipped
+to [0, 1]; ``kornia.enhance.adjust_brightness``). :func:`augmentations`
+builds them from the ``data.augment`` mapping.
 """
 from __future__ import annotations
 
@@ -33,9 +43,12 @@ import torch
 import torch.nn.functional as F
 
 
-__all__ = ['IGNORE_INDEX', 'pad_to', 'crop_window', 'RandomPairCrop', 'CenterPairCrop', 'NoCrop']
+__all__ = ['IGNORE_INDEX', 'AUGMENT_KEYS', 'pad_to', 'crop_window', 'augmentations',
+           'RandomPairCrop', 'CenterPairCrop', 'NoCrop', 'PairCompose', 'RandomBrightness',
+           'RandomPairScale']
 
 IGNORE_INDEX = 255
+AUGMENT_KEYS = ('scale', 'brightness', 'brightness_p')  # the keys of data.augment
 
 
 def pad_to(x: torch.Tensor, h: int, w: int, value: float = 0.0) -> torch.Tensor:
@@ -102,3 +115,86 @@ class NoCrop:
     def __call__(self, sample: dict) -> dict:
         _sizes(sample)
         return sample
+
+
+class RandomPairScale:
+    """Resize every tensor of a sample by one factor drawn uniformly from ``[low, high]``."""
+
+    def __init__(self, low: float, high: float, generator: torch.Generator | None = None):
+        if not 0 < float(low) <= float(high):
+            raise ValueError(f'scale range must satisfy 0 < low <= high, got [{low}, {high}]')
+        self.low, self.high = float(low), float(high)
+        self.generator = generator
+
+    def __call__(self, sample: dict) -> dict:
+        h, w = _sizes(sample)
+        u = float(torch.rand((), generator=self.generator))
+        scale = self.low + (self.high - self.low) * u
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        out = dict(sample)
+        for k, v in sample.items():
+            if not isinstance(v, torch.Tensor):
+                continue
+            if v.dtype == torch.long:  # labels: nearest, no new class ids
+                out[k] = F.interpolate(v[None, None].float(), size=size,
+                                       mode='nearest-exact')[0, 0].long()
+            else:
+                out[k] = F.interpolate(v[None], size=size, mode='bilinear',
+                                       align_corners=False, antialias=True)[0].clamp(0.0, 1.0)
+        return out
+
+
+class RandomBrightness:
+    """With probability ``p`` add one uniform shift in [-delta, delta] to ``keys`` (clipped)."""
+
+    def __init__(self, delta: float, p: float = 0.5, keys: tuple[str, ...] = ('visible',),
+                 generator: torch.Generator | None = None):
+        if not 0 <= float(delta) <= 1 or not 0 <= float(p) <= 1:
+            raise ValueError(f'brightness delta and p must be in [0, 1], got {delta}, {p}')
+        self.delta, self.p, self.keys = float(delta), float(p), tuple(keys)
+        self.generator = generator
+
+    def __call__(self, sample: dict) -> dict:
+        from kornia.enhance import adjust_brightness
+
+        apply, u = torch.rand(2, generator=self.generator).tolist()
+        if apply >= self.p:
+            return sample
+        shift = self.delta * (2.0 * u - 1.0)
+        out = dict(sample)
+        for k in self.keys:
+            out[k] = adjust_brightness(sample[k], shift, clip_output=True)
+        return out
+
+
+class PairCompose:
+    """Apply transforms in order."""
+
+    def __init__(self, transforms):
+        self.transforms = list(transforms)
+
+    def __call__(self, sample: dict) -> dict:
+        for t in self.transforms:
+            sample = t(sample)
+        return sample
+
+
+def augmentations(options: Mapping | None) -> list:
+    """
+    Return the augmentations of a ``data.augment`` mapping, to run before the training crop.
+
+    ``scale: [low, high]`` -> :class:`RandomPairScale`; ``brightness: delta``
+    (with ``brightness_p``, default 0.5) -> :class:`RandomBrightness` on the
+    visible image. Empty or None: none (the crop alone, as before).
+    """
+    opts = dict(options or {})
+    unknown = sorted(set(opts) - set(AUGMENT_KEYS))
+    if unknown:
+        raise ValueError(f'unknown augmentation(s) {unknown}; known: {list(AUGMENT_KEYS)}')
+    out = []
+    if opts.get('scale') is not None:
+        low, high = opts['scale']
+        out.append(RandomPairScale(low, high))
+    if opts.get('brightness'):
+        out.append(RandomBrightness(opts['brightness'], opts.get('brightness_p', 0.5)))
+    return out

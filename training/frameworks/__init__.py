@@ -72,11 +72,17 @@ How to add a framework
      optimizer steps per batch): use ``ctx.modules``, ``ctx.optimizers``,
      ``ctx.check_finite(terms)`` and ``ctx.apply`` as needed and return a
      dict of floats to log (include ``L_total`` and ``L_<task>``).
-   * ``validation_losses(batch, ctx)`` -> ``{"fusion": tensor, ...}``: the
-     ``fusion`` entry is the early-stopping metric (under ``no_grad``).
+   * ``validation_losses(batch, ctx)`` -> ``{"fusion": tensor, ...}``
+     (under ``no_grad``), logged as ``val_L_<task>``.
+   * ``selection_value(means)``: what early stopping and best.pt minimise,
+     from the epoch's ``val_L_*``/``train_L_*`` means (default the
+     ``fusion`` entry), named ``selection_name`` in the history.
    * ``shared_parameters(modules)``: parameters over which per-task
      gradients are measured (GDWA's norms, the gradient analysis); default
      the fusion network's.
+   * ``weighting_losses(epoch_means, stage)``: the epoch means the
+     weighting strategy records in its history (default ``train_L_<task>``
+     of the stage's tasks; SegMiF: fusion-phase steps only).
    * ``state_dict()`` / ``load_state_dict()`` for any state of its own
      (saved under ``"framework"`` in checkpoints).
 

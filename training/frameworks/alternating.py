@@ -29,8 +29,41 @@ losses, where the segmenter lives and how the two losses are weighted differ.
   native multipliers lambda_1, lambda_2 of Eq. 7). Round 0's fusion phase
   trains the fusion loss alone (``first_round_fusion_only``), as the
   authors' script does: the segmenter has not been trained yet. Paper
-  settings: fusion lr 1e-4, segmentation lr 8e-5 (``seg_lr``); 8 rounds of
-  5k fusion and 10k segmentation iterations; batch 8, 360 px crops.
+  settings (Sec. 5), the option defaults and ``config/training/segmif.yaml``:
+  8 rounds (``rounds``) of 5k fusion and 10k segmentation iterations; batch
+  8, 360 px crops after random resizing 0.5-2.0 and brightness distortion
+  (``data.augment``); Adam with "poly learning rate adjustment" for both
+  networks: fusion from ``optim.lr`` = 1e-4 down to ``fusion_lr_end`` =
+  1e-8, segmentation at ``seg_warmup_lr`` = 1e-6 for its first
+  ``seg_warmup_steps`` = 3k iterations, then from ``seg_lr`` = 8e-5.
+
+  SegMiF decisions (issue 19):
+
+  - *Poly rates.* lr(k) = end + (base - end) (1 - k/K)^``lr_power``
+    (:func:`training.loop.schedule.poly_lr`), k counting each network's own
+    iterations over all rounds (the fusion network's in fusion phases, the
+    segmenter's in segmentation phases), K = ``rounds`` x its phase length.
+    Set on both optimizers before every step from the global step, so a
+    resumed run gets the same rates. The paper gives no power: 1.0, the
+    value of the authors' configs (``lr_power: 0`` keeps the rates
+    constant). No end is given for segmentation: ``seg_lr_end`` 0, the
+    plain poly rule. After the warm-up the segmenter's poly starts afresh
+    from 8e-5 over the remaining K - 3k iterations ("then ... initial
+    learning rate 8e-5"); the warm-up runs once, in round 0.
+  - *Dynamic-factor history.* Eq. 8-9 act "at the phase of image fusion";
+    the strategy's epoch history (``weighting_losses``) holds the mean
+    L_seg of fusion-phase steps only (logged as ``loss_seg_fusion_phase``),
+    never the segmentation phase's training loss, which is also logged as
+    ``L_seg``. An epoch without fusion-phase L_seg adds nothing for seg.
+  - *Segmenter initialisation.* ``segmenter_checkpoint``: a SegFormer
+    checkpoint (Hugging Face folder, MiT-named SegFormer state dict, or an
+    encoder-only ImageNet MiT state dict as the authors' code starts from)
+    copied into the segmenter when the modules are built
+    (:func:`training.models.pretrained_segformer.init_segformer`); null:
+    random initialisation. Nothing is downloaded.
+  - *SoAM keys and values* from the modality tokens F^m, as the prose
+    says (``model.backbone_kwargs.soam_context: modality``; see
+    :mod:`training.models.backbones.segmif`).
 * ``original_seafusion`` (Tang et al., 2022): any backbone (``seafusion``
   for Table III); the segmenter is a separate ``SegmentationModel``
   (``model.segformer``; SeAFusion's own is a BiSeNet, so its auxiliary head
@@ -47,7 +80,7 @@ from typing import Any
 import torch
 from torch import nn
 from training.frameworks.base import Framework, register_framework, StepContext, StepResult
-from training.loop.schedule import AlternatingSchedule
+from training.loop.schedule import AlternatingSchedule, poly_lr
 
 
 __all__ = ['CascadedFramework', 'SegMiF', 'OriginalSeAFusion']
@@ -131,6 +164,9 @@ class CascadedFramework(Framework):
 @register_framework('segmif')
 class SegMiF(CascadedFramework):
     def __init__(self, cfg, grad_weight: float = 1.0, first_round_fusion_only: bool = True,
+                 rounds: int = 8, lr_power: float = 1.0, fusion_lr_end: float = 1e-8,
+                 seg_lr_end: float = 0.0, seg_warmup_steps: int = 3000,
+                 seg_warmup_lr: float = 1e-6, segmenter_checkpoint: str | None = None,
                  **options: Any) -> None:
         super().__init__(cfg, **options)
         from training.losses import SegMiFFusionLoss
@@ -138,9 +174,18 @@ class SegMiF(CascadedFramework):
         channels = 'single' if cfg.model.in_channels == 1 else 'per_channel'
         self.loss = SegMiFFusionLoss(grad_weight, channels)
         self.first_round_fusion_only = bool(first_round_fusion_only)
+        self.rounds, self.seg_warmup_steps = int(rounds), int(seg_warmup_steps)
+        self.lr_power, self.seg_warmup_lr = float(lr_power), float(seg_warmup_lr)
+        self.fusion_lr_end, self.seg_lr_end = float(fusion_lr_end), float(seg_lr_end)
+        if self.rounds < 1 or self.seg_warmup_steps < 0 or self.lr_power < 0 or min(
+                self.fusion_lr_end, self.seg_lr_end, self.seg_warmup_lr) < 0:
+            raise TypeError('rounds must be >= 1; seg_warmup_steps, lr_power and the rates >= 0')
+        self.segmenter_checkpoint = segmenter_checkpoint or None
 
     @classmethod
     def check_config(cls, cfg) -> None:
+        from pathlib import Path
+
         from training.config import ConfigError
 
         m = cfg.model
@@ -157,6 +202,45 @@ class SegMiF(CascadedFramework):
             raise ConfigError(
                 "framework segmif uses SegMiF's own decoder (model.decoder: default)"
             )
+        ckpt = (cfg.framework_options or {}).get('segmenter_checkpoint')
+        if ckpt and not Path(ckpt).exists():
+            raise ConfigError(f'framework_options.segmenter_checkpoint: no such file or '
+                              f'folder {ckpt}')
+
+    def build_modules(self) -> dict[str, nn.Module | None]:
+        modules = super().build_modules()
+        if self.segmenter_checkpoint:
+            from training.models.pretrained_segformer import init_segformer
+
+            init_segformer(self.segmenter(modules), self.segmenter_checkpoint)
+        return modules
+
+    def learning_rates(self, step: int) -> dict[str, float]:
+        """Return the poly rates of both optimizers at global step ``step`` (module doc)."""
+        s, base = self.schedule, float(self.cfg.optim.lr)
+        return {
+            'fusion': poly_lr(s.phase_steps(step, 'fusion'), self.rounds * s.fusion_steps, base,
+                              self.fusion_lr_end, self.lr_power),
+            'seg': poly_lr(s.phase_steps(step, 'seg'), self.rounds * s.seg_steps,
+                           base if self.seg_lr is None else self.seg_lr, self.seg_lr_end,
+                           self.lr_power, self.seg_warmup_steps, self.seg_warmup_lr),
+        }
+
+    def train_step(self, batch, ctx: StepContext) -> dict[str, float]:
+        rates = self.learning_rates(ctx.global_step)
+        for name, lr in rates.items():
+            opt = ctx.optimizers.get(name)
+            for g in (opt.param_groups if opt is not None else ()):
+                g['lr'] = lr
+        rec = ctx.apply(self.step_losses(batch, ctx))
+        if ctx.optimizers.get('seg') is not None:  # the trainer logs the fusion rate as lr
+            rec['lr_seg'] = ctx.optimizers['seg'].param_groups[0]['lr']
+        return rec
+
+    def weighting_losses(self, epoch_means, stage: int) -> dict[str, float]:
+        """Fusion-phase means only: L_fusion, and L_seg of the fusion steps (module doc)."""
+        keys = {'fusion': 'train_L_fusion', 'seg': 'train_loss_seg_fusion_phase'}
+        return {t: epoch_means[k] for t, k in keys.items() if k in epoch_means}
 
     def segmenter(self, modules) -> nn.Module:
         return modules['fusion'].backbone.segmenter
@@ -168,9 +252,9 @@ class SegMiF(CascadedFramework):
         if round_ == 0 and self.first_round_fusion_only:
             return StepResult({'fusion': fterms['total']}, self._terms(fterms), ('fusion',))
         ce = seg_loss()
-        return StepResult(
-            {'fusion': fterms['total'], 'seg': ce}, self._terms(fterms, ce), ('fusion',)
-        )
+        terms = self._terms(fterms, ce)
+        terms['seg.fusion_phase'] = ce  # the dynamic factor's L_seg (weighting_losses)
+        return StepResult({'fusion': fterms['total'], 'seg': ce}, terms, ('fusion',))
 
 
 @register_framework('original_seafusion')

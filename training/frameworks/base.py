@@ -128,6 +128,17 @@ class Framework:
     def shared_parameters(self, modules: Mapping[str, nn.Module | None]) -> list[nn.Parameter]:
         return list(modules['fusion'].parameters())
 
+    def weighting_losses(self, epoch_means: Mapping[str, float], stage: int) -> dict[str, float]:
+        """
+        Return the epoch means the weighting strategy records (``epoch_end``), by task.
+
+        Default: ``train_L_<task>`` of every task of ``stage`` that the epoch
+        logged. A framework whose logged task loss mixes other updates in
+        (SegMiF's segmentation phase) hands over the part its strategy means.
+        """
+        return {t: epoch_means[f'train_L_{t}'] for t in self.tasks(stage)
+                if f'train_L_{t}' in epoch_means}
+
     # -- stages --------------------------------------------------------------
     def initial_stage(self) -> int:
         return 1
@@ -147,6 +158,20 @@ class Framework:
 
     def validation_losses(self, batch: Mapping[str, Any], ctx: StepContext) -> dict[str, Tensor]:
         raise NotImplementedError
+
+    # -- early stopping and best checkpoint -----------------------------------
+    #: name of :meth:`selection_value` in the history (``best_val_<name>``)
+    selection_name: str = 'L_fusion'
+
+    def selection_value(self, means: Mapping[str, float]) -> float | None:
+        """
+        Return what early stopping and best.pt minimise for the epoch (None: skip the epoch).
+
+        ``means`` are the epoch's ``val_L_<task>`` (the means of
+        :meth:`validation_losses`) and ``train_L_<task>``. Default: the
+        validation fusion loss, the training one without a validation split.
+        """
+        return means.get('val_L_fusion', means.get('train_L_fusion'))
 
     # -- own state -----------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

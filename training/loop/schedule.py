@@ -21,13 +21,20 @@ steps (the segmentation network frozen), then the segmentation network for
 frozen). Counting is in optimisation steps from the start of the run, so
 the schedule is a pure function of the global step and a resumed run is in
 the same phase as an uninterrupted one.
+
+:func:`poly_lr` is the "poly" learning rate SegMiF (Sec. 5) uses for both
+networks, with an optional constant warm-up; a framework sets it on its
+optimizers before every step, from :meth:`AlternatingSchedule.phase_steps`
+(each network counts its own iterations). A pure function of the step
+rather than a ``torch.optim.lr_scheduler`` object: nothing to checkpoint,
+and a resumed run gets the same rate as an uninterrupted one.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 
-__all__ = ['AlternatingSchedule']
+__all__ = ['AlternatingSchedule', 'poly_lr']
 
 PHASES = ('fusion', 'seg')
 
@@ -53,3 +60,33 @@ class AlternatingSchedule:
     def round(self, step: int) -> int:  # noqa: A003 (a schedule round)
         """0-based round of ``step`` (round 0: the first fusion phase and the seg phase next)."""
         return int(step) // self.period
+
+    def phase_steps(self, step: int, phase: str) -> int:
+        """Return the steps of ``phase`` before global step ``step``: that network's iteration."""
+        rounds, pos = divmod(int(step), self.period)
+        f = int(self.fusion_steps)
+        if phase == 'fusion':
+            return rounds * f + min(pos, f)
+        if phase == 'seg':
+            return rounds * int(self.seg_steps) + max(pos - f, 0)
+        raise ValueError(f'phase must be one of {PHASES}, got {phase!r}')
+
+
+def poly_lr(k: int, total: int, base: float, end: float = 0.0, power: float = 1.0,
+            warmup_steps: int = 0, warmup_lr: float | None = None) -> float:
+    """
+    Return the rate of iteration ``k`` (0-based) of ``total``: poly decay after a warm-up.
+
+    ``k < warmup_steps``: the constant ``warmup_lr``. After it, with
+    ``t = (k - warmup_steps) / (total - warmup_steps)`` clamped to [0, 1]:
+    ``end + (base - end) (1 - t) ** power``, so the first iteration after
+    the warm-up runs at ``base`` and iteration ``total`` (and any later) at
+    ``end``. ``power`` 0 keeps ``base`` throughout (a constant rate).
+    """
+    k, total, warm = int(k), int(total), int(warmup_steps)
+    if total < 1 or warm < 0:
+        raise ValueError(f'need total >= 1 and warmup_steps >= 0, got {total}, {warm}')
+    if k < warm:
+        return float(base if warmup_lr is None else warmup_lr)
+    t = min(max((k - warm) / max(total - warm, 1), 0.0), 1.0)
+    return float(end) + (float(base) - float(end)) * (1.0 - t) ** float(power)

@@ -29,14 +29,27 @@ from the segmentation features f_seg:
    f_seg serves reconstruction), exactly the order the paper gives;
 4. f_RE = LayerNorm(f_re + MLP([f_h, f_l])).
 
-Choices the paper leaves open: branch widths (``width``, default the
-backbone's feature width, at least 16), two conv layers per branch (the
+Choices the paper leaves open: two conv layers per branch (the
 segmentation branch is SSVIF's head: 3x3 conv-BN-ReLU twice, 1x1 to the
 classes), attention heads (``heads`` = 4), the MLP (Linear 2C->C, GELU,
 Linear C->C) and the LayerNorm after the residual (as SegMiF's HIA). The
 image tail is the backbone's own decoder built for ``width`` input
 channels, so a backbone with half-resolution features still upsamples as
 it does without MTH. ``hia=False`` is ablation Exp. ii (w/o HIA-F).
+
+Branch width (``width``). The paper gives none; its Table 7 fixes the
+size. Its "FLOPs" are multiply-accumulates (its 1-channel SegMiF row,
+45.25 M / 51.20 G, is our SegMiF + SegFormer-B3 at 47.9 M / 51.3 GMACs),
+and against the published sizes of the backbones (EMMA's U-Fuser 1.51 M,
+SeAFusion 0.17 M, SegMiF's fusion net 0.69 M; SwinFusion against the
+paper's own 1.71 M row) the MTH adds +0.6 to +0.8 M parameters and ~40-50
+GMACs at 256x256, whatever the backbone's feature width (8 for the
+U-Fuser, 96 for SeAFusion): one fixed-width head at full resolution.
+``width='paper'`` (the default) is that head, :data:`PAPER_WIDTH` = 128
+channels; a config may set another int (MultiTaskVIF IV uses 112, see
+``config/training/multitaskvif_segmif.yaml``). ``width='backbone'`` is the
+earlier compact head, as wide as the backbone's features (at least 16),
+which adds only 0.01 M (U-Fuser) to 0.47 M (SeAFusion).
 """
 from __future__ import annotations
 
@@ -51,7 +64,10 @@ from .attention import ChannelEmbedding, ContextCrossAttention, to_map, to_token
 from .fusion_model import FusionModel, FusionOutput
 
 
-__all__ = ['HIAF', 'MultiTaskHead', 'MultiTaskFusionModel']
+__all__ = ['HIAF', 'MultiTaskHead', 'MultiTaskFusionModel', 'PAPER_WIDTH', 'head_width']
+
+#: MTH branch width that gives Table 7's sizes (module docstring)
+PAPER_WIDTH = 128
 
 
 class HIAF(nn.Module):
@@ -79,6 +95,22 @@ class HIAF(nn.Module):
         return to_map(out, h, w)
 
 
+def head_width(width: int | str | None, in_channels: int) -> int:
+    """
+    Resolve ``width`` of :class:`MultiTaskHead` to channels.
+
+    ``'paper'`` or None: :data:`PAPER_WIDTH`; ``'backbone'``: the compact
+    head, ``max(16, in_channels)``; an int > 0: itself.
+    """
+    if width is None or width == 'paper':
+        return PAPER_WIDTH
+    if width == 'backbone':
+        return max(16, int(in_channels))
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"MTH width must be 'paper', 'backbone' or an int > 0, got {width!r}")
+    return width
+
+
 def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
     return [
         nn.Conv2d(cin, cout, 3, padding=1, bias=False),
@@ -94,13 +126,15 @@ class MultiTaskHead(nn.Module):
     ``image_decoder(width, out_channels)`` builds the reconstruction tail
     (the backbone's registered decoder). It is registered last, so its last
     conv is the one ``FusionModel`` zero-initialises in ``blend`` mode.
+    ``width``: the branches' channels (:func:`head_width`; module docstring).
     """
 
     def __init__(self, in_channels: int, out_channels: int, num_classes: int,
-                 image_decoder: Callable[[int, int], nn.Module], width: int | None = None,
-                 hia: bool = True, heads: int = 4):
+                 image_decoder: Callable[[int, int], nn.Module],
+                 width: int | str | None = 'paper', hia: bool = True, heads: int = 4):
         super().__init__()
-        width = int(width or max(16, in_channels))
+        width = head_width(width, in_channels)
+        self.width = width
         self.seg_branch = nn.Sequential(
             *_conv_bn_relu(in_channels, width), *_conv_bn_relu(width, width)
         )

@@ -35,6 +35,16 @@ Nothing is downloaded here; a user who has a checkpoint passes its path:
 
 The result is a :class:`training.models.segformer.SegmentationModel` (same
 input normalisation and output size as the from-scratch model).
+
+:func:`init_segformer` instead copies a checkpoint into an existing
+``SegmentationModel`` (SegMiF's segmenter, which also feeds its fusion
+network, option ``segmenter_checkpoint``): the two kinds above, or an
+encoder-only MiT state dict as ImageNet pre-training releases it
+(``patch_embed1.proj.weight``, ``block1.0.attn.kv.weight``, ...; SegMiF's
+code starts from MiT-B3's), whose decoder stays as initialised. The model
+keeps its architecture: every encoder weight must be in the checkpoint
+with its shape (another variant is an error); the classifier is copied when
+its class count matches.
 """
 from __future__ import annotations
 
@@ -46,7 +56,8 @@ from torch import Tensor
 from training.models.segformer import SEGFORMER_VARIANTS, SegmentationModel
 
 
-__all__ = ['load_pretrained_segformer', 'mit_to_hf', 'wrap_segformer']
+__all__ = ['init_segformer', 'load_pretrained_segformer', 'mit_to_hf', 'segformer_weights',
+           'wrap_segformer']
 
 # MiT block parameter -> transformers (5.x) block parameter; the fused kv is split apart
 _BLOCK = [
@@ -182,3 +193,80 @@ def load_pretrained_segformer(path: str | Path, num_classes: int) -> Segmentatio
                          f'e.g. {missing[0]}')
     hf.load_state_dict(keep, strict=False)
     return wrap_segformer(hf)
+
+
+def _encoder_only(sd: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Name an encoder-only MiT state dict's weights ``encoder.*`` (from its first stage part)."""
+    out = {}
+    for k, v in sd.items():
+        parts = k.split('.')
+        i = next((i for i, x in enumerate(parts)
+                  if re.fullmatch(r'(patch_embed|block|norm)\d', x)), None)
+        if i is not None:
+            out['encoder.' + '.'.join(parts[i:])] = v
+    return out
+
+
+def segformer_weights(path: str | Path) -> dict[str, Tensor]:
+    """
+    Return a checkpoint's SegFormer weights under the transformers names (no model built).
+
+    A Hugging Face folder, a MiT-named SegFormer state dict (under any
+    prefix) or an encoder-only MiT state dict (its ImageNet ``head.*`` dropped).
+    """
+    p = Path(path)
+    if p.is_dir():
+        from transformers import SegformerForSemanticSegmentation
+
+        if not (p / 'config.json').is_file():
+            raise ValueError(f'{p}: a Hugging Face checkpoint folder needs config.json')
+        return SegformerForSemanticSegmentation.from_pretrained(
+            str(p), local_files_only=True).state_dict()
+    if not p.is_file():
+        raise ValueError(f'segmenter checkpoint not found: {p}')
+    sd = torch.load(p, map_location='cpu', weights_only=True)
+    if isinstance(sd, dict) and isinstance(sd.get('state_dict'), dict):
+        sd = sd['state_dict']
+    if not isinstance(sd, dict):
+        raise ValueError(f'{p}: not a state dict')
+    if not _strip_prefix(sd):  # encoder-only MiT (ImageNet): no encoder. prefix
+        sd = _encoder_only(sd)
+    mapped = mit_to_hf(sd)
+    if not any(k.startswith('segformer.') for k in mapped):
+        raise ValueError(f'{p}: no SegFormer (MiT) weights found')
+    return mapped
+
+
+def init_segformer(model: SegmentationModel, path: str | Path) -> dict[str, int]:
+    """
+    Copy the checkpoint at ``path`` into ``model`` (see module doc); return what was copied.
+
+    The counts of copied ``encoder``, ``decoder`` and ``classifier`` tensors.
+    """
+    ckpt = segformer_weights(path)
+    own = model.segformer.state_dict()
+    parts = {'encoder': [], 'decoder': [], 'classifier': []}
+    for k in own:
+        part = ('encoder' if k.startswith('segformer.') else
+                'classifier' if k.startswith('decode_head.classifier.') else 'decoder')
+        parts[part].append(k)
+
+    def fits(k: str) -> bool:
+        return k in ckpt and tuple(ckpt[k].shape) == tuple(own[k].shape)
+
+    bad = [k for k in parts['encoder'] if not fits(k)]
+    if bad:
+        k = bad[0]
+        got = tuple(ckpt[k].shape) if k in ckpt else 'nothing'
+        raise ValueError(f'{path}: the SegFormer encoder does not match the model '
+                         f'(variant {model.variant!r}): {k} is {tuple(own[k].shape)}, the '
+                         f'checkpoint has {got}')
+    dec = [k for k in parts['decoder'] if fits(k)]
+    if dec and len(dec) != len(parts['decoder']):
+        k = next(k for k in parts['decoder'] if not fits(k))
+        raise ValueError(f'{path}: the SegFormer decoder does not match the model at {k}')
+    cls = [k for k in parts['classifier'] if fits(k)]
+    cls = cls if len(cls) == len(parts['classifier']) else []
+    take = parts['encoder'] + dec + cls
+    model.segformer.load_state_dict({k: ckpt[k] for k in take}, strict=False)
+    return {'encoder': len(parts['encoder']), 'decoder': len(dec), 'classifier': len(cls)}

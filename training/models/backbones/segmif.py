@@ -24,12 +24,25 @@ the image) reconstructs the image.
 
 HIA: channel embeddings split each of F_ir, F_vis, F_seg into a semantic
 token set F^s and a modality token set F^m. SoAM: the semantic query
-Q_s (from F_seg^s) reads the context of each modality (keys/values from
-F_ir^s, F_vis^s) -> S_ir, S_vis. MoAM: each modality query (F_ir^m, F_vis^m)
-reads the semantic context (F_seg^m) -> M_ir, M_vis. [S_x, M_x] go through an
-MLP with a residual to F_x and a LayerNorm (one MLP per modality). Attention
-is :class:`training.models.attention.ContextCrossAttention` (the paper's
+Q_s (from F_seg^s) reads the context of each modality -> S_ir, S_vis.
+MoAM: each modality query (F_ir^m, F_vis^m) reads the semantic context
+(F_seg^m) -> M_ir, M_vis. [S_x, M_x] go through an MLP with a residual to
+F_x and a LayerNorm (one MLP per modality). Attention is
+:class:`training.models.attention.ContextCrossAttention` (the paper's
 S = Q K^T V form).
+
+Where SoAM's keys and values come from (``soam_context``): the paper's
+prose (Sec. 3.2) says "the corresponding Key and Value of each head are
+from the modality tokens {F_ir^m, F_vis^m}"; the authors' code
+(``CrossAttention2`` in their ``core/model_fusion.py``) takes them from the
+same half of the channel embedding as SoAM's query, i.e. F_ir^s, F_vis^s in
+the prose's naming. ``"modality"`` follows the prose and is what
+``config/training/segmif.yaml`` sets (decision of issue 19: the paper is
+the specification); F_ir^s and F_vis^s then feed nothing (their half of the
+embedding gets no gradient). ``"semantic"`` follows the authors' code; it
+is the constructor default because it is what this network computed before
+the option existed, so a checkpoint saved without the key rebuilds the
+network it was trained as (MultiTaskVIF IV's ``segmif`` backbone keeps it).
 
 Semantic features (``semantic``):
 
@@ -83,8 +96,15 @@ class DRDB(nn.Module):
 class HIA(nn.Module):
     """``forward(f_ir, f_vis, f_seg) -> (f_ir', f_vis')``, all (B, C, H, W)."""
 
-    def __init__(self, channels: int, heads: int = 8):
+    SOAM_CONTEXTS = ('semantic', 'modality')
+
+    def __init__(self, channels: int, heads: int = 8, soam_context: str = 'semantic'):
         super().__init__()
+        if soam_context not in self.SOAM_CONTEXTS:
+            raise ValueError(
+                f'soam_context must be one of {self.SOAM_CONTEXTS}, got {soam_context!r}'
+            )
+        self.soam_context = soam_context
         self.embed = nn.ModuleDict({k: ChannelEmbedding(channels) for k in ('ir', 'vis', 'seg')})
         self.soam = nn.ModuleDict(
             {k: ContextCrossAttention(channels, heads) for k in ('ir', 'vis')}
@@ -102,8 +122,9 @@ class HIA(nn.Module):
         for k, t in tokens.items():
             sem[k], mod[k] = self.embed[k](t)
         out = []
+        soam_kv = mod if self.soam_context == 'modality' else sem
         for k in ('ir', 'vis'):
-            s = self.soam[k](sem['seg'], sem[k])   # SoAM: semantic query, modality context
+            s = self.soam[k](sem['seg'], soam_kv[k])  # SoAM: semantic query, modality context
             m = self.moam[k](mod[k], mod['seg'])   # MoAM: modality query, semantic context
             y = self.norm[k](tokens[k] + self.mlp[k](torch.cat([s, m], dim=-1)))
             out.append(to_map(y, h, w))
@@ -166,6 +187,7 @@ class SegMiFBackbone(nn.Module):
         semantic: str = 'conv',
         segformer: str = 'b3',
         num_classes: int = 15,
+        soam_context: str = 'semantic',
     ):
         super().__init__()
         if semantic not in self.SEMANTICS:
@@ -185,7 +207,7 @@ class SegMiFBackbone(nn.Module):
         )
         self.drdb1 = nn.ModuleDict({k: DRDB(width, growth, layers) for k in ('ir', 'vis')})
         self.drdb2 = nn.ModuleDict({k: DRDB(width, growth, layers) for k in ('ir', 'vis')})
-        self.hia = nn.ModuleList([HIA(width, heads), HIA(width, heads)])
+        self.hia = nn.ModuleList([HIA(width, heads, soam_context) for _ in range(2)])
 
     @property
     def segmenter(self) -> nn.Module | None:
