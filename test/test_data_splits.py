@@ -55,3 +55,7 @@ def test_no_training_config_names_the_validation_list():
         assert 'msrs_test_dev_val' not in cfg.read_text(), cfg
     build = (REPO / 'scripts' / 'build_default_model.py').read_text()
     assert "split_file('train')" in build
+    # the real-data framework comparison trains on the training list and never opens the other
+    compare = (REPO / 'scripts' / 'compare_frameworks_real.py').read_text()
+    assert "split_file('train')" in compare and 'bdm.msrs_split(' in compare
+    assert "split_file('val')" not in compare and 'msrs_test_dev_val' not in compare

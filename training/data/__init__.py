@@ -49,6 +49,7 @@ __all__ = [
     'LabelledPairs',
     'Pair',
     'build_datasets',
+    'configured_pairs',
     'find_pairs',
     'layout_dirs',
     'match_pairs',
@@ -122,18 +123,30 @@ def train_transform(data_cfg):
     return PairCompose([*steps, crop]) if steps else crop
 
 
-def build_datasets(data_cfg) -> tuple[FusionPairs, FusionPairs]:
-    """(train, val) FusionPairs from a DataConfig (see module docstring)."""
-    try:
-        normalizer = ThermalNormalizer(**(data_cfg.thermal or {})).for_stills()
-    except TypeError as e:
-        raise DatasetError(f'data.thermal: {e}') from None
+def configured_pairs(data_cfg) -> list[Pair]:
+    """
+    Return the pairs a DataConfig names, in training order.
+
+    ``data.root`` (its ``list_file``), then each of ``data.extra_sources``,
+    cut to ``data.max_samples``: the list both ``build_datasets`` and the
+    labelled variants split, so they split it alike.
+    """
     pairs = source_pairs(data_cfg.kind, data_cfg.root, data_cfg.split, data_cfg.list_file)
     for src in data_cfg.extra_sources or ():
         pairs += source_pairs(src.get('kind', 'pairs'), src['root'], src.get('split', 'train'),
                               src.get('list_file'))
     if data_cfg.max_samples:
         pairs = pairs[: int(data_cfg.max_samples)]
+    return pairs
+
+
+def build_datasets(data_cfg) -> tuple[FusionPairs, FusionPairs]:
+    """(train, val) FusionPairs from a DataConfig (see module docstring)."""
+    try:
+        normalizer = ThermalNormalizer(**(data_cfg.thermal or {})).for_stills()
+    except TypeError as e:
+        raise DatasetError(f'data.thermal: {e}') from None
+    pairs = configured_pairs(data_cfg)
     train, val = split_pairs(pairs, data_cfg.val_fraction, data_cfg.seed)
     if not train:
         raise DatasetError(f'no training pairs under {data_cfg.root}')

@@ -27,6 +27,15 @@ Labelled (train, val) datasets and the batch collation of visible/thermal pairs.
 * :func:`build_search_datasets`, for CAF's loss search: training and
   search-validation pairs (``data.val_fraction``), both randomly cropped,
   ``data.list_file`` honoured.
+* :func:`build_pseudo_labelled_datasets`, for the supervised frameworks
+  on real pairs that have no pixel labels: the pairs a DataConfig names
+  (``data.root`` with its ``list_file``, ``data.extra_sources``; the same
+  list and split as ``build_datasets``) with the label images
+  ``ssvif_make_labels`` wrote (``LABEL_DIR/NAME.png``). Their *set labels*
+  (240-247, "one of these classes", ``training.labels``) become the ignore
+  id (:class:`IgnoreSetLabels`): the frameworks' losses are plain
+  cross-entropy (+ Dice) over class ids, which cannot read a set of
+  classes, so those pixels teach them nothing rather than a wrong class.
 * :class:`PairCollate`: stacks a batch, with labels only for the loops
   that train on them (SSVIF refuses them).
 
@@ -39,6 +48,7 @@ from ros2_ssvif.thermal import ThermalNormalizer
 import torch
 from torch.utils.data import Dataset
 from training.data import (
+    configured_pairs,
     DatasetError,
     LabelledPairs,
     Pair,
@@ -48,9 +58,12 @@ from training.data import (
     train_transform,
     validation_transform,
 )
+from training.data.transforms import IGNORE_INDEX, PairCompose
+from training.labels import GROUP_BITS, SET_BASE
 
 
-__all__ = ['PairCollate', 'build_labelled_datasets', 'build_search_datasets']
+__all__ = ['IgnoreSetLabels', 'PairCollate', 'build_labelled_datasets',
+           'build_pseudo_labelled_datasets', 'build_search_datasets']
 
 
 def build_labelled_datasets(data_cfg) -> tuple[Dataset, Dataset]:
@@ -98,6 +111,53 @@ def build_search_datasets(data_cfg) -> tuple[LabelledPairs, LabelledPairs]:
         )
     crop = RandomPairCrop(d.crop)
     return (LabelledPairs(train, crop, full.normalizer), LabelledPairs(val, crop, full.normalizer))
+
+
+class IgnoreSetLabels:
+    """Sample transform: set labels (240-247, ``training.labels``) -> the ignore id 255."""
+
+    low, high = SET_BASE, SET_BASE + 2 ** len(GROUP_BITS) - 1
+
+    def __call__(self, sample: dict) -> dict:
+        lab = sample['label']
+        return {**sample, 'label': lab.masked_fill((lab >= self.low) & (lab <= self.high),
+                                                   IGNORE_INDEX)}
+
+
+def build_pseudo_labelled_datasets(data_cfg, label_dirs,
+                                   search: bool = False) -> tuple[LabelledPairs, LabelledPairs]:
+    """
+    Return (train, val) LabelledPairs of the configured pairs with ``ssvif_make_labels`` labels.
+
+    ``label_dirs``: folders searched in order for ``NAME.png`` (a pair
+    without one is an error). Split as ``build_datasets`` splits the same
+    pairs (``data.val_fraction``, ``data.seed``); training crops after
+    ``data.augment``, validation as ``data.val_mode``. ``search``: both
+    parts randomly cropped (CAF's loss search, as ``build_search_datasets``).
+    Set labels are ignored (module docstring).
+    """
+    from pathlib import Path
+
+    dirs = [Path(d) for d in label_dirs]
+    items = []
+    for p in configured_pairs(data_cfg):
+        lab = next((d / f'{p.name}.png' for d in dirs if (d / f'{p.name}.png').is_file()), None)
+        if lab is None:
+            raise DatasetError(f'no label {p.name}.png in {", ".join(map(str, dirs))} '
+                               '(make them with ssvif_make_labels)')
+        items.append((p.name, p.visible, p.thermal, lab))
+    try:
+        normalizer = ThermalNormalizer(**(data_cfg.thermal or {})).for_stills()
+    except TypeError as e:
+        raise DatasetError(f'data.thermal: {e}') from None
+    train, val = split_pairs(items, data_cfg.val_fraction, data_cfg.seed)
+    if not train or (search and not val):
+        raise DatasetError(f'{len(train)} training and {len(val)} validation pairs: too few')
+    first = IgnoreSetLabels()
+    train_tf = RandomPairCrop(data_cfg.crop) if search else train_transform(data_cfg)
+    val_tf = RandomPairCrop(data_cfg.crop) if search else validation_transform(data_cfg)
+    return (LabelledPairs(train, PairCompose([first, train_tf]), normalizer),
+            LabelledPairs(val, PairCompose([first, val_tf]), normalizer))
 
 
 class PairCollate:
