@@ -81,7 +81,9 @@ ROWS = {  # name -> (config file, overrides)
     ),
     'SegMiF': (
         'segmif.yaml',
-        ['framework_options={fusion_steps: STEPS, seg_steps: STEPS, seg_lr: 1.0e-3}'],
+        # one round = two epochs; no 3k-step warm-up (longer than the whole budget)
+        ['framework_options={fusion_steps: STEPS, seg_steps: STEPS, seg_lr: 1.0e-3, '
+         'rounds: ROUNDS, seg_warmup_steps: 0}'],
     ),
 }
 BUDGET = {
@@ -168,7 +170,7 @@ def train_rows(train_set: Path, out: Path, budget: dict, progress: bool) -> dict
     for name, (file, extra) in ROWS.items():
         # one alternating phase per epoch; the first quarter of the epochs for the first stage
         extra = [e.replace('STEPS', str(budget['steps'])).replace('PHASE1', str(phase1))
-                 for e in extra]
+                 .replace('ROUNDS', str(max(1, budget['epochs'] // 2))) for e in extra]
         backbone = next((e.split('=')[1] for e in extra if e.startswith('model.backbone=')),
                         load_config(REPO / 'config' / 'training' / file).model.backbone)
         sets = [

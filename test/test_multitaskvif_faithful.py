@@ -25,6 +25,7 @@ import copy
 from pathlib import Path
 
 from framework_data import LabelledScenes
+from learning_to_learn_data import one_thread  # noqa: F401 (a fixture)
 import pytest
 import torch
 import torch.nn.functional as F
@@ -47,12 +48,7 @@ TABLE7 = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # tiny tensors: one thread
 
 
 def _plain(model_cfg):

@@ -25,6 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from framework_data import LabelledScenes
+from learning_to_learn_data import one_thread  # noqa: F401 (a fixture)
 import pytest
 import torch
 from training.checkpoint import load_checkpoint
@@ -49,12 +50,7 @@ TINY = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # tiny tensors: one thread
 
 
 @pytest.fixture(scope='module')

@@ -21,6 +21,7 @@ real (its losses fall), checkpoints, resume across phases.
 from __future__ import annotations
 
 from framework_data import LabelledScenes
+from learning_to_learn_data import one_thread  # noqa: F401 (a fixture)
 import pytest
 import torch
 from training.checkpoint import load_checkpoint, load_fusion_model
@@ -91,12 +92,7 @@ RUNS = {
 LABELLED = {'multitaskvif', 'segmif', 'original_seafusion'}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # tiny tensors: one thread
 
 
 def _cfg(tmp_path, name, *extra):
