@@ -51,8 +51,15 @@ from typing import Callable
 from ros2_ssvif.errors import SsvifError
 
 
-class Terminated(Exception):
-    """SIGTERM or SIGHUP arrived: leave like Ctrl-C (the output is removed on the way out)."""
+class Terminated(BaseException):
+    """
+    SIGTERM or SIGHUP arrived: leave like Ctrl-C (the output is removed on the way out).
+
+    A BaseException, as KeyboardInterrupt is: the signal lands anywhere, and
+    the ``except Exception`` that turns a reader's failure into "cannot read
+    bag" or counts a garbled message must not swallow it (seen in CI: a
+    SIGTERM during a bag read exited 2 as "cannot read bag ...: 15").
+    """
 
     def __init__(self, signum: int):
         super().__init__(signum)

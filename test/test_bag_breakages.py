@@ -160,6 +160,42 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(tmp_path, toy_model_path, sig):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['calib', 'in']
 
 
+@pytest.mark.parametrize('where', ['reading', 'decoding'])
+def test_a_signal_during_a_read_or_a_decode_is_not_a_bag_error(
+        tmp_path, toy_model_path, monkeypatch, capsys, where):
+    """
+    Defect (CI, distro pass): SIGTERM inside the bag reader exited 2, "cannot read bag ...: 15".
+
+    The signal handler's Terminated went through the reader's ``except
+    Exception``; inside a message decode it would have been counted as a
+    corrupt message and the run gone on. Raised here where the signal landed.
+    """
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys.store import Typestore
+    from ros2_ssvif.cli import Terminated
+
+    write_bag(tmp_path / 'in', 'sqlite3', n_rgb=30)
+    calls = {'n': 0}
+
+    def signal_lands(*args, **kwargs):
+        calls['n'] += 1
+        raise Terminated(signal.SIGTERM)
+
+    if where == 'reading':
+        monkeypatch.setattr(AnyReader, 'messages', signal_lands)
+        with pytest.raises(Terminated):
+            list(iter_raw(tmp_path / 'in'))
+    else:
+        monkeypatch.setattr(Typestore, 'deserialize_cdr', signal_lands)
+    rc = process_bag_main([str(tmp_path / 'in'), str(tmp_path / 'out'),
+                           '--model', str(toy_model_path)])
+    err = capsys.readouterr().err
+    assert rc == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1].startswith('process_bag: terminated (SIGTERM); no output')
+    assert calls['n'] >= 1
+    assert sorted(q.name for q in tmp_path.iterdir()) == ['in']
+
+
 @pytest.mark.ros
 def test_play_bag_errors_exit_2_like_the_other_tools(tmp_path, capsys):
     from ros2_ssvif.bag_player import main
