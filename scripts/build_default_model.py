@@ -133,9 +133,14 @@ def train_fusion(data: Path, out: Path, progress: bool, smoke: bool = False) -> 
 
 
 def make_training_labels(data: Path, weights: Path, out: Path, train_names: list[str],
-                         progress: bool, smoke: bool = False) -> tuple[Path, dict]:
-    """Make the labels of the MSRS (and RoadScene) training pairs in out/labels."""
+                         progress: bool, smoke: bool = False, rule=None) -> tuple[Path, dict]:
+    """
+    Make the labels of the MSRS (and RoadScene) training pairs in out/labels.
+
+    ``rule``: a ``LabelRule`` (default: the shipped one).
+    """
     from ros2_ssvif.image_files import read_name_list
+    from training.labels.compose import LabelRule
     from training.labels.make import LabelSet, make_labels, write_report
     from training.teachers import load_teacher
 
@@ -145,7 +150,7 @@ def make_training_labels(data: Path, weights: Path, out: Path, train_names: list
         sets.append(LabelSet(rs.name, rs, tuple(read_name_list(rs / 'train_split.txt')), False))
     teachers = [load_teacher(t, weights) for t in TEACHERS]
     label_root = out / 'labels'
-    stats = make_labels(sets, teachers, label_root, progress=progress)
+    stats = make_labels(sets, teachers, label_root, rule or LabelRule(), progress=progress)
     write_report(stats, sets, label_root)
     return label_root, {k: {kk: vv for kk, vv in v.items() if kk in ('day', 'night')}
                         for k, v in stats.items()}

@@ -78,7 +78,6 @@ networks) in 1-2 minutes: the test suite's check of the plumbing.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from pathlib import Path
 import sys
@@ -87,6 +86,7 @@ import time
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / 'scripts'))  # the scripts it builds on (imported below)
 
 #: name -> (training config, overrides); PHASE1 / STEPS / ROUNDS filled from the budget
 ROWS = {
@@ -132,14 +132,6 @@ FUSION_SETS = {  # name -> (visible, thermal) under the data folder
 PICTURE_SET, PICTURE_PAIRS = 'ivf_seafusion_test12', ('00881N', '00633D')  # MIT: may be shown
 
 
-def sibling(name: str):
-    """Import scripts/NAME.py (its helpers: labels, MSRS split, CPU widths, the report)."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f'{name}.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def phases(budget: dict) -> dict[str, str]:
     return {'PHASE1': str(max(1, budget['epochs'] // 4)), 'STEPS': str(budget['steps']),
             'ROUNDS': str(max(1, budget['epochs'] // 2))}
@@ -164,9 +156,10 @@ def data_overrides(data: Path, out: Path, train_names: list[str], smoke: bool) -
 def row_config(name: str, seed: int, budget: dict, data_sets: list[str], out: Path,
                more: tuple[str, ...] = ()):
     """Return the TrainConfig of one row: its config file, the shared budget, the shared data."""
+    from compare_frameworks import CPU_BACKBONES
     from training.config import load_config
 
-    cpu = {**sibling('compare_frameworks').CPU_BACKBONES, **budget.get('widths', {})}
+    cpu = {**CPU_BACKBONES, **budget.get('widths', {})}
     file, extra = ROWS[name]
     fill = phases(budget)
     sets = [e.replace('PHASE1', fill['PHASE1']).replace('STEPS', fill['STEPS'])
@@ -359,7 +352,10 @@ def main(argv=None) -> int:
         print(f'compare_frameworks_real: unknown row {bad[0]!r}', file=sys.stderr)
         return 2
     t0, progress = time.monotonic(), not args.no_progress
-    bdm = sibling('build_default_model')
+    import build_default_model as bdm
+    from compare_frameworks import slug
+    from compare_frameworks_real_report import write_summary
+
     train_names, val_names = bdm.msrs_split(args.smoke)
     if set(train_names) & set(val_names):
         raise RuntimeError('the MSRS training and validation names overlap')
@@ -377,7 +373,7 @@ def main(argv=None) -> int:
                                               args.smoke)[0]
     ctx = {'bdm': bdm, 'data': data, 'out': out, 'budget': budget, 'smoke': args.smoke,
            'progress': progress, 'train_names': train_names, 'val_names': val_names,
-           'label_root': label_root, 'slug': sibling('compare_frameworks').slug,
+           'label_root': label_root, 'slug': slug,
            'data_sets': data_overrides(data, out, train_names, args.smoke)}
     from training.data import configured_pairs
 
@@ -395,7 +391,7 @@ def main(argv=None) -> int:
     fusion = fusion_metrics(runs, data, out, args.smoke, progress)
     command = 'nice .venv/bin/python scripts/compare_frameworks_real.py ' + ' '.join(
         argv if argv is not None else sys.argv[1:])
-    sibling('compare_frameworks_real_report').write_summary(
+    write_summary(
         runs, fusion, Path(args.summary), out, {
             'command': command.strip(), 'seconds': time.monotonic() - t0, 'budget': budget,
             'budget_name': 'smoke' if args.smoke else args.budget, 'seeds': args.seeds,

@@ -25,7 +25,8 @@ fused images of the training pairs *minus* the dev blocks
 (``training.data.splits.DEV_BLOCKS``: 8 day + 8 night pairs), and scores the
 dev pairs against their boxes. The validation pairs are never read: this is
 where label rules are chosen, before a rebuild scores the val pairs once.
-Writes ``OUTPUT/NAME/dev.json`` and prints one line per group. About 40 min
+Writes ``OUTPUT/NAME/dev.json`` (``OUTPUT/NAME/labels/report.md``: which source
+outlined each box) and prints one line per group. About 40 min
 on 2 cores (one recipe training); the teachers' answers are cached in
 ``OUTPUT/teachers`` (``--teacher-cache`` reuses a build's cache).
 """
@@ -38,20 +39,19 @@ import sys
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / 'scripts'))  # build_default_model's label step
 
 
 def main(argv=None) -> int:
+    from build_default_model import make_training_labels, msrs_split
     import torch
-    from ros2_ssvif.image_files import read_name_list
     from training.checkpoint import load_fusion_model
-    from training.data.splits import DEV_BLOCKS, msrs_block_split, split_file
+    from training.data.splits import DEV_BLOCKS, msrs_block_split
     from training.labels.compose import LabelRule
-    from training.labels.make import LabelSet, make_labels, write_report
     from training.labels.object_masks import MaskRule
     from training.segmenter import load_segmenter
     from training.segmenter.recipe import (box_score, load_recipe, make_inputs, recipe_pairs,
                                            train_recipe)
-    from training.teachers import load_teacher
 
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument('name', help='the run (a folder under --output)')
@@ -66,22 +66,15 @@ def main(argv=None) -> int:
     ap.add_argument('--set', nargs='*', default=[], help='recipe overrides (key=value)')
     args = ap.parse_args(argv)
     data, out = Path(args.data), Path(args.output) / args.name
-    train = read_name_list(split_file('train'))
+    train = msrs_split(smoke=False)[0]
     fit, dev = msrs_block_split(train, DEV_BLOCKS)
     rule = LabelRule(mask=MaskRule(rider_as_bicycle=args.rider_as_bicycle),
                      night_car_teacher=args.night_car_teacher)
-    roadscene = data / 'ivf_roadscene221'
-    sets = [LabelSet('msrs_test_dev', data / 'msrs_test_dev', tuple(train), True),
-            LabelSet(roadscene.name, roadscene,
-                     tuple(read_name_list(roadscene / 'train_split.txt')), False)]
     labels = out / 'labels'
     labels.mkdir(parents=True, exist_ok=True)
     if args.teacher_cache and not (labels / 'teachers').exists():
         (labels / 'teachers').symlink_to(Path(args.teacher_cache).resolve())
-    teachers = [load_teacher(t, args.weights) for t in ('deeplab', 'espnetv2')]
-    stats = make_labels(sets, teachers, labels, rule)
-    write_report(stats, sets, labels)
-    print('object masks:', dict(stats['msrs_test_dev']['sources']), flush=True)
+    make_training_labels(data, Path(args.weights), out, train, progress=True, rule=rule)
     fusion, _ = load_fusion_model(Path(args.fusion))
     torch.manual_seed(0)
     recipe = load_recipe(REPO / 'config' / 'training' / 'default_segmenter.yaml', args.set)

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     from tqdm import tqdm
     from training.data.splits import split_file
     from training.labels.compose import teacher_agreement
-    from training.labels.make import cached_teacher
+    from training.labels.make import cached_teacher, max_luminance
     from training.labels.object_masks import warm_blob
     from training.teachers import load_teacher
 
@@ -78,9 +78,7 @@ def main(argv=None) -> int:
         agree[sub].append(float((agreed != IGNORE_INDEX).mean()))
         conf[sub].append(float(np.mean([o.confidence.mean() for o in outs])))
         if sub == 'night':
-            y = cv2.cvtColor(vis, cv2.COLOR_RGB2YCrCb)
-            y[..., 0] = np.maximum(y[..., 0], thr)
-            maxlum = cv2.cvtColor(y, cv2.COLOR_YCrCb2RGB)
+            maxlum = max_luminance(vis, thr)
             for t in teachers:
                 o = cached_teacher(t, maxlum, out / 'teachers' / t.name / 'msrs_maxlum'
                                    / f'{name}.npz')
