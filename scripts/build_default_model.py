@@ -174,13 +174,30 @@ def train_seg(source, data: Path, label_root: Path, train_names: list[str], path
                        for k in ('variant', 'width', 'scale', 'epochs', 'lr')}}
 
 
+def recipe_class_bias() -> dict[str, float]:
+    """Return the recipe's mask operating point (``segmenter.class_bias``) for every export."""
+    from training.segmenter.recipe import load_recipe
+
+    recipe = load_recipe(REPO / 'config' / 'training' / 'default_segmenter.yaml')
+    return dict(recipe.segmenter.class_bias or {})
+
+
 def export_bundle(source, seg_ckpt: Path, path: Path) -> dict:
-    """Export one graph (visible, thermal) -> (fused, ids) of ``source`` and the segmenter."""
+    """
+    Export one graph (visible, thermal) -> (fused, ids) of ``source`` and the segmenter.
+
+    The recipe's current ``class_bias`` replaces the checkpoint's, so a
+    comparison segmenter kept from an earlier build decides like a new one
+    (the offsets never touch training).
+    """
     from training.export import export_onnx
     from training.segmenter import load_segmenter
 
     seg, cfg = load_segmenter(seg_ckpt)
-    return export_onnx(source.eval(), seg, path, class_set=cfg.class_set)
+    cfg.class_bias = {**(cfg.class_bias or {}), **recipe_class_bias()} or None
+    seg.set_class_bias(cfg.bias_vector())
+    return export_onnx(source.eval(), seg, path, class_set=cfg.class_set,
+                       extra={'class_bias': dict(cfg.class_bias or {})})
 
 
 def comparison_bundles(data: Path, label_root: Path, train_names: list[str], out: Path,
@@ -414,8 +431,9 @@ def main(argv=None) -> int:
         from training.export import main as export_main
 
         model.parent.mkdir(parents=True, exist_ok=True)
+        bias = [f'{k}={v}' for k, v in recipe_class_bias().items()]
         if export_main(['--fusion', str(fusion_ckpt), '--segmenter', str(seg_ckpt),
-                        '--output', str(model)]) != 0:
+                        '--output', str(model)] + (['--class-bias', *bias] if bias else [])) != 0:
             return 1
     if not args.skip_eval:
         with Step('5/7 comparison segmenters: visible only, thermal only, max-luminance'):

@@ -18,8 +18,11 @@ Export one ONNX graph for the vehicle: (visible, thermal) -> (fused, class_ids).
 ``ssvif_export``, from a fusion and a segmenter checkpoint::
 
     ssvif_export --fusion CKPT --segmenter SEG.pt --output MODEL.onnx [--fixed-size WxH] \
-        [--opset N] [--ir-version N]
+        [--opset N] [--ir-version N] [--class-bias NAME=OFFSET ...]
 
+``--class-bias`` sets the mask's operating point (logit offsets before the
+argmax, ``training.segmenter.SegmenterConfig.class_bias``) over the one the
+segmenter checkpoint holds; the graph's metadata records the offsets used.
 The engine is :func:`training.export.onnx.export_onnx` (what the graph
 holds and which runtimes load it). A segmenter trained on the images of
 another fusion network is exported with a warning. Errors print one line,
@@ -51,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--ir-version', type=int, default=None,
                     help='ONNX IR version (default: the oldest the opset allows, 8 for opset '
                          '17 and 18; ONNX Runtime 1.16 loads up to 9)')
+    ap.add_argument('--class-bias', nargs='+', metavar='NAME=OFFSET', default=[],
+                    help='logit offset of a class before the argmax (person=0.5 paints more '
+                         "person); replaces the checkpoint's offset for that class")
     args = ap.parse_args(argv)
     return run_command('ssvif_export', lambda: _export(args), errors=(KeyError, RuntimeError),
                        plain=True)
@@ -68,6 +74,9 @@ def _export(args) -> int:
         fixed = (h, w)
     fusion, spec = load_fusion_model(args.fusion)
     seg, seg_cfg = load_segmenter(args.segmenter)
+    if args.class_bias:
+        seg_cfg.class_bias = {**(seg_cfg.class_bias or {}), **parse_class_bias(args.class_bias)}
+        seg.set_class_bias(seg_cfg.bias_vector())
     trained_on = load_checkpoint(args.segmenter).get('fusion_fingerprint')
     if trained_on and trained_on != model_fingerprint(fusion):
         print(f'ssvif_export: warning: the segmenter was trained on the images of another '
@@ -80,7 +89,8 @@ def _export(args) -> int:
                                 'fusion_in_channels': spec.get('in_channels'),
                                 'fusion_output': spec.get('output'),
                                 'segmenter': seg_cfg.variant,
-                                'segmenter_scale': seg_cfg.scale})
+                                'segmenter_scale': seg_cfg.scale,
+                                'class_bias': dict(seg_cfg.class_bias or {})})
     print(
         f'ssvif_export: wrote {report["path"]} (opset {report["opset"]}, IR version '
         f'{report["ir_version"]}; ONNX Runtime vs PyTorch: max |diff| '
@@ -88,6 +98,20 @@ def _export(args) -> int:
         f'{100 * report["class_id_agreement"]:.2f} % of pixels)'
     )
     return 0
+
+
+def parse_class_bias(items: list[str]) -> dict[str, float]:
+    """Parse ``['person=0.5']`` into {'person': 0.5}; a malformed item raises ExportError."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition('=')
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ''
+        if not sep or not name.strip():
+            raise ExportError(f'--class-bias {item!r}: expected NAME=OFFSET, e.g. person=0.5')
+    return out
 
 
 if __name__ == '__main__':

@@ -63,10 +63,43 @@ class SegmenterConfig:
     # what the segmenter sees: 3 = the fused image (RGB); 4 = the fused image and the
     # registered thermal image beside it (compact / context variants)
     in_channels: int = 3
+    # the operating point of the published mask: logit offsets by class name added before its
+    # argmax ({person: 0.5} paints more person). The loss never sees them, so they are chosen
+    # after training, on pairs the segmenter did not train on (default_segmenter.yaml)
+    class_bias: dict | None = None
 
     @property
     def num_classes(self) -> int:
         return len(CLASS_SETS[self.class_set][0])
+
+    def bias_vector(self) -> torch.Tensor | None:
+        """``class_bias`` as a (num_classes,) tensor, None without one; unknown names raise."""
+        return class_bias_vector(self.class_bias, CLASS_SETS[self.class_set][0])
+
+
+#: a bias this large overrules any trained logit gap: a typo (50 for 0.50), not an operating point
+MAX_CLASS_BIAS = 10.0
+
+
+def class_bias_vector(bias: dict | None, names) -> torch.Tensor | None:
+    """Return the logit offsets of ``bias`` ({class name: offset}) in ``names`` order."""
+    if not bias:
+        return None
+    from training.config import ConfigError
+
+    if not isinstance(bias, dict):
+        raise ConfigError(f'segmenter.class_bias must map class names to numbers, got {bias!r}')
+    vec = torch.zeros(len(names))
+    for name, value in bias.items():
+        if name not in names:
+            raise ConfigError(f'segmenter.class_bias: unknown class {name!r}; '
+                              f'classes: {", ".join(names)}')
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not abs(float(value)) <= MAX_CLASS_BIAS:
+            raise ConfigError(f'segmenter.class_bias.{name} must be a number in '
+                              f'[-{MAX_CLASS_BIAS:g}, {MAX_CLASS_BIAS:g}], got {value!r}')
+        vec[list(names).index(name)] = float(value)
+    return vec
 
 
 class ScaledSegmenter(torch.nn.Module):
@@ -74,16 +107,33 @@ class ScaledSegmenter(torch.nn.Module):
     Runs a segmenter on a resized image and returns logits at full size.
 
     Training and the exported graph use the same module, so the segmenter
-    is trained at exactly the scale it runs at.
+    is trained at exactly the scale it runs at. ``class_bias`` (num_classes,)
+    shifts the logits before the argmax of :meth:`class_ids` only: the
+    logits of ``forward`` (the loss) stay as trained.
     """
 
-    def __init__(self, model: torch.nn.Module, scale: float = 1.0):
+    def __init__(self, model: torch.nn.Module, scale: float = 1.0,
+                 class_bias: torch.Tensor | None = None):
         super().__init__()
         if not 0.0 < scale <= 1.0:
             raise ValueError(f'segmenter scale must be in (0, 1], got {scale}')
         self.model = model
         self.scale = float(scale)
         self.num_classes = model.num_classes
+        self.set_class_bias(class_bias)
+
+    def set_class_bias(self, class_bias: torch.Tensor | None) -> None:
+        """Set the (num_classes,) logit offsets of :meth:`decide` (None: the plain argmax)."""
+        if class_bias is not None and tuple(class_bias.shape) != (self.num_classes,):
+            raise ValueError(f'class_bias has shape {tuple(class_bias.shape)}, '
+                             f'expected ({self.num_classes},)')
+        self.class_bias = None if class_bias is None else class_bias.float().view(1, -1, 1, 1)
+
+    def decide(self, logits: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
+        """Class ids of (B, C, H, W) logits: their argmax after ``class_bias``."""
+        if self.class_bias is not None:
+            logits = logits + self.class_bias.to(logits)
+        return logits.argmax(1, keepdim=keepdim)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         if self.scale == 1.0:
@@ -104,11 +154,11 @@ class ScaledSegmenter(torch.nn.Module):
         full-size logits for its loss.
         """
         if self.scale == 1.0:
-            return self.model(image).argmax(1)
+            return self.decide(self.model(image))
         h, w = image.shape[-2:]
         small = F.interpolate(image, scale_factor=self.scale, mode='bilinear', align_corners=False,
                               antialias=False, recompute_scale_factor=False)
-        ids = self.model(small).argmax(1, keepdim=True).to(image.dtype)
+        ids = self.decide(self.model(small), keepdim=True).to(image.dtype)
         return F.interpolate(ids, size=(h, w), mode='nearest')[:, 0].long()
 
 
@@ -200,7 +250,7 @@ def load_segmenter(path: str | Path) -> tuple[ScaledSegmenter, SegmenterConfig]:
         model = build_segmenter_net(cfg.variant, cfg.num_classes, width=cfg.width,
                                     in_channels=cfg.in_channels)
     model.load_state_dict(ckpt['segmenter'])
-    return ScaledSegmenter(model, cfg.scale).eval(), cfg
+    return ScaledSegmenter(model, cfg.scale, cfg.bias_vector()).eval(), cfg
 
 
 def config_from_sets(sets, data_kind: str = 'fmb') -> SegmenterConfig:

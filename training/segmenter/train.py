@@ -97,7 +97,7 @@ def evaluate(model: ScaledSegmenter, fuse: FusedBatches, loader,
     model.eval()
     with torch.no_grad():
         for b in loader:
-            pred = model(segmenter_input(b, fuse)).argmax(1)
+            pred = model.decide(model(segmenter_input(b, fuse)))
             for lab, pr in zip(b['label'].numpy(), pred.numpy()):
                 score.update(lab, pr)
     return score
@@ -130,7 +130,7 @@ def train_segmenter(
     gen = torch.Generator().manual_seed(cfg.seed)  # the order, the crops and the flips
     net = build_segmenter_net(cfg.variant, cfg.num_classes, cfg.init_checkpoint, cfg.width,
                               cfg.in_channels)
-    model = ScaledSegmenter(net, cfg.scale)
+    model = ScaledSegmenter(net, cfg.scale, cfg.bias_vector())
     fuse = FusedBatches(fusion) if fusion is not None else None
     loss_fn = SegmenterLoss(cfg)
     loader = make_loader(train_set, cfg.batch_size, shuffle=True, generator=gen,
