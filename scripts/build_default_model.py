@@ -42,7 +42,10 @@ Rebuild the shipped default model, models/ssvif_default.onnx, and its model-card
    ``evaluate_drive`` (flicker, ΔE) on a synthetic drive. Everything lands in
    ``--output``/report/.
 
-Deterministic on the CPU: same seeds, same data, same numbers.
+Same seeds, same data: the fusion network, the labels and the evaluation
+come out the same; the segmenter's CPU training also depends on the thread
+count and on what ran before it in the process, and its draws spread widely
+(models/README.md, "One draw of the recipe").
 """
 from __future__ import annotations
 
@@ -174,30 +177,33 @@ def train_seg(source, data: Path, label_root: Path, train_names: list[str], path
                        for k in ('variant', 'width', 'scale', 'epochs', 'lr')}}
 
 
-def recipe_class_bias() -> dict[str, float]:
-    """Return the recipe's mask operating point (``segmenter.class_bias``) for every export."""
+def recipe_decision() -> tuple[dict[str, float], bool]:
+    """Return how the recipe decides the mask: (``class_bias``, ``flip_average``)."""
     from training.segmenter.recipe import load_recipe
 
-    recipe = load_recipe(REPO / 'config' / 'training' / 'default_segmenter.yaml')
-    return dict(recipe.segmenter.class_bias or {})
+    seg = load_recipe(REPO / 'config' / 'training' / 'default_segmenter.yaml').segmenter
+    return dict(seg.class_bias or {}), bool(seg.flip_average)
 
 
 def export_bundle(source, seg_ckpt: Path, path: Path) -> dict:
     """
     Export one graph (visible, thermal) -> (fused, ids) of ``source`` and the segmenter.
 
-    The recipe's current ``class_bias`` replaces the checkpoint's, so a
-    comparison segmenter kept from an earlier build decides like a new one
-    (the offsets never touch training).
+    The recipe's current ``class_bias`` and ``flip_average`` replace the
+    checkpoint's, so a comparison segmenter kept from an earlier build decides
+    like a new one (neither touches training).
     """
     from training.export import export_onnx
     from training.segmenter import load_segmenter
 
     seg, cfg = load_segmenter(seg_ckpt)
-    cfg.class_bias = {**(cfg.class_bias or {}), **recipe_class_bias()} or None
+    bias, cfg.flip_average = recipe_decision()
+    cfg.class_bias = {**(cfg.class_bias or {}), **bias} or None
     seg.set_class_bias(cfg.bias_vector())
+    seg.flip_average = cfg.flip_average
     return export_onnx(source.eval(), seg, path, class_set=cfg.class_set,
-                       extra={'class_bias': dict(cfg.class_bias or {})})
+                       extra={'class_bias': dict(cfg.class_bias or {}),
+                              'flip_average': cfg.flip_average})
 
 
 def comparison_bundles(data: Path, label_root: Path, train_names: list[str], out: Path,
@@ -431,9 +437,11 @@ def main(argv=None) -> int:
         from training.export import main as export_main
 
         model.parent.mkdir(parents=True, exist_ok=True)
-        bias = [f'{k}={v}' for k, v in recipe_class_bias().items()]
+        bias, flip = recipe_decision()
+        decision = (['--class-bias', *(f'{k}={v}' for k, v in bias.items())] if bias else [])
+        decision.append('--flip-average' if flip else '--no-flip-average')
         if export_main(['--fusion', str(fusion_ckpt), '--segmenter', str(seg_ckpt),
-                        '--output', str(model)] + (['--class-bias', *bias] if bias else [])) != 0:
+                        '--output', str(model), *decision]) != 0:
             return 1
     if not args.skip_eval:
         with Step('5/7 comparison segmenters: visible only, thermal only, max-luminance'):

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Measure the mask's operating point (``segmenter.class_bias``) on out-of-fold training pairs.
+Measure how the mask is decided (``class_bias``, ``flip_average``) on out-of-fold training pairs.
 
     python scripts/measure_class_bias.py [--folds dev A] [--grid -1 -0.5 0 0.5 1] \
         [--bicycle-grid 0 1 2 3] [--labels out/default_model/labels] \
@@ -26,7 +26,8 @@ config/training/default_segmenter.yaml is trained on the other training pairs
 held-out blocks are kept. Every (person, car) offset of the grid, then every
 bicycle offset, re-decides those logits as the exported graph does (argmax at
 the segmenter's scale + offsets, nearest upsampling) and scores them against
-the boxes. The validation pairs are never read. Writes OUTPUT/sweep.json,
+the boxes; then the same with the logits averaged with the mirrored image's
+(``segmenter.flip_average``). The validation pairs are never read. Writes OUTPUT/sweep.json,
 OUTPUT/sweep.md and OUTPUT/person_tradeoff.png (recall against precision per
 person offset, day and night).
 """
@@ -47,8 +48,12 @@ FOLDS = {'dev': {'D': (3,), 'N': (4,)}, 'A': {'D': (0, 5), 'N': (0, 5)},
 GROUPS = ('person', 'car', 'bicycle')
 
 
-def fold_logits(fold: str, args, fusion, train: list[str]) -> dict:
-    """Name -> (C, h, w) float32 logits at the segmenter's scale of one fold's held-out pairs."""
+def fold_logits(fold: str, args, fusion, train: list[str]) -> tuple[dict, dict]:
+    """
+    Logits at the segmenter's scale of one fold's held-out pairs: (plain, flip-averaged).
+
+    Each maps name -> (C, h, w) float32.
+    """
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -57,10 +62,9 @@ def fold_logits(fold: str, args, fusion, train: list[str]) -> dict:
     from training.segmenter.recipe import load_recipe, make_inputs, recipe_pairs, train_recipe
 
     out, data = Path(args.output), Path(args.data)
-    cache = out / f'{fold}_logits.npz'
-    if cache.is_file():
-        with np.load(cache) as z:
-            return {n: z[n].astype(np.float32) for n in z.files}
+    caches = out / f'{fold}_logits.npz', out / f'{fold}_flip_logits.npz'
+    if all(c.is_file() for c in caches):
+        return tuple(_load(c) for c in caches)
     fit, held = msrs_block_split(train, FOLDS[fold])
     ckpt = out / f'{fold}.pt'
     if not ckpt.is_file():
@@ -70,15 +74,25 @@ def fold_logits(fold: str, args, fusion, train: list[str]) -> dict:
     seg, cfg = load_segmenter(ckpt)
     boxed, _ = recipe_pairs(data, held, False)
     inputs = make_inputs(fusion, boxed, with_thermal=cfg.in_channels == 4)
-    logits = {}
+    seg.flip_average = True
+    plain, flip = {}, {}
     with torch.no_grad():
         for name in held:
             x = torch.from_numpy(inputs[name]).permute(2, 0, 1)[None].float() / 255.0
             small = F.interpolate(x, scale_factor=seg.scale, mode='bilinear', align_corners=False,
                                   antialias=False, recompute_scale_factor=False)
-            logits[name] = seg.model(small)[0].numpy()
-    np.savez_compressed(cache, **{n: v.astype(np.float16) for n, v in logits.items()})
-    return logits
+            plain[name] = seg.model(small)[0].numpy()
+            flip[name] = seg.decision_logits(small)[0].numpy()
+    for cache, logits in zip(caches, (plain, flip)):
+        np.savez_compressed(cache, **{n: v.astype(np.float16) for n, v in logits.items()})
+    return plain, flip
+
+
+def _load(path: Path) -> dict:
+    import numpy as np
+
+    with np.load(path) as z:
+        return {n: z[n].astype(np.float32) for n in z.files}
 
 
 def score(logits: dict, boxes: dict, bias: dict[str, float]) -> dict:
@@ -133,21 +147,26 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     fusion, _ = load_fusion_model(Path(args.fusion))
     train = msrs_split(smoke=False)[0]
-    logits = {}
+    logits, flipped = {}, {}
     for fold in args.folds:
-        logits.update(fold_logits(fold, args, fusion, train))
+        plain, flip = fold_logits(fold, args, fusion, train)
+        logits.update(plain)
+        flipped.update(flip)
     root = Path(args.data) / 'msrs_test_dev'
     boxes = {n: load_boxes(root, n, 2 * v.shape[2], 2 * v.shape[1]) for n, v in logits.items()}
     rows = [row({'person': p, 'car': c}, score(logits, boxes, {'person': p, 'car': c}))
             for p, c in itertools.product(args.grid, args.grid)]
     rows += [row({'bicycle': b}, score(logits, boxes, {'bicycle': b}))
              for b in args.bicycle_grid if b]
+    rows += [{**row({'person': p}, score(flipped, boxes, {'person': p})), 'flip_average': True}
+             for p in args.grid]
     (out / 'sweep.json').write_text(json.dumps({'folds': args.folds, 'pairs': sorted(logits),
                                                 'rows': rows}, indent=1))
     head = ['offsets'] + [f'{g} {s} R / P' for s in ('day', 'night') for g in GROUPS]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
-        cells = [', '.join(f'{k} {v:+.1f}' for k, v in r['bias'].items())]
+        cells = [', '.join(f'{k} {v:+.1f}' for k, v in r['bias'].items())
+                 + (', flip average' if r.get('flip_average') else '')]
         cells += [f'{fmt(r[f"{g} {s}"][0])} / {fmt(r[f"{g} {s}"][1])}'
                   for s in ('day', 'night') for g in GROUPS]
         lines.append('| ' + ' | '.join(cells) + ' |')
@@ -172,12 +191,20 @@ def plot(rows: list[dict], path: Path) -> None:
     for ax, group, other in ((axes[0], 'person', 'car'), (axes[1], 'car', 'person')):
         for sub, colour in (('day', 'tab:orange'), ('night', 'tab:blue')):
             pts = sorted((r['bias'][group], *r[f'{group} {sub}']) for r in rows
-                         if group in r['bias'] and r['bias'].get(other) == 0.0)
+                         if group in r['bias'] and r['bias'].get(other) == 0.0
+                         and not r.get('flip_average'))
             pts = [p for p in pts if p[1] is not None and p[2] is not None]
             ax.plot([p[2] for p in pts], [p[1] for p in pts], 'o-', color=colour, label=sub)
             for b, rec, prec in pts:
                 ax.annotate(f'{b:+.1f}', (prec, rec), fontsize=7, xytext=(3, 3),
                             textcoords='offset points')
+        for sub, colour in (('day', 'tab:orange'), ('night', 'tab:blue')):
+            flip = sorted((r['bias'][group], *r[f'{group} {sub}']) for r in rows
+                          if r.get('flip_average') and group in r['bias'])
+            flip = [p for p in flip if p[1] is not None and p[2] is not None]
+            if flip:
+                ax.plot([p[2] for p in flip], [p[1] for p in flip], 's:', color=colour,
+                        label=f'{sub}, flip average')
         ax.axhline(0.6, color='grey', lw=0.8, ls='--')
         ax.axvline(0.75, color='grey', lw=0.8, ls='--')
         ax.set(xlabel='pixel precision', ylabel='recall (boxes >= 24 px)',

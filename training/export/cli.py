@@ -18,11 +18,12 @@ Export one ONNX graph for the vehicle: (visible, thermal) -> (fused, class_ids).
 ``ssvif_export``, from a fusion and a segmenter checkpoint::
 
     ssvif_export --fusion CKPT --segmenter SEG.pt --output MODEL.onnx [--fixed-size WxH] \
-        [--opset N] [--ir-version N] [--class-bias NAME=OFFSET ...]
+        [--opset N] [--ir-version N] [--class-bias NAME=OFFSET ...] [--[no-]flip-average]
 
-``--class-bias`` sets the mask's operating point (logit offsets before the
-argmax, ``training.segmenter.SegmenterConfig.class_bias``) over the one the
-segmenter checkpoint holds; the graph's metadata records the offsets used.
+``--class-bias`` and ``--flip-average`` set how the mask is decided (logit
+offsets before the argmax; the mean of the image's and its mirror's logits:
+``training.segmenter.SegmenterConfig``) over what the segmenter checkpoint
+holds; the graph's metadata records what was used.
 The engine is :func:`training.export.onnx.export_onnx` (what the graph
 holds and which runtimes load it). A segmenter trained on the images of
 another fusion network is exported with a warning. Errors print one line,
@@ -57,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--class-bias', nargs='+', metavar='NAME=OFFSET', default=[],
                     help='logit offset of a class before the argmax (person=0.5 paints more '
                          "person); replaces the checkpoint's offset for that class")
+    ap.add_argument('--flip-average', action=argparse.BooleanOptionalAction, default=None,
+                    help="decide the mask on the mean of the image's and its mirror's logits "
+                         "(one more segmenter pass; default: the checkpoint's setting)")
     args = ap.parse_args(argv)
     return run_command('ssvif_export', lambda: _export(args), errors=(KeyError, RuntimeError),
                        plain=True)
@@ -77,6 +81,8 @@ def _export(args) -> int:
     if args.class_bias:
         seg_cfg.class_bias = {**(seg_cfg.class_bias or {}), **parse_class_bias(args.class_bias)}
         seg.set_class_bias(seg_cfg.bias_vector())
+    if args.flip_average is not None:
+        seg_cfg.flip_average = seg.flip_average = args.flip_average
     trained_on = load_checkpoint(args.segmenter).get('fusion_fingerprint')
     if trained_on and trained_on != model_fingerprint(fusion):
         print(f'ssvif_export: warning: the segmenter was trained on the images of another '
@@ -90,7 +96,8 @@ def _export(args) -> int:
                                 'fusion_output': spec.get('output'),
                                 'segmenter': seg_cfg.variant,
                                 'segmenter_scale': seg_cfg.scale,
-                                'class_bias': dict(seg_cfg.class_bias or {})})
+                                'class_bias': dict(seg_cfg.class_bias or {}),
+                                'flip_average': bool(seg_cfg.flip_average)})
     print(
         f'ssvif_export: wrote {report["path"]} (opset {report["opset"]}, IR version '
         f'{report["ir_version"]}; ONNX Runtime vs PyTorch: max |diff| '

@@ -130,7 +130,7 @@ def train_segmenter(
     gen = torch.Generator().manual_seed(cfg.seed)  # the order, the crops and the flips
     net = build_segmenter_net(cfg.variant, cfg.num_classes, cfg.init_checkpoint, cfg.width,
                               cfg.in_channels)
-    model = ScaledSegmenter(net, cfg.scale, cfg.bias_vector())
+    model = ScaledSegmenter(net, cfg.scale, cfg.bias_vector(), cfg.flip_average)
     fuse = FusedBatches(fusion) if fusion is not None else None
     loss_fn = SegmenterLoss(cfg)
     loader = make_loader(train_set, cfg.batch_size, shuffle=True, generator=gen,
