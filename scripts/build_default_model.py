@@ -42,10 +42,10 @@ Rebuild the shipped default model, models/ssvif_default.onnx, and its model-card
    ``evaluate_drive`` (flicker, ΔE) on a synthetic drive. Everything lands in
    ``--output``/report/.
 
-Same seeds, same data: the fusion network, the labels and the evaluation
-come out the same; the segmenter's CPU training also depends on the thread
-count and on what ran before it in the process, and its draws spread widely
-(models/README.md, "One draw of the recipe").
+Same seeds, same data, same numbers: the segmenters train in a fresh
+process on ``SEG_THREADS`` threads, since a CPU training's floats depend on
+the thread count and, measured, on what ran before it in the process. Their
+draws spread widely (models/README.md, "One draw of the recipe").
 """
 from __future__ import annotations
 
@@ -80,6 +80,9 @@ SMOKE_FUSION = [
 SMOKE_RECIPE = ['segmenter.epochs=1', 'segmenter.batch_size=2', 'segmenter.width=8',
                 'augment.crop=64', 'boxes_repeat=1', 'pairs=false']
 SMOKE_PAIRS = 4  # MSRS pairs per split in a smoke run
+#: segmenters train in a fresh process on this many threads: a CPU training's floats depend on the
+#: thread count and on what ran before it in the process (models/README.md, "One draw")
+SEG_THREADS = 2
 
 
 class Step:
@@ -185,6 +188,27 @@ def recipe_decision() -> tuple[dict[str, float], bool]:
     return dict(seg.class_bias or {}), bool(seg.flip_average)
 
 
+def train_seg_isolated(spec: tuple[str, str], data: Path, label_root: Path,
+                       train_names: list[str], path: Path, progress: bool, smoke: bool = False,
+                       overrides: tuple[str, ...] = ()) -> dict:
+    """
+    :func:`train_seg` in a fresh process on ``SEG_THREADS`` threads, so a rebuild repeats it.
+
+    ``spec``: ('fusion', checkpoint) or ('baseline', rule)
+    (:mod:`training.segmenter.isolated`).
+    """
+    from training.segmenter.isolated import train_recipe_isolated
+    from training.segmenter.recipe import load_recipe
+
+    recipe_path = REPO / 'config' / 'training' / 'default_segmenter.yaml'
+    sets = list(overrides) + (SMOKE_RECIPE if smoke else [])
+    res = train_recipe_isolated(spec, recipe_path, sets, data, label_root, train_names, path,
+                                progress, SEG_THREADS)
+    recipe = load_recipe(recipe_path, sets)
+    return {**res, 'config': {k: getattr(recipe.segmenter, k)
+                              for k in ('variant', 'width', 'scale', 'epochs', 'lr')}}
+
+
 def export_bundle(source, seg_ckpt: Path, path: Path) -> dict:
     """
     Export one graph (visible, thermal) -> (fused, ids) of ``source`` and the segmenter.
@@ -223,8 +247,8 @@ def comparison_bundles(data: Path, label_root: Path, train_names: list[str], out
         ckpt = out / 'compare' / f'segmenter_{kind}.pt'
         one_camera = ('segmenter.in_channels=3',) if kind in ONE_CAMERA else ()
         if not ckpt.is_file():
-            train_seg(source, data, label_root, train_names, ckpt, progress, smoke,
-                      overrides=one_camera)
+            train_seg_isolated(('baseline', kind), data, label_root, train_names, ckpt,
+                               progress, smoke, overrides=one_camera)
         bundles[kind] = out / 'compare' / f'{kind}.onnx'
         export_bundle(source, ckpt, bundles[kind])
     return bundles
@@ -427,12 +451,10 @@ def main(argv=None) -> int:
         label_root, summary['labels'] = make_training_labels(data, weights, out, train_names,
                                                              progress, args.smoke)
     with Step('3/7 segmenter on the fused training pairs'):
-        from training.checkpoint import load_fusion_model
-
-        fusion, _ = load_fusion_model(fusion_ckpt)
         seg_ckpt = out / 'segmenter.pt'
-        summary['segmenter'] = train_seg(fusion, data, label_root, train_names, seg_ckpt,
-                                         progress, args.smoke)
+        summary['segmenter'] = train_seg_isolated(('fusion', str(fusion_ckpt)), data,
+                                                  label_root, train_names, seg_ckpt, progress,
+                                                  args.smoke)
     with Step('4/7 export'):
         from training.export import main as export_main
 

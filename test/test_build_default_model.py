@@ -70,6 +70,18 @@ def test_smoke_build_writes_a_loadable_bundle_and_every_report(tmp_path, shared_
     assert '| smoke | running |' in drive and '| max-luminance | percentile |' in drive
     for step in ('1/7', '2/7', '3/7', '4/7', '5/7', '6/7', '7/7'):
         assert any(k.startswith(step) for k in summary['stage_seconds'])
+    # a rebuild repeats the segmenter to the last bit (its own process, fixed threads); in the
+    # build's process it did not (models/README.md, "One draw of the recipe")
+    import torch
+
+    again = tmp_path / 'segmenter_again.pt'
+    res = mod.train_seg_isolated(('fusion', summary['fusion']['checkpoint']), shared_data,
+                                 tmp_path / 'out' / 'labels', mod.msrs_split(True)[0], again,
+                                 False, smoke=True)
+    assert res['final_loss'] == summary['segmenter']['final_loss']
+    first = torch.load(tmp_path / 'out' / 'segmenter.pt', weights_only=False)['segmenter']
+    second = torch.load(again, weights_only=False)['segmenter']
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
 
 
 def test_missing_data_is_one_line(tmp_path, capsys):
