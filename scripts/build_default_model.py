@@ -219,12 +219,10 @@ def export_bundle(source, seg_ckpt: Path, path: Path) -> dict:
     """
     from training.export import export_onnx
     from training.segmenter import load_segmenter
+    from training.segmenter.model import set_decision
 
     seg, cfg = load_segmenter(seg_ckpt)
-    bias, cfg.flip_average = recipe_decision()
-    cfg.class_bias = {**(cfg.class_bias or {}), **bias} or None
-    seg.set_class_bias(cfg.bias_vector())
-    seg.flip_average = cfg.flip_average
+    set_decision(seg, cfg, *recipe_decision())
     return export_onnx(source.eval(), seg, path, class_set=cfg.class_set,
                        extra={'class_bias': dict(cfg.class_bias or {}),
                               'flip_average': cfg.flip_average})

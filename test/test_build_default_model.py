@@ -73,14 +73,15 @@ def test_smoke_build_writes_a_loadable_bundle_and_every_report(tmp_path, shared_
     # a rebuild repeats the segmenter to the last bit (its own process, fixed threads); in the
     # build's process it did not (models/README.md, "One draw of the recipe")
     import torch
+    from training.checkpoint import load_checkpoint
 
     again = tmp_path / 'segmenter_again.pt'
     res = mod.train_seg_isolated(('fusion', summary['fusion']['checkpoint']), shared_data,
                                  tmp_path / 'out' / 'labels', mod.msrs_split(True)[0], again,
                                  False, smoke=True)
     assert res['final_loss'] == summary['segmenter']['final_loss']
-    first = torch.load(tmp_path / 'out' / 'segmenter.pt', weights_only=False)['segmenter']
-    second = torch.load(again, weights_only=False)['segmenter']
+    first = load_checkpoint(tmp_path / 'out' / 'segmenter.pt')['segmenter']
+    second = load_checkpoint(again)['segmenter']
     assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
 
 

@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 def _export(args) -> int:
     from training.checkpoint import load_checkpoint, load_fusion_model, model_fingerprint
     from training.segmenter import load_segmenter
+    from training.segmenter.model import set_decision
 
     if Path(args.output).is_dir():
         raise ExportError(f'--output {args.output} is a folder: give the .onnx file to write')
@@ -78,11 +79,7 @@ def _export(args) -> int:
         fixed = (h, w)
     fusion, spec = load_fusion_model(args.fusion)
     seg, seg_cfg = load_segmenter(args.segmenter)
-    if args.class_bias:
-        seg_cfg.class_bias = {**(seg_cfg.class_bias or {}), **parse_class_bias(args.class_bias)}
-        seg.set_class_bias(seg_cfg.bias_vector())
-    if args.flip_average is not None:
-        seg_cfg.flip_average = seg.flip_average = args.flip_average
+    set_decision(seg, seg_cfg, parse_class_bias(args.class_bias), args.flip_average)
     trained_on = load_checkpoint(args.segmenter).get('fusion_fingerprint')
     if trained_on and trained_on != model_fingerprint(fusion):
         print(f'ssvif_export: warning: the segmenter was trained on the images of another '

@@ -34,7 +34,8 @@ from training.models.segformer import SegmentationModel
 
 
 __all__ = ['ScaledSegmenter', 'SegmenterConfig', 'SegmenterLoss', 'build_segmenter_net',
-           'config_from_sets', 'load_segmenter', 'save_segmenter', 'set_encoder_trainable']
+           'config_from_sets', 'load_segmenter', 'save_segmenter', 'set_decision',
+           'set_encoder_trainable']
 
 
 @dataclass
@@ -180,6 +181,17 @@ class ScaledSegmenter(torch.nn.Module):
                               antialias=False, recompute_scale_factor=False)
         ids = self.decide(self.decision_logits(small), keepdim=True).to(image.dtype)
         return F.interpolate(ids, size=(h, w), mode='nearest')[:, 0].long()
+
+
+def set_decision(seg: ScaledSegmenter, cfg: SegmenterConfig, class_bias: dict | None = None,
+                 flip_average: bool | None = None) -> None:
+    """Merge ``class_bias`` into ``cfg``'s, set ``flip_average`` if given; apply both."""
+    if class_bias:
+        cfg.class_bias = {**(cfg.class_bias or {}), **class_bias}
+    if flip_average is not None:
+        cfg.flip_average = bool(flip_average)
+    seg.set_class_bias(cfg.bias_vector())
+    seg.flip_average = cfg.flip_average
 
 
 class SegmenterLoss:
