@@ -208,6 +208,7 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
         atomic_output_dir(output_bag) as tmp_out,
         BagWriter(tmp_out, storage) as writer,
         _closing(bar),
+        _closing(messages),  # an abort closes the input bag now, not at interpreter exit
     ):
         sink = BagSink(writer, topics).configure(cfg)
 
@@ -308,12 +309,12 @@ def process_bag(input_bag: str | Path, output_bag: str | Path, cfg: FusionConfig
 
 
 @contextmanager
-def _closing(bar):
+def _closing(thing):
     try:
-        yield bar
+        yield thing
     finally:
-        if bar is not None:
-            bar.close()
+        if thing is not None:
+            thing.close()
 
 
 def main(argv: list[str] | None = None) -> int:

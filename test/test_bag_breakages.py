@@ -58,6 +58,17 @@ def test_a_full_disk_is_one_line_and_no_output(tmp_path, toy_model_path, capsys,
         return real(self, *a, **kw)
 
     monkeypatch.setattr(Writer, 'write', write_until_full)
+    import ros2_ssvif.process_bag as process_bag_module
+
+    read, reader_closed = process_bag_module.iter_raw, []
+
+    def recorded_reader(*a, **kw):
+        try:
+            yield from read(*a, **kw)
+        finally:
+            reader_closed.append(True)
+
+    monkeypatch.setattr(process_bag_module, 'iter_raw', recorded_reader)
     rc = process_bag_main([str(tmp_path / 'in'), str(tmp_path / 'out'), '--model',
                            str(toy_model_path)])
     err = error_lines(capsys.readouterr().err)
@@ -65,6 +76,8 @@ def test_a_full_disk_is_one_line_and_no_output(tmp_path, toy_model_path, capsys,
     assert err[0].startswith('process_bag: cannot write the output bag: ')
     assert ('disk is full' in err[0]) or ('No space left' in err[0])
     assert only_input_left(tmp_path)
+    # the input bag was closed when the run aborted, not left to the garbage collector
+    assert reader_closed == [True]
 
 
 def write_frames(path, stamps_rgb, stamps_th, log_order=None):
