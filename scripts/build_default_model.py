@@ -162,24 +162,6 @@ def make_training_labels(data: Path, weights: Path, out: Path, train_names: list
                         for k, v in stats.items()}
 
 
-def train_seg(source, data: Path, label_root: Path, train_names: list[str], path: Path,
-              progress: bool, smoke: bool = False, inputs: dict | None = None,
-              overrides: tuple[str, ...] = ()) -> dict:
-    """Train the recipe's segmenter on what ``source`` makes of the training pairs."""
-    import torch
-    from training.segmenter.recipe import load_recipe, train_recipe
-
-    torch.manual_seed(0)
-    recipe = load_recipe(REPO / 'config' / 'training' / 'default_segmenter.yaml',
-                         list(overrides) + (SMOKE_RECIPE if smoke else []))
-    res = train_recipe(source, data, label_root, recipe, path, train_names, progress=progress,
-                       inputs=inputs)
-    return {'epochs': len(res.history), 'final_loss': res.history[-1]['loss'],
-            'checkpoint': str(res.checkpoint),
-            'config': {k: getattr(recipe.segmenter, k)
-                       for k in ('variant', 'width', 'scale', 'epochs', 'lr')}}
-
-
 def recipe_decision() -> tuple[dict[str, float], bool]:
     """Return how the recipe decides the mask: (``class_bias``, ``flip_average``)."""
     from training.segmenter.recipe import load_recipe
@@ -192,7 +174,9 @@ def train_seg_isolated(spec: tuple[str, str], data: Path, label_root: Path,
                        train_names: list[str], path: Path, progress: bool, smoke: bool = False,
                        overrides: tuple[str, ...] = ()) -> dict:
     """
-    :func:`train_seg` in a fresh process on ``SEG_THREADS`` threads, so a rebuild repeats it.
+    Train the recipe's segmenter in a fresh process on ``SEG_THREADS`` threads.
+
+    A rebuild repeats it bit for bit.
 
     ``spec``: ('fusion', checkpoint) or ('baseline', rule)
     (:mod:`training.segmenter.isolated`).

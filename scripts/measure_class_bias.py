@@ -56,10 +56,9 @@ def fold_logits(fold: str, args, fusion, train: list[str]) -> tuple[dict, dict]:
     """
     import numpy as np
     import torch
-    import torch.nn.functional as F
     from training.data.splits import msrs_block_split
     from training.segmenter import load_segmenter
-    from training.segmenter.recipe import load_recipe, make_inputs, recipe_pairs, train_recipe
+    from training.segmenter.recipe import load_recipe, train_recipe
 
     out, data = Path(args.output), Path(args.data)
     caches = out / f'{fold}_logits.npz', out / f'{fold}_flip_logits.npz'
@@ -71,20 +70,36 @@ def fold_logits(fold: str, args, fusion, train: list[str]) -> tuple[dict, dict]:
         torch.manual_seed(0)
         recipe = load_recipe(REPO / 'config' / 'training' / 'default_segmenter.yaml')
         train_recipe(fusion, data, Path(args.labels), recipe, ckpt, fit, progress=True)
-    seg, cfg = load_segmenter(ckpt)
-    boxed, _ = recipe_pairs(data, held, False)
+    plain, flip = segmenter_logits(load_segmenter(ckpt), fusion, data, held)
+    for cache, logits in zip(caches, (plain, flip)):
+        np.savez_compressed(cache, **{n: v.astype(np.float16) for n, v in logits.items()})
+    return plain, flip
+
+
+def segmenter_logits(loaded, fusion, data: Path, names: list[str]) -> tuple[dict, dict]:
+    """
+    Logits of a loaded segmenter at its scale on ``names``: (plain, flip-averaged).
+
+    ``loaded``: what ``load_segmenter`` returns. The input is shrunk as the
+    exported graph shrinks it, so re-deciding these logits gives its mask.
+    """
+    import torch
+    import torch.nn.functional as F
+    from training.segmenter.recipe import make_inputs, recipe_pairs
+
+    seg, cfg = loaded
+    boxed, _ = recipe_pairs(data, names, False)
     inputs = make_inputs(fusion, boxed, with_thermal=cfg.in_channels == 4)
+    seg.eval()
     seg.flip_average = True
     plain, flip = {}, {}
     with torch.no_grad():
-        for name in held:
+        for name in names:
             x = torch.from_numpy(inputs[name]).permute(2, 0, 1)[None].float() / 255.0
             small = F.interpolate(x, scale_factor=seg.scale, mode='bilinear', align_corners=False,
                                   antialias=False, recompute_scale_factor=False)
             plain[name] = seg.model(small)[0].numpy()
             flip[name] = seg.decision_logits(small)[0].numpy()
-    for cache, logits in zip(caches, (plain, flip)):
-        np.savez_compressed(cache, **{n: v.astype(np.float16) for n, v in logits.items()})
     return plain, flip
 
 

@@ -57,10 +57,7 @@ CAR_CLASSES = ('car', 'truck', 'bus')
 
 def in_fold_of(fold: str, folds: list[str]) -> str:
     """Return the fold whose blocks ``fold``'s model trained on (its in-fold score)."""
-    from measure_class_bias import FOLDS
-
-    order = [f for f in folds if f != fold] or [f for f in FOLDS if f != fold]
-    return order[0]
+    return next(f for f in folds if f != fold)
 
 
 def train_one(args, seed: int, fold: str, train: list[str]) -> Path:
@@ -83,28 +80,14 @@ def train_one(args, seed: int, fold: str, train: list[str]) -> Path:
 def held_logits(ckpt: Path, names: list[str], data: Path, fusion, cache: Path) -> dict:
     """Flip-averaged logits at the segmenter's scale of ``names`` (cached in ``cache``)."""
     import numpy as np
-    import torch
-    import torch.nn.functional as F
+    from measure_class_bias import _load, segmenter_logits
     from training.segmenter import load_segmenter
-    from training.segmenter.recipe import make_inputs, recipe_pairs
 
     if cache.is_file():
-        with np.load(cache) as z:
-            return {n: z[n].astype(np.float32) for n in z.files}
-    seg, cfg = load_segmenter(ckpt)
-    seg.eval()
-    seg.flip_average = True
-    boxed, _ = recipe_pairs(data, names, False)
-    inputs = make_inputs(fusion, boxed, with_thermal=cfg.in_channels == 4)
-    out = {}
-    with torch.no_grad():
-        for name in names:
-            x = torch.from_numpy(inputs[name]).permute(2, 0, 1)[None].float() / 255.0
-            small = F.interpolate(x, scale_factor=seg.scale, mode='bilinear',
-                                  align_corners=False)
-            out[name] = seg.decision_logits(small)[0].numpy()
-    np.savez_compressed(cache, **{n: v.astype(np.float16) for n, v in out.items()})
-    return out
+        return _load(cache)
+    flip = segmenter_logits(load_segmenter(ckpt), fusion, data, names)[1]
+    np.savez_compressed(cache, **{n: v.astype(np.float16) for n, v in flip.items()})
+    return flip
 
 
 def false_car_sources(logits: dict, boxes: dict, label_root: Path) -> dict[str, float]:
