@@ -26,12 +26,16 @@ Rebuild the shipped default model, models/ssvif_default.onnx, and its model-card
    training: config/data/README.md);
 2. labels: ``ssvif_make_labels`` on the same training pairs: daylight
    teachers, boxes and the thermal image (training/labels/README.md);
-3. segmenter: the recipe of config/training/default_segmenter.yaml on the
-   fused images of those pairs;
+3. segmenters: the recipe of config/training/default_segmenter.yaml on the
+   fused images of those pairs and, for the comparison rows, on the visible
+   image alone, the thermal image alone and the max-luminance rule's image;
+   ``SEG_PARALLEL`` at a time, each in its own process on ``SEG_THREADS``
+   thread (2026-12-08, 2 cores: two 80-epoch trainings side by side took
+   49 min, one after the other on 2 threads they take about 52 min; the
+   recipe scales to 2 threads almost fully, so the gain is small);
 4. export: one ONNX graph (visible, thermal) -> (fused, class ids), written
    to ``--model-out`` (default models/ssvif_default.onnx) with its labels file;
-5. comparison segmenters: the same recipe on the visible image alone, the
-   thermal image alone and the max-luminance rule, each exported the same way
+5. comparison bundles: each comparison segmenter exported the same way
    (the rows that measure what fusion brings to the mask);
 6. evaluation: masks against the real boxes of the MSRS validation pairs
    (``evaluate_segmentation``: the shipped model, the comparison segmenters,
@@ -81,8 +85,10 @@ SMOKE_RECIPE = ['segmenter.epochs=1', 'segmenter.batch_size=2', 'segmenter.width
                 'augment.crop=64', 'boxes_repeat=1', 'pairs=false']
 SMOKE_PAIRS = 4  # MSRS pairs per split in a smoke run
 #: segmenters train in a fresh process on this many threads: a CPU training's floats depend on the
-#: thread count and on what ran before it in the process (models/README.md, "One draw")
-SEG_THREADS = 2
+#: thread count and on what ran before it in the process (models/README.md, "One draw"); neither
+#: depends on what runs beside it, so SEG_PARALLEL trainings share the CPU
+SEG_THREADS = 1
+SEG_PARALLEL = 2
 
 
 class Step:
@@ -212,27 +218,62 @@ def export_bundle(source, seg_ckpt: Path, path: Path) -> dict:
                               'flip_average': cfg.flip_average})
 
 
-def comparison_bundles(data: Path, label_root: Path, train_names: list[str], out: Path,
-                       progress: bool, smoke: bool = False) -> dict[str, Path]:
+def comparison_checkpoint(out: Path, kind: str) -> Path:
+    """Return where the comparison segmenter of ``kind`` is kept (a later build reuses it)."""
+    return out / 'compare' / f'segmenter_{kind}.pt'
+
+
+def train_segmenters(jobs: dict[str, tuple], data: Path, label_root: Path,
+                     train_names: list[str], progress: bool, smoke: bool = False) -> dict:
     """
-    Train the same recipe on one camera / a one-line rule; export each as a bundle.
+    Train ``jobs`` {name: (spec, checkpoint, overrides)}, ``SEG_PARALLEL`` at a time.
+
+    Each runs in its own process (``train_seg_isolated``), so a segmenter is
+    the same trained alone or beside another. Only the first job shows a
+    progress bar (two bars on one terminal would interleave); each finished
+    one prints a line. Returns {name: summary}.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(item):
+        i, (name, (spec, ckpt, overrides)) = item
+        res = train_seg_isolated(spec, data, label_root, train_names, ckpt,
+                                 progress and i == 0, smoke, overrides=overrides)
+        print(f"segmenter '{name}': {res['epochs']} epochs, final loss "
+              f"{res['final_loss']:.4f}", flush=True)
+        return name, res
+
+    with ThreadPoolExecutor(SEG_PARALLEL) as pool:
+        return dict(pool.map(run, enumerate(jobs.items())))
+
+
+def comparison_jobs(out: Path) -> dict[str, tuple]:
+    """
+    Return the comparison rows' training jobs not already trained.
+
+    Each is the same recipe on one camera or a one-line rule.
 
     The one-camera rows see that camera only (3 channels); the max-luminance
     row gets the thermal channel too when the recipe's segmenter has it, so
     it differs from the shipped model in the fusion alone.
     """
+    jobs = {}
+    for kind in COMPARISON_INPUTS:
+        ckpt = comparison_checkpoint(out, kind)
+        if not ckpt.is_file():
+            one_camera = ('segmenter.in_channels=3',) if kind in ONE_CAMERA else ()
+            jobs[kind] = (('baseline', kind), ckpt, one_camera)
+    return jobs
+
+
+def comparison_bundles(out: Path) -> dict[str, Path]:
+    """Export each comparison segmenter with its one-line source as a bundle."""
     from training.models.baseline_fusion import BaselineFusion
 
     bundles = {}
     for kind in COMPARISON_INPUTS:
-        source = BaselineFusion(kind)
-        ckpt = out / 'compare' / f'segmenter_{kind}.pt'
-        one_camera = ('segmenter.in_channels=3',) if kind in ONE_CAMERA else ()
-        if not ckpt.is_file():
-            train_seg_isolated(('baseline', kind), data, label_root, train_names, ckpt,
-                               progress, smoke, overrides=one_camera)
         bundles[kind] = out / 'compare' / f'{kind}.onnx'
-        export_bundle(source, ckpt, bundles[kind])
+        export_bundle(BaselineFusion(kind), comparison_checkpoint(out, kind), bundles[kind])
     return bundles
 
 
@@ -432,11 +473,13 @@ def main(argv=None) -> int:
     with Step('2/7 labels: teachers, boxes and thermal'):
         label_root, summary['labels'] = make_training_labels(data, weights, out, train_names,
                                                              progress, args.smoke)
-    with Step('3/7 segmenter on the fused training pairs'):
+    with Step('3/7 segmenters: the model and the comparison inputs'):
         seg_ckpt = out / 'segmenter.pt'
-        summary['segmenter'] = train_seg_isolated(('fusion', str(fusion_ckpt)), data,
-                                                  label_root, train_names, seg_ckpt, progress,
-                                                  args.smoke)
+        jobs = {'model': (('fusion', str(fusion_ckpt)), seg_ckpt, ())}
+        if not args.skip_eval:
+            jobs.update(comparison_jobs(out))
+        summary['segmenter'] = train_segmenters(jobs, data, label_root, train_names, progress,
+                                                args.smoke)['model']
     with Step('4/7 export'):
         from training.export import main as export_main
 
@@ -448,9 +491,8 @@ def main(argv=None) -> int:
                         '--output', str(model), *decision]) != 0:
             return 1
     if not args.skip_eval:
-        with Step('5/7 comparison segmenters: visible only, thermal only, max-luminance'):
-            bundles = comparison_bundles(data, label_root, train_names, out, progress,
-                                         args.smoke)
+        with Step('5/7 comparison bundles: visible only, thermal only, max-luminance'):
+            bundles = comparison_bundles(out)
         with Step('6/7 evaluation: masks on real boxes, fusion metrics, synthetic mIoU'):
             teachers = teacher_masks(data, weights, val_names, out)
             summary['segmentation'] = evaluate_masks(model, bundles, teachers, data, val_names,

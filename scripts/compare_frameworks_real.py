@@ -19,7 +19,8 @@ Table III on real pairs at CPU scale: every framework's fusion network, one segm
 
     OMP_NUM_THREADS=2 nice .venv/bin/python scripts/compare_frameworks_real.py \
         [--output out/frameworks_real] [--summary docs/results/frameworks_real] \
-        [--seeds 0 1 2] [--budget small|default] [--seed-rows auto|NAME ...] [--smoke]
+        [--seeds 0 1 2] [--budget small|default] [--seed-rows auto|NAME ...] [--smoke] \
+        [--parallel 2]
 
 1. labels: ``ssvif_make_labels`` on the training pairs (build_default_model's
    ``make_training_labels``; ``--labels DIR`` reuses a folder it wrote);
@@ -43,6 +44,15 @@ Table III on real pairs at CPU scale: every framework's fusion network, one segm
    segmenter scores best on the dev blocks of the *training* pairs,
    ``training.data.splits.DEV_BLOCKS``: a training-fit score, as the
    validation pairs may not pick anything).
+
+``--parallel N`` trains N rows at once, each in its own process (this script
+with ``--row``, its log in the row's folder) on ``--threads`` threads
+(default: the cores split between them). From the 2-thread speed-ups
+below, two rows side by side on 2 cores finish their fusion training about
+1.4 times sooner than one after the other on 2 threads, their inference
+about 1.1 times and their segmenters about 1.05 times (two 80-epoch recipe
+trainings side by side: 49 min; one after the other: ~52 min). A row in its
+own process also repeats its numbers whatever ran before it.
 
 ``--summary`` receives README.md (tables, the command, its run time and a
 paragraph written from the numbers) and pictures of ivf_seafusion_test12
@@ -79,7 +89,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
+import subprocess
 import sys
 import time
 
@@ -295,6 +307,43 @@ def run(name: str, seed: int, ctx: dict) -> dict:
     return result
 
 
+def run_rows(jobs: list[tuple[str, int]], ctx: dict, parallel: int, threads: int,
+             worker_args: list[str]) -> list[dict]:
+    """
+    Run ``jobs`` [(row, seed)]: in this process, or ``parallel`` at once in workers.
+
+    A worker is this script with ``worker_args`` and ``--row ROW --seeds SEED``
+    on ``threads`` threads; its output goes to the row's log.txt, and its
+    result.json is what it returns. A failed worker raises with its log's path.
+    """
+    if parallel <= 1:
+        return [run(name, seed, ctx) for name, seed in jobs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(job: tuple[str, int]) -> dict:
+        name, seed = job
+        rdir = ctx['out'] / 'runs' / ctx['slug'](name) / f's{seed}'
+        done = rdir / 'result.json'
+        if not done.is_file():
+            rdir.mkdir(parents=True, exist_ok=True)
+            cmd = [sys.executable, str(Path(__file__).resolve()), *worker_args, '--row', name,
+                   '--seeds', str(seed)]
+            env = {**os.environ, 'OMP_NUM_THREADS': str(threads)}
+            print(f'=== {name}, seed {seed}: started (log: {rdir / "log.txt"})', flush=True)
+            with open(rdir / 'log.txt', 'w') as log:
+                rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    check=False).returncode
+            if rc != 0 or not done.is_file():
+                raise RuntimeError(f'row {name!r}, seed {seed} failed (exit code {rc}): '
+                                   f'{rdir / "log.txt"}')
+        result = json.loads(done.read_text())
+        print(f'--- {name}, seed {seed}: {result["seconds"]:.0f} s', flush=True)
+        return result
+
+    with ThreadPoolExecutor(parallel) as pool:
+        return list(pool.map(one, jobs))
+
+
 def fusion_metrics(runs: list[dict], data: Path, out: Path, smoke: bool, progress: bool) -> dict:
     """``compare_fusion`` of every fusion run (and the one-line rules) on the three test sets."""
     import os
@@ -340,6 +389,11 @@ def main(argv=None) -> int:
     p.add_argument('--budget', choices=sorted(BUDGETS), default='small')
     p.add_argument('--smoke', action='store_true', help='toy sizes: the pipeline test')
     p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--parallel', type=int, default=1,
+                   help='rows trained at once, each in its own process')
+    p.add_argument('--threads', type=int, default=None,
+                   help='threads per row with --parallel (default: the cores split evenly)')
+    p.add_argument('--row', default=None, help=argparse.SUPPRESS)  # --parallel's worker
     args = p.parse_args(argv)
     data, weights, out = Path(args.data), Path(args.weights), Path(args.output)
     for need in (data / 'ivf_roadscene221' / 'train_split.txt', data / 'msrs_test_dev' / 'labels',
@@ -347,7 +401,8 @@ def main(argv=None) -> int:
         if not need.exists():
             print(f'compare_frameworks_real: {need} is missing', file=sys.stderr)
             return 2
-    bad = [r for r in args.seed_rows if r != 'auto' and r not in ROWS and r not in ONE_LINE]
+    bad = [r for r in [*args.seed_rows, *([args.row] if args.row else [])]
+           if r != 'auto' and r not in ROWS and r not in ONE_LINE]
     if bad:
         print(f'compare_frameworks_real: unknown row {bad[0]!r}', file=sys.stderr)
         return 2
@@ -375,6 +430,9 @@ def main(argv=None) -> int:
            'progress': progress, 'train_names': train_names, 'val_names': val_names,
            'label_root': label_root, 'slug': slug,
            'data_sets': data_overrides(data, out, train_names, args.smoke)}
+    if args.row:  # a worker of --parallel: one row at one seed, its result.json the answer
+        run(args.row, args.seeds[0], ctx)
+        return 0
     from training.data import configured_pairs
 
     fusion_pairs = [q.name for q in configured_pairs(row_config(SSVIF_ROW, 0, budget,
@@ -382,12 +440,19 @@ def main(argv=None) -> int:
     manifest.write_text(json.dumps({
         'fusion_pairs': fusion_pairs, 'segmenter_boxes': train_names, 'scored': val_names,
         'budget': budget, 'seeds': args.seeds, 'labels': str(label_root)}, indent=1))
-    runs = [run(name, args.seeds[0], ctx) for name in [*ROWS, *ONE_LINE]]
+    parallel = max(1, args.parallel)
+    threads = args.threads or max(1, (os.cpu_count() or 2) // parallel)
+    worker_args = ['--data', str(data), '--weights', str(weights), '--output', str(out),
+                   '--labels', str(label_root), '--budget', args.budget, '--no-progress',
+                   *(['--smoke'] if args.smoke else [])]
+    runs = run_rows([(name, args.seeds[0]) for name in [*ROWS, *ONE_LINE]], ctx, parallel,
+                    threads, worker_args)
     seed_rows = args.seed_rows
     if seed_rows == ['auto']:
         others = [r for r in runs if r['row'] in ROWS and not r['row'].startswith('SSVIF')]
         seed_rows = [SSVIF_ROW, max(others, key=lambda r: r['dev_score'])['row']]
-    runs += [run(name, s, ctx) for s in args.seeds[1:] for name in seed_rows]
+    runs += run_rows([(name, s) for s in args.seeds[1:] for name in seed_rows], ctx, parallel,
+                     threads, worker_args)
     fusion = fusion_metrics(runs, data, out, args.smoke, progress)
     command = 'nice .venv/bin/python scripts/compare_frameworks_real.py ' + ' '.join(
         argv if argv is not None else sys.argv[1:])

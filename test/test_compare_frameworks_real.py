@@ -73,8 +73,12 @@ def test_smoke_run_scores_every_row_and_trains_on_no_validation_pair(tmp_path, s
     summary, out = tmp_path / 'summary', tmp_path / 'out'
     rc = mod.main(['--smoke', '--seeds', '0', '1', '--data', str(shared_data), '--weights',
                    str(weights), '--output', str(out), '--summary', str(summary),
-                   '--no-progress'])
+                   '--no-progress', '--parallel', '2', '--threads', '1'])
     assert rc == 0
+    # --parallel: every row ran in a worker process of its own, its output in its log
+    logs = sorted(out.glob('runs/*/s*/log.txt'))
+    assert len(logs) == len(mod.ROWS) + len(mod.ONE_LINE) + 2
+    assert all((log.parent / 'result.json').is_file() for log in logs)
     doc = json.loads((summary / 'results.json').read_text())
     rows = [*mod.ROWS, *mod.ONE_LINE]
     first = {r['row'] for r in doc['runs'] if r['seed'] == 0}
@@ -114,3 +118,16 @@ def test_smoke_run_scores_every_row_and_trains_on_no_validation_pair(tmp_path, s
     assert not set(manifest['segmenter_boxes']) & val and set(manifest['scored']) <= val
     labelled = {p.stem for p in (out / 'labels' / 'msrs_test_dev').glob('*.png')}
     assert labelled and not labelled & val
+
+
+def test_a_failed_worker_names_its_log(tmp_path):
+    """A --parallel worker that exits non-zero stops the run with the path of its log."""
+    mod = _script()  # puts scripts/ on the path
+    from compare_frameworks import slug
+
+    ctx = {'out': tmp_path, 'slug': slug}
+    bad = ['--data', str(tmp_path / 'nowhere'), '--output', str(tmp_path)]
+    with pytest.raises(RuntimeError, match=r"row 'CAF', seed 3 failed \(exit code 2\): .*log.txt"):
+        mod.run_rows([('CAF', 3)], ctx, 2, 1, bad)
+    log = tmp_path / 'runs' / slug('CAF') / 's3' / 'log.txt'
+    assert 'is missing' in log.read_text()
