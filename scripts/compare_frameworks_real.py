@@ -346,8 +346,6 @@ def run_rows(jobs: list[tuple[str, int]], ctx: dict, parallel: int, threads: int
 
 def fusion_metrics(runs: list[dict], data: Path, out: Path, smoke: bool, progress: bool) -> dict:
     """``compare_fusion`` of every fusion run (and the one-line rules) on the three test sets."""
-    import os
-
     from evaluation.compare import compare
 
     methods = [[f'{r["row"]} [s{r["seed"]}]', r['checkpoint']] for r in runs if 'checkpoint' in r]
